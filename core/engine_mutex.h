@@ -1,0 +1,69 @@
+// EngineMutex: the engine's own lock. A futex word, never a pthread mutex, so the shim never
+// sees (and never audits or recurses into) the engine's locking.
+//
+// Thread-safety: a plain exclusive lock; not recursive. Never held on the hot path.
+// Cost: one CAS uncontended; contended waiters sleep in FUTEX_WAIT.
+#ifndef LOCKAUDIT_CORE_ENGINE_MUTEX_H_
+#define LOCKAUDIT_CORE_ENGINE_MUTEX_H_
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace lockaudit::core {
+
+class EngineMutex {
+ public:
+  constexpr EngineMutex() = default;
+  EngineMutex(const EngineMutex&) = delete;
+  EngineMutex& operator=(const EngineMutex&) = delete;
+
+  void lock() noexcept {
+    uint32_t expected = 0;
+    if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return;
+    LockSlow();
+  }
+  bool try_lock() noexcept {
+    uint32_t expected = 0;
+    return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+  }
+  void unlock() noexcept {
+    if (state_.exchange(0, std::memory_order_release) == 2) {
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&state_), FUTEX_WAKE_PRIVATE, 1, nullptr,
+              nullptr, 0);
+    }
+  }
+  // After fork in the child: the forking thread is the only one left.
+  void ResetAfterFork() noexcept { state_.store(0, std::memory_order_relaxed); }
+
+ private:
+  void LockSlow() noexcept {
+    // 0 = free, 1 = locked, 2 = locked with waiters (Drepper, "Futexes Are Tricky").
+    uint32_t c = state_.exchange(2, std::memory_order_acquire);
+    while (c != 0) {
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&state_), FUTEX_WAIT_PRIVATE, 2, nullptr,
+              nullptr, 0);
+      c = state_.exchange(2, std::memory_order_acquire);
+    }
+  }
+  std::atomic<uint32_t> state_{0};
+};
+static_assert(sizeof(EngineMutex) == sizeof(uint32_t), "EngineMutex is one futex word");
+
+class EngineLock {
+ public:
+  explicit EngineLock(EngineMutex& mu) noexcept : mu_(mu) { mu_.lock(); }
+  ~EngineLock() { mu_.unlock(); }
+  EngineLock(const EngineLock&) = delete;
+  EngineLock& operator=(const EngineLock&) = delete;
+
+ private:
+  EngineMutex& mu_;
+};
+
+}  // namespace lockaudit::core
+
+#endif  // LOCKAUDIT_CORE_ENGINE_MUTEX_H_

@@ -1,0 +1,108 @@
+// Parsing of the options table. No heap, no stdio: runs during early engine initialisation.
+#include "options.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace lockaudit::core {
+namespace {
+
+void Warn(void (*warn)(const char*), const char* var, const char* value, const char* why,
+          const char* def) {
+  char line[kMaxOptionLen + 256];
+  snprintf(line, sizeof line, "lockaudit: warning: %s: '%.200s' %s; using %s\n", var, value, why,
+           def[0] ? def : "none");
+  warn(line);
+}
+
+void ParsePath(char* out, const char* var, const char* value, const char* def,
+               void (*warn)(const char*)) {
+  const char* src = value ? value : def;
+  if (strlen(src) >= kMaxOptionLen) {
+    Warn(warn, var, "...", "is too long", def);
+    src = def;
+  }
+  snprintf(out, kMaxOptionLen, "%s", src);
+}
+
+void ParseInt(long* out, const char* var, const char* value, const char* def,
+              void (*warn)(const char*)) {
+  *out = strtol(def, nullptr, 10);
+  if (value == nullptr) return;
+  char* end = nullptr;
+  errno = 0;
+  long v = strtol(value, &end, 10);
+  if (value[0] == '\0' || *end != '\0' || errno != 0 || v < 0) {
+    Warn(warn, var, value, "is not a non-negative integer", def);
+    return;
+  }
+  *out = v;
+}
+
+void ParseBool(bool* out, const char* var, const char* value, const char* def,
+               void (*warn)(const char*)) {
+  *out = strcmp(def, "1") == 0;
+  if (value == nullptr) return;
+  if (strcmp(value, "1") == 0 || strcmp(value, "true") == 0 || strcmp(value, "yes") == 0) {
+    *out = true;
+  } else if (strcmp(value, "0") == 0 || strcmp(value, "false") == 0 || strcmp(value, "no") == 0 ||
+             value[0] == '\0') {
+    *out = false;
+  } else {
+    Warn(warn, var, value, "is not 0 or 1", def);
+  }
+}
+
+void ParseReportAbort(bool* out, const char* var, const char* value, const char* def,
+                      void (*warn)(const char*)) {
+  *out = false;
+  if (value == nullptr || strcmp(value, "report") == 0) return;
+  if (strcmp(value, "abort") == 0) {
+    *out = true;
+    return;
+  }
+  Warn(warn, var, value, "is not 'report' or 'abort'", def);
+}
+
+const OptionInfo kTable[] = {
+#define LOCKAUDIT_OPTION(field, var, type, def, desc) {#var, def, desc},
+#include "options.inc"
+#undef LOCKAUDIT_OPTION
+};
+
+}  // namespace
+
+void ParseOptions(Options* out, const char* (*getenv_fn)(const char*),
+                  void (*warn)(const char*)) {
+#define LOCKAUDIT_OPTION(field, var, type, def, desc) \
+  LOCKAUDIT_OPTION_PARSE_##type(field, #var, getenv_fn(#var), def);
+#define LOCKAUDIT_OPTION_PARSE_Path(f, v, val, def) ParsePath(out->f, v, val, def, warn)
+#define LOCKAUDIT_OPTION_PARSE_String(f, v, val, def) ParsePath(out->f, v, val, def, warn)
+#define LOCKAUDIT_OPTION_PARSE_Int(f, v, val, def) ParseInt(&out->f, v, val, def, warn)
+#define LOCKAUDIT_OPTION_PARSE_Bool(f, v, val, def) ParseBool(&out->f, v, val, def, warn)
+#define LOCKAUDIT_OPTION_PARSE_Enum_report_abort(f, v, val, def) \
+  ParseReportAbort(&out->f##_abort, v, val, def, warn)
+#include "options.inc"
+#undef LOCKAUDIT_OPTION
+  // Range checks that the table's types cannot express.
+  if (out->exitcode > 255) {
+    Warn(warn, "LOCKAUDIT_EXITCODE", getenv_fn("LOCKAUDIT_EXITCODE"), "is not in 0-255",
+         "unchanged");
+    out->exitcode = -1;
+  }
+  if (out->stack_depth < 1 || out->stack_depth > 128) {
+    Warn(warn, "LOCKAUDIT_STACK_DEPTH", getenv_fn("LOCKAUDIT_STACK_DEPTH"), "is not in 1-128",
+         "24");
+    out->stack_depth = 24;
+  }
+  if (out->log[0] == '\0') snprintf(out->log, kMaxOptionLen, "stderr");
+}
+
+const OptionInfo* OptionTable(size_t* count) {
+  *count = sizeof kTable / sizeof kTable[0];
+  return kTable;
+}
+
+}  // namespace lockaudit::core

@@ -1,0 +1,139 @@
+// core/provider: the one door through which every front-end (instrumented types, LD_PRELOAD shim,
+// CUPTI module) feeds the engine. Front-ends translate their calls into these events and decide
+// nothing; all semantics (DESIGN.md §2) live behind this header.
+//
+// Thread-safety: every function may be called from any thread at any time, including before the
+// engine's constructors ran (they then initialise it) and from signal handlers of audited threads
+// (events are dropped while a thread is inside the engine).
+// Cost: OnAcquired/OnReleased with nothing new to learn touch thread-local memory only
+// (DESIGN.md §7); everything else is out of line.
+#ifndef LOCKAUDIT_CORE_PROVIDER_H_
+#define LOCKAUDIT_CORE_PROVIDER_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#define LOCKAUDIT_PREDICT_FALSE(x) (__builtin_expect(!!(x), 0))
+#define LOCKAUDIT_PREDICT_TRUE(x) (__builtin_expect(!!(x), 1))
+#define LOCKAUDIT_COLD __attribute__((cold, noinline))
+#define LOCKAUDIT_EXPORT __attribute__((visibility("default")))
+
+namespace lockaudit::core {
+
+class ThreadState;
+
+// What kind of primitive a lock address denotes. Fixed at the lock's first event.
+enum class LockClass : uint8_t {
+  kMutex = 0,          // non-recursive exclusive lock (pthread mutex, std::mutex, C11 mtx_plain)
+  kRecursiveMutex = 1, // re-locking by the holder adds nothing
+  kRwLock = 2,         // shared/exclusive
+  kSpinLock = 3,
+  kCustom = 4,         // annotated through lockaudit_acquire()
+};
+
+// Acquisition flags.
+enum AcquireFlags : uint32_t {
+  kExclusive = 0,
+  kShared = 1u << 0,  // read lock of a rwlock
+  kTry = 1u << 1,     // trylock: never blocks, adds no edge into the lock
+  kTimed = 1u << 2,   // timed acquisition: blocks, but gives up
+};
+
+// Where a lock call came from: the return address into the caller and the caller's stack
+// pointer at the call (its CFA). Recorded for every held lock at no cost; used to rebuild
+// the stack of an outer acquisition when a new edge is learned (stacks.h).
+struct Site {
+  uintptr_t pc = 0;
+  uintptr_t cfa = 0;
+};
+// Evaluated inside the function the user called (an interceptor or an out-of-line wrapper entry).
+#define LOCKAUDIT_CALLER_SITE()                                                   \
+  ::lockaudit::core::Site {                                                       \
+    reinterpret_cast<uintptr_t>(__builtin_return_address(0)),                     \
+        reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa())                        \
+  }
+
+// Special level meaning "no hierarchy level".
+inline constexpr int kNoLevel = -2147483647 - 1;
+
+// ---- Thread state ------------------------------------------------------------------------
+
+// The calling thread's state, or nullptr when this thread is not audited right now: engine
+// disabled (LOCKAUDIT_DISABLE=1), inside the engine, an engine-owned thread, or the thread is
+// being torn down. Creates the state on a thread's first call. Cheap: one TLS load when set.
+ThreadState* ThisThread() noexcept;
+
+// Marks the calling thread as inside the engine for its lifetime: events are passed through
+// unaudited. Engine-owned threads (watchdog, exporter, report writer) hold one for their life.
+class EngineScope {
+ public:
+  EngineScope() noexcept;
+  ~EngineScope();
+  EngineScope(const EngineScope&) = delete;
+  EngineScope& operator=(const EngineScope&) = delete;
+
+ private:
+  ThreadState* saved_;
+  uint8_t saved_mode_;
+};
+
+void SetThreadName(const char* name) noexcept;          // also names later reports
+void OnThreadExit() noexcept;                           // reports thread_exit_holding; frees state
+
+// ---- Lock lifetime -----------------------------------------------------------------------
+
+// Declares a lock with an optional name/level (nullptr / kNoLevel when unknown). A lock seen
+// without OnCreate is registered at its first event.
+void OnCreate(const void* lock, LockClass cls, const char* name, int level) noexcept;
+// The lock is gone: its edges are removed and a later lock at this address starts clean.
+// Reports destroy_held when the calling thread holds it.
+void OnDestroy(ThreadState* ts, const void* lock, Site site) noexcept;
+// Memory [begin, begin+size) was freed: every lock inside it is destroyed (no report).
+void OnRangeFreed(const void* begin, size_t size) noexcept;
+// Cheap pre-filter for OnRangeFreed: false when no lock was ever registered in that range's pages.
+bool MayHoldLocks(const void* begin, size_t size) noexcept;
+void SetLockName(const void* lock, const char* name) noexcept;
+void SetLockLevel(const void* lock, int level) noexcept;
+
+// ---- Acquisition -------------------------------------------------------------------------
+
+// The lock was acquired without blocking (a successful try, or an uncontended fast path).
+// For blocking calls that succeeded at once, flags has no kTry.
+void OnAcquired(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags,
+                Site site) noexcept;
+// The thread is about to block on `lock` (its fast try failed). Runs the checks that must
+// happen before a thread hangs (double_lock, hierarchy, new edges and cycles). Returns a token
+// to pass to AfterBlock.
+uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags,
+                     Site site) noexcept;
+// The blocking call returned; `acquired` tells whether the lock is now held.
+void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
+                uint64_t token, bool acquired) noexcept;
+// The thread released `lock` (for rwlocks: whichever mode it held).
+void OnReleased(ThreadState& ts, const void* lock, Site site) noexcept;
+
+// ---- Condition variables -----------------------------------------------------------------
+
+// Before waiting: the mutex is released in the engine's view.
+void OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site) noexcept;
+// After waiting (woken, timed out or spurious): the mutex is held again.
+void OnCondWaitEnd(ThreadState& ts, const void* cond, const void* mutex, LockClass cls,
+                   Site site) noexcept;
+void OnCondSignal(const void* cond, bool broadcast) noexcept;
+void OnCondDestroy(const void* cond) noexcept;
+
+// ---- Fork --------------------------------------------------------------------------------
+void ForkPrepare() noexcept;
+void ForkParent() noexcept;
+void ForkChild() noexcept;  // the child keeps only the forking thread's state
+
+// ---- Whole-engine ------------------------------------------------------------------------
+// Initialises options and sinks if not done yet; safe to call repeatedly.
+void EnsureInitialized() noexcept;
+bool Disabled() noexcept;  // LOCKAUDIT_DISABLE=1
+// Writes the summary and applies LOCKAUDIT_EXITCODE; returns the exit code to force, or -1.
+int Finish() noexcept;
+
+}  // namespace lockaudit::core
+
+#endif  // LOCKAUDIT_CORE_PROVIDER_H_

@@ -1,0 +1,202 @@
+#include "registry.h"
+
+#include <sys/mman.h>
+
+#include <new>
+
+#include "raw_log.h"
+
+namespace lockaudit::core {
+namespace {
+
+void* MapZeroed(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+}  // namespace
+
+LockRegistry::LockRegistry() {
+  size_t slots = size_t{1} << kIndexBits;
+  index_ = static_cast<Slot*>(MapZeroed(slots * sizeof(Slot)));
+  index_mask_ = index_ ? slots - 1 : 0;
+  page_filter_ = static_cast<std::atomic<uint64_t>*>(MapZeroed(kFilterBits / 8));
+}
+
+NodeId LockRegistry::Lookup(const void* addr) const noexcept {
+  if (index_ == nullptr) return 0;
+  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  for (size_t i = Hash(a) & index_mask_, n = 0; n <= index_mask_; i = (i + 1) & index_mask_, ++n) {
+    uintptr_t sa = index_[i].addr.load(std::memory_order_acquire);
+    if (sa == 0) return 0;
+    if (sa == a) {
+      NodeId id = index_[i].id.load(std::memory_order_acquire);
+      // The slot may have been reused between the two loads: validate against the node.
+      if (IsLive(id) && Node(id).addr.load(std::memory_order_acquire) == a) return id;
+      return 0;
+    }
+  }
+  return 0;
+}
+
+LockRegistry::Slot* LockRegistry::FindSlotLocked(uintptr_t a) noexcept {
+  for (size_t i = Hash(a) & index_mask_, n = 0; n <= index_mask_; i = (i + 1) & index_mask_, ++n) {
+    uintptr_t sa = index_[i].addr.load(std::memory_order_relaxed);
+    if (sa == 0) return nullptr;
+    if (sa == a) return &index_[i];
+  }
+  return nullptr;
+}
+
+NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexcept {
+  *is_new = false;
+  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  if (index_ == nullptr || a <= kTombstone) return 0;
+  EngineLock lock(mu_);
+  Slot* tomb = nullptr;
+  size_t i = Hash(a) & index_mask_;
+  for (size_t n = 0; n <= index_mask_; i = (i + 1) & index_mask_, ++n) {
+    uintptr_t sa = index_[i].addr.load(std::memory_order_relaxed);
+    if (sa == a) return index_[i].id.load(std::memory_order_relaxed);
+    if (sa == kTombstone && tomb == nullptr) tomb = &index_[i];
+    if (sa == 0) break;
+  }
+  // Keep the index at most 3/4 full (live + tombstones), and the node table within bounds.
+  bool index_full = tomb == nullptr && used_slots_ + 1 > (index_mask_ + 1) / 4 * 3;
+  uint32_t index = free_head_;
+  if (index == 0 && next_index_.load(std::memory_order_relaxed) >= kMaxChunks * kChunkSize) {
+    index_full = true;
+  }
+  if (index_full) {
+    if (!warned_full_) {
+      warned_full_ = true;
+      RawLog("lockaudit: warning: more than %u live locks; new locks are not audited\n",
+             LiveCount());
+    }
+    return 0;
+  }
+  if (index != 0) {
+    free_head_ = NodeAt(index).next_free;
+  } else {
+    index = next_index_.load(std::memory_order_relaxed);
+    uint32_t chunk = index >> kChunkBits;
+    if (chunks_[chunk].load(std::memory_order_relaxed) == nullptr) {
+      void* mem = MapZeroed(sizeof(LockNode) * kChunkSize);
+      if (mem == nullptr) return 0;
+      LockNode* nodes = static_cast<LockNode*>(mem);
+      for (uint32_t k = 0; k < kChunkSize; ++k) new (&nodes[k]) LockNode();
+      chunks_[chunk].store(nodes, std::memory_order_release);
+    }
+    next_index_.store(index + 1, std::memory_order_release);
+  }
+  LockNode& node = NodeAt(index);
+  uint32_t gen = node.generation.load(std::memory_order_relaxed) + 1;  // odd: live
+  node.cls = cls;
+  node.level.store(kNoLevel, std::memory_order_relaxed);
+  node.name.store(nullptr, std::memory_order_relaxed);
+  node.name_source = NameSource::kNone;
+  node.first_site_pc.store(0, std::memory_order_relaxed);
+  node.foreign_unlocks.store(0, std::memory_order_relaxed);
+  node.acquisitions.store(0, std::memory_order_relaxed);
+  node.contentions.store(0, std::memory_order_relaxed);
+  node.wait_ns.store(0, std::memory_order_relaxed);
+  node.hold_ns.store(0, std::memory_order_relaxed);
+  node.hold_samples.store(0, std::memory_order_relaxed);
+  node.addr.store(a, std::memory_order_relaxed);
+  node.generation.store(gen, std::memory_order_release);
+  NodeId id = MakeNodeId(gen, index);
+  Slot* s = tomb ? tomb : &index_[i];
+  if (tomb == nullptr) ++used_slots_;
+  s->id.store(id, std::memory_order_relaxed);
+  s->addr.store(a, std::memory_order_release);
+  live_.fetch_add(1, std::memory_order_relaxed);
+  uintptr_t page = a >> 12;
+  page_filter_[PageBit(page) / 64].fetch_or(uint64_t{1} << (PageBit(page) % 64),
+                                            std::memory_order_relaxed);
+  *is_new = true;
+  return id;
+}
+
+void LockRegistry::RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), void* ctx) noexcept {
+  NodeId id = s->id.load(std::memory_order_relaxed);
+  s->addr.store(kTombstone, std::memory_order_release);
+  LockNode& node = Node(id);
+  node.addr.store(0, std::memory_order_relaxed);
+  node.generation.store(GenerationOf(id) + 1, std::memory_order_seq_cst);  // even: dead
+  live_.fetch_sub(1, std::memory_order_relaxed);
+  if (on_removed) on_removed(id, ctx);
+}
+
+NodeId LockRegistry::Remove(const void* addr) noexcept {
+  if (index_ == nullptr) return 0;
+  EngineLock lock(mu_);
+  Slot* s = FindSlotLocked(reinterpret_cast<uintptr_t>(addr));
+  if (s == nullptr) return 0;
+  NodeId id = s->id.load(std::memory_order_relaxed);
+  RemoveSlotLocked(s, nullptr, nullptr);
+  return id;
+}
+
+void LockRegistry::Recycle(NodeId id) noexcept {
+  if (id == 0) return;
+  EngineLock lock(mu_);
+  LockNode& node = Node(id);
+  node.in_graph.store(false, std::memory_order_relaxed);
+  node.next_free = free_head_;
+  free_head_ = IndexOf(id);
+}
+
+bool LockRegistry::MayContain(const void* begin, size_t size) const noexcept {
+  if (page_filter_ == nullptr || size == 0) return false;
+  uintptr_t first = reinterpret_cast<uintptr_t>(begin) >> 12;
+  uintptr_t last = (reinterpret_cast<uintptr_t>(begin) + size - 1) >> 12;
+  if (last - first >= kFilterBits) return true;
+  for (uintptr_t p = first; p <= last; ++p) {
+    size_t bit = PageBit(p);
+    if (page_filter_[bit / 64].load(std::memory_order_relaxed) & (uint64_t{1} << (bit % 64))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*),
+                               void* ctx) {
+  if (index_ == nullptr || size == 0) return;
+  uintptr_t lo = reinterpret_cast<uintptr_t>(begin);
+  uintptr_t hi = lo + size;
+  NodeId removed[64];
+  size_t n = 0;
+  bool more = true;
+  while (more) {  // in batches, so callbacks run without the registry mutex
+    more = false;
+    n = 0;
+    {
+      EngineLock lock(mu_);
+      if (live_.load(std::memory_order_relaxed) == 0) return;
+      auto take = [&](Slot* s) {
+        if (n == 64) {
+          more = true;
+          return;
+        }
+        removed[n++] = s->id.load(std::memory_order_relaxed);
+        RemoveSlotLocked(s, nullptr, nullptr);
+      };
+      if (size <= 64 * 1024) {
+        // Locks are at least 4-byte aligned (pthread and C11 types, std:: wrappers).
+        for (uintptr_t a = (lo + 3) & ~uintptr_t{3}; a < hi && !more; a += 4) {
+          if (Slot* s = FindSlotLocked(a)) take(s);
+        }
+      } else {
+        for (size_t i = 0; i <= index_mask_ && !more; ++i) {
+          uintptr_t sa = index_[i].addr.load(std::memory_order_relaxed);
+          if (sa > kTombstone && sa >= lo && sa < hi) take(&index_[i]);
+        }
+      }
+    }
+    for (size_t i = 0; i < n; ++i) on_removed(removed[i], ctx);
+  }
+}
+
+}  // namespace lockaudit::core

@@ -1,0 +1,121 @@
+// LockRegistry maps lock addresses to LockNodes. A NodeId packs (generation << 32 | index):
+// destroying a lock bumps its slot's generation, so an id cached by any thread never aliases a
+// newer lock that reuses the address or the slot.
+//
+// Thread-safety: Lookup() and Node() are lock-free (relaxed/acquire reads only); Insert/Remove
+// take the registry's EngineMutex. A Lookup racing with Remove may return a stale id; callers
+// validate with IsLive(), which is exact once the remover's generation bump is visible.
+// Invariants: an address appears at most once in the index; a live node's addr matches its slot.
+// Cost: Lookup is one hash probe sequence; memory is ~96 bytes per live lock plus 16 bytes per
+// index slot (the index is reserved virtual memory, touched as it fills).
+#ifndef LOCKAUDIT_CORE_REGISTRY_H_
+#define LOCKAUDIT_CORE_REGISTRY_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "engine_mutex.h"
+#include "provider.h"
+
+namespace lockaudit::core {
+
+using NodeId = uint64_t;  // 0 = none
+inline uint32_t IndexOf(NodeId id) { return static_cast<uint32_t>(id); }
+inline uint32_t GenerationOf(NodeId id) { return static_cast<uint32_t>(id >> 32); }
+inline NodeId MakeNodeId(uint32_t gen, uint32_t index) {
+  return (static_cast<uint64_t>(gen) << 32) | index;
+}
+
+// Name sources, in rising priority (DESIGN.md §2).
+enum class NameSource : uint8_t { kNone = 0, kFirstSite = 1, kSymbol = 2, kExplicit = 3 };
+
+struct LockNode {
+  std::atomic<uint32_t> generation{0};  // odd while live
+  std::atomic<uintptr_t> addr{0};
+  LockClass cls = LockClass::kMutex;
+  std::atomic<int> level{kNoLevel};
+  std::atomic<const char*> name{nullptr};  // interned, engine-owned; set under the registry mutex
+  NameSource name_source = NameSource::kNone;
+  std::atomic<uintptr_t> first_site_pc{0};
+  std::atomic<uint32_t> foreign_unlocks{0};  // unlocks by a thread that did not hold it
+  std::atomic<bool> in_graph{false};          // has (had) lock-order edges: destroy must clean up
+  // Statistics retired from thread caches (summed with the live caches on read).
+  std::atomic<uint64_t> acquisitions{0};
+  std::atomic<uint64_t> contentions{0};
+  std::atomic<uint64_t> wait_ns{0};
+  std::atomic<uint64_t> hold_ns{0};
+  std::atomic<uint64_t> hold_samples{0};
+  uint32_t next_free = 0;
+};
+
+class LockRegistry {
+ public:
+  static constexpr uint32_t kChunkBits = 14;
+  static constexpr uint32_t kChunkSize = 1u << kChunkBits;
+  static constexpr uint32_t kMaxChunks = 256;  // 4M live locks
+  static constexpr uint32_t kIndexBits = 23;   // 8M index slots (128 MiB reserved, lazily used)
+
+  LockRegistry();
+
+  // Lock-free; 0 if the address is not registered.
+  NodeId Lookup(const void* addr) const noexcept;
+  // Registers the address if needed and returns its id; 0 when the registry is full (warned
+  // once). `is_new` tells whether this call created it.
+  NodeId Insert(const void* addr, LockClass cls, bool* is_new) noexcept;
+  // Unregisters the lock and kills its id (0 if unknown). The node slot is NOT reused until
+  // Recycle(id): the caller first removes the lock's graph edges.
+  NodeId Remove(const void* addr) noexcept;
+  void Recycle(NodeId id) noexcept;
+  // Unregisters every lock in [begin, begin+size); calls `on_removed(id, ctx)` for each (the
+  // callback must Recycle() it).
+  void RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*), void* ctx);
+  bool MayContain(const void* begin, size_t size) const noexcept;
+
+  LockNode& Node(NodeId id) const noexcept { return NodeAt(IndexOf(id)); }
+  LockNode& NodeAt(uint32_t index) const noexcept {
+    return chunks_[index >> kChunkBits].load(std::memory_order_acquire)[index & (kChunkSize - 1)];
+  }
+  bool IsLive(NodeId id) const noexcept {
+    return id != 0 && IndexOf(id) < next_index_.load(std::memory_order_acquire) &&
+           Node(id).generation.load(std::memory_order_acquire) == GenerationOf(id);
+  }
+  uint32_t LiveCount() const noexcept { return live_.load(std::memory_order_relaxed); }
+  uint32_t IndexLimit() const noexcept { return next_index_.load(std::memory_order_acquire); }
+  EngineMutex& mutex() noexcept { return mu_; }
+  void ResetAfterFork() noexcept { mu_.ResetAfterFork(); }
+
+ private:
+  struct Slot {
+    std::atomic<uintptr_t> addr{0};  // 0 empty, 1 tombstone
+    std::atomic<uint64_t> id{0};
+  };
+  static constexpr uintptr_t kTombstone = 1;
+  static constexpr uint32_t kFilterBits = 1u << 20;
+
+  static size_t Hash(uintptr_t a) noexcept {
+    uint64_t x = a >> 3;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return static_cast<size_t>(x);
+  }
+  static size_t PageBit(uintptr_t page) noexcept { return Hash(page << 3) & (kFilterBits - 1); }
+  Slot* FindSlotLocked(uintptr_t a) noexcept;
+  void RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), void* ctx) noexcept;
+
+  mutable EngineMutex mu_;
+  Slot* index_ = nullptr;
+  size_t index_mask_ = 0;
+  std::atomic<LockNode*> chunks_[kMaxChunks] = {};
+  std::atomic<uint32_t> next_index_{1};  // index 0 is never used
+  uint32_t free_head_ = 0;
+  std::atomic<uint32_t> live_{0};
+  uint32_t used_slots_ = 0;  // live + tombstones
+  std::atomic<uint64_t>* page_filter_ = nullptr;
+  bool warned_full_ = false;
+};
+
+}  // namespace lockaudit::core
+
+#endif  // LOCKAUDIT_CORE_REGISTRY_H_

@@ -1,0 +1,102 @@
+// core/report: the findings bus and its sinks (text log, JSON Lines file, callbacks), the
+// suppressions file, and the exit summary.
+//
+// Thread-safety: Publish*() may be called from any thread, outside the tracker's locks, inside
+// an EngineScope; sinks are serialised by the report mutex so lines never interleave.
+// Cost: symbolization and formatting on every publish: never on the hot path.
+#ifndef LOCKAUDIT_CORE_REPORT_H_
+#define LOCKAUDIT_CORE_REPORT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "options.h"
+#include "registry.h"
+#include "stacks.h"
+
+namespace lockaudit::core {
+
+enum class FindingKind : uint8_t {
+  kLockOrderCycle,
+  kHierarchyViolation,
+  kDeadlock,
+  kDoubleLock,
+  kUnlockNotHeld,
+  kDestroyHeld,
+  kThreadExitHolding,
+  kCondMutexMismatch,
+  kWaitStall,
+  kHoldStall,
+  kBlockingInNonblocking,
+  kGpuSyncUnderLock,
+  kWakeBudget,
+  kCount,
+};
+const char* KindName(FindingKind kind);
+
+struct ReportLock {
+  NodeId id = 0;
+  uintptr_t addr = 0;
+  std::string name;
+  int level = kNoLevel;
+};
+struct ReportThread {
+  uint32_t tid = 0;
+  std::string name;
+};
+struct ReportEdge {
+  NodeId from = 0, to = 0;
+  ReportThread thread;
+  StackId stack = 0;       // where `to` was acquired
+  StackId held_stack = 0;  // where `from` was acquired
+};
+struct Finding {
+  FindingKind kind = FindingKind::kLockOrderCycle;
+  std::string message;
+  bool single_thread = false;
+  std::vector<ReportLock> locks;
+  std::vector<ReportEdge> edges;
+  std::vector<ReportThread> threads;
+  StackId stack = 0;
+  int64_t time_ns = 0;  // CLOCK_REALTIME
+  int pid = 0;
+  // Set by Publish():
+  bool suppressed = false;
+  std::string text;  // the text report, as written to the log
+  std::string json;  // the JSON line, without newline
+};
+
+void InitReport(const Options& opts);
+// Symbolizes, applies suppressions, writes sinks, runs callbacks, records the finding.
+void Publish(Finding f);
+// Writes an `edge` line to the JSON Lines report (for `lockaudit graph` / `merge`).
+void PublishEdge(const ReportLock& from, const ReportLock& to, const ReportThread& thread,
+                 StackId stack, StackId held_stack);
+
+uint64_t FindingCount();     // unsuppressed
+uint64_t SuppressedCount();
+uint64_t FindingCount(FindingKind kind);
+std::vector<Finding> AllFindings();
+
+using FindingCallback = void (*)(const Finding& f, void* arg);
+int AddFindingCallback(FindingCallback cb, void* arg);  // returns a handle
+void RemoveFindingCallback(int handle);
+
+struct SummaryCounts {
+  uint64_t locks, edges, acquisitions, contentions;
+};
+void WriteSummary(const SummaryCounts& c);
+
+// Loads a suppressions file; each malformed line gives one warning. Returns the rule count.
+size_t LoadSuppressions(const char* path);
+void ReportPrepareFork();
+void ReportParentAfterFork();
+void ReportChildAfterFork();
+
+// JSON helpers shared with the query API.
+std::string JsonEscape(const std::string& s);
+
+}  // namespace lockaudit::core
+
+#endif  // LOCKAUDIT_CORE_REPORT_H_

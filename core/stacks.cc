@@ -1,0 +1,243 @@
+#include "stacks.h"
+
+#define UNW_LOCAL_ONLY
+#include <cxxabi.h>
+#include <elfutils/libdwfl.h>
+#include <libunwind.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <unordered_map>
+
+#include "engine_mutex.h"
+
+namespace lockaudit::core {
+namespace {
+
+// ---- Depot -------------------------------------------------------------------------------
+
+struct Depot {
+  EngineMutex mu;
+  std::deque<std::vector<uintptr_t>> stacks;                 // id-1 -> pcs
+  std::unordered_multimap<uint64_t, StackId> by_hash;
+};
+Depot& GetDepot() {
+  static Depot* d = new Depot();  // never destroyed: reports may run in late destructors
+  return *d;
+}
+
+uint64_t HashPcs(const uintptr_t* pcs, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= pcs[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// ---- Symbolizer --------------------------------------------------------------------------
+
+struct Symbolizer {
+  EngineMutex mu;
+  Dwfl* dwfl = nullptr;
+  Dwfl_Callbacks callbacks{};
+  char* debuginfo_path = nullptr;
+  std::unordered_map<uint64_t, SymbolizedFrame> cache;
+
+  void Open() {
+    if (dwfl != nullptr) dwfl_end(dwfl);
+    callbacks.find_elf = dwfl_linux_proc_find_elf;
+    callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+    callbacks.debuginfo_path = &debuginfo_path;
+    dwfl = dwfl_begin(&callbacks);
+    if (dwfl == nullptr) return;
+    dwfl_report_begin(dwfl);
+    dwfl_linux_proc_report(dwfl, getpid());
+    dwfl_report_end(dwfl, nullptr, nullptr);
+  }
+  Dwfl_Module* Module(uintptr_t pc) {
+    if (dwfl == nullptr) Open();
+    if (dwfl == nullptr) return nullptr;
+    Dwfl_Module* m = dwfl_addrmodule(dwfl, pc);
+    if (m == nullptr) {  // a library loaded since: re-read the maps once
+      Open();
+      m = dwfl ? dwfl_addrmodule(dwfl, pc) : nullptr;
+    }
+    return m;
+  }
+};
+Symbolizer& GetSymbolizer() {
+  static Symbolizer* s = new Symbolizer();
+  return *s;
+}
+
+std::string Demangle(const char* name) {
+  if (name == nullptr) return {};
+  int status = 0;
+  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  if (status == 0 && d != nullptr) {
+    std::string r(d);
+    free(d);
+    return r;
+  }
+  return name;
+}
+
+std::string Basename(const char* path) {
+  if (path == nullptr) return {};
+  const char* slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+}  // namespace
+
+size_t CaptureFrames(RawFrame* out, size_t max, uintptr_t start_pc) {
+  unw_context_t ctx;
+  unw_cursor_t cursor;
+  if (unw_getcontext(&ctx) != 0 || unw_init_local(&cursor, &ctx) != 0) return 0;
+  size_t n = 0;
+  bool started = start_pc == 0;
+  RawFrame skipped[16];
+  size_t nskipped = 0;
+  // Walk up to 64 engine frames looking for start_pc, then keep `max` frames from there.
+  for (int guard = 0; guard < 256 && n < max; ++guard) {
+    unw_word_t ip = 0, sp = 0;
+    unw_get_reg(&cursor, UNW_REG_IP, &ip);
+    unw_get_reg(&cursor, UNW_REG_SP, &sp);
+    if (ip == 0) break;
+    if (!started && ip == start_pc) started = true;
+    if (started) {
+      out[n++] = RawFrame{ip, sp};
+    } else if (nskipped < 16) {
+      skipped[nskipped++] = RawFrame{ip, sp};
+    }
+    if (unw_step(&cursor) <= 0) break;
+  }
+  if (!started) {  // start_pc not found: keep what we skipped (best effort)
+    n = 0;
+    for (size_t i = 0; i < nskipped && n < max; ++i) out[n++] = skipped[i];
+  }
+  return n;
+}
+
+std::vector<uintptr_t> RebuildHeldStack(const RawFrame* frames, size_t n, uintptr_t pc,
+                                        uintptr_t cfa, size_t max_depth) {
+  std::vector<uintptr_t> out;
+  out.push_back(pc);
+  // The acquiring function ran with SP == cfa at its call. Frames older than it have sp > cfa.
+  size_t k = 0;
+  while (k < n && frames[k].sp < cfa) ++k;
+  if (k < n && frames[k].sp == cfa) {
+    // Same activation still on the stack if the pc lies in the same procedure.
+    unw_proc_info_t a{}, b{};
+    if (unw_get_proc_info_by_ip(unw_local_addr_space, pc, &a, nullptr) == 0 &&
+        unw_get_proc_info_by_ip(unw_local_addr_space, frames[k].pc - 1, &b, nullptr) == 0 &&
+        a.start_ip == b.start_ip) {
+      ++k;  // frames[k] is the acquiring function itself, now at a later pc
+    }
+  }
+  for (; k < n && out.size() < max_depth; ++k) out.push_back(frames[k].pc);
+  return out;
+}
+
+StackId InternStack(const uintptr_t* pcs, size_t n) {
+  if (n == 0) return 0;
+  Depot& d = GetDepot();
+  uint64_t h = HashPcs(pcs, n);
+  EngineLock lock(d.mu);
+  auto range = d.by_hash.equal_range(h);
+  for (auto it = range.first; it != range.second; ++it) {
+    const auto& s = d.stacks[it->second - 1];
+    if (s.size() == n && std::equal(s.begin(), s.end(), pcs)) return it->second;
+  }
+  d.stacks.emplace_back(pcs, pcs + n);
+  StackId id = static_cast<StackId>(d.stacks.size());
+  d.by_hash.emplace(h, id);
+  return id;
+}
+
+std::vector<uintptr_t> GetStack(StackId id) {
+  if (id == 0) return {};
+  Depot& d = GetDepot();
+  EngineLock lock(d.mu);
+  if (id > d.stacks.size()) return {};
+  return d.stacks[id - 1];
+}
+
+size_t DepotSize() {
+  Depot& d = GetDepot();
+  EngineLock lock(d.mu);
+  return d.stacks.size();
+}
+
+SymbolizedFrame Symbolize(uintptr_t pc, bool is_return_address) {
+  Symbolizer& s = GetSymbolizer();
+  EngineLock lock(s.mu);
+  uint64_t key = (static_cast<uint64_t>(pc) << 1) | is_return_address;
+  auto it = s.cache.find(key);
+  if (it != s.cache.end()) return it->second;
+  SymbolizedFrame f;
+  f.pc = pc;
+  uintptr_t lookup = is_return_address ? pc - 1 : pc;
+  if (Dwfl_Module* m = s.Module(lookup)) {
+    const char* mainfile = nullptr;
+    const char* modname = dwfl_module_info(m, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                           &mainfile, nullptr);
+    f.module = Basename(mainfile ? mainfile : modname);
+    GElf_Sym sym;
+    GElf_Off off = 0;
+    const char* name = dwfl_module_addrinfo(m, lookup, &off, &sym, nullptr, nullptr, nullptr);
+    f.function = Demangle(name);
+    if (Dwfl_Line* line = dwfl_module_getsrc(m, lookup)) {
+      int lineno = 0;
+      const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr);
+      if (file != nullptr) {
+        f.file = file;
+        f.line = lineno;
+      }
+    }
+  }
+  s.cache.emplace(key, f);
+  return f;
+}
+
+std::vector<SymbolizedFrame> SymbolizeStack(StackId id) {
+  std::vector<uintptr_t> pcs = GetStack(id);
+  std::vector<SymbolizedFrame> out;
+  out.reserve(pcs.size());
+  for (size_t i = 0; i < pcs.size(); ++i) out.push_back(Symbolize(pcs[i], true));
+  return out;
+}
+
+std::string DataSymbol(uintptr_t addr) {
+  Symbolizer& s = GetSymbolizer();
+  EngineLock lock(s.mu);
+  Dwfl_Module* m = s.Module(addr);
+  if (m == nullptr) return {};
+  GElf_Sym sym;
+  GElf_Off off = 0;
+  const char* name = dwfl_module_addrinfo(m, addr, &off, &sym, nullptr, nullptr, nullptr);
+  if (name == nullptr || GELF_ST_TYPE(sym.st_info) != STT_OBJECT) return {};
+  std::string r = Demangle(name);
+  if (off != 0) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "+0x%lx", static_cast<unsigned long>(off));
+    r += buf;
+  }
+  return r;
+}
+
+void RefreshModules() {
+  Symbolizer& s = GetSymbolizer();
+  EngineLock lock(s.mu);
+  s.Open();
+}
+
+void StacksResetAfterFork() {
+  GetDepot().mu.ResetAfterFork();
+  GetSymbolizer().mu.ResetAfterFork();
+}
+
+}  // namespace lockaudit::core

@@ -1,0 +1,60 @@
+// core/stacks: stack capture (libunwind), a de-duplicating stack depot, and symbolization to
+// function, file and line (libdw), done at report time.
+//
+// Thread-safety: all functions are thread-safe (the depot and the symbolizer have their own
+// EngineMutex). None of them may run on the hot path: callers are in the tracker's slow path
+// or in report building, inside an EngineScope.
+// Cost: CaptureFrames ~1-3 us; Intern O(depth); Symbolize caches per pc.
+#ifndef LOCKAUDIT_CORE_STACKS_H_
+#define LOCKAUDIT_CORE_STACKS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lockaudit::core {
+
+using StackId = uint32_t;  // 0 = no stack
+
+struct RawFrame {
+  uintptr_t pc;
+  uintptr_t sp;  // the frame's stack pointer at its call site (= its callee's CFA)
+};
+
+// Captures the calling thread's frames, outermost last. Frames before the one whose pc equals
+// `start_pc` are dropped (they belong to the engine and the front-end); if no frame matches,
+// every frame is kept.
+size_t CaptureFrames(RawFrame* out, size_t max, uintptr_t start_pc);
+
+// Rebuilds the stack of an earlier acquisition made at call site (pc, cfa) from the current
+// frames, assuming the acquiring function is still active on the stack or has returned into
+// one of the current frames (exact for nested lock scopes; otherwise the top frame is exact and
+// the callers are the best match). See DESIGN notes in README.
+std::vector<uintptr_t> RebuildHeldStack(const RawFrame* frames, size_t n, uintptr_t pc,
+                                        uintptr_t cfa, size_t max_depth);
+
+StackId InternStack(const uintptr_t* pcs, size_t n);
+std::vector<uintptr_t> GetStack(StackId id);
+size_t DepotSize();
+
+struct SymbolizedFrame {
+  uintptr_t pc = 0;
+  std::string function;  // demangled; empty if unknown
+  std::string file;      // empty if no debug info
+  int line = 0;          // 0 if no debug info
+  std::string module;    // basename of the object file
+};
+// `is_return_address`: the pc is a return address (every frame but the innermost of a stack),
+// so the call instruction before it is looked up.
+SymbolizedFrame Symbolize(uintptr_t pc, bool is_return_address);
+std::vector<SymbolizedFrame> SymbolizeStack(StackId id);
+// Name of the data symbol covering `addr` ("g_mu" or "g_bank+0x28"); empty if none.
+std::string DataSymbol(uintptr_t addr);
+// Re-reads the process's module list (after dlopen).
+void RefreshModules();
+void StacksResetAfterFork();
+
+}  // namespace lockaudit::core
+
+#endif  // LOCKAUDIT_CORE_STACKS_H_

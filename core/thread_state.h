@@ -1,0 +1,81 @@
+// ThreadState: everything the hot path touches, owned by one thread.
+//
+// Thread-safety: written only by its thread; other threads (statistics readers, the report at
+// exit) read the counters with relaxed loads and may see slightly stale values.
+// Invariants: held[0..held_count) is in acquisition order; held_sig is the XOR of
+// HeldKey(entry) over held entries; held[i].prefix_max_level is the max level of held[0..i].
+// Cost: ~48 KiB per thread (caches), from engine memory, recycled when the thread exits.
+#ifndef LOCKAUDIT_CORE_THREAD_STATE_H_
+#define LOCKAUDIT_CORE_THREAD_STATE_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "provider.h"
+#include "registry.h"
+
+namespace lockaudit::core {
+
+struct HeldLock {
+  NodeId id;
+  const void* addr;
+  Site site;
+  uint32_t flags;          // AcquireFlags of the acquisition
+  uint32_t recursion;      // extra re-locks of a recursive mutex
+  int prefix_max_level;    // max level over held[0..this]
+  uint32_t foreign_unlocks_at;
+  uint32_t cache_slot;     // id-cache slot holding this lock's statistics
+  uint64_t hold_start_ns;  // nonzero when this hold is timed (sampled)
+};
+
+// Direct-mapped cache: lock address -> id, plus this thread's statistics for that lock.
+struct IdCacheEntry {
+  uintptr_t addr;
+  NodeId id;
+  uint64_t acquisitions;
+  uint64_t contentions;
+  uint64_t wait_ns;
+  uint64_t hold_ns;
+  uint64_t hold_samples;
+};
+
+class ThreadState {
+ public:
+  static constexpr uint32_t kIdCacheSize = 256;
+  static constexpr uint32_t kEdgeCacheSize = 4096;
+  static constexpr uint32_t kInlineHeld = 32;
+  static constexpr uint32_t kHoldSamplePeriod = 64;
+
+  HeldLock* held;  // points at inline_held or a grown engine buffer
+  uint32_t held_count;
+  uint32_t held_capacity;
+  uint64_t held_sig;
+  uint32_t sample_countdown;
+  uint32_t tid;
+  char name[32];
+  bool nonblocking;
+  std::atomic<bool> in_use;
+  ThreadState* next;  // global list, never unlinked (states are recycled)
+
+  // Totals for the summary, including locks evicted from the cache.
+  std::atomic<uint64_t> total_acquisitions;
+  std::atomic<uint64_t> total_contentions;
+
+  IdCacheEntry id_cache[kIdCacheSize];
+  uint64_t edge_cache[kEdgeCacheSize];  // keys of (held set, lock, mode) contexts already learned
+  HeldLock inline_held[kInlineHeld];
+};
+
+inline uint64_t Mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+inline uint64_t HeldKey(NodeId id, uint32_t flags) { return Mix64(id * 4 + (flags & kShared)); }
+
+}  // namespace lockaudit::core
+
+#endif  // LOCKAUDIT_CORE_THREAD_STATE_H_

@@ -1,0 +1,1028 @@
+// The engine behind core/provider. Layout of this file: engine state and bootstrap; thread
+// states; the hot path (OnAcquired/OnReleased and their inline helpers); the slow paths
+// (LOCKAUDIT_COLD: learning edges, reporting misuse); lock lifetime; queries.
+#include "tracker.h"
+
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <new>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine_mutex.h"
+#include "lock_order_graph.h"
+#include "options.h"
+#include "provider.h"
+#include "raw_log.h"
+#include "report.h"
+#include "stacks.h"
+#include "thread_state.h"
+
+namespace lockaudit::core {
+namespace {
+
+// ---- Engine state ------------------------------------------------------------------------
+
+struct EdgeRecord {
+  NodeId from = 0, to = 0;
+  LockOrderGraph::EdgeProps props;
+  ReportThread thread;  // first observation
+  bool multi_thread = false;
+  StackId stack = 0, held_stack = 0;
+};
+
+enum class EngineStatus : int { kUninit = 0, kInitializing = 1, kReady = 2, kDisabled = 3 };
+
+struct Engine {
+  Options opts;
+  LockRegistry registry;
+  EngineMutex graph_mu;  // order: graph_mu before registry.mutex()
+  LockOrderGraph graph;
+  std::unordered_map<uint64_t, EdgeRecord> edges;  // key: from index << 32 | to index
+  std::set<std::vector<NodeId>> reported_cycles;
+  std::set<std::pair<int, std::pair<NodeId, NodeId>>> reported_once;  // (kind, ids) dedupe
+  std::map<std::string, int> hierarchy;                              // name -> level
+  EngineMutex threads_mu;
+  std::atomic<ThreadState*> threads{nullptr};
+  pthread_key_t key{};
+  std::atomic<bool> finished{false};
+};
+
+alignas(Engine) char g_engine_storage[sizeof(Engine)];
+std::atomic<int> g_status{static_cast<int>(EngineStatus::kUninit)};
+Engine& E() { return *reinterpret_cast<Engine*>(g_engine_storage); }
+
+// TLS: `tls_state` is the one load of the hot path. tls_mode says why it is null.
+enum TlsMode : uint8_t { kFresh = 0, kActive = 1, kInside = 2, kGone = 3 };
+__thread ThreadState* tls_state __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread uint8_t tls_mode __attribute__((tls_model("initial-exec"))) = kFresh;
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint32_t GetTid() { return static_cast<uint32_t>(syscall(SYS_gettid)); }
+
+void WarnLine(const char* line) { RawWrite(line); }
+
+void AtExit() {
+  int code = Finish();
+  if (code >= 0) {
+    fflush(nullptr);
+    _exit(code);
+  }
+}
+
+void ThreadKeyDestructor(void*) { OnThreadExit(); }
+
+// Interned strings for lock names; never freed (names are few and small).
+const char* Intern(const std::string& s) {
+  char* p = static_cast<char*>(malloc(s.size() + 1));
+  if (p == nullptr) return nullptr;
+  memcpy(p, s.c_str(), s.size() + 1);
+  return p;
+}
+
+// ---- Thread states -----------------------------------------------------------------------
+
+LOCKAUDIT_COLD ThreadState* NewThreadState() {
+  Engine& e = E();
+  ThreadState* ts = nullptr;
+  {
+    EngineLock lock(e.threads_mu);
+    for (ThreadState* t = e.threads.load(std::memory_order_acquire); t; t = t->next) {
+      bool expected = false;
+      if (t->in_use.compare_exchange_strong(expected, true)) {
+        ts = t;
+        break;
+      }
+    }
+    if (ts == nullptr) {
+      void* mem = mmap(nullptr, sizeof(ThreadState), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (mem == MAP_FAILED) return nullptr;
+      ts = new (mem) ThreadState();
+      ts->in_use.store(true);
+      ts->next = e.threads.load(std::memory_order_relaxed);
+      e.threads.store(ts, std::memory_order_release);
+    }
+  }
+  if (ts->held != nullptr && ts->held != ts->inline_held) {
+    munmap(ts->held, ts->held_capacity * sizeof(HeldLock));
+  }
+  ts->held = ts->inline_held;
+  ts->held_capacity = ThreadState::kInlineHeld;
+  ts->held_count = 0;
+  ts->held_sig = 0;
+  ts->sample_countdown = ThreadState::kHoldSamplePeriod;
+  ts->tid = GetTid();
+  ts->nonblocking = false;
+  memset(ts->name, 0, sizeof ts->name);
+  prctl(PR_GET_NAME, ts->name, 0, 0, 0);
+  for (IdCacheEntry& c : ts->id_cache) c = IdCacheEntry{};  // flushed when the last owner exited
+  memset(ts->edge_cache, 0, sizeof ts->edge_cache);
+  return ts;
+}
+
+// Retires one cache entry's statistics into its lock (if alive) and the thread's totals.
+void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
+  ts.total_acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
+  ts.total_contentions.fetch_add(c.contentions, std::memory_order_relaxed);
+  if (c.id != 0 && E().registry.IsLive(c.id)) {
+    LockNode& n = E().registry.Node(c.id);
+    n.acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
+    n.contentions.fetch_add(c.contentions, std::memory_order_relaxed);
+    n.wait_ns.fetch_add(c.wait_ns, std::memory_order_relaxed);
+    n.hold_ns.fetch_add(c.hold_ns, std::memory_order_relaxed);
+    n.hold_samples.fetch_add(c.hold_samples, std::memory_order_relaxed);
+  }
+  c = IdCacheEntry{};
+}
+
+// Inside-engine scope without the public class's bookkeeping, for this file.
+struct Inside {
+  ThreadState* saved = tls_state;
+  uint8_t saved_mode = tls_mode;
+  Inside() {
+    tls_state = nullptr;
+    tls_mode = kInside;
+  }
+  ~Inside() {
+    tls_state = saved;
+    tls_mode = saved_mode;
+  }
+};
+
+ReportThread ThreadOf(const ThreadState& ts) { return ReportThread{ts.tid, ts.name}; }
+
+// ---- Naming and levels -------------------------------------------------------------------
+
+std::string NameOf(NodeId id) {
+  Engine& e = E();
+  if (!e.registry.IsLive(id)) return "(destroyed lock)";
+  LockNode& n = e.registry.Node(id);
+  const char* name = n.name.load(std::memory_order_acquire);
+  if (name != nullptr) return name;
+  uintptr_t addr = n.addr.load(std::memory_order_relaxed);
+  std::string sym = DataSymbol(addr);
+  if (!sym.empty()) {
+    EngineLock lock(e.registry.mutex());
+    if (n.name_source < NameSource::kSymbol && e.registry.IsLive(id)) {
+      n.name.store(Intern(sym), std::memory_order_release);
+      n.name_source = NameSource::kSymbol;
+    }
+    return sym;
+  }
+  uintptr_t pc = n.first_site_pc.load(std::memory_order_relaxed);
+  char buf[48];
+  if (pc != 0) {
+    SymbolizedFrame f = Symbolize(pc, true);
+    std::string r = "heap@" + (f.function.empty() ? std::string("??") : f.function);
+    if (!f.file.empty()) {
+      const char* slash = strrchr(f.file.c_str(), '/');
+      r += " (" + std::string(slash ? slash + 1 : f.file.c_str()) + ":" + std::to_string(f.line) + ")";
+    }
+    return r;
+  }
+  snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(addr));
+  return buf;
+}
+
+ReportLock LockOf(NodeId id) {
+  ReportLock l;
+  l.id = id;
+  if (E().registry.IsLive(id)) {
+    LockNode& n = E().registry.Node(id);
+    l.addr = n.addr.load(std::memory_order_relaxed);
+    l.level = n.level.load(std::memory_order_relaxed);
+  }
+  l.name = NameOf(id);
+  return l;
+}
+
+// Applies the hierarchy file to a newly registered lock (by explicit or symbol name).
+void ApplyHierarchy(NodeId id, const char* explicit_name) {
+  Engine& e = E();
+  if (e.hierarchy.empty()) return;
+  std::string name = explicit_name ? explicit_name : DataSymbol(e.registry.Node(id).addr.load());
+  auto it = e.hierarchy.find(name);
+  if (it != e.hierarchy.end()) e.registry.Node(id).level.store(it->second, std::memory_order_relaxed);
+}
+
+// Registers `lock` (cold: first event for this address).
+LOCKAUDIT_COLD NodeId Register(const void* lock, LockClass cls, uintptr_t site_pc) {
+  Inside inside;
+  bool is_new = false;
+  NodeId id = E().registry.Insert(lock, cls, &is_new);
+  if (is_new) {
+    E().registry.Node(id).first_site_pc.store(site_pc, std::memory_order_relaxed);
+    ApplyHierarchy(id, nullptr);
+  }
+  return id;
+}
+
+// ---- Hot path helpers --------------------------------------------------------------------
+
+inline size_t CacheSlot(const void* lock) {
+  return (reinterpret_cast<uintptr_t>(lock) >> 3 ^ reinterpret_cast<uintptr_t>(lock) >> 11) &
+         (ThreadState::kIdCacheSize - 1);
+}
+
+LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockClass cls,
+                                       uintptr_t site_pc) {
+  NodeId id = E().registry.Lookup(lock);
+  if (id == 0) id = Register(lock, cls, site_pc);
+  if (id == 0) return nullptr;
+  IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
+  FlushCacheEntry(ts, c);
+  c.addr = reinterpret_cast<uintptr_t>(lock);
+  c.id = id;
+  return &c;
+}
+
+inline IdCacheEntry* CacheLookup(ThreadState& ts, const void* lock, LockClass cls,
+                                 uintptr_t site_pc) {
+  IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
+  if (LOCKAUDIT_PREDICT_TRUE(c.addr == reinterpret_cast<uintptr_t>(lock) &&
+                             E().registry.IsLive(c.id))) {
+    return &c;
+  }
+  return FillCache(ts, lock, cls, site_pc);
+}
+
+LOCKAUDIT_COLD void GrowHeld(ThreadState& ts) {
+  uint32_t cap = ts.held_capacity * 2;
+  void* mem = mmap(nullptr, cap * sizeof(HeldLock), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return;  // caller checks capacity
+  memcpy(mem, ts.held, ts.held_count * sizeof(HeldLock));
+  if (ts.held != ts.inline_held) munmap(ts.held, ts.held_capacity * sizeof(HeldLock));
+  ts.held = static_cast<HeldLock*>(mem);
+  ts.held_capacity = cap;
+}
+
+inline void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint32_t flags, Site site) {
+  if (LOCKAUDIT_PREDICT_FALSE(ts.held_count == ts.held_capacity)) {
+    GrowHeld(ts);
+    if (ts.held_count == ts.held_capacity) return;  // out of memory: stop tracking deeper holds
+  }
+  int level = E().registry.Node(c.id).level.load(std::memory_order_relaxed);
+  int prev = ts.held_count ? ts.held[ts.held_count - 1].prefix_max_level : kNoLevel;
+  HeldLock& h = ts.held[ts.held_count++];
+  h.id = c.id;
+  h.addr = lock;
+  h.site = site;
+  h.flags = flags;
+  h.recursion = 0;
+  h.prefix_max_level = std::max(prev, level);
+  h.foreign_unlocks_at = E().registry.Node(c.id).foreign_unlocks.load(std::memory_order_relaxed);
+  h.cache_slot = static_cast<uint32_t>(&c - ts.id_cache);
+  h.hold_start_ns = 0;
+  if (LOCKAUDIT_PREDICT_FALSE(--ts.sample_countdown == 0)) {
+    ts.sample_countdown = ThreadState::kHoldSamplePeriod;
+    h.hold_start_ns = NowNs();
+  }
+  ts.held_sig ^= HeldKey(c.id, flags);
+  ++c.acquisitions;
+}
+
+// Removes held[i], keeping the order and the prefix levels of the entries above it.
+void RemoveHeld(ThreadState& ts, uint32_t i) {
+  ts.held_sig ^= HeldKey(ts.held[i].id, ts.held[i].flags);
+  --ts.held_count;
+  for (uint32_t k = i; k < ts.held_count; ++k) {
+    ts.held[k] = ts.held[k + 1];
+    int prev = k ? ts.held[k - 1].prefix_max_level : kNoLevel;
+    int level = E().registry.IsLive(ts.held[k].id)
+                    ? E().registry.Node(ts.held[k].id).level.load(std::memory_order_relaxed)
+                    : kNoLevel;
+    ts.held[k].prefix_max_level = std::max(prev, level);
+  }
+}
+
+// ---- Slow paths --------------------------------------------------------------------------
+
+bool ReportOnce(FindingKind kind, NodeId a, NodeId b) {
+  EngineLock lock(E().graph_mu);
+  return E().reported_once.insert({static_cast<int>(kind), {a, b}}).second;
+}
+
+StackId CurrentStack(uintptr_t start_pc) {
+  RawFrame frames[128];
+  size_t depth = static_cast<size_t>(E().opts.stack_depth);
+  size_t n = CaptureFrames(frames, std::min<size_t>(depth, 128), start_pc);
+  uintptr_t pcs[128];
+  for (size_t i = 0; i < n; ++i) pcs[i] = frames[i].pc;
+  return InternStack(pcs, n);
+}
+
+LOCKAUDIT_COLD void ReportSimple(ThreadState& ts, FindingKind kind, NodeId id, Site site,
+                                 const std::string& message, bool dedupe = true) {
+  Inside inside;
+  if (dedupe && !ReportOnce(kind, id, 0)) return;
+  Finding f;
+  f.kind = kind;
+  f.locks.push_back(LockOf(id));
+  f.threads.push_back(ThreadOf(ts));
+  f.stack = CurrentStack(site.pc);
+  f.message = message;
+  size_t pos;
+  while ((pos = f.message.find("%L")) != std::string::npos) {
+    f.message.replace(pos, 2, "'" + f.locks[0].name + "'");
+  }
+  Publish(std::move(f));
+}
+
+LOCKAUDIT_COLD void ReportHierarchy(ThreadState& ts, NodeId id, Site site) {
+  Inside inside;
+  int level = E().registry.Node(id).level.load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < ts.held_count; ++i) {
+    const HeldLock& h = ts.held[i];
+    if (!E().registry.IsLive(h.id)) continue;
+    int hl = E().registry.Node(h.id).level.load(std::memory_order_relaxed);
+    if (hl == kNoLevel || hl < level || !ReportOnce(FindingKind::kHierarchyViolation, h.id, id)) {
+      continue;
+    }
+    Finding f;
+    f.kind = FindingKind::kHierarchyViolation;
+    ReportLock held = LockOf(h.id), acq = LockOf(id);
+    f.locks = {held, acq};
+    f.threads.push_back(ThreadOf(ts));
+    RawFrame frames[128];
+    size_t n = CaptureFrames(frames, static_cast<size_t>(E().opts.stack_depth), site.pc);
+    uintptr_t pcs[128];
+    for (size_t k = 0; k < n; ++k) pcs[k] = frames[k].pc;
+    f.stack = InternStack(pcs, n);
+    std::vector<uintptr_t> held_pcs =
+        RebuildHeldStack(frames, n, h.site.pc, h.site.cfa, E().opts.stack_depth);
+    f.edges.push_back(ReportEdge{h.id, id, ThreadOf(ts), f.stack,
+                                 InternStack(held_pcs.data(), held_pcs.size())});
+    f.message = "'" + acq.name + "' (level " + std::to_string(level) + ") acquired while holding '" +
+                held.name + "' (level " + std::to_string(hl) +
+                "); a lock may only be taken while every held lock has a lower level";
+    Publish(std::move(f));
+  }
+}
+
+uint64_t EdgeKey(NodeId from, NodeId to) {
+  return (static_cast<uint64_t>(IndexOf(from)) << 32) | IndexOf(to);
+}
+
+// Canonical rotation of a cycle so that each distinct cycle is reported once.
+std::vector<NodeId> CanonicalCycle(const std::vector<NodeId>& c) {
+  size_t m = std::min_element(c.begin(), c.end()) - c.begin();
+  std::vector<NodeId> r;
+  for (size_t i = 0; i < c.size(); ++i) r.push_back(c[(m + i) % c.size()]);
+  return r;
+}
+
+struct PendingCycle {
+  std::vector<NodeId> nodes;
+  std::vector<EdgeRecord> edges;
+};
+
+// Learns every edge held[i] -> id (the thread is acquiring `id` with `flags` at `site`) and
+// reports the cycles they close. Two phases so that stacks are captured without graph_mu
+// (unwinding may take the dynamic loader's lock, which a dlopen'ing thread holds while it may
+// be waiting for graph_mu inside a static constructor).
+LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
+  Inside inside;
+  Engine& e = E();
+  const uint32_t n = ts.held_count;
+  std::vector<uint32_t> fresh;  // held indices whose edge into `id` is not known yet
+  {
+    EngineLock lock(e.graph_mu);
+    for (uint32_t i = 0; i < n; ++i) {
+      if (ts.held[i].id != id && !e.edges.count(EdgeKey(ts.held[i].id, id))) fresh.push_back(i);
+    }
+  }
+  StackId stack = 0;
+  std::vector<StackId> held_stacks(n, 0);
+  if (!fresh.empty()) {
+    RawFrame frames[128];
+    size_t depth = std::min<size_t>(static_cast<size_t>(e.opts.stack_depth), 128);
+    size_t nf = CaptureFrames(frames, depth, site.pc);
+    uintptr_t pcs[128];
+    for (size_t k = 0; k < nf; ++k) pcs[k] = frames[k].pc;
+    stack = InternStack(pcs, nf);
+    for (uint32_t i : fresh) {
+      std::vector<uintptr_t> hp =
+          RebuildHeldStack(frames, nf, ts.held[i].site.pc, ts.held[i].site.cfa, depth);
+      held_stacks[i] = InternStack(hp.data(), hp.size());
+    }
+  }
+  const uint8_t to_mode = (flags & kShared) ? 2 : 1;
+  std::vector<EdgeRecord> new_edges;
+  std::vector<PendingCycle> cycles;
+  {
+    EngineLock lock(e.graph_mu);
+    if (!e.registry.IsLive(id)) return;
+    e.registry.Node(id).in_graph.store(true, std::memory_order_seq_cst);
+    if (!e.registry.IsLive(id)) return;
+    std::vector<std::pair<NodeId, NodeId>> to_check;
+    for (uint32_t i = 0; i < n; ++i) {
+      const HeldLock& a = ts.held[i];
+      if (a.id == id) continue;
+      LockNode& an = e.registry.Node(a.id);
+      an.in_graph.store(true, std::memory_order_seq_cst);
+      if (!e.registry.IsLive(a.id)) continue;
+      std::vector<uint64_t> gates;
+      for (uint32_t k = 0; k < n; ++k) {
+        if (k != i && ts.held[k].id != id) gates.push_back(ts.held[k].id);
+      }
+      std::sort(gates.begin(), gates.end());
+      gates.erase(std::unique(gates.begin(), gates.end()), gates.end());
+      const uint8_t from_mode = (a.flags & kShared) ? 2 : 1;
+      auto it = e.edges.find(EdgeKey(a.id, id));
+      if (it == e.edges.end()) {
+        bool closes = false;
+        e.graph.InsertEdge(IndexOf(a.id), IndexOf(id), &closes);
+        EdgeRecord r;
+        r.from = a.id;
+        r.to = id;
+        r.props.gates = std::move(gates);
+        r.props.from_modes = from_mode;
+        r.props.to_modes = to_mode;
+        r.thread = ThreadOf(ts);
+        r.stack = stack;
+        r.held_stack = held_stacks[i];
+        e.edges.emplace(EdgeKey(a.id, id), r);
+        new_edges.push_back(r);
+        if (closes || e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
+        continue;
+      }
+      EdgeRecord& r = it->second;
+      bool changed = false;
+      std::vector<uint64_t> both;
+      std::set_intersection(r.props.gates.begin(), r.props.gates.end(), gates.begin(),
+                            gates.end(), std::back_inserter(both));
+      if (both.size() != r.props.gates.size()) {
+        r.props.gates = std::move(both);
+        changed = true;
+      }
+      if ((r.props.from_modes | from_mode) != r.props.from_modes ||
+          (r.props.to_modes | to_mode) != r.props.to_modes) {
+        r.props.from_modes |= from_mode;
+        r.props.to_modes |= to_mode;
+        changed = true;
+      }
+      if (r.thread.tid != ts.tid) r.multi_thread = true;
+      if (changed && e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
+    }
+    static const LockOrderGraph::EdgeProps kNone;
+    auto props = [&e](LockOrderGraph::Node x, LockOrderGraph::Node y)
+        -> const LockOrderGraph::EdgeProps& {
+      auto it = e.edges.find((static_cast<uint64_t>(x) << 32) | y);
+      return it == e.edges.end() ? kNone : it->second.props;
+    };
+    for (const auto& [x, y] : to_check) {
+      std::vector<LockOrderGraph::Node> c = e.graph.FindCycle(IndexOf(x), IndexOf(y), props);
+      if (c.empty()) continue;
+      PendingCycle pc;
+      for (LockOrderGraph::Node idx : c) {
+        uint32_t gen = e.registry.NodeAt(idx).generation.load(std::memory_order_relaxed);
+        pc.nodes.push_back(MakeNodeId(gen, idx));
+      }
+      if (!e.reported_cycles.insert(CanonicalCycle(pc.nodes)).second) continue;
+      for (size_t k = 0; k < pc.nodes.size(); ++k) {
+        NodeId from = pc.nodes[k], to = pc.nodes[(k + 1) % pc.nodes.size()];
+        pc.edges.push_back(e.edges[EdgeKey(from, to)]);
+      }
+      cycles.push_back(std::move(pc));
+    }
+  }
+  for (const EdgeRecord& r : new_edges) {
+    PublishEdge(LockOf(r.from), LockOf(r.to), r.thread, r.stack, r.held_stack);
+  }
+  for (PendingCycle& pc : cycles) {
+    Finding f;
+    f.kind = FindingKind::kLockOrderCycle;
+    std::string names;
+    for (NodeId nid : pc.nodes) {
+      f.locks.push_back(LockOf(nid));
+      names += "'" + f.locks.back().name + "' -> ";
+    }
+    names += "'" + f.locks.front().name + "'";
+    bool single = true;
+    std::set<uint32_t> tids;
+    for (const EdgeRecord& r : pc.edges) {
+      f.edges.push_back(ReportEdge{r.from, r.to, r.thread, r.stack, r.held_stack});
+      if (tids.insert(r.thread.tid).second) f.threads.push_back(r.thread);
+      single = single && !r.multi_thread;
+    }
+    f.single_thread = single && tids.size() == 1;
+    f.message = "potential deadlock: " + std::to_string(pc.nodes.size()) +
+                " locks acquired in inconsistent order: " + names;
+    Publish(std::move(f));
+  }
+}
+
+// Checks run before a non-try acquisition of `id` (while the thread holds something).
+inline void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
+  int level = E().registry.Node(id).level.load(std::memory_order_relaxed);
+  if (LOCKAUDIT_PREDICT_FALSE(level != kNoLevel &&
+                              ts.held[ts.held_count - 1].prefix_max_level >= level)) {
+    ReportHierarchy(ts, id, site);
+  }
+  uint64_t key = HeldKey(id, flags) ^ ts.held_sig;
+  uint64_t& slot = ts.edge_cache[key & (ThreadState::kEdgeCacheSize - 1)];
+  if (LOCKAUDIT_PREDICT_FALSE(slot != key)) {
+    LearnEdges(ts, id, flags, site);
+    slot = key;
+  }
+}
+
+// The thread already holds `id` at held[i]. Returns true when the acquisition is fully
+// handled (a recursive re-lock or a recursive read); false when it must be pushed.
+LOCKAUDIT_COLD bool Reacquire(ThreadState& ts, uint32_t i, LockClass cls, uint32_t flags,
+                              Site site, bool before_block) {
+  HeldLock& h = ts.held[i];
+  LockNode& node = E().registry.Node(h.id);
+  if (node.foreign_unlocks.load(std::memory_order_relaxed) != h.foreign_unlocks_at) {
+    RemoveHeld(ts, i);  // another thread unlocked it behind our back: our entry is stale
+    return false;
+  }
+  if (cls == LockClass::kRecursiveMutex || ((flags & kShared) && (h.flags & kShared))) {
+    if (!before_block) ++h.recursion;
+    return !before_block;
+  }
+  if (before_block || !(flags & kTry)) {
+    ReportSimple(ts, FindingKind::kDoubleLock, h.id, site,
+                 "%L acquired again by the thread that already holds it; a non-recursive lock "
+                 "blocks forever (or fails with EDEADLK) here");
+  }
+  if (!before_block) ++h.recursion;  // the real call succeeded: keep the books balanced
+  return !before_block;
+}
+
+void Acquire(ThreadState& ts, IdCacheEntry& c, const void* lock, LockClass cls, uint32_t flags,
+             Site site, bool prechecked) {
+  const uint32_t n = ts.held_count;
+  if (n != 0) {
+    for (uint32_t i = n; i-- > 0;) {
+      if (ts.held[i].id == c.id) {
+        if (Reacquire(ts, i, cls, flags, site, false)) {
+          ++c.acquisitions;
+          return;
+        }
+        break;
+      }
+    }
+    if (!prechecked && !(flags & kTry) && ts.held_count != 0) PreAcquireChecks(ts, c.id, flags, site);
+  }
+  Push(ts, c, lock, flags, site);
+}
+
+}  // namespace
+
+// ---- Provider: bootstrap and threads -----------------------------------------------------
+
+void EnsureInitialized() noexcept {
+  int expected = static_cast<int>(EngineStatus::kUninit);
+  if (!g_status.compare_exchange_strong(expected, static_cast<int>(EngineStatus::kInitializing))) {
+    return;  // ready, disabled, or being initialised (by this thread re-entering, or another)
+  }
+  uint8_t saved_mode = tls_mode;
+  tls_mode = kInside;
+  Engine* e = new (g_engine_storage) Engine();
+  ParseOptions(&e->opts, [](const char* v) -> const char* { return getenv(v); }, WarnLine);
+  if (e->opts.disable) {
+    g_status.store(static_cast<int>(EngineStatus::kDisabled), std::memory_order_release);
+    tls_mode = saved_mode;
+    return;
+  }
+  InitReport(e->opts);
+  if (e->opts.hierarchy[0] != '\0') LoadHierarchy(e->opts.hierarchy);
+  pthread_key_create(&e->key, ThreadKeyDestructor);
+  atexit(AtExit);
+  g_status.store(static_cast<int>(EngineStatus::kReady), std::memory_order_release);
+  tls_mode = saved_mode;
+}
+
+bool Disabled() noexcept {
+  return g_status.load(std::memory_order_acquire) == static_cast<int>(EngineStatus::kDisabled);
+}
+
+LOCKAUDIT_COLD static ThreadState* ThisThreadSlow() noexcept {
+  if (tls_mode != kFresh) return nullptr;
+  EnsureInitialized();
+  if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) {
+    return nullptr;
+  }
+  tls_mode = kInside;
+  ThreadState* ts = NewThreadState();
+  if (ts == nullptr) {
+    tls_mode = kGone;
+    return nullptr;
+  }
+  pthread_setspecific(E().key, ts);
+  tls_mode = kActive;
+  tls_state = ts;
+  return ts;
+}
+
+ThreadState* ThisThread() noexcept {
+  ThreadState* ts = tls_state;
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) return ts;
+  return ThisThreadSlow();
+}
+
+EngineScope::EngineScope() noexcept : saved_(tls_state) {
+  saved_mode_ = tls_mode;
+  tls_state = nullptr;
+  tls_mode = kInside;
+}
+EngineScope::~EngineScope() {
+  tls_state = saved_;
+  tls_mode = saved_mode_;
+}
+
+void SetThreadName(const char* name) noexcept {
+  ThreadState* ts = ThisThread();
+  if (ts == nullptr || name == nullptr) return;
+  snprintf(ts->name, sizeof ts->name, "%s", name);
+}
+
+void OnThreadExit() noexcept {
+  ThreadState* ts = tls_state;
+  if (ts == nullptr) return;
+  {
+    Inside inside;
+    for (uint32_t i = 0; i < ts->held_count; ++i) {
+      const HeldLock& h = ts->held[i];
+      if (!E().registry.IsLive(h.id) ||
+          E().registry.Node(h.id).foreign_unlocks.load() != h.foreign_unlocks_at) {
+        continue;
+      }
+      ReportSimple(*ts, FindingKind::kThreadExitHolding, h.id, h.site,
+                   "thread '" + std::string(ts->name) + "' (tid " + std::to_string(ts->tid) +
+                       ") exited while holding %L; every other thread that wants it will block "
+                       "forever",
+                   false);
+    }
+    for (IdCacheEntry& c : ts->id_cache) FlushCacheEntry(*ts, c);
+    ts->held_count = 0;
+    ts->in_use.store(false, std::memory_order_release);
+  }
+  tls_state = nullptr;
+  tls_mode = kGone;
+}
+
+// ---- Provider: lock lifetime -------------------------------------------------------------
+
+namespace {
+void ForgetNode(NodeId id, void*) {
+  Engine& e = E();
+  if (e.registry.Node(id).in_graph.load(std::memory_order_seq_cst)) {
+    EngineLock lock(e.graph_mu);
+    uint32_t x = IndexOf(id);
+    for (LockOrderGraph::Node y : e.graph.Successors(x)) e.edges.erase(EdgeKey(x, y));
+    std::vector<uint64_t> dead;
+    for (const auto& [k, r] : e.edges) {
+      if (IndexOf(r.to) == x) dead.push_back(k);
+    }
+    for (uint64_t k : dead) e.edges.erase(k);
+    e.graph.RemoveNode(x);
+  }
+  e.registry.Recycle(id);
+}
+}  // namespace
+
+void OnCreate(const void* lock, LockClass cls, const char* name, int level) noexcept {
+  if (ThisThread() == nullptr && g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
+  Inside inside;
+  Engine& e = E();
+  bool is_new = false;
+  NodeId id = e.registry.Lookup(lock);
+  if (id == 0) id = e.registry.Insert(lock, cls, &is_new);
+  if (id == 0) return;
+  LockNode& n = e.registry.Node(id);
+  if (name != nullptr && name[0] != '\0') {
+    EngineLock l(e.registry.mutex());
+    n.name.store(Intern(name), std::memory_order_release);
+    n.name_source = NameSource::kExplicit;
+  }
+  if (level != kNoLevel) {
+    n.level.store(level, std::memory_order_relaxed);
+  } else if (is_new) {
+    ApplyHierarchy(id, name && name[0] ? name : nullptr);
+  }
+}
+
+void OnDestroy(ThreadState* ts, const void* lock, Site site) noexcept {
+  if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
+  if (ts != nullptr) {
+    for (uint32_t i = ts->held_count; i-- > 0;) {
+      if (ts->held[i].addr == lock) {
+        ReportSimple(*ts, FindingKind::kDestroyHeld, ts->held[i].id, site,
+                     "%L destroyed while this thread holds it");
+        RemoveHeld(*ts, i);
+        break;
+      }
+    }
+  }
+  Inside inside;
+  NodeId id = E().registry.Remove(lock);
+  if (id != 0) ForgetNode(id, nullptr);
+}
+
+bool MayHoldLocks(const void* begin, size_t size) noexcept {
+  if (g_status.load(std::memory_order_relaxed) != static_cast<int>(EngineStatus::kReady)) return false;
+  return E().registry.MayContain(begin, size);
+}
+
+void OnRangeFreed(const void* begin, size_t size) noexcept {
+  if (!MayHoldLocks(begin, size)) return;
+  Inside inside;
+  E().registry.RemoveRange(begin, size, ForgetNode, nullptr);
+}
+
+void SetLockName(const void* lock, const char* name) noexcept { OnCreate(lock, LockClass::kCustom, name, kNoLevel); }
+
+void SetLockLevel(const void* lock, int level) noexcept {
+  OnCreate(lock, LockClass::kCustom, nullptr, level);
+}
+
+// ---- Provider: acquisition ---------------------------------------------------------------
+
+void OnAcquired(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags,
+                Site site) noexcept {
+  IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
+  if (LOCKAUDIT_PREDICT_FALSE(c == nullptr)) return;
+  Acquire(ts, *c, lock, cls, flags, site, false);
+}
+
+uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags,
+                     Site site) noexcept {
+  IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
+  if (c == nullptr) return 0;
+  ++c->contentions;
+  for (uint32_t i = ts.held_count; i-- > 0;) {
+    if (ts.held[i].id == c->id) {
+      Reacquire(ts, i, cls, flags, site, true);
+      break;
+    }
+  }
+  if (ts.held_count != 0 && !(flags & kTry)) PreAcquireChecks(ts, c->id, flags, site);
+  return NowNs();
+}
+
+void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
+                uint64_t token, bool acquired) noexcept {
+  IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
+  if (c == nullptr) return;
+  if (token != 0) c->wait_ns += NowNs() - token;
+  if (acquired) Acquire(ts, *c, lock, cls, flags, site, true);
+}
+
+namespace {
+LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site) {
+  NodeId id = E().registry.Lookup(lock);
+  if (id == 0) return;  // never seen locked: nothing to say
+  E().registry.Node(id).foreign_unlocks.fetch_add(1, std::memory_order_relaxed);
+  ReportSimple(ts, FindingKind::kUnlockNotHeld, id, site,
+               "%L released by thread '" + std::string(ts.name) + "' (tid " +
+                   std::to_string(ts.tid) + "), which does not hold it");
+}
+}  // namespace
+
+void OnReleased(ThreadState& ts, const void* lock, Site site) noexcept {
+  for (uint32_t i = ts.held_count; i-- > 0;) {
+    HeldLock& h = ts.held[i];
+    if (h.addr != lock) continue;
+    if (h.recursion != 0) {
+      --h.recursion;
+      return;
+    }
+    if (LOCKAUDIT_PREDICT_FALSE(h.hold_start_ns != 0)) {
+      uint64_t held_ns = NowNs() - h.hold_start_ns;
+      IdCacheEntry& c = ts.id_cache[h.cache_slot];
+      if (c.id == h.id) {
+        c.hold_ns += held_ns * ThreadState::kHoldSamplePeriod;
+        ++c.hold_samples;
+      }
+    }
+    if (i + 1 == ts.held_count) {
+      ts.held_sig ^= HeldKey(h.id, h.flags);
+      --ts.held_count;
+    } else {
+      RemoveHeld(ts, i);
+    }
+    return;
+  }
+  UnlockNotHeld(ts, lock, site);
+}
+
+// ---- Provider: condition variables -------------------------------------------------------
+
+void OnCondWaitBegin(ThreadState& ts, const void*, const void* mutex, Site site) noexcept {
+  OnReleased(ts, mutex, site);
+}
+
+void OnCondWaitEnd(ThreadState& ts, const void*, const void* mutex, LockClass cls,
+                   Site site) noexcept {
+  // Re-acquiring after a wait is a blocking acquisition: edges from other held locks are real.
+  IdCacheEntry* c = CacheLookup(ts, mutex, cls, site.pc);
+  if (c != nullptr) Acquire(ts, *c, mutex, cls, kExclusive, site, false);
+}
+
+void OnCondSignal(const void*, bool) noexcept {}
+void OnCondDestroy(const void*) noexcept {}
+
+// ---- Provider: fork ----------------------------------------------------------------------
+
+void ForkPrepare() noexcept {
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
+  E().graph_mu.lock();
+  E().registry.mutex().lock();
+  E().threads_mu.lock();
+  ReportPrepareFork();
+}
+
+void ForkParent() noexcept {
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
+  ReportParentAfterFork();
+  E().threads_mu.unlock();
+  E().registry.mutex().unlock();
+  E().graph_mu.unlock();
+}
+
+void ForkChild() noexcept {
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
+  Engine& e = E();
+  ReportChildAfterFork();
+  e.threads_mu.ResetAfterFork();
+  e.registry.ResetAfterFork();
+  e.graph_mu.ResetAfterFork();
+  StacksResetAfterFork();
+  // Only the forking thread survives: every other state is free again.
+  for (ThreadState* t = e.threads.load(); t; t = t->next) {
+    if (t != tls_state) {
+      t->held_count = 0;
+      t->in_use.store(false);
+    }
+  }
+  if (tls_state) tls_state->tid = GetTid();
+}
+
+// ---- Whole engine ------------------------------------------------------------------------
+
+int Finish() noexcept {
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return -1;
+  Engine& e = E();
+  if (e.finished.exchange(true)) return -1;
+  Inside inside;
+  SummaryCounts c{};
+  c.locks = e.registry.LiveCount();
+  {
+    EngineLock lock(e.graph_mu);
+    c.edges = e.edges.size();
+  }
+  for (ThreadState* t = e.threads.load(); t; t = t->next) {
+    for (const IdCacheEntry& ce : t->id_cache) {
+      c.acquisitions += ce.acquisitions;
+      c.contentions += ce.contentions;
+    }
+    c.acquisitions += t->total_acquisitions.load(std::memory_order_relaxed);
+    c.contentions += t->total_contentions.load(std::memory_order_relaxed);
+  }
+  WriteSummary(c);
+  if (FindingCount() > 0 && e.opts.exitcode >= 0) return static_cast<int>(e.opts.exitcode);
+  return -1;
+}
+
+// ---- Queries -----------------------------------------------------------------------------
+
+size_t LoadHierarchy(const char* path) {
+  FILE* f = fopen(path, "re");
+  if (f == nullptr) {
+    RawLog("lockaudit: warning: LOCKAUDIT_HIERARCHY: cannot open '%s': %s; no levels\n", path,
+           strerror(errno));
+    return 0;
+  }
+  char line[1024];
+  int lineno = 0;
+  size_t added = 0;
+  while (fgets(line, sizeof line, f)) {
+    ++lineno;
+    char* hash = strchr(line, '#');
+    if (hash) *hash = '\0';
+    char name[512];
+    char extra[8];
+    int level = 0;
+    int got = sscanf(line, "%511s %d %7s", name, &level, extra);
+    if (got <= 0) continue;  // blank or comment
+    if (got != 2) {
+      RawLog("lockaudit: warning: LOCKAUDIT_HIERARCHY: %s:%d: expected '<lock name> <level>'; "
+             "line ignored\n", path, lineno);
+      continue;
+    }
+    E().hierarchy[name] = level;
+    ++added;
+  }
+  fclose(f);
+  return added;
+}
+
+std::string LockName(NodeId id) {
+  Inside inside;
+  return NameOf(id);
+}
+
+NodeId IdOf(const void* lock) {
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return 0;
+  return E().registry.Lookup(lock);
+}
+
+bool IsHeldByCurrentThread(const void* lock) {
+  ThreadState* ts = tls_state;
+  if (ts == nullptr) return false;
+  for (uint32_t i = 0; i < ts->held_count; ++i) {
+    if (ts->held[i].addr == lock) return true;
+  }
+  return false;
+}
+
+size_t LiveLockCount() {
+  return g_status.load() == static_cast<int>(EngineStatus::kReady) ? E().registry.LiveCount() : 0;
+}
+
+size_t EdgeCount() {
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return 0;
+  EngineLock lock(E().graph_mu);
+  return E().edges.size();
+}
+
+GraphSnapshot SnapshotGraph() {
+  GraphSnapshot g;
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return g;
+  Inside inside;
+  std::set<NodeId> nodes;
+  {
+    EngineLock lock(E().graph_mu);
+    for (const auto& [k, r] : E().edges) {
+      g.edges.push_back({r.from, r.to});
+      nodes.insert(r.from);
+      nodes.insert(r.to);
+    }
+  }
+  for (NodeId id : nodes) g.nodes.push_back(LockOf(id));
+  return g;
+}
+
+std::vector<LatentViolation> VerifyHierarchy() {
+  std::vector<LatentViolation> out;
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return out;
+  Inside inside;
+  std::vector<std::pair<NodeId, NodeId>> bad;
+  {
+    EngineLock lock(E().graph_mu);
+    for (const auto& [k, r] : E().edges) {
+      if (!E().registry.IsLive(r.from) || !E().registry.IsLive(r.to)) continue;
+      int a = E().registry.Node(r.from).level.load(), b = E().registry.Node(r.to).level.load();
+      if (a != kNoLevel && b != kNoLevel && a >= b) bad.push_back({r.from, r.to});
+    }
+  }
+  for (const auto& [a, b] : bad) out.push_back({LockOf(a), LockOf(b)});
+  return out;
+}
+
+LockStats StatsForId(NodeId id) {
+  LockStats s;
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady) || !E().registry.IsLive(id)) return s;
+  LockNode& n = E().registry.Node(id);
+  s.acquisitions = n.acquisitions.load(std::memory_order_relaxed);
+  s.contentions = n.contentions.load(std::memory_order_relaxed);
+  s.wait_ns = n.wait_ns.load(std::memory_order_relaxed);
+  s.hold_ns = n.hold_ns.load(std::memory_order_relaxed);
+  s.hold_samples = n.hold_samples.load(std::memory_order_relaxed);
+  for (ThreadState* t = E().threads.load(); t; t = t->next) {
+    for (const IdCacheEntry& c : t->id_cache) {
+      if (c.id != id) continue;  // racy read of another thread's shard: may be slightly stale
+      s.acquisitions += c.acquisitions;
+      s.contentions += c.contentions;
+      s.wait_ns += c.wait_ns;
+      s.hold_ns += c.hold_ns;
+      s.hold_samples += c.hold_samples;
+    }
+  }
+  return s;
+}
+
+LockStats StatsFor(const void* lock) { return StatsForId(IdOf(lock)); }
+
+}  // namespace lockaudit::core

@@ -1,0 +1,50 @@
+// core/tracker: engine state behind core/provider: the lock registry, per-thread held stacks,
+// the lock-order graph with its edge evidence, and the cycle/hierarchy/misuse detectors.
+// This header is the query side used by the public audit API and tests; events come in
+// through provider.h.
+//
+// Thread-safety: every function is thread-safe. Queries take the graph mutex briefly and
+// build their results after releasing it.
+#ifndef LOCKAUDIT_CORE_TRACKER_H_
+#define LOCKAUDIT_CORE_TRACKER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "registry.h"
+#include "report.h"
+
+namespace lockaudit::core {
+
+struct GraphSnapshot {
+  std::vector<ReportLock> nodes;
+  std::vector<std::pair<NodeId, NodeId>> edges;
+};
+GraphSnapshot SnapshotGraph();
+
+struct LatentViolation {
+  ReportLock from, to;  // from has a level >= to's level, yet to was acquired while from was held
+};
+std::vector<LatentViolation> VerifyHierarchy();
+
+struct LockStats {
+  uint64_t acquisitions = 0, contentions = 0, wait_ns = 0, hold_ns = 0, hold_samples = 0;
+};
+// Per-thread shards summed at read time.
+LockStats StatsFor(const void* lock);
+LockStats StatsForId(NodeId id);
+
+// Lock naming (DESIGN.md §2): explicit > static symbol > heap@<function> (<file>:<line>).
+std::string LockName(NodeId id);
+NodeId IdOf(const void* lock);  // 0 if not registered
+bool IsHeldByCurrentThread(const void* lock);
+size_t LiveLockCount();
+size_t EdgeCount();
+
+// Loads a hierarchy file ("<name> <level>" lines, # comments); warns once per bad line.
+size_t LoadHierarchy(const char* path);
+
+}  // namespace lockaudit::core
+
+#endif  // LOCKAUDIT_CORE_TRACKER_H_

@@ -1,0 +1,231 @@
+// liblockaudit's public entry points: the wrapper types' detail:: calls, the C API and the
+// query API, each a thin translation into core/provider and core/tracker.
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+
+#include "lockaudit/audit.h"
+#include "lockaudit/lockaudit.h"
+#include "lockaudit/mutex.h"
+#include "provider.h"
+#include "raw_log.h"
+#include "report.h"
+#include "tracker.h"
+
+namespace lockaudit {
+namespace core_ = ::lockaudit::core;
+
+static_assert(detail::kMutexClass == static_cast<int>(core_::LockClass::kMutex));
+static_assert(detail::kRecursiveClass == static_cast<int>(core_::LockClass::kRecursiveMutex));
+static_assert(detail::kSharedClass == static_cast<int>(core_::LockClass::kRwLock));
+static_assert(detail::kShared == unsigned{core_::kShared} && detail::kTry == unsigned{core_::kTry} &&
+              detail::kTimed == unsigned{core_::kTimed});
+static_assert(LOCKAUDIT_ACQUIRE_SHARED == core_::kShared && LOCKAUDIT_ACQUIRE_TRY == core_::kTry);
+static_assert(no_level == core_::kNoLevel && LOCKAUDIT_NO_LEVEL == core_::kNoLevel);
+
+namespace {
+core_::LockClass Cls(int c) { return static_cast<core_::LockClass>(c); }
+
+// Initialise at load so that options are parsed (and their warnings printed) at startup, and the
+// exit handler is registered before the program's own.
+__attribute__((constructor)) void InitAtLoad() { core_::EnsureInitialized(); }
+}  // namespace
+
+namespace detail {
+
+__attribute__((noinline)) void Created(const void* lock, int cls, std::string_view name,
+                                       int level) noexcept {
+  std::string n(name);
+  core_::OnCreate(lock, Cls(cls), n.empty() ? nullptr : n.c_str(), level);
+}
+
+__attribute__((noinline)) void Destroyed(const void* lock) noexcept {
+  if (core_::IdOf(lock) == 0) return;  // never locked: nothing to forget
+  core_::OnDestroy(core_::ThisThread(), lock, LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) void Acquired(const void* lock, int cls, unsigned flags) noexcept {
+  core_::ThreadState* ts = core_::ThisThread();
+  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return;
+  core_::OnAcquired(*ts, lock, Cls(cls), flags, LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) uint64_t BeforeBlock(const void* lock, int cls, unsigned flags) noexcept {
+  core_::ThreadState* ts = core_::ThisThread();
+  if (ts == nullptr) return 0;
+  return core_::BeforeBlock(*ts, lock, Cls(cls), flags, LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) void AfterBlock(const void* lock, int cls, unsigned flags,
+                                          uint64_t token, bool acquired) noexcept {
+  core_::ThreadState* ts = core_::ThisThread();
+  if (ts == nullptr) return;
+  core_::AfterBlock(*ts, lock, Cls(cls), flags, LOCKAUDIT_CALLER_SITE(), token, acquired);
+}
+
+__attribute__((noinline)) void Released(const void* lock) noexcept {
+  core_::ThreadState* ts = core_::ThisThread();
+  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return;
+  core_::OnReleased(*ts, lock, LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) void CondWaitBegin(const void* cv, const void* lock) noexcept {
+  core_::ThreadState* ts = core_::ThisThread();
+  if (ts == nullptr) return;
+  core_::OnCondWaitBegin(*ts, cv, lock, LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) void CondWaitEnd(const void* cv, const void* lock, int cls) noexcept {
+  core_::ThreadState* ts = core_::ThisThread();
+  if (ts == nullptr) return;
+  core_::OnCondWaitEnd(*ts, cv, lock, Cls(cls), LOCKAUDIT_CALLER_SITE());
+}
+
+void CondNotify(const void* cv, bool all) noexcept { core_::OnCondSignal(cv, all); }
+
+bool IsHeld(const void* lock) noexcept { return core_::IsHeldByCurrentThread(lock); }
+
+void AssertFailed(const void* lock, bool want_held, const char* file, unsigned line) noexcept {
+  std::string name = core_::IdOf(lock) ? core_::LockName(core_::IdOf(lock)) : "";
+  core_::RawLog("lockaudit: assertion failed at %s:%u: lock %s (%p) is %s by this thread\n", file,
+                line, name.empty() ? "(never locked)" : name.c_str(), lock,
+                want_held ? "not held" : "held");
+  abort();
+}
+
+}  // namespace detail
+
+// ---- Query API ---------------------------------------------------------------------------
+
+namespace {
+
+std::vector<Frame> Frames(core_::StackId id) {
+  std::vector<Frame> out;
+  for (const core_::SymbolizedFrame& f : core_::SymbolizeStack(id)) {
+    out.push_back(Frame{f.pc, f.function, f.file, f.line, f.module});
+  }
+  return out;
+}
+
+LockInfo Lock(const core_::ReportLock& l) {
+  LockInfo i{l.id, l.name, l.addr, std::nullopt};
+  if (l.level != core_::kNoLevel) i.level = l.level;
+  return i;
+}
+
+Finding Convert(const core_::Finding& f) {
+  core_::EngineScope inside;
+  Finding out;
+  out.kind = core_::KindName(f.kind);
+  out.message = f.message;
+  out.single_thread = f.single_thread;
+  for (const auto& l : f.locks) out.locks.push_back(Lock(l));
+  for (const auto& e : f.edges) {
+    out.edges.push_back(EdgeEvidence{e.from, e.to, ThreadInfo{e.thread.tid, e.thread.name},
+                                     Frames(e.stack), Frames(e.held_stack)});
+  }
+  for (const auto& t : f.threads) out.threads.push_back(ThreadInfo{t.tid, t.name});
+  out.stack = Frames(f.stack);
+  out.text = f.text;
+  out.json = f.json;
+  return out;
+}
+
+struct CallbackBox {
+  std::function<void(const Finding&)> fn;
+};
+
+void CallBox(const core_::Finding& f, void* arg) { static_cast<CallbackBox*>(arg)->fn(Convert(f)); }
+
+}  // namespace
+
+std::vector<Finding> findings() {
+  std::vector<Finding> out;
+  for (const core_::Finding& f : core_::AllFindings()) {
+    if (!f.suppressed) out.push_back(Convert(f));
+  }
+  return out;
+}
+
+std::vector<Finding> potential_deadlocks() {
+  std::vector<Finding> out;
+  for (const core_::Finding& f : core_::AllFindings()) {
+    if (!f.suppressed && f.kind == core_::FindingKind::kLockOrderCycle) out.push_back(Convert(f));
+  }
+  return out;
+}
+
+std::vector<HierarchyViolation> verify_hierarchy() {
+  std::vector<HierarchyViolation> out;
+  for (const auto& v : core_::VerifyHierarchy()) out.push_back({Lock(v.from), Lock(v.to)});
+  return out;
+}
+
+LockGraph graph() {
+  LockGraph g;
+  core_::GraphSnapshot s = core_::SnapshotGraph();
+  for (const auto& n : s.nodes) g.nodes.push_back(Lock(n));
+  g.edges.assign(s.edges.begin(), s.edges.end());
+  return g;
+}
+
+LockStatistics lock_statistics(const void* lock) {
+  core_::LockStats s = core_::StatsFor(lock);
+  return LockStatistics{s.acquisitions, s.contentions, s.wait_ns, s.hold_ns};
+}
+
+int on_finding(std::function<void(const Finding&)> fn) {
+  // The box lives as long as the handle; callbacks are few and rarely removed.
+  auto* box = new CallbackBox{std::move(fn)};
+  return core_::AddFindingCallback(CallBox, box);
+}
+
+void remove_finding_callback(int handle) { core_::RemoveFindingCallback(handle); }
+
+}  // namespace lockaudit
+
+// ---- C API -------------------------------------------------------------------------------
+
+namespace {
+lockaudit_finding_handler g_handler = nullptr;
+void* g_handler_arg = nullptr;
+int g_handler_handle = 0;
+void CallCHandler(const lockaudit::core::Finding& f, void*) {
+  if (g_handler) g_handler(f.json.c_str(), g_handler_arg);
+}
+}  // namespace
+
+extern "C" {
+
+void lockaudit_set_name(void* lock, const char* name) { lockaudit::core::SetLockName(lock, name); }
+void lockaudit_set_level(void* lock, int level) { lockaudit::core::SetLockLevel(lock, level); }
+
+__attribute__((noinline)) void lockaudit_acquire(void* lock, int flags) {
+  lockaudit::core::ThreadState* ts = lockaudit::core::ThisThread();
+  if (ts == nullptr) return;
+  lockaudit::core::OnAcquired(*ts, lock, lockaudit::core::LockClass::kCustom,
+                              static_cast<uint32_t>(flags), LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) void lockaudit_release(void* lock) {
+  lockaudit::core::ThreadState* ts = lockaudit::core::ThisThread();
+  if (ts == nullptr) return;
+  lockaudit::core::OnReleased(*ts, lock, LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) void lockaudit_destroy(void* lock) {
+  lockaudit::core::OnDestroy(lockaudit::core::ThisThread(), lock, LOCKAUDIT_CALLER_SITE());
+}
+
+void lockaudit_set_finding_handler(lockaudit_finding_handler handler, void* arg) {
+  if (g_handler_handle) lockaudit::core::RemoveFindingCallback(g_handler_handle);
+  g_handler_handle = 0;
+  g_handler = handler;
+  g_handler_arg = arg;
+  if (handler) g_handler_handle = lockaudit::core::AddFindingCallback(CallCHandler, nullptr);
+}
+
+unsigned long lockaudit_finding_count(void) { return lockaudit::core::FindingCount(); }
+
+}  // extern "C"
