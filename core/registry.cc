@@ -111,6 +111,7 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   s->id.store(id, std::memory_order_relaxed);
   s->addr.store(a, std::memory_order_release);
   live_.fetch_add(1, std::memory_order_relaxed);
+  registered_.fetch_add(1, std::memory_order_relaxed);
   uintptr_t page = a >> 12;
   page_filter_[PageBit(page) / 64].fetch_or(uint64_t{1} << (PageBit(page) % 64),
                                             std::memory_order_relaxed);

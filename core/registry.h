@@ -81,6 +81,7 @@ class LockRegistry {
            Node(id).generation.load(std::memory_order_acquire) == GenerationOf(id);
   }
   uint32_t LiveCount() const noexcept { return live_.load(std::memory_order_relaxed); }
+  uint64_t EverRegistered() const noexcept { return registered_.load(std::memory_order_relaxed); }
   uint32_t IndexLimit() const noexcept { return next_index_.load(std::memory_order_acquire); }
   EngineMutex& mutex() noexcept { return mu_; }
   void ResetAfterFork() noexcept { mu_.ResetAfterFork(); }
@@ -111,6 +112,7 @@ class LockRegistry {
   std::atomic<uint32_t> next_index_{1};  // index 0 is never used
   uint32_t free_head_ = 0;
   std::atomic<uint32_t> live_{0};
+  std::atomic<uint64_t> registered_{0};
   uint32_t used_slots_ = 0;  // live + tombstones
   std::atomic<uint64_t>* page_filter_ = nullptr;
   bool warned_full_ = false;

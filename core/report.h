@@ -84,7 +84,9 @@ int AddFindingCallback(FindingCallback cb, void* arg);  // returns a handle
 void RemoveFindingCallback(int handle);
 
 struct SummaryCounts {
-  uint64_t locks, edges, acquisitions, contentions;
+  uint64_t locks;  // distinct locks seen during the run
+  uint64_t edges;  // distinct lock-order edges learned during the run
+  uint64_t acquisitions, contentions;
 };
 void WriteSummary(const SummaryCounts& c);
 

@@ -2,10 +2,13 @@
 
 #define UNW_LOCAL_ONLY
 #include <cxxabi.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <libunwind.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -44,7 +47,7 @@ struct Symbolizer {
   Dwfl* dwfl = nullptr;
   Dwfl_Callbacks callbacks{};
   char* debuginfo_path = nullptr;
-  std::unordered_map<uint64_t, SymbolizedFrame> cache;
+  std::unordered_map<uint64_t, std::vector<SymbolizedFrame>> cache;
 
   void Open() {
     if (dwfl != nullptr) dwfl_end(dwfl);
@@ -172,42 +175,109 @@ size_t DepotSize() {
   return d.stacks.size();
 }
 
-SymbolizedFrame Symbolize(uintptr_t pc, bool is_return_address) {
+namespace {
+
+// Name of an inlined instance: its linkage name demangled, else its plain name.
+std::string InlinedName(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  const char* linkage = nullptr;
+  if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) != nullptr ||
+      dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr) != nullptr) {
+    linkage = dwarf_formstring(&attr);
+  }
+  if (linkage != nullptr) return Demangle(linkage);
+  const char* name = dwarf_diename(die);
+  return name ? name : "";
+}
+
+// The frames of one pc, innermost inlined function first, the real function last (what
+// `addr2line -i` prints). Symbolizer mutex held.
+std::vector<SymbolizedFrame> SymbolizeLocked(Symbolizer& s, uintptr_t pc, bool is_return_address) {
+  SymbolizedFrame f;
+  f.pc = pc;
+  uintptr_t lookup = is_return_address ? pc - 1 : pc;
+  Dwfl_Module* m = s.Module(lookup);
+  if (m == nullptr) return {f};
+  const char* mainfile = nullptr;
+  const char* modname =
+      dwfl_module_info(m, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, nullptr);
+  f.module = Basename(mainfile ? mainfile : modname);
+  GElf_Sym sym;
+  GElf_Off off = 0;
+  f.function = Demangle(dwfl_module_addrinfo(m, lookup, &off, &sym, nullptr, nullptr, nullptr));
+  if (Dwfl_Line* line = dwfl_module_getsrc(m, lookup)) {
+    int lineno = 0;
+    const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr);
+    if (file != nullptr) {
+      f.file = file;
+      f.line = lineno;
+    }
+  }
+  std::vector<SymbolizedFrame> out;
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cudie = dwfl_module_addrdie(m, lookup, &bias);
+  Dwarf_Die* scopes = nullptr;
+  int n = cudie ? dwarf_getscopes(cudie, lookup - bias, &scopes) : 0;
+  Dwarf_Files* files = nullptr;
+  size_t nfiles = 0;
+  if (n > 0) dwarf_getsrcfiles(cudie, &files, &nfiles);
+  std::string file = f.file;
+  int line = f.line;
+  // Walk outwards: each inlined instance becomes a frame, and its call site is the location in
+  // the next one out. dwarf_getscopes_die() gives an instance's physical parents.
+  for (int guard = 0; n > 0 && guard < 64; ++guard) {
+    int i = 0;
+    while (i < n && dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine &&
+           dwarf_tag(&scopes[i]) != DW_TAG_subprogram) {
+      ++i;
+    }
+    if (i == n || dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine) break;
+    Dwarf_Die inlined = scopes[i];
+    out.push_back(SymbolizedFrame{pc, InlinedName(&inlined), file, line, f.module});
+    Dwarf_Attribute attr;
+    Dwarf_Word call_file = 0, call_line = 0;
+    if (dwarf_formudata(dwarf_attr(&inlined, DW_AT_call_file, &attr), &call_file) == 0 &&
+        files != nullptr && call_file < nfiles) {
+      const char* name = dwarf_filesrc(files, call_file, nullptr, nullptr);
+      file = name ? name : "";
+    }
+    if (dwarf_formudata(dwarf_attr(&inlined, DW_AT_call_line, &attr), &call_line) == 0) {
+      line = static_cast<int>(call_line);
+    }
+    free(scopes);
+    scopes = nullptr;
+    n = dwarf_getscopes_die(&inlined, &scopes);
+    if (n > 0) {  // scopes[0] is the instance itself: continue with its parents
+      memmove(&scopes[0], &scopes[1], sizeof(Dwarf_Die) * static_cast<size_t>(n - 1));
+      --n;
+    }
+  }
+  free(scopes);
+  f.file = file;
+  f.line = line;
+  out.push_back(f);
+  return out;
+}
+
+}  // namespace
+
+std::vector<SymbolizedFrame> Symbolize(uintptr_t pc, bool is_return_address) {
   Symbolizer& s = GetSymbolizer();
   EngineLock lock(s.mu);
   uint64_t key = (static_cast<uint64_t>(pc) << 1) | is_return_address;
   auto it = s.cache.find(key);
   if (it != s.cache.end()) return it->second;
-  SymbolizedFrame f;
-  f.pc = pc;
-  uintptr_t lookup = is_return_address ? pc - 1 : pc;
-  if (Dwfl_Module* m = s.Module(lookup)) {
-    const char* mainfile = nullptr;
-    const char* modname = dwfl_module_info(m, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                           &mainfile, nullptr);
-    f.module = Basename(mainfile ? mainfile : modname);
-    GElf_Sym sym;
-    GElf_Off off = 0;
-    const char* name = dwfl_module_addrinfo(m, lookup, &off, &sym, nullptr, nullptr, nullptr);
-    f.function = Demangle(name);
-    if (Dwfl_Line* line = dwfl_module_getsrc(m, lookup)) {
-      int lineno = 0;
-      const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr);
-      if (file != nullptr) {
-        f.file = file;
-        f.line = lineno;
-      }
-    }
-  }
-  s.cache.emplace(key, f);
-  return f;
+  std::vector<SymbolizedFrame> frames = SymbolizeLocked(s, pc, is_return_address);
+  s.cache.emplace(key, frames);
+  return frames;
 }
 
 std::vector<SymbolizedFrame> SymbolizeStack(StackId id) {
-  std::vector<uintptr_t> pcs = GetStack(id);
   std::vector<SymbolizedFrame> out;
-  out.reserve(pcs.size());
-  for (size_t i = 0; i < pcs.size(); ++i) out.push_back(Symbolize(pcs[i], true));
+  for (uintptr_t pc : GetStack(id)) {
+    std::vector<SymbolizedFrame> frames = Symbolize(pc, true);
+    out.insert(out.end(), frames.begin(), frames.end());
+  }
   return out;
 }
 

@@ -45,9 +45,10 @@ struct SymbolizedFrame {
   int line = 0;          // 0 if no debug info
   std::string module;    // basename of the object file
 };
-// `is_return_address`: the pc is a return address (every frame but the innermost of a stack),
-// so the call instruction before it is looked up.
-SymbolizedFrame Symbolize(uintptr_t pc, bool is_return_address);
+// The frames of one pc: inlined functions innermost first, then the real function (so a lock
+// call inlined from a header shows the user's line too). `is_return_address`: the pc is a
+// return address, so the call instruction before it is looked up.
+std::vector<SymbolizedFrame> Symbolize(uintptr_t pc, bool is_return_address);
 std::vector<SymbolizedFrame> SymbolizeStack(StackId id);
 // Name of the data symbol covering `addr` ("g_mu" or "g_bank+0x28"); empty if none.
 std::string DataSymbol(uintptr_t addr);

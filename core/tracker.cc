@@ -58,6 +58,7 @@ struct Engine {
   std::atomic<ThreadState*> threads{nullptr};
   pthread_key_t key{};
   std::atomic<bool> finished{false};
+  uint64_t edges_learned = 0;  // under graph_mu; edges of destroyed locks included
 };
 
 alignas(Engine) char g_engine_storage[sizeof(Engine)];
@@ -190,7 +191,7 @@ std::string NameOf(NodeId id) {
   uintptr_t pc = n.first_site_pc.load(std::memory_order_relaxed);
   char buf[48];
   if (pc != 0) {
-    SymbolizedFrame f = Symbolize(pc, true);
+    SymbolizedFrame f = Symbolize(pc, true).back();  // the real function, not a header's inline
     std::string r = "heap@" + (f.function.empty() ? std::string("??") : f.function);
     if (!f.file.empty()) {
       const char* slash = strrchr(f.file.c_str(), '/');
@@ -461,6 +462,7 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
         r.stack = stack;
         r.held_stack = held_stacks[i];
         e.edges.emplace(EdgeKey(a.id, id), r);
+        ++e.edges_learned;
         new_edges.push_back(r);
         if (closes || e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
         continue;
@@ -538,7 +540,8 @@ inline void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, Site si
                               ts.held[ts.held_count - 1].prefix_max_level >= level)) {
     ReportHierarchy(ts, id, site);
   }
-  uint64_t key = HeldKey(id, flags) ^ ts.held_sig;
+  // Asymmetric in (held set, acquired lock): "hold A, take B" and "hold B, take A" differ.
+  uint64_t key = Mix64(ts.held_sig + Mix64(HeldKey(id, flags) ^ 0x5bd1e9955bd1e995ULL)) | 1;
   uint64_t& slot = ts.edge_cache[key & (ThreadState::kEdgeCacheSize - 1)];
   if (LOCKAUDIT_PREDICT_FALSE(slot != key)) {
     LearnEdges(ts, id, flags, site);
@@ -887,10 +890,10 @@ int Finish() noexcept {
   if (e.finished.exchange(true)) return -1;
   Inside inside;
   SummaryCounts c{};
-  c.locks = e.registry.LiveCount();
+  c.locks = e.registry.EverRegistered();
   {
     EngineLock lock(e.graph_mu);
-    c.edges = e.edges.size();
+    c.edges = e.edges_learned;
   }
   for (ThreadState* t = e.threads.load(); t; t = t->next) {
     for (const IdCacheEntry& ce : t->id_cache) {
