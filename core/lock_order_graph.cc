@@ -128,13 +128,15 @@ void LockOrderGraph::Reorder() {
 void LockOrderGraph::RemoveNode(Node x) {
   if (x >= nodes_.size() || !nodes_[x].present) return;
   NodeData& n = nodes_[x];
+  // Count first: a self edge x->x sits in both n.back_out and n.back_in, and the loops below
+  // erase it from n.back_in.
+  size_t self = std::count(n.back_out.begin(), n.back_out.end(), x);
+  edge_count_ -= n.out.size() + n.in.size() + n.back_out.size() + n.back_in.size() - self;
+  back_edges_ -= n.back_out.size() + n.back_in.size() - self;
   for (Node s : n.out) Erase(nodes_[s].in, x);
   for (Node p : n.in) Erase(nodes_[p].out, x);
   for (Node s : n.back_out) Erase(nodes_[s].back_in, x);
   for (Node p : n.back_in) Erase(nodes_[p].back_out, x);
-  size_t self = std::count(n.back_out.begin(), n.back_out.end(), x);
-  edge_count_ -= n.out.size() + n.in.size() + n.back_out.size() + n.back_in.size() - self;
-  back_edges_ -= n.back_out.size() + n.back_in.size() - self;
   n = NodeData();
 }
 

@@ -78,6 +78,8 @@ class EngineScope {
 };
 
 void SetThreadName(const char* name) noexcept;          // also names later reports
+// Names another thread, identified by its pthread_t (pthread_setname_np on another thread).
+void SetThreadNameOf(uintptr_t pthread_id, const char* name) noexcept;
 void OnThreadExit() noexcept;                           // reports thread_exit_holding; frees state
 
 // ---- Lock lifetime -----------------------------------------------------------------------
@@ -85,9 +87,13 @@ void OnThreadExit() noexcept;                           // reports thread_exit_h
 // Declares a lock with an optional name/level (nullptr / kNoLevel when unknown). A lock seen
 // without OnCreate is registered at its first event.
 void OnCreate(const void* lock, LockClass cls, const char* name, int level) noexcept;
-// The lock is gone: its edges are removed and a later lock at this address starts clean.
-// Reports destroy_held when the calling thread holds it.
-void OnDestroy(ThreadState* ts, const void* lock, Site site) noexcept;
+// A destroy call on `lock`: reports destroy_held when the calling thread holds it. When
+// `destroyed` (the real call succeeded) the lock is forgotten: its edges are removed and a later
+// lock at this address starts clean. Call it before the real destroy with destroyed=false, and
+// after a successful one with destroyed=true (front-ends without a fallible destroy pass true).
+void OnDestroy(ThreadState* ts, const void* lock, Site site, bool destroyed) noexcept;
+// A (re)initialisation of `lock`: whatever lived at this address before is forgotten.
+void OnInit(const void* lock) noexcept;
 // Memory [begin, begin+size) was freed: every lock inside it is destroyed (no report).
 void OnRangeFreed(const void* begin, size_t size) noexcept;
 // Cheap pre-filter for OnRangeFreed: false when no lock was ever registered in that range's pages.

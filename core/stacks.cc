@@ -60,11 +60,13 @@ struct Symbolizer {
     dwfl_linux_proc_report(dwfl, getpid());
     dwfl_report_end(dwfl, nullptr, nullptr);
   }
-  Dwfl_Module* Module(uintptr_t pc) {
+  // `refresh`: when no module covers the address, re-read the maps once (a library loaded
+  // since). Only for code addresses: data (heap locks) is usually outside every module.
+  Dwfl_Module* Module(uintptr_t pc, bool refresh = true) {
     if (dwfl == nullptr) Open();
     if (dwfl == nullptr) return nullptr;
     Dwfl_Module* m = dwfl_addrmodule(dwfl, pc);
-    if (m == nullptr) {  // a library loaded since: re-read the maps once
+    if (m == nullptr && refresh) {
       Open();
       m = dwfl ? dwfl_addrmodule(dwfl, pc) : nullptr;
     }
@@ -284,7 +286,7 @@ std::vector<SymbolizedFrame> SymbolizeStack(StackId id) {
 std::string DataSymbol(uintptr_t addr) {
   Symbolizer& s = GetSymbolizer();
   EngineLock lock(s.mu);
-  Dwfl_Module* m = s.Module(addr);
+  Dwfl_Module* m = s.Module(addr, /*refresh=*/false);
   if (m == nullptr) return {};
   GElf_Sym sym;
   GElf_Off off = 0;

@@ -52,6 +52,7 @@ class ThreadState {
   uint64_t held_sig;
   uint32_t sample_countdown;
   uint32_t tid;
+  uintptr_t pthread_id;  // pthread_self() of the owner
   char name[32];
   bool nonblocking;
   std::atomic<bool> in_use;

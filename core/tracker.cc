@@ -131,6 +131,7 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
   ts->held_sig = 0;
   ts->sample_countdown = ThreadState::kHoldSamplePeriod;
   ts->tid = GetTid();
+  ts->pthread_id = static_cast<uintptr_t>(pthread_self());
   ts->nonblocking = false;
   memset(ts->name, 0, sizeof ts->name);
   prctl(PR_GET_NAME, ts->name, 0, 0, 0);
@@ -420,10 +421,16 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     uintptr_t pcs[128];
     for (size_t k = 0; k < nf; ++k) pcs[k] = frames[k].pc;
     stack = InternStack(pcs, nf);
+    // Locks taken at one site in one frame (a loop, nested guards) share their held stack.
+    std::map<std::pair<uintptr_t, uintptr_t>, StackId> rebuilt;
     for (uint32_t i : fresh) {
-      std::vector<uintptr_t> hp =
-          RebuildHeldStack(frames, nf, ts.held[i].site.pc, ts.held[i].site.cfa, depth);
-      held_stacks[i] = InternStack(hp.data(), hp.size());
+      const Site& hs = ts.held[i].site;
+      auto [it, added] = rebuilt.try_emplace({hs.pc, hs.cfa}, 0);
+      if (added) {
+        std::vector<uintptr_t> hp = RebuildHeldStack(frames, nf, hs.pc, hs.cfa, depth);
+        it->second = InternStack(hp.data(), hp.size());
+      }
+      held_stacks[i] = it->second;
     }
   }
   const uint8_t to_mode = (flags & kShared) ? 2 : 1;
@@ -660,6 +667,16 @@ void SetThreadName(const char* name) noexcept {
   snprintf(ts->name, sizeof ts->name, "%s", name);
 }
 
+void SetThreadNameOf(uintptr_t pthread_id, const char* name) noexcept {
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady) || name == nullptr) return;
+  for (ThreadState* t = E().threads.load(); t; t = t->next) {
+    if (t->in_use.load() && t->pthread_id == pthread_id) {
+      snprintf(t->name, sizeof t->name, "%s", name);  // racy with that thread's reports: benign
+      return;
+    }
+  }
+}
+
 void OnThreadExit() noexcept {
   ThreadState* ts = tls_state;
   if (ts == nullptr) return;
@@ -726,18 +743,29 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level) noex
   }
 }
 
-void OnDestroy(ThreadState* ts, const void* lock, Site site) noexcept {
+void OnDestroy(ThreadState* ts, const void* lock, Site site, bool destroyed) noexcept {
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
   if (ts != nullptr) {
     for (uint32_t i = ts->held_count; i-- > 0;) {
-      if (ts->held[i].addr == lock) {
+      if (ts->held[i].addr != lock) continue;
+      if (!destroyed) {
         ReportSimple(*ts, FindingKind::kDestroyHeld, ts->held[i].id, site,
                      "%L destroyed while this thread holds it");
-        RemoveHeld(*ts, i);
-        break;
+      } else {
+        RemoveHeld(*ts, i);  // gone: a later unlock of this address is a new lock's business
       }
+      break;
     }
   }
+  if (!destroyed) return;
+  Inside inside;
+  NodeId id = E().registry.Remove(lock);
+  if (id != 0) ForgetNode(id, nullptr);
+}
+
+void OnInit(const void* lock) noexcept {
+  if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
+  if (E().registry.Lookup(lock) == 0) return;
   Inside inside;
   NodeId id = E().registry.Remove(lock);
   if (id != 0) ForgetNode(id, nullptr);

@@ -42,7 +42,10 @@ __attribute__((noinline)) void Created(const void* lock, int cls, std::string_vi
 
 __attribute__((noinline)) void Destroyed(const void* lock) noexcept {
   if (core_::IdOf(lock) == 0) return;  // never locked: nothing to forget
-  core_::OnDestroy(core_::ThisThread(), lock, LOCKAUDIT_CALLER_SITE());
+  core_::Site site = LOCKAUDIT_CALLER_SITE();
+  core_::ThreadState* ts = core_::ThisThread();
+  core_::OnDestroy(ts, lock, site, false);
+  core_::OnDestroy(ts, lock, site, true);
 }
 
 __attribute__((noinline)) void Acquired(const void* lock, int cls, unsigned flags) noexcept {
@@ -215,7 +218,10 @@ __attribute__((noinline)) void lockaudit_release(void* lock) {
 }
 
 __attribute__((noinline)) void lockaudit_destroy(void* lock) {
-  lockaudit::core::OnDestroy(lockaudit::core::ThisThread(), lock, LOCKAUDIT_CALLER_SITE());
+  lockaudit::core::Site site = LOCKAUDIT_CALLER_SITE();
+  lockaudit::core::ThreadState* ts = lockaudit::core::ThisThread();
+  lockaudit::core::OnDestroy(ts, lock, site, false);
+  lockaudit::core::OnDestroy(ts, lock, site, true);
 }
 
 void lockaudit_set_finding_handler(lockaudit_finding_handler handler, void* arg) {

@@ -1,0 +1,526 @@
+// The LD_PRELOAD interposers: translate pthread, C11 and memory calls into core/provider events;
+// decide nothing. Every interposer returns exactly what the real function returned.
+//
+// Blocking acquisitions first try the lock without blocking (one real call when uncontended);
+// only when that fails does the engine run its pre-block checks (double_lock is reported before
+// the thread hangs) and time the wait, and then the real blocking call is made.
+//
+// Not noexcept on the condition-variable waits: they are cancellation points, and a forced
+// unwind through a noexcept frame would terminate the program.
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <threads.h>
+
+#include <atomic>
+#include <vector>
+
+#include "provider.h"
+#include "raw_log.h"
+#include "real.h"
+
+#define LOCKAUDIT_INTERPOSE extern "C" __attribute__((visibility("default")))
+
+namespace lockaudit::preload {
+namespace {
+
+using core::LockClass;
+using core::Site;
+using core::ThreadState;
+
+// Resolves the real functions on first use (also before our constructor runs). The pointer
+// check is one predictable load on the hot path.
+inline bool Ready() {
+  if (LOCKAUDIT_PREDICT_TRUE(real::pthread_mutex_unlock != nullptr)) return true;
+  return real::Resolve();
+}
+
+// The calling thread's state, or null when the call must pass straight through.
+inline ThreadState* Audited() { return core::ThisThread(); }
+
+LockClass MutexClass(const pthread_mutex_t* m) {
+  // glibc keeps the type in the low bits of __kind (set at init, never changed).
+  return (m->__data.__kind & 3) == PTHREAD_MUTEX_RECURSIVE_NP ? LockClass::kRecursiveMutex
+                                                              : LockClass::kMutex;
+}
+// glibc's mtx_t has the layout of pthread_mutex_t (it is one, behind a union).
+const pthread_mutex_t* AsPthread(const mtx_t* m) { return reinterpret_cast<const pthread_mutex_t*>(m); }
+
+// pthread_spinlock_t is a volatile int: its address, as the engine's key.
+const void* SpinAddr(const volatile pthread_spinlock_t* l) {
+  return const_cast<const void*>(static_cast<const volatile void*>(l));
+}
+
+inline bool PthreadAcquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
+inline bool C11Acquired(int rc) { return rc == thrd_success; }
+
+// The try-then-block pattern shared by every blocking acquisition.
+template <class TryFn, class BlockFn, class AcquiredFn>
+inline int AuditedLock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
+                       int busy, TryFn try_fn, BlockFn block_fn, AcquiredFn acquired) {
+  int rc = try_fn();
+  if (rc == busy) {
+    uint64_t token = core::BeforeBlock(ts, lock, cls, flags, site);
+    rc = block_fn();
+    core::AfterBlock(ts, lock, cls, flags, site, token, acquired(rc));
+  } else if (acquired(rc)) {
+    core::OnAcquired(ts, lock, cls, flags, site);
+  }
+  return rc;
+}
+
+template <class TryFn, class AcquiredFn>
+inline int AuditedTry(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
+                      TryFn try_fn, AcquiredFn acquired) {
+  int rc = try_fn();
+  if (acquired(rc)) core::OnAcquired(ts, lock, cls, flags | core::kTry, site);
+  return rc;
+}
+
+// Re-acquisition after a condition-variable wait, also when the wait is cancelled (the mutex is
+// then re-acquired before the cleanup handlers run, which will unlock it).
+class CondWaitScope {
+ public:
+  CondWaitScope(ThreadState* ts, const void* cond, const void* mutex, LockClass cls, Site site)
+      : ts_(ts), cond_(cond), mutex_(mutex), cls_(cls), site_(site) {
+    if (ts_) core::OnCondWaitBegin(*ts_, cond_, mutex_, site_);
+  }
+  ~CondWaitScope() {
+    if (ts_) core::OnCondWaitEnd(*ts_, cond_, mutex_, cls_, site_);
+  }
+  CondWaitScope(const CondWaitScope&) = delete;
+  CondWaitScope& operator=(const CondWaitScope&) = delete;
+
+ private:
+  ThreadState* ts_;
+  const void* cond_;
+  const void* mutex_;
+  LockClass cls_;
+  Site site_;
+};
+
+// ---- Memory: locks that die without a destroy call -----------------------------------------
+
+using FreeFn = void (*)(void*);
+using UsableFn = size_t (*)(void*);
+std::atomic<FreeFn> g_real_free{nullptr};
+std::atomic<UsableFn> g_real_usable{nullptr};
+std::atomic<bool> g_resolving_free{false};
+
+// The next `free` in lookup order (glibc's, or a replacement allocator's).
+FreeFn RealFree() {
+  FreeFn f = g_real_free.load(std::memory_order_acquire);
+  if (LOCKAUDIT_PREDICT_TRUE(f != nullptr)) return f;
+  if (g_resolving_free.exchange(true)) return nullptr;  // a free from inside dlsym: leak it
+  f = reinterpret_cast<FreeFn>(dlsym(RTLD_NEXT, "free"));
+  g_real_usable.store(reinterpret_cast<UsableFn>(dlsym(RTLD_NEXT, "malloc_usable_size")),
+                      std::memory_order_release);
+  g_real_free.store(f, std::memory_order_release);
+  g_resolving_free.store(false);
+  return f;
+}
+
+// Address ranges of the loaded objects (for dlclose).
+struct Range {
+  uintptr_t begin, end;
+};
+std::vector<Range> LoadedRanges() {
+  std::vector<Range> ranges;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* arg) -> int {
+        auto* out = static_cast<std::vector<Range>*>(arg);
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type == PT_LOAD) {
+            uintptr_t b = info->dlpi_addr + ph.p_vaddr;
+            out->push_back(Range{b, b + ph.p_memsz});
+          }
+        }
+        return 0;
+      },
+      &ranges);
+  return ranges;
+}
+
+__attribute__((constructor(101))) void InitShim() {
+  Ready();
+  RealFree();
+  core::EnsureInitialized();
+  if (!core::Disabled()) pthread_atfork(core::ForkPrepare, core::ForkParent, core::ForkChild);
+}
+
+}  // namespace
+}  // namespace lockaudit::preload
+
+using namespace lockaudit;            // NOLINT: interposers below are in the global namespace
+using namespace lockaudit::preload;   // NOLINT
+
+// ---- pthread mutex -----------------------------------------------------------------------
+
+LOCKAUDIT_INTERPOSE int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* a) noexcept {
+  if (!Ready()) return ENOSYS;
+  int rc = real::pthread_mutex_init(m, a);
+  if (rc == 0 && Audited() != nullptr) core::OnInit(m);
+  return rc;
+}
+
+LOCKAUDIT_INTERPOSE int pthread_mutex_destroy(pthread_mutex_t* m) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::pthread_mutex_destroy(m);
+  Site site = LOCKAUDIT_CALLER_SITE();
+  core::OnDestroy(ts, m, site, false);
+  int rc = real::pthread_mutex_destroy(m);
+  if (rc == 0) core::OnDestroy(ts, m, site, true);
+  return rc;
+}
+
+LOCKAUDIT_INTERPOSE int pthread_mutex_lock(pthread_mutex_t* m) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return real::pthread_mutex_lock(m);
+  return AuditedLock(
+      *ts, m, MutexClass(m), core::kExclusive, LOCKAUDIT_CALLER_SITE(), EBUSY,
+      [m] { return real::pthread_mutex_trylock(m); }, [m] { return real::pthread_mutex_lock(m); },
+      PthreadAcquired);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_mutex_trylock(pthread_mutex_t* m) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::pthread_mutex_trylock(m);
+  return AuditedTry(*ts, m, MutexClass(m), core::kExclusive, LOCKAUDIT_CALLER_SITE(),
+                    [m] { return real::pthread_mutex_trylock(m); }, PthreadAcquired);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::pthread_mutex_timedlock(m, t);
+  return AuditedLock(
+      *ts, m, MutexClass(m), core::kTimed, LOCKAUDIT_CALLER_SITE(), EBUSY,
+      [m] { return real::pthread_mutex_trylock(m); },
+      [m, t] { return real::pthread_mutex_timedlock(m, t); }, PthreadAcquired);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c,
+                                                const struct timespec* t) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::pthread_mutex_clocklock(m, c, t);
+  return AuditedLock(
+      *ts, m, MutexClass(m), core::kTimed, LOCKAUDIT_CALLER_SITE(), EBUSY,
+      [m] { return real::pthread_mutex_trylock(m); },
+      [m, c, t] { return real::pthread_mutex_clocklock(m, c, t); }, PthreadAcquired);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_mutex_unlock(pthread_mutex_t* m) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE());
+  return real::pthread_mutex_unlock(m);
+}
+
+// ---- pthread rwlock ----------------------------------------------------------------------
+
+LOCKAUDIT_INTERPOSE int pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr_t* a) noexcept {
+  if (!Ready()) return ENOSYS;
+  int rc = real::pthread_rwlock_init(l, a);
+  if (rc == 0 && Audited() != nullptr) core::OnInit(l);
+  return rc;
+}
+
+LOCKAUDIT_INTERPOSE int pthread_rwlock_destroy(pthread_rwlock_t* l) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::pthread_rwlock_destroy(l);
+  Site site = LOCKAUDIT_CALLER_SITE();
+  core::OnDestroy(ts, l, site, false);
+  int rc = real::pthread_rwlock_destroy(l);
+  if (rc == 0) core::OnDestroy(ts, l, site, true);
+  return rc;
+}
+
+#define LOCKAUDIT_RWLOCK_BLOCKING(name, tryname, flags, params, args)                        \
+  LOCKAUDIT_INTERPOSE int name params noexcept {                                              \
+    if (!Ready()) return ENOSYS;                                                              \
+    ThreadState* ts = Audited();                                                              \
+    if (ts == nullptr) return real::name args;                                                \
+    return AuditedLock(                                                                       \
+        *ts, l, LockClass::kRwLock, flags, LOCKAUDIT_CALLER_SITE(), EBUSY,                     \
+        [&] { return real::tryname(l); }, [&] { return real::name args; }, PthreadAcquired); \
+  }
+LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, core::kShared,
+                          (pthread_rwlock_t * l), (l))
+LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, core::kExclusive,
+                          (pthread_rwlock_t * l), (l))
+LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_timedrdlock, pthread_rwlock_tryrdlock,
+                          core::kShared | core::kTimed,
+                          (pthread_rwlock_t * l, const struct timespec* t), (l, t))
+LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_timedwrlock, pthread_rwlock_trywrlock, core::kTimed,
+                          (pthread_rwlock_t * l, const struct timespec* t), (l, t))
+LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_clockrdlock, pthread_rwlock_tryrdlock,
+                          core::kShared | core::kTimed,
+                          (pthread_rwlock_t * l, clockid_t c, const struct timespec* t), (l, c, t))
+LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock, core::kTimed,
+                          (pthread_rwlock_t * l, clockid_t c, const struct timespec* t), (l, c, t))
+#undef LOCKAUDIT_RWLOCK_BLOCKING
+
+LOCKAUDIT_INTERPOSE int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::pthread_rwlock_tryrdlock(l);
+  return AuditedTry(*ts, l, LockClass::kRwLock, core::kShared, LOCKAUDIT_CALLER_SITE(),
+                    [l] { return real::pthread_rwlock_tryrdlock(l); }, PthreadAcquired);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_rwlock_trywrlock(pthread_rwlock_t* l) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::pthread_rwlock_trywrlock(l);
+  return AuditedTry(*ts, l, LockClass::kRwLock, core::kExclusive, LOCKAUDIT_CALLER_SITE(),
+                    [l] { return real::pthread_rwlock_trywrlock(l); }, PthreadAcquired);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_rwlock_unlock(pthread_rwlock_t* l) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) core::OnReleased(*ts, l, LOCKAUDIT_CALLER_SITE());
+  return real::pthread_rwlock_unlock(l);
+}
+
+// ---- pthread spinlock --------------------------------------------------------------------
+
+LOCKAUDIT_INTERPOSE int pthread_spin_init(pthread_spinlock_t* l, int pshared) noexcept {
+  if (!Ready()) return ENOSYS;
+  int rc = real::pthread_spin_init(l, pshared);
+  if (rc == 0 && Audited() != nullptr) core::OnInit(SpinAddr(l));
+  return rc;
+}
+
+LOCKAUDIT_INTERPOSE int pthread_spin_destroy(pthread_spinlock_t* l) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::pthread_spin_destroy(l);
+  Site site = LOCKAUDIT_CALLER_SITE();
+  core::OnDestroy(ts, SpinAddr(l), site, false);
+  int rc = real::pthread_spin_destroy(l);
+  if (rc == 0) core::OnDestroy(ts, SpinAddr(l), site, true);
+  return rc;
+}
+
+LOCKAUDIT_INTERPOSE int pthread_spin_lock(pthread_spinlock_t* l) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::pthread_spin_lock(l);
+  const void* p = SpinAddr(l);
+  return AuditedLock(
+      *ts, p, LockClass::kSpinLock, core::kExclusive, LOCKAUDIT_CALLER_SITE(), EBUSY,
+      [l] { return real::pthread_spin_trylock(l); }, [l] { return real::pthread_spin_lock(l); },
+      PthreadAcquired);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_spin_trylock(pthread_spinlock_t* l) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::pthread_spin_trylock(l);
+  const void* p = SpinAddr(l);
+  return AuditedTry(*ts, p, LockClass::kSpinLock, core::kExclusive, LOCKAUDIT_CALLER_SITE(),
+                    [l] { return real::pthread_spin_trylock(l); }, PthreadAcquired);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_spin_unlock(pthread_spinlock_t* l) noexcept {
+  if (!Ready()) return ENOSYS;
+  ThreadState* ts = Audited();
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) {
+    core::OnReleased(*ts, SpinAddr(l), LOCKAUDIT_CALLER_SITE());
+  }
+  return real::pthread_spin_unlock(l);
+}
+
+// ---- pthread condition variables ---------------------------------------------------------
+
+LOCKAUDIT_INTERPOSE int pthread_cond_init(pthread_cond_t* c, const pthread_condattr_t* a) noexcept {
+  if (!Ready()) return ENOSYS;
+  return real::pthread_cond_init(c, a);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_cond_destroy(pthread_cond_t* c) noexcept {
+  if (!Ready()) return ENOSYS;
+  if (Audited() != nullptr) core::OnCondDestroy(c);
+  return real::pthread_cond_destroy(c);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
+  if (!Ready()) return ENOSYS;
+  CondWaitScope scope(Audited(), c, m, MutexClass(m), LOCKAUDIT_CALLER_SITE());
+  return real::pthread_cond_wait(c, m);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m,
+                                               const struct timespec* t) {
+  if (!Ready()) return ENOSYS;
+  CondWaitScope scope(Audited(), c, m, MutexClass(m), LOCKAUDIT_CALLER_SITE());
+  return real::pthread_cond_timedwait(c, m, t);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clk,
+                                               const struct timespec* t) {
+  if (!Ready()) return ENOSYS;
+  CondWaitScope scope(Audited(), c, m, MutexClass(m), LOCKAUDIT_CALLER_SITE());
+  return real::pthread_cond_clockwait(c, m, clk, t);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_cond_signal(pthread_cond_t* c) noexcept {
+  if (!Ready()) return ENOSYS;
+  if (Audited() != nullptr) core::OnCondSignal(c, false);
+  return real::pthread_cond_signal(c);
+}
+
+LOCKAUDIT_INTERPOSE int pthread_cond_broadcast(pthread_cond_t* c) noexcept {
+  if (!Ready()) return ENOSYS;
+  if (Audited() != nullptr) core::OnCondSignal(c, true);
+  return real::pthread_cond_broadcast(c);
+}
+
+// ---- Threads -----------------------------------------------------------------------------
+// Thread exit (and thread_exit_holding) is seen through the engine's pthread key destructor,
+// which runs for every thread that ever took an audited lock, however it ends.
+
+LOCKAUDIT_INTERPOSE int pthread_setname_np(pthread_t thread, const char* name) noexcept {
+  if (!Ready()) return ENOSYS;
+  int rc = real::pthread_setname_np(thread, name);
+  if (rc == 0 && Audited() != nullptr) {
+    if (pthread_equal(thread, pthread_self())) {
+      core::SetThreadName(name);
+    } else {
+      core::SetThreadNameOf(static_cast<uintptr_t>(thread), name);
+    }
+  }
+  return rc;
+}
+
+// ---- C11 threads -------------------------------------------------------------------------
+
+LOCKAUDIT_INTERPOSE int mtx_init(mtx_t* m, int type) noexcept {
+  if (!Ready()) return thrd_error;
+  int rc = real::mtx_init(m, type);
+  if (rc == thrd_success && Audited() != nullptr) core::OnInit(m);
+  return rc;
+}
+
+LOCKAUDIT_INTERPOSE void mtx_destroy(mtx_t* m) noexcept {
+  if (!Ready()) return;
+  ThreadState* ts = Audited();
+  if (ts != nullptr) {
+    Site site = LOCKAUDIT_CALLER_SITE();
+    core::OnDestroy(ts, m, site, false);
+    core::OnDestroy(ts, m, site, true);  // mtx_destroy cannot fail
+  }
+  real::mtx_destroy(m);
+}
+
+LOCKAUDIT_INTERPOSE int mtx_lock(mtx_t* m) noexcept {
+  if (!Ready()) return thrd_error;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::mtx_lock(m);
+  return AuditedLock(
+      *ts, m, MutexClass(AsPthread(m)), core::kExclusive, LOCKAUDIT_CALLER_SITE(), thrd_busy,
+      [m] { return real::mtx_trylock(m); }, [m] { return real::mtx_lock(m); }, C11Acquired);
+}
+
+LOCKAUDIT_INTERPOSE int mtx_timedlock(mtx_t* __restrict m, const struct timespec* __restrict t) noexcept {
+  if (!Ready()) return thrd_error;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::mtx_timedlock(m, t);
+  return AuditedLock(
+      *ts, m, MutexClass(AsPthread(m)), core::kTimed, LOCKAUDIT_CALLER_SITE(), thrd_busy,
+      [m] { return real::mtx_trylock(m); }, [m, t] { return real::mtx_timedlock(m, t); },
+      C11Acquired);
+}
+
+LOCKAUDIT_INTERPOSE int mtx_trylock(mtx_t* m) noexcept {
+  if (!Ready()) return thrd_error;
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return real::mtx_trylock(m);
+  return AuditedTry(*ts, m, MutexClass(AsPthread(m)), core::kExclusive, LOCKAUDIT_CALLER_SITE(),
+                    [m] { return real::mtx_trylock(m); }, C11Acquired);
+}
+
+LOCKAUDIT_INTERPOSE int mtx_unlock(mtx_t* m) noexcept {
+  if (!Ready()) return thrd_error;
+  ThreadState* ts = Audited();
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE());
+  return real::mtx_unlock(m);
+}
+
+LOCKAUDIT_INTERPOSE int cnd_wait(cnd_t* c, mtx_t* m) {
+  if (!Ready()) return thrd_error;
+  CondWaitScope scope(Audited(), c, m, MutexClass(AsPthread(m)), LOCKAUDIT_CALLER_SITE());
+  return real::cnd_wait(c, m);
+}
+
+LOCKAUDIT_INTERPOSE int cnd_timedwait(cnd_t* __restrict c, mtx_t* __restrict m,
+                                      const struct timespec* __restrict t) {
+  if (!Ready()) return thrd_error;
+  CondWaitScope scope(Audited(), c, m, MutexClass(AsPthread(m)), LOCKAUDIT_CALLER_SITE());
+  return real::cnd_timedwait(c, m, t);
+}
+
+LOCKAUDIT_INTERPOSE int cnd_signal(cnd_t* c) noexcept {
+  if (!Ready()) return thrd_error;
+  if (Audited() != nullptr) core::OnCondSignal(c, false);
+  return real::cnd_signal(c);
+}
+
+LOCKAUDIT_INTERPOSE int cnd_broadcast(cnd_t* c) noexcept {
+  if (!Ready()) return thrd_error;
+  if (Audited() != nullptr) core::OnCondSignal(c, true);
+  return real::cnd_broadcast(c);
+}
+
+// ---- Memory and libraries ----------------------------------------------------------------
+// std::mutex and friends never call init/destroy, and freed memory is reused at once: a lock
+// inside freed or unmapped memory is forgotten, so a new lock at that address starts clean.
+// The filter (one bit per page that ever held a lock) keeps the common free() to two loads.
+
+LOCKAUDIT_INTERPOSE void free(void* p) noexcept {
+  FreeFn real_free = RealFree();
+  if (p != nullptr) {
+    UsableFn usable = g_real_usable.load(std::memory_order_acquire);
+    if (usable != nullptr) {
+      size_t size = usable(p);
+      if (core::MayHoldLocks(p, size)) core::OnRangeFreed(p, size);
+    }
+  }
+  if (real_free != nullptr) real_free(p);
+}
+
+LOCKAUDIT_INTERPOSE int munmap(void* addr, size_t len) noexcept {
+  if (!Ready()) return (errno = ENOSYS, -1);
+  if (core::MayHoldLocks(addr, len)) core::OnRangeFreed(addr, len);
+  return real::munmap(addr, len);
+}
+
+LOCKAUDIT_INTERPOSE int dlclose(void* handle) noexcept {
+  if (!Ready()) return -1;
+  std::vector<Range> before;
+  {
+    core::EngineScope inside;
+    before = LoadedRanges();
+  }
+  int rc = real::dlclose(handle);
+  if (rc == 0) {
+    core::EngineScope inside;
+    std::vector<Range> after = LoadedRanges();
+    for (const Range& r : before) {
+      bool still = false;
+      for (const Range& a : after) still = still || (a.begin == r.begin && a.end == r.end);
+      if (!still) core::OnRangeFreed(reinterpret_cast<void*>(r.begin), r.end - r.begin);
+    }
+  }
+  return rc;
+}

@@ -1,0 +1,28 @@
+// itest.h: two error-checking macros shared by the C integration programs.
+//
+// Deliberately not a lockaudit header: the programs in this folder are "unmodified programs"
+// (DESIGN.md §1) that know nothing about the auditor; they only include the C library.
+// A call that fails unexpectedly ends the program with status 2, which the runner reports
+// as an exit-status mismatch.
+#ifndef LOCKAUDIT_TESTS_INTEGRATION_ITEST_H_
+#define LOCKAUDIT_TESTS_INTEGRATION_ITEST_H_
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Evaluates `call` (an int return code in the pthread style) once and exits with status 2
+// unless it equals `want`.
+#define ITEST_EXPECT_RC(call, want)                                                   \
+  do {                                                                                \
+    int itest_rc_ = (call);                                                           \
+    if (itest_rc_ != (want)) {                                                        \
+      fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d\n", __FILE__, __LINE__, \
+              #call, itest_rc_, strerror(itest_rc_), (int)(want));                    \
+      exit(2);                                                                        \
+    }                                                                                 \
+  } while (0)
+
+#define ITEST_OK(call) ITEST_EXPECT_RC(call, 0)
+
+#endif  // LOCKAUDIT_TESTS_INTEGRATION_ITEST_H_
