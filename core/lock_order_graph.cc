@@ -148,6 +148,14 @@ std::vector<LockOrderGraph::Node> LockOrderGraph::Successors(Node x) const {
   return r;
 }
 
+std::vector<LockOrderGraph::Node> LockOrderGraph::Predecessors(Node x) const {
+  std::vector<Node> r;
+  if (x >= nodes_.size()) return r;
+  r = nodes_[x].in;
+  r.insert(r.end(), nodes_[x].back_in.begin(), nodes_[x].back_in.end());
+  return r;
+}
+
 std::vector<LockOrderGraph::Node> LockOrderGraph::FindCycle(
     Node x, Node y, const std::function<const EdgeProps&(Node, Node)>& props,
     size_t max_visits) const {

@@ -54,7 +54,8 @@ class LockOrderGraph {
 
   size_t EdgeCount() const { return edge_count_; }
   size_t BackEdgeCount() const { return back_edges_; }
-  std::vector<Node> Successors(Node x) const;  // DAG and back edges
+  std::vector<Node> Successors(Node x) const;    // DAG and back edges
+  std::vector<Node> Predecessors(Node x) const;  // DAG and back edges
   bool CheckInvariants() const;                // tests only: O(V+E)
 
  private:

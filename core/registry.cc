@@ -52,18 +52,16 @@ LockRegistry::Slot* LockRegistry::FindSlotLocked(uintptr_t a) noexcept {
 NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexcept {
   *is_new = false;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
-  if (index_ == nullptr || a <= kTombstone) return 0;
+  if (index_ == nullptr || a == 0) return 0;
   EngineLock lock(mu_);
-  Slot* tomb = nullptr;
   size_t i = Hash(a) & index_mask_;
   for (size_t n = 0; n <= index_mask_; i = (i + 1) & index_mask_, ++n) {
     uintptr_t sa = index_[i].addr.load(std::memory_order_relaxed);
     if (sa == a) return index_[i].id.load(std::memory_order_relaxed);
-    if (sa == kTombstone && tomb == nullptr) tomb = &index_[i];
     if (sa == 0) break;
   }
-  // Keep the index at most 3/4 full (live + tombstones), and the node table within bounds.
-  bool index_full = tomb == nullptr && used_slots_ + 1 > (index_mask_ + 1) / 4 * 3;
+  // Keep the index at most 3/4 full, and the node table within bounds.
+  bool index_full = used_slots_ + 1 > (index_mask_ + 1) / 4 * 3;
   uint32_t index = free_head_;
   if (index == 0 && next_index_.load(std::memory_order_relaxed) >= kMaxChunks * kChunkSize) {
     index_full = true;
@@ -106,8 +104,8 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   node.addr.store(a, std::memory_order_relaxed);
   node.generation.store(gen, std::memory_order_release);
   NodeId id = MakeNodeId(gen, index);
-  Slot* s = tomb ? tomb : &index_[i];
-  if (tomb == nullptr) ++used_slots_;
+  Slot* s = &index_[i];
+  ++used_slots_;
   s->id.store(id, std::memory_order_relaxed);
   s->addr.store(a, std::memory_order_release);
   live_.fetch_add(1, std::memory_order_relaxed);
@@ -119,9 +117,26 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   return id;
 }
 
+// Linear-probing deletion with backward shift (Knuth 6.4, Algorithm R): no tombstones, so
+// probe chains stay short under create/destroy churn. A lock-free Lookup racing with a shift may
+// miss an entry (callers then take the locked path) or read a torn slot (rejected by the node
+// check), never a wrong id.
 void LockRegistry::RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), void* ctx) noexcept {
   NodeId id = s->id.load(std::memory_order_relaxed);
-  s->addr.store(kTombstone, std::memory_order_release);
+  size_t i = static_cast<size_t>(s - index_);
+  for (size_t j = (i + 1) & index_mask_;; j = (j + 1) & index_mask_) {
+    uintptr_t ja = index_[j].addr.load(std::memory_order_relaxed);
+    if (ja == 0) break;
+    size_t home = Hash(ja) & index_mask_;
+    bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    index_[i].addr.store(0, std::memory_order_release);
+    index_[i].id.store(index_[j].id.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    index_[i].addr.store(ja, std::memory_order_release);
+    i = j;
+  }
+  index_[i].addr.store(0, std::memory_order_release);
+  --used_slots_;
   LockNode& node = Node(id);
   node.addr.store(0, std::memory_order_relaxed);
   node.generation.store(GenerationOf(id) + 1, std::memory_order_seq_cst);  // even: dead
@@ -192,7 +207,11 @@ void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed
       } else {
         for (size_t i = 0; i <= index_mask_ && !more; ++i) {
           uintptr_t sa = index_[i].addr.load(std::memory_order_relaxed);
-          if (sa > kTombstone && sa >= lo && sa < hi) take(&index_[i]);
+          // A removal may shift a later entry into slot i: look at it again.
+          while (sa != 0 && sa >= lo && sa < hi && !more) {
+            take(&index_[i]);
+            sa = index_[i].addr.load(std::memory_order_relaxed);
+          }
         }
       }
     }

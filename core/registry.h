@@ -88,10 +88,9 @@ class LockRegistry {
 
  private:
   struct Slot {
-    std::atomic<uintptr_t> addr{0};  // 0 empty, 1 tombstone
+    std::atomic<uintptr_t> addr{0};  // 0 empty
     std::atomic<uint64_t> id{0};
   };
-  static constexpr uintptr_t kTombstone = 1;
   static constexpr uint32_t kFilterBits = 1u << 20;
 
   static size_t Hash(uintptr_t a) noexcept {
@@ -113,7 +112,7 @@ class LockRegistry {
   uint32_t free_head_ = 0;
   std::atomic<uint32_t> live_{0};
   std::atomic<uint64_t> registered_{0};
-  uint32_t used_slots_ = 0;  // live + tombstones
+  uint32_t used_slots_ = 0;  // occupied index slots
   std::atomic<uint64_t>* page_filter_ = nullptr;
   bool warned_full_ = false;
 };

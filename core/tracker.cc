@@ -54,6 +54,13 @@ struct Engine {
   std::set<std::vector<NodeId>> reported_cycles;
   std::set<std::pair<int, std::pair<NodeId, NodeId>>> reported_once;  // (kind, ids) dedupe
   std::map<std::string, int> hierarchy;                              // name -> level
+  // Evidence reuse: the stacks captured for a call site at a given stack depth (pc, cfa), so
+  // that code creating many short-lived locks (each new, each a new edge) is not unwound every
+  // time. Bounded; cleared when full.
+  EngineMutex evidence_mu;
+  std::unordered_map<uint64_t, StackId> evidence;
+  // Edge lines already written, by (from name, to name): a report stays bounded under churn.
+  std::set<std::pair<std::string, std::string>> published_edges;
   EngineMutex threads_mu;
   std::atomic<ThreadState*> threads{nullptr};
   pthread_key_t key{};
@@ -392,6 +399,56 @@ std::vector<NodeId> CanonicalCycle(const std::vector<NodeId>& c) {
   return r;
 }
 
+uint64_t EvidenceKey(uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t d) {
+  return Mix64(Mix64(Mix64(a ^ Mix64(b)) ^ c) ^ d);
+}
+
+// Stacks for the new edges held[i] -> (lock being acquired at `site`), i in `fresh`. Reuses
+// the stacks of an earlier capture made at the same call sites and stack depths; otherwise
+// unwinds once and rebuilds each held lock's stack from the current frames.
+void CaptureEvidence(ThreadState& ts, const std::vector<uint32_t>& fresh, Site site,
+                     StackId* stack, std::vector<StackId>* held_stacks) {
+  Engine& e = E();
+  constexpr size_t kMaxEvidence = 1 << 16;
+  auto lookup = [&e](uint64_t key) -> StackId {
+    EngineLock lock(e.evidence_mu);
+    auto it = e.evidence.find(key);
+    return it == e.evidence.end() ? 0 : it->second;
+  };
+  auto remember = [&e](uint64_t key, StackId id) {
+    EngineLock lock(e.evidence_mu);
+    if (e.evidence.size() >= kMaxEvidence) e.evidence.clear();
+    e.evidence.emplace(key, id);
+  };
+  const uint64_t here = EvidenceKey(site.pc, site.cfa, 0, 0);
+  bool all_known = (*stack = lookup(here)) != 0;
+  for (uint32_t i : fresh) {
+    const Site& hs = ts.held[i].site;
+    (*held_stacks)[i] = lookup(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa));
+    all_known = all_known && (*held_stacks)[i] != 0;
+  }
+  if (all_known) return;
+  RawFrame frames[128];
+  size_t depth = std::min<size_t>(static_cast<size_t>(e.opts.stack_depth), 128);
+  size_t nf = CaptureFrames(frames, depth, site.pc);
+  uintptr_t pcs[128];
+  for (size_t k = 0; k < nf; ++k) pcs[k] = frames[k].pc;
+  *stack = InternStack(pcs, nf);
+  remember(here, *stack);
+  // Locks taken at one site in one frame (a loop, nested guards) share their held stack.
+  std::map<std::pair<uintptr_t, uintptr_t>, StackId> rebuilt;
+  for (uint32_t i : fresh) {
+    const Site& hs = ts.held[i].site;
+    auto [it, added] = rebuilt.try_emplace({hs.pc, hs.cfa}, 0);
+    if (added) {
+      std::vector<uintptr_t> hp = RebuildHeldStack(frames, nf, hs.pc, hs.cfa, depth);
+      it->second = InternStack(hp.data(), hp.size());
+      remember(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa), it->second);
+    }
+    (*held_stacks)[i] = it->second;
+  }
+}
+
 struct PendingCycle {
   std::vector<NodeId> nodes;
   std::vector<EdgeRecord> edges;
@@ -414,25 +471,7 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
   }
   StackId stack = 0;
   std::vector<StackId> held_stacks(n, 0);
-  if (!fresh.empty()) {
-    RawFrame frames[128];
-    size_t depth = std::min<size_t>(static_cast<size_t>(e.opts.stack_depth), 128);
-    size_t nf = CaptureFrames(frames, depth, site.pc);
-    uintptr_t pcs[128];
-    for (size_t k = 0; k < nf; ++k) pcs[k] = frames[k].pc;
-    stack = InternStack(pcs, nf);
-    // Locks taken at one site in one frame (a loop, nested guards) share their held stack.
-    std::map<std::pair<uintptr_t, uintptr_t>, StackId> rebuilt;
-    for (uint32_t i : fresh) {
-      const Site& hs = ts.held[i].site;
-      auto [it, added] = rebuilt.try_emplace({hs.pc, hs.cfa}, 0);
-      if (added) {
-        std::vector<uintptr_t> hp = RebuildHeldStack(frames, nf, hs.pc, hs.cfa, depth);
-        it->second = InternStack(hp.data(), hp.size());
-      }
-      held_stacks[i] = it->second;
-    }
-  }
+  if (!fresh.empty()) CaptureEvidence(ts, fresh, site, &stack, &held_stacks);
   const uint8_t to_mode = (flags & kShared) ? 2 : 1;
   std::vector<EdgeRecord> new_edges;
   std::vector<PendingCycle> cycles;
@@ -470,7 +509,7 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
         r.held_stack = held_stacks[i];
         e.edges.emplace(EdgeKey(a.id, id), r);
         ++e.edges_learned;
-        new_edges.push_back(r);
+        if (i + 1 == n) new_edges.push_back(r);  // direct nesting: enough to rebuild cycles
         if (closes || e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
         continue;
       }
@@ -515,7 +554,12 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     }
   }
   for (const EdgeRecord& r : new_edges) {
-    PublishEdge(LockOf(r.from), LockOf(r.to), r.thread, r.stack, r.held_stack);
+    ReportLock from = LockOf(r.from), to = LockOf(r.to);
+    {
+      EngineLock lock(e.graph_mu);
+      if (!e.published_edges.insert({from.name, to.name}).second) continue;
+    }
+    PublishEdge(from, to, r.thread, r.stack, r.held_stack);
   }
   for (PendingCycle& pc : cycles) {
     Finding f;
@@ -711,11 +755,7 @@ void ForgetNode(NodeId id, void*) {
     EngineLock lock(e.graph_mu);
     uint32_t x = IndexOf(id);
     for (LockOrderGraph::Node y : e.graph.Successors(x)) e.edges.erase(EdgeKey(x, y));
-    std::vector<uint64_t> dead;
-    for (const auto& [k, r] : e.edges) {
-      if (IndexOf(r.to) == x) dead.push_back(k);
-    }
-    for (uint64_t k : dead) e.edges.erase(k);
+    for (LockOrderGraph::Node w : e.graph.Predecessors(x)) e.edges.erase(EdgeKey(w, x));
     e.graph.RemoveNode(x);
   }
   e.registry.Recycle(id);
