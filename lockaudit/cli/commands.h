@@ -1,0 +1,28 @@
+// lockaudit/cli/commands: the subcommands of the `lockaudit` tool (DESIGN.md §3). Each takes the
+// arguments after its name, writes its output to stdout and its diagnostics to stderr, and
+// returns the process exit status. Every subcommand answers --help; a usage error exits 2.
+#ifndef LOCKAUDIT_CLI_COMMANDS_H_
+#define LOCKAUDIT_CLI_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace lockaudit::cli {
+
+using Args = std::vector<std::string>;
+
+// lockaudit run [options] -- PROGRAM ARGS...
+int RunMain(const Args& args);
+// lockaudit report FILE.jsonl
+int ReportMain(const Args& args);
+// lockaudit graph FILE.jsonl [--format dot|svg] [-o OUT]
+int GraphMain(const Args& args);
+// lockaudit merge A.jsonl B.jsonl ...
+int MergeMain(const Args& args);
+
+// True when `args` ask for help (--help or -h anywhere before a "--").
+bool WantsHelp(const Args& args);
+
+}  // namespace lockaudit::cli
+
+#endif  // LOCKAUDIT_CLI_COMMANDS_H_

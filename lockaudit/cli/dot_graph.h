@@ -1,0 +1,22 @@
+// lockaudit/cli/dot_graph: the lock-order graph of one report as Graphviz DOT, for
+// `lockaudit graph`.
+//
+// Nodes are the locks of the report's edge lines, one set per process (pid); they are labelled by
+// lock name (the address when the name is empty) and grouped in a cluster per process when the
+// report holds several. An edge A -> B means B was acquired while A was held. Edges that belong to
+// a lock_order_cycle finding (matched by lock ids within the same pid, or by both lock names) are
+// red and bold; a cycle edge that has no edge line of its own is added from the finding.
+#ifndef LOCKAUDIT_CLI_DOT_GRAPH_H_
+#define LOCKAUDIT_CLI_DOT_GRAPH_H_
+
+#include <string>
+
+#include "report.h"
+
+namespace lockaudit::cli {
+
+std::string BuildLockOrderDot(const Report& report);
+
+}  // namespace lockaudit::cli
+
+#endif  // LOCKAUDIT_CLI_DOT_GRAPH_H_

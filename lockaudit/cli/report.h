@@ -1,0 +1,102 @@
+// lockaudit/cli/report: the data model of a lockaudit JSON Lines report (DESIGN.md §5) as the CLI
+// reads it. Plain values with no behaviour beyond lookups; a field the engine left out (or wrote as
+// null) is an empty string, an empty vector or an empty std::optional.
+#ifndef LOCKAUDIT_CLI_REPORT_H_
+#define LOCKAUDIT_CLI_REPORT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lockaudit::cli {
+
+// One symbolized stack frame. `file` is empty and `line` unset when there is no debug info.
+struct Frame {
+  std::string pc{};
+  std::string function{};
+  std::string file{};
+  std::optional<int64_t> line{};
+  std::string module{};
+};
+
+// Innermost frame first.
+using Stack = std::vector<Frame>;
+
+struct LockInfo {
+  std::optional<int64_t> id{};  // unique within one process (pid)
+  std::string name{};            // may be empty
+  std::string addr{};            // "0x..."
+  std::optional<int64_t> level{};
+};
+
+struct ThreadInfo {
+  std::optional<int64_t> tid{};
+  std::string name{};
+};
+
+// One edge of a finding: `to` was acquired while `from` was held. The ids refer to Finding::locks.
+struct FindingEdge {
+  std::optional<int64_t> from{};
+  std::optional<int64_t> to{};
+  ThreadInfo thread{};
+  Stack stack{};        // where `to` was acquired
+  Stack held_stack{};   // where `from` had been acquired
+};
+
+// A "finding" line.
+struct Finding {
+  std::string kind{};
+  std::string message{};
+  std::optional<int64_t> pid{};
+  std::string time{};
+  bool single_thread = false;
+  std::vector<LockInfo> locks{};
+  std::vector<FindingEdge> edges{};
+  std::vector<ThreadInfo> threads{};
+  Stack stack{};
+};
+
+// An "edge" line: the first observation of a lock-order edge, both locks spelled out.
+struct EdgeRecord {
+  std::optional<int64_t> pid{};
+  LockInfo from{};
+  LockInfo to{};
+  ThreadInfo thread{};
+  Stack stack{};        // where `to` was acquired
+  Stack held_stack{};   // where `from` had been acquired
+};
+
+// A "summary" line, written at exit. Absent counters read as 0.
+struct Summary {
+  std::optional<int64_t> pid{};
+  int64_t findings = 0;
+  int64_t suppressed = 0;
+  int64_t locks = 0;
+  int64_t edges = 0;
+  int64_t acquisitions = 0;
+  int64_t contentions = 0;
+};
+
+// Everything the CLI understood in one report file, in file order. A file may hold the lines of
+// several processes (every record carries its pid).
+struct Report {
+  std::string path{};
+  std::vector<Finding> findings{};
+  std::vector<EdgeRecord> edges{};
+  std::vector<Summary> summaries{};
+};
+
+inline constexpr char kLockOrderCycle[] = "lock_order_cycle";
+
+// The lock `id` as listed by `finding`; a LockInfo holding only the id when it is not listed.
+inline LockInfo FindLock(const Finding& finding, std::optional<int64_t> id) {
+  for (const LockInfo& lock : finding.locks) {
+    if (id && lock.id == id) return lock;
+  }
+  return LockInfo{.id = id};
+}
+
+}  // namespace lockaudit::cli
+
+#endif  // LOCKAUDIT_CLI_REPORT_H_

@@ -1,0 +1,166 @@
+// lockaudit/cli/report_reader: JSON Lines -> Report, one line at a time, tolerant of damage.
+#include "report_reader.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace lockaudit::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string GetString(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::optional<int64_t> GetInt(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<int64_t>();
+}
+
+// The array at `key`, or an empty array when it is absent or not an array.
+const json& GetArray(const json& object, const char* key) {
+  static const json kEmpty = json::array();
+  auto it = object.find(key);
+  return it != object.end() && it->is_array() ? *it : kEmpty;
+}
+
+// The object at `key`, or an empty object.
+const json& GetObject(const json& object, const char* key) {
+  static const json kEmpty = json::object();
+  auto it = object.find(key);
+  return it != object.end() && it->is_object() ? *it : kEmpty;
+}
+
+Frame ParseFrame(const json& frame) {
+  return Frame{.pc = GetString(frame, "pc"),
+               .function = GetString(frame, "function"),
+               .file = GetString(frame, "file"),
+               .line = GetInt(frame, "line"),
+               .module = GetString(frame, "module")};
+}
+
+Stack ParseStack(const json& object, const char* key) {
+  Stack stack;
+  for (const json& frame : GetArray(object, key)) stack.push_back(ParseFrame(frame));
+  return stack;
+}
+
+LockInfo ParseLock(const json& lock) {
+  return LockInfo{.id = GetInt(lock, "id"),
+                  .name = GetString(lock, "name"),
+                  .addr = GetString(lock, "addr"),
+                  .level = GetInt(lock, "level")};
+}
+
+ThreadInfo ParseThread(const json& thread) {
+  return ThreadInfo{.tid = GetInt(thread, "tid"), .name = GetString(thread, "name")};
+}
+
+FindingEdge ParseFindingEdge(const json& edge) {
+  return FindingEdge{.from = GetInt(edge, "from"),
+                     .to = GetInt(edge, "to"),
+                     .thread = ParseThread(GetObject(edge, "thread")),
+                     .stack = ParseStack(edge, "stack"),
+                     .held_stack = ParseStack(edge, "held_stack")};
+}
+
+Finding ParseFinding(const json& line) {
+  Finding finding{.kind = GetString(line, "kind"),
+                  .message = GetString(line, "message"),
+                  .pid = GetInt(line, "pid"),
+                  .time = GetString(line, "time"),
+                  .stack = ParseStack(line, "stack")};
+  auto single = line.find("single_thread");
+  finding.single_thread = single != line.end() && single->is_boolean() && single->get<bool>();
+  for (const json& lock : GetArray(line, "locks")) finding.locks.push_back(ParseLock(lock));
+  for (const json& edge : GetArray(line, "edges")) finding.edges.push_back(ParseFindingEdge(edge));
+  for (const json& thread : GetArray(line, "threads")) {
+    finding.threads.push_back(ParseThread(thread));
+  }
+  return finding;
+}
+
+EdgeRecord ParseEdge(const json& line) {
+  return EdgeRecord{.pid = GetInt(line, "pid"),
+                    .from = ParseLock(GetObject(line, "from")),
+                    .to = ParseLock(GetObject(line, "to")),
+                    .thread = ParseThread(GetObject(line, "thread")),
+                    .stack = ParseStack(line, "stack"),
+                    .held_stack = ParseStack(line, "held_stack")};
+}
+
+Summary ParseSummary(const json& line) {
+  auto counter = [&line](const char* key) { return GetInt(line, key).value_or(0); };
+  return Summary{.pid = GetInt(line, "pid"),
+                 .findings = counter("findings"),
+                 .suppressed = counter("suppressed"),
+                 .locks = counter("locks"),
+                 .edges = counter("edges"),
+                 .acquisitions = counter("acquisitions"),
+                 .contentions = counter("contentions")};
+}
+
+// Adds the record on `text` to `report`. Returns why the line was unusable, or "" when it was
+// used or deliberately skipped (an unknown type).
+std::string ConsumeLine(const std::string& text, Report& report) {
+  json line;
+  try {
+    line = json::parse(text);
+  } catch (const json::parse_error& error) {
+    return "not valid JSON (at column " + std::to_string(error.byte) + ")";
+  }
+  if (!line.is_object()) return "not a JSON object";
+  const std::string type = GetString(line, "type");
+  if (type.empty()) return "no \"type\" field";
+  if (type == "finding") report.findings.push_back(ParseFinding(line));
+  if (type == "edge") report.edges.push_back(ParseEdge(line));
+  if (type == "summary") report.summaries.push_back(ParseSummary(line));
+  return "";
+}
+
+bool IsBlank(const std::string& text) {
+  return text.find_first_not_of(" \t\r") == std::string::npos;
+}
+
+void PrintUnreadable(const std::string& path, const char* why, std::ostream& diagnostics) {
+  diagnostics << "lockaudit: cannot read " << path << ": " << why << "\n";
+}
+
+}  // namespace
+
+std::optional<Report> ReadReport(const std::string& path, std::ostream& diagnostics) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    PrintUnreadable(path, "is a directory", diagnostics);
+    return std::nullopt;
+  }
+  std::ifstream in(path);
+  if (!in) {
+    PrintUnreadable(path, std::strerror(errno), diagnostics);
+    return std::nullopt;
+  }
+  Report report{.path = path};
+  std::string text;
+  for (int line_number = 1; std::getline(in, text); ++line_number) {
+    if (IsBlank(text)) continue;
+    const std::string error = ConsumeLine(text, report);
+    if (!error.empty()) {
+      diagnostics << "lockaudit: " << path << ":" << line_number << ": " << error
+                  << "; line skipped\n";
+    }
+  }
+  if (in.bad()) {
+    PrintUnreadable(path, std::strerror(errno), diagnostics);
+    return std::nullopt;
+  }
+  return report;
+}
+
+}  // namespace lockaudit::cli

@@ -1,0 +1,198 @@
+// lockaudit/cli/run_command: `lockaudit run [options] -- PROGRAM ARGS...` runs a program under
+// the shim: exports the LOCKAUDIT_* options and LD_PRELOAD, forks and execs the program, waits,
+// then summarizes the JSON Lines report and exits with the program's status (or --exitcode's).
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "commands.h"
+#include "process.h"
+#include "report_reader.h"
+#include "run_options.h"
+#include "run_summary.h"
+
+namespace lockaudit::cli {
+namespace {
+
+constexpr char kShimName[] = "liblockaudit_preload.so";
+
+// The JSON Lines file the engine writes for this run. A temporary file is deleted with the object.
+class ReportFile {
+ public:
+  ReportFile() = default;
+  ReportFile(const ReportFile&) = delete;
+  ReportFile& operator=(const ReportFile&) = delete;
+  ~ReportFile() {
+    if (temporary_) unlink(path_.c_str());
+  }
+
+  // Uses `requested` (--report; emptied first so that the summary covers this run only, unless
+  // it holds %p) or creates /tmp/lockaudit-XXXXXX.jsonl. False after printing one line.
+  bool Open(const std::optional<std::string>& requested, std::ostream& err) {
+    if (!requested) return CreateTemporary(err);
+    path_ = *requested;
+    if (path_.find("%p") != std::string::npos) return true;
+    const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      err << "lockaudit: run: --report: cannot write " << path_ << ": " << std::strerror(errno)
+          << "\n";
+      return false;
+    }
+    close(fd);
+    return true;
+  }
+
+  const std::string& path() const { return path_; }
+  bool temporary() const { return temporary_; }
+
+ private:
+  bool CreateTemporary(std::ostream& err) {
+    std::string name = "/tmp/lockaudit-XXXXXX.jsonl";
+    const int fd = mkstemps(name.data(), static_cast<int>(std::strlen(".jsonl")));
+    if (fd < 0) {
+      err << "lockaudit: run: cannot create a temporary report in /tmp: " << std::strerror(errno)
+          << "\n";
+      return false;
+    }
+    close(fd);
+    path_ = name;
+    temporary_ = true;
+    return true;
+  }
+
+  std::string path_;
+  bool temporary_ = false;
+};
+
+// $LOCKAUDIT_PRELOAD_LIB when set (even empty), else the shim beside this executable's prefix:
+// <prefix>/lib in the build tree and most installs, <prefix>/<CMAKE_INSTALL_LIBDIR> otherwise
+// (lib/x86_64-linux-gnu under /usr on Debian). Returns the first candidate when none exists.
+std::string ShimPath() {
+  if (const char* path = std::getenv("LOCKAUDIT_PRELOAD_LIB")) return path;
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return "";
+  const std::filesystem::path prefix = self.parent_path().parent_path();
+  const std::filesystem::path in_lib = prefix / "lib" / kShimName;
+  const std::filesystem::path in_libdir = prefix / LOCKAUDIT_INSTALL_LIBDIR / kShimName;
+  if (!std::filesystem::exists(in_lib, error) && std::filesystem::exists(in_libdir, error)) {
+    return in_libdir.lexically_normal().string();
+  }
+  return in_lib.lexically_normal().string();
+}
+
+// Prepends the shim to LD_PRELOAD. When there is no usable shim, warns and returns false: the
+// program then runs unaudited rather than not at all.
+bool PreloadShim(std::ostream& err) {
+  const std::string shim = ShimPath();
+  std::error_code error;
+  if (shim.empty() || !std::filesystem::is_regular_file(shim, error)) {
+    err << "lockaudit: warning: shim '" << shim << "' not found; running the program unaudited"
+        << " (set LOCKAUDIT_PRELOAD_LIB to the path of " << kShimName << ")\n";
+    return false;
+  }
+  const std::string absolute = std::filesystem::absolute(shim).lexically_normal().string();
+  if (absolute.find_first_of(": ") != std::string::npos) {
+    err << "lockaudit: warning: shim path '" << absolute << "' holds ':' or ' ', which "
+        << "LD_PRELOAD cannot express; running the program unaudited\n";
+    return false;
+  }
+  const char* existing = std::getenv("LD_PRELOAD");
+  const std::string value =
+      existing != nullptr && *existing != '\0' ? absolute + ":" + existing : absolute;
+  setenv("LD_PRELOAD", value.c_str(), 1);
+  return true;
+}
+
+void ExportOptions(const RunRequest& request, const std::string& report_path) {
+  for (const auto& [variable, value] : request.env) setenv(variable.c_str(), value.c_str(), 1);
+  setenv("LOCKAUDIT_REPORT", report_path.c_str(), 1);
+}
+
+volatile sig_atomic_t g_child_pid = 0;
+
+extern "C" void ForwardSignal(int signal_number) {
+  if (g_child_pid > 0) kill(g_child_pid, signal_number);
+}
+
+// While the program runs, lockaudit outlives it to print the summary: terminal signals reach the
+// program through its process group, so lockaudit ignores them; SIGTERM and SIGHUP sent to
+// lockaudit alone are passed on to the program.
+void ShieldFromSignals(pid_t child) {
+  g_child_pid = child;
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  struct sigaction forward = {};
+  forward.sa_handler = ForwardSignal;
+  sigemptyset(&forward.sa_mask);
+  sigaction(SIGTERM, &forward, nullptr);
+  sigaction(SIGHUP, &forward, nullptr);
+}
+
+// `path` with every "%p" replaced by `pid`, as the engine names its report.
+std::string ExpandPid(std::string path, pid_t pid) {
+  const std::string pid_text = std::to_string(pid);
+  for (size_t at = path.find("%p"); at != std::string::npos; at = path.find("%p", at)) {
+    path.replace(at, 2, pid_text);
+    at += pid_text.size();
+  }
+  return path;
+}
+
+std::optional<std::string> EnvValue(const char* variable) {
+  const char* value = std::getenv(variable);
+  return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
+}
+
+std::optional<int> ExitCodeOption(const RunRequest& request) {
+  const std::optional<std::string> value = request.Get("LOCKAUDIT_EXITCODE");
+  return value ? std::optional(std::stoi(*value)) : std::nullopt;
+}
+
+// Reads the report of the finished program, prints the summary, returns lockaudit's exit status.
+int Summarize(const RunRequest& request, const ReportFile& report_file, pid_t pid,
+              ProcessExit exit, bool audited) {
+  const RunContext context{.program = request.program.front(),
+                           .pid = pid,
+                           .exit = exit,
+                           .report_path = ExpandPid(report_file.path(), pid),
+                           .report_kept = !report_file.temporary(),
+                           .log = EnvValue("LOCKAUDIT_LOG"),
+                           .exitcode = ExitCodeOption(request),
+                           .audited = audited};
+  const std::optional<Report> report = ReadReport(context.report_path, std::cerr);
+  PrintRunSummary(report ? &*report : nullptr, context, std::cerr);
+  return RunExitStatus(context, report ? CountFindings(*report) : 0);
+}
+
+}  // namespace
+
+int RunMain(const Args& args) {
+  const std::optional<RunRequest> request = ParseRunArgs(args, std::cerr);
+  if (!request) return 2;
+  if (request->help) {
+    std::cout << RunHelp();
+    return 0;
+  }
+  ReportFile report_file;
+  if (!report_file.Open(request->Get("LOCKAUDIT_REPORT"), std::cerr)) return 2;
+  ExportOptions(*request, report_file.path());
+  const bool audited = PreloadShim(std::cerr);
+  const SpawnResult child = Spawn(request->program);
+  if (child.pid < 0) {
+    std::cerr << "lockaudit: run: cannot execute '" << request->program.front()
+              << "': " << std::strerror(child.error) << "\n";
+    return 127;
+  }
+  ShieldFromSignals(child.pid);
+  const ProcessExit exit = WaitForExit(child.pid);
+  return Summarize(*request, report_file, child.pid, exit, audited);
+}
+
+}  // namespace lockaudit::cli

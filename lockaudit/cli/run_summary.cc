@@ -1,0 +1,116 @@
+// lockaudit/cli/run_summary: findings by kind, the locks of each finding, the engine's counters
+// and where the full report is, in at most a screenful of "lockaudit: " lines.
+#include "run_summary.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "text_format.h"
+
+namespace lockaudit::cli {
+namespace {
+
+// Findings listed one per line; the rest are counted.
+constexpr size_t kMaxFindingsListed = 10;
+
+void PrintHeadline(const RunContext& context, std::ostream& out) {
+  out << "lockaudit: ---- " << context.program << " (pid " << context.pid << ") ";
+  if (context.exit.signal != 0) {
+    out << "was killed by signal " << context.exit.signal << " ("
+        << strsignal(context.exit.signal) << ")";
+  } else {
+    out << "exited with status " << context.exit.status;
+  }
+  out << " ----\n";
+}
+
+void PrintFindings(const Report& report, std::ostream& out) {
+  if (report.findings.empty()) {
+    out << "lockaudit: no findings\n";
+    return;
+  }
+  std::map<std::string, int64_t> by_kind;
+  for (const Finding& finding : report.findings) ++by_kind[finding.kind];
+  std::vector<std::string> kinds;
+  for (const auto& [kind, count] : by_kind) kinds.push_back(std::to_string(count) + " " + kind);
+  out << "lockaudit: " << CountOf(static_cast<int64_t>(report.findings.size()), "finding") << ": "
+      << Join(kinds) << "\n";
+  for (size_t i = 0; i < report.findings.size() && i < kMaxFindingsListed; ++i) {
+    const Finding& finding = report.findings[i];
+    const std::string locks = Join(FindingLockNames(finding));
+    out << "lockaudit:   " << finding.kind << ": " << (locks.empty() ? finding.message : locks)
+        << "\n";
+  }
+  if (report.findings.size() > kMaxFindingsListed) {
+    out << "lockaudit:   ... and " << report.findings.size() - kMaxFindingsListed << " more\n";
+  }
+}
+
+// The counters of all summary lines (one per process that exited normally), added up.
+void PrintCounters(const Report& report, const RunContext& context, std::ostream& out) {
+  if (report.summaries.empty()) {
+    out << "lockaudit: no summary line: "
+        << (context.audited ? "the program did not reach a normal exit"
+                            : "the shim was not loaded, nothing was audited")
+        << "\n";
+    return;
+  }
+  Summary total;
+  for (const Summary& summary : report.summaries) {
+    total.suppressed += summary.suppressed;
+    total.locks += summary.locks;
+    total.edges += summary.edges;
+    total.acquisitions += summary.acquisitions;
+    total.contentions += summary.contentions;
+  }
+  out << "lockaudit: " << CountOf(total.locks, "lock") << ", " << CountOf(total.edges, "edge")
+      << ", " << CountOf(total.acquisitions, "acquisition") << ", "
+      << CountOf(total.contentions, "contention") << ", " << total.suppressed << " suppressed";
+  if (report.summaries.size() > 1) out << " (" << report.summaries.size() << " processes)";
+  out << "\n";
+}
+
+void PrintReportLocation(const RunContext& context, std::ostream& out) {
+  if (context.report_kept) {
+    out << "lockaudit: full report: " << context.report_path
+        << " (as text: lockaudit report " << context.report_path << ")\n";
+  } else if (context.log == "off") {
+    out << "lockaudit: no full report kept (--log off and no --report FILE)\n";
+  } else if (context.log && context.log != "stderr") {
+    out << "lockaudit: full report: " << *context.log << " (use --report FILE for JSON Lines)\n";
+  } else {
+    out << "lockaudit: full report: above, on stderr (use --report FILE to keep JSON Lines)\n";
+  }
+}
+
+}  // namespace
+
+int64_t CountFindings(const Report& report) {
+  int64_t counted = 0;
+  for (const Summary& summary : report.summaries) counted += summary.findings;
+  return std::max(counted, static_cast<int64_t>(report.findings.size()));
+}
+
+int RunExitStatus(const RunContext& context, int64_t findings) {
+  return context.exitcode && findings > 0 ? *context.exitcode : context.exit.status;
+}
+
+void PrintRunSummary(const Report* report, const RunContext& context, std::ostream& out) {
+  PrintHeadline(context, out);
+  if (report == nullptr) {
+    out << "lockaudit: no report to summarize at " << context.report_path << "\n";
+  } else {
+    PrintFindings(*report, out);
+    PrintCounters(*report, context, out);
+    if (context.audited || context.report_kept) PrintReportLocation(context, out);
+  }
+  const int64_t findings = report == nullptr ? 0 : CountFindings(*report);
+  const int status = RunExitStatus(context, findings);
+  if (status != context.exit.status) {
+    out << "lockaudit: exit status " << status << " (--exitcode; the report holds findings)\n";
+  }
+}
+
+}  // namespace lockaudit::cli
