@@ -29,7 +29,7 @@ void ParsePath(char* out, const char* var, const char* value, const char* def,
 
 void ParseInt(long* out, const char* var, const char* value, const char* def,
               void (*warn)(const char*)) {
-  *out = strtol(def, nullptr, 10);
+  *out = (def[0] >= '0' && def[0] <= '9') ? strtol(def, nullptr, 10) : -1;
   if (value == nullptr) return;
   char* end = nullptr;
   errno = 0;

@@ -37,6 +37,10 @@ enum AcquireFlags : uint32_t {
   kShared = 1u << 0,  // read lock of a rwlock
   kTry = 1u << 1,     // trylock: never blocks, adds no edge into the lock
   kTimed = 1u << 2,   // timed acquisition: blocks, but gives up
+  // The event comes from an interposed pthread/C11 call. Such events are ignored for locks that
+  // the instrumented types manage (OnCreate with api_managed): under the shim their own
+  // std:: calls reach the interposers too, and must not be counted twice.
+  kFromShim = 1u << 8,
 };
 
 // Where a lock call came from: the return address into the caller and the caller's stack
@@ -86,7 +90,8 @@ void OnThreadExit() noexcept;                           // reports thread_exit_h
 
 // Declares a lock with an optional name/level (nullptr / kNoLevel when unknown). A lock seen
 // without OnCreate is registered at its first event.
-void OnCreate(const void* lock, LockClass cls, const char* name, int level) noexcept;
+void OnCreate(const void* lock, LockClass cls, const char* name, int level,
+              bool api_managed = false) noexcept;
 // A destroy call on `lock`: reports destroy_held when the calling thread holds it. When
 // `destroyed` (the real call succeeded) the lock is forgotten: its edges are removed and a later
 // lock at this address starts clean. Call it before the real destroy with destroyed=false, and
@@ -124,7 +129,7 @@ void OnReleased(ThreadState& ts, const void* lock, Site site) noexcept;
 void OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site) noexcept;
 // After waiting (woken, timed out or spurious): the mutex is held again.
 void OnCondWaitEnd(ThreadState& ts, const void* cond, const void* mutex, LockClass cls,
-                   Site site) noexcept;
+                   uint32_t flags, Site site) noexcept;
 void OnCondSignal(const void* cond, bool broadcast) noexcept;
 void OnCondDestroy(const void* cond) noexcept;
 
@@ -137,6 +142,9 @@ void ForkChild() noexcept;  // the child keeps only the forking thread's state
 // Initialises options and sinks if not done yet; safe to call repeatedly.
 void EnsureInitialized() noexcept;
 bool Disabled() noexcept;  // LOCKAUDIT_DISABLE=1
+// Keeps this engine from ever starting (another engine instance in the process owns auditing:
+// liblockaudit.so when the LD_PRELOAD shim is loaded). No effect once initialised.
+void StandDown() noexcept;
 // Writes the summary and applies LOCKAUDIT_EXITCODE; returns the exit code to force, or -1.
 int Finish() noexcept;
 

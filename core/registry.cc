@@ -40,6 +40,14 @@ NodeId LockRegistry::Lookup(const void* addr) const noexcept {
   return 0;
 }
 
+NodeId LockRegistry::Find(const void* addr) noexcept {
+  NodeId id = Lookup(addr);
+  if (id != 0 || index_ == nullptr) return id;
+  EngineLock lock(mu_);
+  Slot* s = FindSlotLocked(reinterpret_cast<uintptr_t>(addr));
+  return s ? s->id.load(std::memory_order_relaxed) : 0;
+}
+
 LockRegistry::Slot* LockRegistry::FindSlotLocked(uintptr_t a) noexcept {
   for (size_t i = Hash(a) & index_mask_, n = 0; n <= index_mask_; i = (i + 1) & index_mask_, ++n) {
     uintptr_t sa = index_[i].addr.load(std::memory_order_relaxed);
@@ -96,6 +104,7 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   node.name_source = NameSource::kNone;
   node.first_site_pc.store(0, std::memory_order_relaxed);
   node.foreign_unlocks.store(0, std::memory_order_relaxed);
+  node.api_managed.store(false, std::memory_order_relaxed);
   node.acquisitions.store(0, std::memory_order_relaxed);
   node.contentions.store(0, std::memory_order_relaxed);
   node.wait_ns.store(0, std::memory_order_relaxed);

@@ -39,7 +39,8 @@ struct LockNode {
   NameSource name_source = NameSource::kNone;
   std::atomic<uintptr_t> first_site_pc{0};
   std::atomic<uint32_t> foreign_unlocks{0};  // unlocks by a thread that did not hold it
-  std::atomic<bool> in_graph{false};          // has (had) lock-order edges: destroy must clean up
+  std::atomic<bool> in_graph{false};
+  std::atomic<bool> api_managed{false};       // an instrumented type: ignore kFromShim events          // has (had) lock-order edges: destroy must clean up
   // Statistics retired from thread caches (summed with the live caches on read).
   std::atomic<uint64_t> acquisitions{0};
   std::atomic<uint64_t> contentions{0};
@@ -58,8 +59,11 @@ class LockRegistry {
 
   LockRegistry();
 
-  // Lock-free; 0 if the address is not registered.
+  // Lock-free. 0 if the address is not registered, or (rarely) while a concurrent removal
+  // shifts its slot: callers that must not miss a lock use Find().
   NodeId Lookup(const void* addr) const noexcept;
+  // Exact: Lookup(), then the locked probe when it finds nothing.
+  NodeId Find(const void* addr) noexcept;
   // Registers the address if needed and returns its id; 0 when the registry is full (warned
   // once). `is_new` tells whether this call created it.
   NodeId Insert(const void* addr, LockClass cls, bool* is_new) noexcept;

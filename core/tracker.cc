@@ -623,8 +623,15 @@ LOCKAUDIT_COLD bool Reacquire(ThreadState& ts, uint32_t i, LockClass cls, uint32
   return !before_block;
 }
 
+// An interposed call on a lock that an instrumented type manages: that type reports it.
+inline bool IgnoredShimEvent(const IdCacheEntry& c, uint32_t flags) {
+  return (flags & kFromShim) &&
+         E().registry.Node(c.id).api_managed.load(std::memory_order_relaxed);
+}
+
 void Acquire(ThreadState& ts, IdCacheEntry& c, const void* lock, LockClass cls, uint32_t flags,
              Site site, bool prechecked) {
+  if (LOCKAUDIT_PREDICT_FALSE(IgnoredShimEvent(c, flags))) return;
   const uint32_t n = ts.held_count;
   if (n != 0) {
     for (uint32_t i = n; i-- > 0;) {
@@ -665,6 +672,11 @@ void EnsureInitialized() noexcept {
   atexit(AtExit);
   g_status.store(static_cast<int>(EngineStatus::kReady), std::memory_order_release);
   tls_mode = saved_mode;
+}
+
+void StandDown() noexcept {
+  int expected = static_cast<int>(EngineStatus::kUninit);
+  g_status.compare_exchange_strong(expected, static_cast<int>(EngineStatus::kDisabled));
 }
 
 bool Disabled() noexcept {
@@ -762,7 +774,8 @@ void ForgetNode(NodeId id, void*) {
 }
 }  // namespace
 
-void OnCreate(const void* lock, LockClass cls, const char* name, int level) noexcept {
+void OnCreate(const void* lock, LockClass cls, const char* name, int level,
+              bool api_managed) noexcept {
   if (ThisThread() == nullptr && g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
   Inside inside;
   Engine& e = E();
@@ -771,6 +784,7 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level) noex
   if (id == 0) id = e.registry.Insert(lock, cls, &is_new);
   if (id == 0) return;
   LockNode& n = e.registry.Node(id);
+  if (api_managed) n.api_managed.store(true, std::memory_order_relaxed);
   if (name != nullptr && name[0] != '\0') {
     EngineLock l(e.registry.mutex());
     n.name.store(Intern(name), std::memory_order_release);
@@ -805,7 +819,7 @@ void OnDestroy(ThreadState* ts, const void* lock, Site site, bool destroyed) noe
 
 void OnInit(const void* lock) noexcept {
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
-  if (E().registry.Lookup(lock) == 0) return;
+  if (E().registry.Find(lock) == 0) return;
   Inside inside;
   NodeId id = E().registry.Remove(lock);
   if (id != 0) ForgetNode(id, nullptr);
@@ -840,7 +854,7 @@ void OnAcquired(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
 uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags,
                      Site site) noexcept {
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
-  if (c == nullptr) return 0;
+  if (c == nullptr || IgnoredShimEvent(*c, flags)) return 0;
   ++c->contentions;
   for (uint32_t i = ts.held_count; i-- > 0;) {
     if (ts.held[i].id == c->id) {
@@ -855,15 +869,17 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
 void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
                 uint64_t token, bool acquired) noexcept {
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
-  if (c == nullptr) return;
+  if (c == nullptr || IgnoredShimEvent(*c, flags)) return;
   if (token != 0) c->wait_ns += NowNs() - token;
   if (acquired) Acquire(ts, *c, lock, cls, flags, site, true);
 }
 
 namespace {
 LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site) {
-  NodeId id = E().registry.Lookup(lock);
+  NodeId id = E().registry.Find(lock);
   if (id == 0) return;  // never seen locked: nothing to say
+  // An instrumented type's own std:: unlock, after the type reported the release.
+  if (E().registry.Node(id).api_managed.load(std::memory_order_relaxed)) return;
   E().registry.Node(id).foreign_unlocks.fetch_add(1, std::memory_order_relaxed);
   ReportSimple(ts, FindingKind::kUnlockNotHeld, id, site,
                "%L released by thread '" + std::string(ts.name) + "' (tid " +
@@ -905,10 +921,10 @@ void OnCondWaitBegin(ThreadState& ts, const void*, const void* mutex, Site site)
 }
 
 void OnCondWaitEnd(ThreadState& ts, const void*, const void* mutex, LockClass cls,
-                   Site site) noexcept {
+                   uint32_t flags, Site site) noexcept {
   // Re-acquiring after a wait is a blocking acquisition: edges from other held locks are real.
   IdCacheEntry* c = CacheLookup(ts, mutex, cls, site.pc);
-  if (c != nullptr) Acquire(ts, *c, mutex, cls, kExclusive, site, false);
+  if (c != nullptr) Acquire(ts, *c, mutex, cls, flags & kFromShim, site, false);
 }
 
 void OnCondSignal(const void*, bool) noexcept {}
@@ -1016,7 +1032,7 @@ std::string LockName(NodeId id) {
 
 NodeId IdOf(const void* lock) {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return 0;
-  return E().registry.Lookup(lock);
+  return E().registry.Find(lock);
 }
 
 bool IsHeldByCurrentThread(const void* lock) {

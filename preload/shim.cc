@@ -61,6 +61,7 @@ inline bool C11Acquired(int rc) { return rc == thrd_success; }
 template <class TryFn, class BlockFn, class AcquiredFn>
 inline int AuditedLock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
                        int busy, TryFn try_fn, BlockFn block_fn, AcquiredFn acquired) {
+  flags |= core::kFromShim;
   int rc = try_fn();
   if (rc == busy) {
     uint64_t token = core::BeforeBlock(ts, lock, cls, flags, site);
@@ -76,7 +77,7 @@ template <class TryFn, class AcquiredFn>
 inline int AuditedTry(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
                       TryFn try_fn, AcquiredFn acquired) {
   int rc = try_fn();
-  if (acquired(rc)) core::OnAcquired(ts, lock, cls, flags | core::kTry, site);
+  if (acquired(rc)) core::OnAcquired(ts, lock, cls, flags | core::kTry | core::kFromShim, site);
   return rc;
 }
 
@@ -89,7 +90,7 @@ class CondWaitScope {
     if (ts_) core::OnCondWaitBegin(*ts_, cond_, mutex_, site_);
   }
   ~CondWaitScope() {
-    if (ts_) core::OnCondWaitEnd(*ts_, cond_, mutex_, cls_, site_);
+    if (ts_) core::OnCondWaitEnd(*ts_, cond_, mutex_, cls_, core::kFromShim, site_);
   }
   CondWaitScope(const CondWaitScope&) = delete;
   CondWaitScope& operator=(const CondWaitScope&) = delete;
@@ -157,6 +158,9 @@ __attribute__((constructor(101))) void InitShim() {
 
 using namespace lockaudit;            // NOLINT: interposers below are in the global namespace
 using namespace lockaudit::preload;   // NOLINT
+
+// Marker found by liblockaudit.so (dlsym) so that its engine stands down under the shim.
+LOCKAUDIT_INTERPOSE const int lockaudit_preload_active = 1;
 
 // ---- pthread mutex -----------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 // liblockaudit's public entry points: the wrapper types' detail:: calls, the C API and the
 // query API, each a thin translation into core/provider and core/tracker.
+#include <dlfcn.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -29,15 +31,34 @@ core_::LockClass Cls(int c) { return static_cast<core_::LockClass>(c); }
 
 // Initialise at load so that options are parsed (and their warnings printed) at startup, and the
 // exit handler is registered before the program's own.
-__attribute__((constructor)) void InitAtLoad() { core_::EnsureInitialized(); }
+//
+// One engine per process: liblockaudit_preload.so contains this file too and exports the same
+// public symbols, so under the shim every call from the program binds to the shim's copy. This
+// library's own engine must then never start (it would audit the shim's libunwind locks and
+// write a second report).
+__attribute__((constructor)) void InitAtLoad() {
+#ifndef LOCKAUDIT_IN_PRELOAD
+  if (dlsym(RTLD_DEFAULT, "lockaudit_preload_active") != nullptr) {
+    core_::StandDown();
+    return;
+  }
+#endif
+  core_::EnsureInitialized();
+}
 }  // namespace
 
 namespace detail {
 
 __attribute__((noinline)) void Created(const void* lock, int cls, std::string_view name,
                                        int level) noexcept {
+#ifndef LOCKAUDIT_IN_PRELOAD
+  // Unnamed, unleveled locks are registered at their first acquisition: construction stays a
+  // call and a return. (In the shim every instrumented lock is registered at once, marked as
+  // managed, so that the shim ignores its std:: type's own pthread calls.)
+  if (name.empty() && level == no_level) return;
+#endif
   std::string n(name);
-  core_::OnCreate(lock, Cls(cls), n.empty() ? nullptr : n.c_str(), level);
+  core_::OnCreate(lock, Cls(cls), n.empty() ? nullptr : n.c_str(), level, /*api_managed=*/true);
 }
 
 __attribute__((noinline)) void Destroyed(const void* lock) noexcept {
@@ -82,7 +103,7 @@ __attribute__((noinline)) void CondWaitBegin(const void* cv, const void* lock) n
 __attribute__((noinline)) void CondWaitEnd(const void* cv, const void* lock, int cls) noexcept {
   core_::ThreadState* ts = core_::ThisThread();
   if (ts == nullptr) return;
-  core_::OnCondWaitEnd(*ts, cv, lock, Cls(cls), LOCKAUDIT_CALLER_SITE());
+  core_::OnCondWaitEnd(*ts, cv, lock, Cls(cls), 0, LOCKAUDIT_CALLER_SITE());
 }
 
 void CondNotify(const void* cv, bool all) noexcept { core_::OnCondSignal(cv, all); }

@@ -69,9 +69,7 @@ template <class Native, int kClass>
 class ExclusiveLock {
  public:
   explicit ExclusiveLock(std::string_view name = {}, int level = no_level) {
-    if constexpr (kEnabled) {
-      if (!name.empty() || level != no_level) Created(this, kClass, name, level);
-    }
+    if constexpr (kEnabled) Created(this, kClass, name, level);
   }
   ~ExclusiveLock() {
     if constexpr (kEnabled) Destroyed(this);

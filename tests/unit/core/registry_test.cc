@@ -1,0 +1,421 @@
+// Tests for LockRegistry. The registry never dereferences a lock address, so most tests use
+// synthetic addresses: their hashes, pages and ranges are then the same on every run.
+#include "registry.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace lockaudit::core {
+namespace {
+
+// Each registry reserves 128 MiB of address space (touched as it fills); keep it off the stack.
+std::unique_ptr<LockRegistry> NewRegistry() { return std::make_unique<LockRegistry>(); }
+
+const void* At(uintptr_t a) { return reinterpret_cast<const void*>(a); }
+
+constexpr uintptr_t kBase = 0x10000000;  // 4 KiB aligned
+
+NodeId MustInsert(LockRegistry& r, uintptr_t a, LockClass cls = LockClass::kMutex) {
+  bool is_new = false;
+  NodeId id = r.Insert(At(a), cls, &is_new);
+  EXPECT_NE(id, 0u) << std::hex << a;
+  EXPECT_TRUE(is_new) << std::hex << a;
+  return id;
+}
+
+// RemoveRange callback: records the id and hands the slot back, as the contract requires.
+struct RangeRemoval {
+  LockRegistry* registry;
+  std::vector<NodeId> ids;
+  static void OnRemoved(NodeId id, void* ctx) {
+    auto* self = static_cast<RangeRemoval*>(ctx);
+    EXPECT_FALSE(self->registry->IsLive(id)) << "callback ran before the id was killed";
+    self->ids.push_back(id);
+    self->registry->Recycle(id);
+  }
+};
+
+TEST(LockRegistryTest, InsertLookupRemove) {
+  auto r = NewRegistry();
+  const uintptr_t a = kBase + 0x40, b = kBase + 0x80;
+  EXPECT_EQ(r->Lookup(At(a)), 0u);
+  EXPECT_EQ(r->LiveCount(), 0u);
+
+  bool is_new = false;
+  NodeId ia = r->Insert(At(a), LockClass::kRwLock, &is_new);
+  ASSERT_NE(ia, 0u);
+  EXPECT_TRUE(is_new);
+  EXPECT_TRUE(r->IsLive(ia));
+  EXPECT_EQ(r->Lookup(At(a)), ia);
+  EXPECT_EQ(r->Node(ia).addr.load(), a);
+  EXPECT_EQ(r->Node(ia).cls, LockClass::kRwLock);
+  EXPECT_EQ(GenerationOf(ia) % 2, 1u) << "live generations are odd";
+
+  EXPECT_EQ(r->Insert(At(a), LockClass::kMutex, &is_new), ia) << "second insert: same id";
+  EXPECT_FALSE(is_new);
+  EXPECT_EQ(r->Node(ia).cls, LockClass::kRwLock) << "the class is fixed at the first event";
+
+  NodeId ib = MustInsert(*r, b);
+  EXPECT_NE(ib, ia);
+  EXPECT_EQ(r->Lookup(At(b)), ib);
+  EXPECT_EQ(r->LiveCount(), 2u);
+  EXPECT_EQ(r->EverRegistered(), 2u);
+
+  EXPECT_EQ(r->Remove(At(a)), ia);
+  EXPECT_FALSE(r->IsLive(ia));
+  EXPECT_EQ(r->Lookup(At(a)), 0u);
+  EXPECT_EQ(r->Lookup(At(b)), ib) << "removing a must not disturb b";
+  EXPECT_EQ(r->LiveCount(), 1u);
+  EXPECT_EQ(r->Remove(At(a)), 0u) << "already removed";
+  EXPECT_EQ(r->Remove(At(kBase + 0x1000)), 0u) << "never registered";
+  EXPECT_EQ(r->LiveCount(), 1u);
+
+  EXPECT_EQ(r->Insert(nullptr, LockClass::kMutex, &is_new), 0u) << "null is never a lock";
+  EXPECT_FALSE(is_new);
+  EXPECT_FALSE(r->IsLive(0));
+}
+
+TEST(LockRegistryTest, RecycledSlotGetsNewGeneration) {
+  auto r = NewRegistry();
+  const uintptr_t a = kBase + 0x100;
+  NodeId old_id = MustInsert(*r, a);
+  ASSERT_EQ(r->Remove(At(a)), old_id);
+  r->Recycle(old_id);
+
+  NodeId new_id = MustInsert(*r, a);
+  EXPECT_NE(new_id, old_id);
+  EXPECT_FALSE(r->IsLive(old_id));
+  EXPECT_TRUE(r->IsLive(new_id));
+  EXPECT_EQ(r->Lookup(At(a)), new_id);
+  if (IndexOf(new_id) == IndexOf(old_id)) {
+    EXPECT_NE(GenerationOf(new_id), GenerationOf(old_id));
+  }
+
+  // The same slot reused by a lock at another address: the old id stays dead.
+  ASSERT_EQ(r->Remove(At(a)), new_id);
+  r->Recycle(new_id);
+  NodeId other = MustInsert(*r, kBase + 0x200);
+  EXPECT_FALSE(r->IsLive(old_id));
+  EXPECT_FALSE(r->IsLive(new_id));
+  EXPECT_TRUE(r->IsLive(other));
+  EXPECT_NE(other, new_id);
+  EXPECT_NE(other, old_id);
+  EXPECT_EQ(r->Node(other).addr.load(), kBase + 0x200);
+}
+
+TEST(LockRegistryTest, SlotIsNotReusedBeforeRecycle) {
+  auto r = NewRegistry();
+  NodeId first = MustInsert(*r, kBase + 0x10);
+  ASSERT_EQ(r->Remove(At(kBase + 0x10)), first);
+  // Not recycled yet (the graph may still hold its edges): a new lock gets another slot.
+  NodeId second = MustInsert(*r, kBase + 0x10);
+  EXPECT_NE(IndexOf(second), IndexOf(first));
+  EXPECT_FALSE(r->IsLive(first));
+}
+
+TEST(LockRegistryTest, NewLockStartsWithCleanState) {
+  auto r = NewRegistry();
+  NodeId id = MustInsert(*r, kBase + 0x20);
+  r->Node(id).level.store(5);
+  r->Node(id).acquisitions.store(42);
+  r->Node(id).foreign_unlocks.store(3);
+  ASSERT_EQ(r->Remove(At(kBase + 0x20)), id);
+  r->Recycle(id);
+  NodeId again = MustInsert(*r, kBase + 0x20);
+  EXPECT_EQ(r->Node(again).level.load(), kNoLevel);
+  EXPECT_EQ(r->Node(again).acquisitions.load(), 0u);
+  EXPECT_EQ(r->Node(again).foreign_unlocks.load(), 0u);
+  EXPECT_EQ(r->Node(again).name.load(), nullptr);
+}
+
+// Locks at the range's edges and just outside; `size` decides which RemoveRange path runs.
+void CheckRemoveRange(size_t size, size_t inside_count) {
+  SCOPED_TRACE(::testing::Message() << "range size " << size);
+  auto r = NewRegistry();
+  const uintptr_t lo = kBase + 0x100000, hi = lo + size;
+  std::set<NodeId> inside, outside;
+  std::vector<uintptr_t> outside_addrs = {lo - 8, lo - 4, hi, hi + 4, hi + 0x10000};
+  for (uintptr_t a : outside_addrs) outside.insert(MustInsert(*r, a));
+  std::vector<uintptr_t> inside_addrs = {lo, hi - 4, hi - 8};
+  const size_t stride = (size - 64) / inside_count / 8 * 8;
+  for (size_t k = 0; k < inside_count; ++k) inside_addrs.push_back(lo + 16 + k * stride);
+  for (uintptr_t a : inside_addrs) inside.insert(MustInsert(*r, a));
+  ASSERT_EQ(inside.size(), inside_addrs.size()) << "test addresses overlap";
+  ASSERT_EQ(r->LiveCount(), inside.size() + outside.size());
+
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(lo), size, &RangeRemoval::OnRemoved, &removal);
+
+  EXPECT_EQ(std::set<NodeId>(removal.ids.begin(), removal.ids.end()), inside);
+  EXPECT_EQ(removal.ids.size(), inside.size()) << "a lock was reported twice";
+  for (uintptr_t a : inside_addrs) EXPECT_EQ(r->Lookup(At(a)), 0u) << std::hex << a;
+  for (uintptr_t a : outside_addrs) EXPECT_NE(r->Lookup(At(a)), 0u) << std::hex << a;
+  for (NodeId id : outside) EXPECT_TRUE(r->IsLive(id));
+  EXPECT_EQ(r->LiveCount(), outside.size());
+
+  // Recycled slots serve new locks.
+  NodeId fresh = MustInsert(*r, lo + 8);
+  EXPECT_EQ(inside.count(fresh), 0u);
+}
+
+TEST(LockRegistryTest, RemoveRangeRemovesExactlyTheLocksInsideSmallRange) {
+  CheckRemoveRange(4096, 10);
+}
+
+TEST(LockRegistryTest, RemoveRangeRemovesMoreThanOneBatchInSmallRange) {
+  CheckRemoveRange(60 * 1024, 200);  // > 64 locks: removed in several batches
+}
+
+TEST(LockRegistryTest, RemoveRangeRemovesExactlyTheLocksInsideLargeRange) {
+  CheckRemoveRange(64 * 1024 + 4096, 10);  // just above the small-range limit
+  CheckRemoveRange(8 << 20, 300);
+}
+
+TEST(LockRegistryTest, RemoveRangeOnEmptyOrUntouchedRangeDoesNothing) {
+  auto r = NewRegistry();
+  NodeId id = MustInsert(*r, kBase);
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(kBase + 0x1000), 4096, &RangeRemoval::OnRemoved, &removal);
+  r->RemoveRange(At(kBase), 0, &RangeRemoval::OnRemoved, &removal);
+  r->RemoveRange(At(kBase + 0x1000), 1 << 20, &RangeRemoval::OnRemoved, &removal);
+  EXPECT_TRUE(removal.ids.empty());
+  EXPECT_TRUE(r->IsLive(id));
+}
+
+TEST(LockRegistryTest, MayContainPagesThatHadLocks) {
+  auto r = NewRegistry();
+  const uintptr_t a = kBase + 0x3000 + 0x48;  // page kBase + 0x3000
+  MustInsert(*r, a);
+  EXPECT_TRUE(r->MayContain(At(a), 8));
+  EXPECT_TRUE(r->MayContain(At(kBase + 0x3000), 4096));
+  EXPECT_TRUE(r->MayContain(At(kBase + 0x2ff8), 0x100)) << "range straddling into the page";
+  EXPECT_TRUE(r->MayContain(At(kBase), 1 << 20));
+  EXPECT_FALSE(r->MayContain(At(a), 0));
+  // Far away, never registered: the page filter says no.
+  EXPECT_FALSE(r->MayContain(At(0x7e5500000000), 4096));
+  EXPECT_FALSE(r->MayContain(At(0x7e5500000000), 16 * 4096));
+  EXPECT_FALSE(r->MayContain(At(kBase + 0x40000000), 4096));
+}
+
+TEST(LockRegistryTest, FreshRegistryContainsNothing) {
+  auto r = NewRegistry();
+  int local = 0;
+  EXPECT_FALSE(r->MayContain(&local, sizeof local));
+  EXPECT_FALSE(r->MayContain(At(kBase), 1 << 20));
+}
+
+TEST(LockRegistryTest, HundredThousandInsertsAndRemovesKeepLiveCount) {
+  auto r = NewRegistry();
+  constexpr size_t kN = 100000;  // spans several node chunks
+  std::vector<NodeId> ids(kN);
+  auto addr = [](size_t k) { return kBase + 0x1000000 + k * 24; };
+  for (size_t k = 0; k < kN; ++k) {
+    ids[k] = MustInsert(*r, addr(k));
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_EQ(r->LiveCount(), kN);
+  EXPECT_EQ(std::set<NodeId>(ids.begin(), ids.end()).size(), kN) << "ids must be distinct";
+  for (size_t k = 0; k < kN; ++k) ASSERT_EQ(r->Lookup(At(addr(k))), ids[k]) << k;
+
+  // Remove every other lock, recycle, and register new ones at the freed addresses.
+  for (size_t k = 0; k < kN; k += 2) {
+    ASSERT_EQ(r->Remove(At(addr(k))), ids[k]);
+    r->Recycle(ids[k]);
+  }
+  EXPECT_EQ(r->LiveCount(), kN / 2);
+  for (size_t k = 0; k < kN; ++k) {
+    ASSERT_EQ(r->Lookup(At(addr(k))), k % 2 ? ids[k] : 0u) << k;
+  }
+  const uint32_t limit_before = r->IndexLimit();
+  for (size_t k = 0; k < kN; k += 2) {
+    NodeId id = MustInsert(*r, addr(k));
+    ASSERT_FALSE(r->IsLive(ids[k]));
+    ids[k] = id;
+  }
+  EXPECT_EQ(r->LiveCount(), kN);
+  EXPECT_EQ(r->IndexLimit(), limit_before) << "recycled node slots must be reused";
+  EXPECT_EQ(r->EverRegistered(), kN + kN / 2);
+
+  for (size_t k = 0; k < kN; ++k) {
+    ASSERT_EQ(r->Remove(At(addr(k))), ids[k]);
+    r->Recycle(ids[k]);
+  }
+  EXPECT_EQ(r->LiveCount(), 0u);
+  for (size_t k = 0; k < kN; k += 997) EXPECT_EQ(r->Lookup(At(addr(k))), 0u);
+}
+
+// Locks created and destroyed at ever new addresses (one live at a time) must never fill the
+// index. Regression test: with tombstone deletion, tombstones were only reused by an Insert()
+// probing through them and never purged, so after ~11.56M such lifetimes every Insert() returned 0
+// ("more than 0 live locks"). ~3 s.
+TEST(LockRegistryTest, ChurnAtDistinctAddressesNeverFillsTheIndex) {
+  auto r = NewRegistry();
+  for (uint64_t k = 0; k < 12000000; ++k) {
+    bool is_new = false;
+    const uintptr_t a = kBase + k * 64;
+    NodeId id = r->Insert(At(a), LockClass::kMutex, &is_new);
+    ASSERT_NE(id, 0u) << "registry full after " << k << " lifetimes with "
+                      << r->LiveCount() << " live locks";
+    ASSERT_EQ(r->Remove(At(a)), id);
+    r->Recycle(id);
+  }
+}
+
+// Two threads look up while a third inserts and removes. A Lookup may return a stale id (the
+// caller validates with IsLive), but never an id that belonged to another address. The stable
+// locks are registered before the churn starts, so no removal can move their index slots (in
+// linear probing, only entries placed after the removed one are shifted back): they must be
+// found every time.
+void RunConcurrentLookups(const std::vector<uintptr_t>& stable,
+                          const std::vector<uintptr_t>& churn) {
+  auto r = NewRegistry();
+  std::unordered_map<uintptr_t, NodeId> stable_id;
+  for (uintptr_t a : stable) stable_id[a] = MustInsert(*r, a);
+
+  // The churn thread logs every id it was given; ids are never reissued (generations), so the log
+  // is an exact id -> address map once the threads have joined.
+  constexpr size_t kOps = 200000;
+  std::vector<std::pair<NodeId, uintptr_t>> issued;
+  issued.reserve(kOps);
+  std::atomic<bool> done{false};
+  std::thread churner([&] {
+    std::mt19937 rng(99);
+    std::vector<NodeId> live(churn.size(), 0);
+    for (size_t op = 0; op < kOps; ++op) {
+      size_t k = rng() % churn.size();
+      if (live[k] == 0) {
+        bool is_new = false;
+        live[k] = r->Insert(At(churn[k]), LockClass::kMutex, &is_new);
+        issued.emplace_back(live[k], churn[k]);
+      } else {
+        NodeId id = r->Remove(At(churn[k]));
+        if (id != live[k]) ADD_FAILURE() << "Remove returned " << id << ", expected " << live[k];
+        r->Recycle(id);
+        live[k] = 0;
+      }
+    }
+    done.store(true);
+  });
+
+  struct Seen {
+    std::vector<std::pair<uintptr_t, NodeId>> hits;  // (looked-up address, returned id)
+    size_t stable_misses = 0, lookups = 0;
+  };
+  std::vector<Seen> seen(2);
+  auto lookup = [&](Seen* s, uint32_t seed) {
+    std::mt19937 rng(seed);
+    s->hits.reserve(1 << 20);
+    while (!done.load(std::memory_order_relaxed)) {
+      ++s->lookups;
+      if (rng() % 2) {
+        uintptr_t a = stable[rng() % stable.size()];
+        if (r->Lookup(At(a)) != stable_id.at(a)) ++s->stable_misses;
+      } else {
+        uintptr_t a = churn[rng() % churn.size()];
+        NodeId id = r->Lookup(At(a));
+        if (id != 0 && s->hits.size() < s->hits.capacity()) s->hits.emplace_back(a, id);
+      }
+    }
+  };
+  std::thread t1(lookup, &seen[0], 1u), t2(lookup, &seen[1], 2u);
+  churner.join();
+  t1.join();
+  t2.join();
+
+  std::unordered_map<NodeId, uintptr_t> owner;
+  for (const auto& [id, a] : issued) {
+    ASSERT_NE(id, 0u);
+    ASSERT_TRUE(owner.emplace(id, a).second) << "id " << id << " issued twice";
+  }
+  size_t hits = 0;
+  for (const Seen& s : seen) {
+    EXPECT_EQ(s.stable_misses, 0u) << "a registered lock was not found (of " << s.lookups << ")";
+    for (const auto& [a, id] : s.hits) {
+      auto it = owner.find(id);
+      ASSERT_NE(it, owner.end()) << "Lookup returned an id never issued: " << id;
+      ASSERT_EQ(it->second, a) << "Lookup(" << std::hex << a << ") returned the id of "
+                               << it->second;
+    }
+    hits += s.hits.size();
+  }
+  EXPECT_GT(hits, 0u) << "the lookups never overlapped the churn";
+  // Afterwards, everything agrees with the final state.
+  for (uintptr_t a : churn) {
+    NodeId id = r->Lookup(At(a));
+    if (id != 0) {
+      EXPECT_TRUE(r->IsLive(id));
+      EXPECT_EQ(r->Node(id).addr.load(), a);
+    }
+  }
+}
+
+TEST(LockRegistryTest, ConcurrentLookupNeverReturnsAnotherLocksId) {
+  // Stable and churning locks interleaved in one region.
+  std::vector<uintptr_t> stable, churn;
+  for (size_t k = 0; k < 320; ++k) (k % 5 == 0 ? churn : stable).push_back(kBase + k * 16);
+  RunConcurrentLookups(stable, churn);
+}
+
+// The registry's index hash (private in registry.h), replicated only to pick addresses whose
+// probe sequences overlap. Should it change, the test still holds, with fewer collisions.
+size_t HomeSlot(uintptr_t a) {
+  uint64_t x = a >> 3;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return static_cast<size_t>(x) & ((size_t{1} << LockRegistry::kIndexBits) - 1);
+}
+
+TEST(LockRegistryTest, ConcurrentLookupInOneProbeClusterNeverReturnsAnotherLocksId) {
+  // 128 locks whose home slots lie in one 128-slot window: one long probe cluster, so removals
+  // move (shift or overwrite) the very slots the lookups are reading.
+  std::vector<uintptr_t> stable, churn;
+  for (uintptr_t a = kBase; stable.size() + churn.size() < 128; a += 8) {
+    if (HomeSlot(a) < 128) (churn.size() * 3 < stable.size() ? churn : stable).push_back(a);
+  }
+  RunConcurrentLookups(stable, churn);
+}
+
+TEST(LockRegistryTest, RemoveRangeInsideOneWrappingProbeClusterRemovesExactlyTheRange) {
+  // 160 locks whose home slots lie in the index's last 64 and first 64 slots: one probe cluster
+  // that wraps around the end, so every removal shifts entries, some of them across the wrap.
+  const size_t last = (size_t{1} << LockRegistry::kIndexBits) - 1;
+  std::vector<uintptr_t> addrs;  // ascending
+  for (uintptr_t a = kBase; addrs.size() < 160; a += 8) {
+    const size_t home = HomeSlot(a);
+    if (home + 64 > last || home < 64) addrs.push_back(a);
+  }
+  std::vector<uintptr_t> order = addrs;
+  std::shuffle(order.begin(), order.end(), std::mt19937(5));
+  auto r = NewRegistry();
+  std::unordered_map<uintptr_t, NodeId> ids;
+  for (uintptr_t a : order) ids[a] = MustInsert(*r, a);
+
+  const uintptr_t lo = addrs[40], hi = addrs[120];  // addrs[40..119]: 80 locks, > 1 batch
+  ASSERT_GT(hi - lo, 64u * 1024) << "meant for the whole-index scan";
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(lo), hi - lo, &RangeRemoval::OnRemoved, &removal);
+
+  std::set<NodeId> expected;
+  for (size_t k = 40; k < 120; ++k) expected.insert(ids[addrs[k]]);
+  EXPECT_EQ(std::set<NodeId>(removal.ids.begin(), removal.ids.end()), expected);
+  EXPECT_EQ(removal.ids.size(), expected.size()) << "a lock was reported twice";
+  for (size_t k = 0; k < addrs.size(); ++k) {
+    const bool inside = k >= 40 && k < 120;
+    EXPECT_EQ(r->Lookup(At(addrs[k])), inside ? 0u : ids[addrs[k]]) << k;
+  }
+  EXPECT_EQ(r->LiveCount(), addrs.size() - expected.size());
+}
+
+}  // namespace
+}  // namespace lockaudit::core
