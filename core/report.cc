@@ -105,10 +105,40 @@ std::string JsonLock(const ReportLock& l) {
   return out + "}";
 }
 
+// Frames of the standard library's and lockaudit's own inline plumbing (std::lock_guard,
+// __gthread_mutex_lock, lockaudit::mutex::lock): collapsed in the text report.
+bool IsPlumbing(const SymbolizedFrame& f) {
+  return f.file.rfind("/usr/include/", 0) == 0 ||
+         f.file.find("/include/lockaudit/") != std::string::npos;
+}
+
+// The first frame that is the program's own code: what a reader looks at first.
+const SymbolizedFrame* UserFrame(const std::vector<SymbolizedFrame>& frames) {
+  for (const SymbolizedFrame& f : frames) {
+    if (!f.file.empty() && !IsPlumbing(f)) return &f;
+  }
+  return nullptr;
+}
+
+std::string Where(const SymbolizedFrame* f) {
+  if (f == nullptr) return "";
+  const char* slash = strrchr(f->file.c_str(), '/');
+  return " at " + (f->function.empty() ? std::string("??") : f->function) + " (" +
+         (slash ? slash + 1 : f->file.c_str()) + ":" + std::to_string(f->line) + ")";
+}
+
 std::string TextFrames(const std::vector<SymbolizedFrame>& frames, const char* indent) {
   std::string out;
   for (size_t i = 0; i < frames.size(); ++i) {
     const SymbolizedFrame& f = frames[i];
+    if (IsPlumbing(f)) {
+      size_t j = i;
+      while (j + 1 < frames.size() && IsPlumbing(frames[j + 1])) ++j;
+      out += std::string(indent) + "   ... " + std::to_string(j - i + 1) +
+             " inlined library frame(s)\n";
+      i = j;
+      continue;
+    }
     char head[64];
     snprintf(head, sizeof head, "%s#%zu 0x%" PRIxPTR " ", indent, i, f.pc);
     out += head;
@@ -147,6 +177,8 @@ void Render(Finding& f) {
     const ReportLock* to = FindLock(f, e.to);
     t += "  edge " + std::to_string(i + 1) + ": " + Quoted(from) + " -> " + Quoted(to) +
          " (thread '" + e.thread.name + "' tid " + std::to_string(e.thread.tid) + ")\n";
+    t += "    " + Quoted(to) + Where(UserFrame(edge_stacks[i])) + ", while holding " +
+         Quoted(from) + " taken" + Where(UserFrame(edge_held[i])) + "\n";
     t += "    " + Quoted(to) + " acquired at:\n" + TextFrames(edge_stacks[i], "      ");
     t += "    while holding " + Quoted(from) + ", acquired at:\n" + TextFrames(edge_held[i], "      ");
   }

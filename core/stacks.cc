@@ -6,6 +6,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <libunwind.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -42,6 +43,24 @@ uint64_t HashPcs(const uintptr_t* pcs, size_t n) {
 
 // ---- Symbolizer --------------------------------------------------------------------------
 
+// Separate debug info from the local disk only: /usr/lib/debug/.build-id/xx/rest.debug (Debian's
+// -dbgsym packages). dwfl_standard_find_debuginfo would also dlopen libdebuginfod, bringing a
+// network client (curl, TLS, their exit handlers) into the audited program.
+int FindLocalDebuginfo(Dwfl_Module* mod, void**, const char*, Dwarf_Addr, const char*, const char*,
+                       GElf_Word, char** debuginfo_file_name) {
+  const unsigned char* bits = nullptr;
+  GElf_Addr vaddr = 0;
+  int len = dwfl_module_build_id(mod, &bits, &vaddr);
+  if (len <= 1) return -1;
+  char path[512];
+  int n = snprintf(path, sizeof path, "/usr/lib/debug/.build-id/%02x/", bits[0]);
+  for (int i = 1; i < len && n < 480; ++i) n += snprintf(path + n, sizeof path - n, "%02x", bits[i]);
+  snprintf(path + n, sizeof path - n, ".debug");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) *debuginfo_file_name = strdup(path);
+  return fd;
+}
+
 struct Symbolizer {
   EngineMutex mu;
   Dwfl* dwfl = nullptr;
@@ -52,7 +71,7 @@ struct Symbolizer {
   void Open() {
     if (dwfl != nullptr) dwfl_end(dwfl);
     callbacks.find_elf = dwfl_linux_proc_find_elf;
-    callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+    callbacks.find_debuginfo = FindLocalDebuginfo;
     callbacks.debuginfo_path = &debuginfo_path;
     dwfl = dwfl_begin(&callbacks);
     if (dwfl == nullptr) return;
