@@ -326,6 +326,16 @@ void RefreshModules() {
   s.Open();
 }
 
+void StacksPrepareFork() {
+  GetDepot().mu.lock();
+  GetSymbolizer().mu.lock();
+}
+
+void StacksParentAfterFork() {
+  GetSymbolizer().mu.unlock();
+  GetDepot().mu.unlock();
+}
+
 void StacksResetAfterFork() {
   GetDepot().mu.ResetAfterFork();
   GetSymbolizer().mu.ResetAfterFork();

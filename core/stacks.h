@@ -54,6 +54,10 @@ std::vector<SymbolizedFrame> SymbolizeStack(StackId id);
 std::string DataSymbol(uintptr_t addr);
 // Re-reads the process's module list (after dlopen).
 void RefreshModules();
+// Fork: the depot and symbolizer locks are taken before fork and released (parent) or reset
+// (child) after it, so the child never sees them mid-update.
+void StacksPrepareFork();
+void StacksParentAfterFork();
 void StacksResetAfterFork();
 
 }  // namespace lockaudit::core

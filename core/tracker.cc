@@ -669,6 +669,7 @@ void EnsureInitialized() noexcept {
   InitReport(e->opts);
   if (e->opts.hierarchy[0] != '\0') LoadHierarchy(e->opts.hierarchy);
   pthread_key_create(&e->key, ThreadKeyDestructor);
+  pthread_atfork(ForkPrepare, ForkParent, ForkChild);
   atexit(AtExit);
   g_status.store(static_cast<int>(EngineStatus::kReady), std::memory_order_release);
   tls_mode = saved_mode;
@@ -938,10 +939,14 @@ void ForkPrepare() noexcept {
   E().registry.mutex().lock();
   E().threads_mu.lock();
   ReportPrepareFork();
+  E().evidence_mu.lock();
+  StacksPrepareFork();
 }
 
 void ForkParent() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
+  StacksParentAfterFork();
+  E().evidence_mu.unlock();
   ReportParentAfterFork();
   E().threads_mu.unlock();
   E().registry.mutex().unlock();
@@ -955,6 +960,7 @@ void ForkChild() noexcept {
   e.threads_mu.ResetAfterFork();
   e.registry.ResetAfterFork();
   e.graph_mu.ResetAfterFork();
+  e.evidence_mu.ResetAfterFork();
   StacksResetAfterFork();
   // Only the forking thread survives: every other state is free again.
   for (ThreadState* t = e.threads.load(); t; t = t->next) {

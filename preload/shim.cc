@@ -149,8 +149,7 @@ std::vector<Range> LoadedRanges() {
 __attribute__((constructor(101))) void InitShim() {
   Ready();
   RealFree();
-  core::EnsureInitialized();
-  if (!core::Disabled()) pthread_atfork(core::ForkPrepare, core::ForkParent, core::ForkChild);
+  core::EnsureInitialized();  // also registers the engine's fork handlers
 }
 
 }  // namespace
