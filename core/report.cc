@@ -89,7 +89,9 @@ std::string JsonFrames(const std::vector<SymbolizedFrame>& frames) {
     out += f.file.empty() ? "null" : "\"" + JsonEscape(f.file) + "\"";
     out += ",\"line\":";
     out += f.line ? std::to_string(f.line) : "null";
-    out += ",\"module\":\"" + JsonEscape(f.module) + "\"}";
+    out += ",\"module\":\"" + JsonEscape(f.module) + "\"";
+    if (f.offset != 0) out += ",\"offset\":\"" + Hex(f.offset) + "\"";
+    out += "}";
   }
   return out + "]";
 }
@@ -115,16 +117,17 @@ bool IsPlumbing(const SymbolizedFrame& f) {
 // The first frame that is the program's own code: what a reader looks at first.
 const SymbolizedFrame* UserFrame(const std::vector<SymbolizedFrame>& frames) {
   for (const SymbolizedFrame& f : frames) {
-    if (!f.file.empty() && !IsPlumbing(f)) return &f;
+    if (!IsPlumbing(f)) return &f;
   }
   return nullptr;
 }
 
 std::string Where(const SymbolizedFrame* f) {
   if (f == nullptr) return "";
+  std::string where = " at " + (f->function.empty() ? std::string("??") : f->function) + " (";
+  if (f->file.empty()) return where + f->module + "+" + Hex(f->offset) + ")";  // no debug info
   const char* slash = strrchr(f->file.c_str(), '/');
-  return " at " + (f->function.empty() ? std::string("??") : f->function) + " (" +
-         (slash ? slash + 1 : f->file.c_str()) + ":" + std::to_string(f->line) + ")";
+  return where + (slash ? slash + 1 : f->file.c_str()) + ":" + std::to_string(f->line) + ")";
 }
 
 std::string TextFrames(const std::vector<SymbolizedFrame>& frames, const char* indent) {
@@ -144,7 +147,11 @@ std::string TextFrames(const std::vector<SymbolizedFrame>& frames, const char* i
     out += head;
     out += f.function.empty() ? "??" : f.function;
     if (!f.file.empty()) out += " " + f.file + ":" + std::to_string(f.line);
-    if (!f.module.empty()) out += " (" + f.module + ")";
+    if (!f.module.empty()) {
+      out += " (" + f.module;
+      if (f.function.empty() && f.offset != 0) out += "+" + Hex(f.offset);  // for addr2line
+      out += ")";
+    }
     out += '\n';
   }
   if (frames.empty()) out += std::string(indent) + "(no stack)\n";

@@ -223,6 +223,8 @@ std::vector<SymbolizedFrame> SymbolizeLocked(Symbolizer& s, uintptr_t pc, bool i
   const char* modname =
       dwfl_module_info(m, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, nullptr);
   f.module = Basename(mainfile ? mainfile : modname);
+  Dwarf_Addr bias = 0;
+  if (dwfl_module_getelf(m, &bias) != nullptr) f.offset = pc - bias;
   GElf_Sym sym;
   GElf_Off off = 0;
   f.function = Demangle(dwfl_module_addrinfo(m, lookup, &off, &sym, nullptr, nullptr, nullptr));
@@ -235,7 +237,6 @@ std::vector<SymbolizedFrame> SymbolizeLocked(Symbolizer& s, uintptr_t pc, bool i
     }
   }
   std::vector<SymbolizedFrame> out;
-  Dwarf_Addr bias = 0;
   Dwarf_Die* cudie = dwfl_module_addrdie(m, lookup, &bias);
   Dwarf_Die* scopes = nullptr;
   int n = cudie ? dwarf_getscopes(cudie, lookup - bias, &scopes) : 0;
@@ -254,7 +255,7 @@ std::vector<SymbolizedFrame> SymbolizeLocked(Symbolizer& s, uintptr_t pc, bool i
     }
     if (i == n || dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine) break;
     Dwarf_Die inlined = scopes[i];
-    out.push_back(SymbolizedFrame{pc, InlinedName(&inlined), file, line, f.module});
+    out.push_back(SymbolizedFrame{pc, InlinedName(&inlined), file, line, f.module, f.offset});
     Dwarf_Attribute attr;
     Dwarf_Word call_file = 0, call_line = 0;
     if (dwarf_formudata(dwarf_attr(&inlined, DW_AT_call_file, &attr), &call_file) == 0 &&
@@ -310,7 +311,17 @@ std::string DataSymbol(uintptr_t addr) {
   GElf_Sym sym;
   GElf_Off off = 0;
   const char* name = dwfl_module_addrinfo(m, addr, &off, &sym, nullptr, nullptr, nullptr);
-  if (name == nullptr || GELF_ST_TYPE(sym.st_info) != STT_OBJECT) return {};
+  if (name == nullptr) {  // static data of a module without symbols
+    Dwarf_Addr bias = 0;
+    const char* mainfile = nullptr;
+    const char* modname =
+        dwfl_module_info(m, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, nullptr);
+    if (dwfl_module_getelf(m, &bias) == nullptr) return {};
+    char buf[64];
+    snprintf(buf, sizeof buf, "+0x%lx", static_cast<unsigned long>(addr - bias));
+    return Basename(mainfile ? mainfile : modname) + buf;
+  }
+  if (GELF_ST_TYPE(sym.st_info) != STT_OBJECT) return {};
   std::string r = Demangle(name);
   if (off != 0) {
     char buf[32];

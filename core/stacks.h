@@ -44,13 +44,15 @@ struct SymbolizedFrame {
   std::string file;      // empty if no debug info
   int line = 0;          // 0 if no debug info
   std::string module;    // basename of the object file
+  uintptr_t offset = 0;  // pc as an address in the module's ELF file (for addr2line -e MODULE)
 };
 // The frames of one pc: inlined functions innermost first, then the real function (so a lock
 // call inlined from a header shows the user's line too). `is_return_address`: the pc is a
 // return address, so the call instruction before it is looked up.
 std::vector<SymbolizedFrame> Symbolize(uintptr_t pc, bool is_return_address);
 std::vector<SymbolizedFrame> SymbolizeStack(StackId id);
-// Name of the data symbol covering `addr` ("g_mu" or "g_bank+0x28"); empty if none.
+// Name of the data symbol covering `addr` ("g_mu" or "g_bank+0x28"); for static data of a
+// module without symbols (a stripped binary), "<module>+0x<ELF address>"; empty for the heap.
 std::string DataSymbol(uintptr_t addr);
 // Re-reads the process's module list (after dlopen).
 void RefreshModules();

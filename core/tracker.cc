@@ -200,7 +200,9 @@ std::string NameOf(NodeId id) {
   char buf[48];
   if (pc != 0) {
     SymbolizedFrame f = Symbolize(pc, true).back();  // the real function, not a header's inline
-    std::string r = "heap@" + (f.function.empty() ? std::string("??") : f.function);
+    char where[96];
+    snprintf(where, sizeof where, "%s+0x%lx", f.module.c_str(), static_cast<unsigned long>(f.offset));
+    std::string r = "heap@" + (f.function.empty() ? std::string(where) : f.function);
     if (!f.file.empty()) {
       const char* slash = strrchr(f.file.c_str(), '/');
       r += " (" + std::string(slash ? slash + 1 : f.file.c_str()) + ":" + std::to_string(f.line) + ")";
