@@ -4,7 +4,7 @@
 // exit) read the counters with relaxed loads and may see slightly stale values.
 // Invariants: held[0..held_count) is in acquisition order; held_sig is the XOR of
 // HeldKey(entry) over held entries; held[i].prefix_max_level is the max level of held[0..i].
-// Cost: ~150 KiB per thread (caches), from engine memory, recycled when the thread exits.
+// Cost: ~180 KiB per thread (caches), from engine memory, recycled when the thread exits.
 #ifndef LOCKAUDIT_CORE_THREAD_STATE_H_
 #define LOCKAUDIT_CORE_THREAD_STATE_H_
 
@@ -41,7 +41,7 @@ struct IdCacheEntry {
 
 class ThreadState {
  public:
-  static constexpr uint32_t kIdCacheSize = 256;
+  static constexpr uint32_t kIdCacheSize = 1024;
   static constexpr uint32_t kEdgeCacheSize = 16384;  // contexts (held set, lock) already learned
   static constexpr uint32_t kInlineHeld = 32;
   static constexpr uint32_t kHoldSamplePeriod = 64;
@@ -52,6 +52,7 @@ class ThreadState {
   uint64_t held_sig;
   uint32_t sample_countdown;
   uint32_t tid;
+  uint64_t incarnation;  // unique per thread ever audited (tids are reused by the kernel)
   uintptr_t pthread_id;  // pthread_self() of the owner
   char name[32];
   bool nonblocking;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine_mutex.h"
+#include "known_edges.h"
 #include "lock_order_graph.h"
 #include "options.h"
 #include "provider.h"
@@ -50,6 +51,9 @@ struct Engine {
   LockRegistry registry;
   EngineMutex graph_mu;  // order: graph_mu before registry.mutex()
   LockOrderGraph graph;
+  KnownEdges saturated;  // edges that no observation can change (read without graph_mu)
+  KnownEdges contexts;   // second level of the threads' context caches
+  std::atomic<uint64_t> next_incarnation{1};
   std::unordered_map<uint64_t, EdgeRecord> edges;  // key: from index << 32 | to index
   std::set<std::vector<NodeId>> reported_cycles;
   std::set<std::pair<int, std::pair<NodeId, NodeId>>> reported_once;  // (kind, ids) dedupe
@@ -138,6 +142,7 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
   ts->held_sig = 0;
   ts->sample_countdown = ThreadState::kHoldSamplePeriod;
   ts->tid = GetTid();
+  ts->incarnation = e.next_incarnation.fetch_add(1, std::memory_order_relaxed);
   ts->pthread_id = static_cast<uintptr_t>(pthread_self());
   ts->nonblocking = false;
   memset(ts->name, 0, sizeof ts->name);
@@ -460,10 +465,32 @@ struct PendingCycle {
 // reports the cycles they close. Two phases so that stacks are captured without graph_mu
 // (unwinding may take the dynamic loader's lock, which a dlopen'ing thread holds while it may
 // be waiting for graph_mu inside a static constructor).
+// Remembers a saturated edge for every mode pair its observations cover: no gate left, and
+// already seen by two threads (so another thread's observation cannot change single_thread).
+void MarkSaturated(const EdgeRecord& r) {
+  if (!r.props.gates.empty() || !r.multi_thread) return;
+  for (uint8_t fm : {uint8_t{1}, uint8_t{2}}) {
+    for (uint8_t tm : {uint8_t{1}, uint8_t{2}}) {
+      if ((r.props.from_modes & fm) && (r.props.to_modes & tm)) {
+        E().saturated.Insert(KnownEdges::Key(r.from, r.to, fm, tm));
+      }
+    }
+  }
+}
+
 LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
-  Inside inside;
   Engine& e = E();
   const uint32_t n = ts.held_count;
+  const uint8_t to_mode_bit = (flags & kShared) ? 2 : 1;
+  // Lock-free first: when every edge of this context is saturated, nothing can change.
+  bool all_saturated = true;
+  for (uint32_t i = 0; i < n && all_saturated; ++i) {
+    if (ts.held[i].id == id) continue;
+    all_saturated = e.saturated.Contains(KnownEdges::Key(
+        ts.held[i].id, id, (ts.held[i].flags & kShared) ? 2 : 1, to_mode_bit));
+  }
+  if (all_saturated) return;
+  Inside inside;
   std::vector<uint32_t> fresh;  // held indices whose edge into `id` is not known yet
   {
     EngineLock lock(e.graph_mu);
@@ -510,6 +537,7 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
         r.stack = stack;
         r.held_stack = held_stacks[i];
         e.edges.emplace(EdgeKey(a.id, id), r);
+        MarkSaturated(r);
         ++e.edges_learned;
         if (i + 1 == n) new_edges.push_back(r);  // direct nesting: enough to rebuild cycles
         if (closes || e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
@@ -530,7 +558,11 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
         r.props.to_modes |= to_mode;
         changed = true;
       }
-      if (r.thread.tid != ts.tid) r.multi_thread = true;
+      if (r.thread.tid != ts.tid && !r.multi_thread) {
+        r.multi_thread = true;
+        changed = true;
+      }
+      if (changed) MarkSaturated(r);
       if (changed && e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
     }
     static const LockOrderGraph::EdgeProps kNone;
@@ -586,6 +618,18 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
   }
 }
 
+// First-level miss of the context cache: the second level (shared, lock-free, keyed by this
+// thread's incarnation), then learning.
+LOCKAUDIT_COLD void LearnContext(ThreadState& ts, NodeId id, uint32_t flags, Site site,
+                                 uint64_t key, uint64_t& slot) {
+  uint64_t key2 = Mix64(key ^ Mix64(ts.incarnation));
+  if (!E().contexts.Contains(key2)) {
+    LearnEdges(ts, id, flags, site);
+    E().contexts.Insert(key2);
+  }
+  slot = key;
+}
+
 // Checks run before a non-try acquisition of `id` (while the thread holds something).
 inline void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
   int level = E().registry.Node(id).level.load(std::memory_order_relaxed);
@@ -596,10 +640,7 @@ inline void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, Site si
   // Asymmetric in (held set, acquired lock): "hold A, take B" and "hold B, take A" differ.
   uint64_t key = Mix64(ts.held_sig + Mix64(HeldKey(id, flags) ^ 0x5bd1e9955bd1e995ULL)) | 1;
   uint64_t& slot = ts.edge_cache[key & (ThreadState::kEdgeCacheSize - 1)];
-  if (LOCKAUDIT_PREDICT_FALSE(slot != key)) {
-    LearnEdges(ts, id, flags, site);
-    slot = key;
-  }
+  if (LOCKAUDIT_PREDICT_FALSE(slot != key)) LearnContext(ts, id, flags, site, key, slot);
 }
 
 // The thread already holds `id` at held[i]. Returns true when the acquisition is fully

@@ -1,0 +1,59 @@
+#include "known_edges.h"
+
+#include <sys/mman.h>
+
+namespace lockaudit::core {
+namespace {
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+}  // namespace
+
+KnownEdges::KnownEdges() {
+  void* p = mmap(nullptr, kSlots * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p != MAP_FAILED) slots_ = static_cast<std::atomic<uint64_t>*>(p);
+}
+
+uint64_t KnownEdges::Key(uint64_t from, uint64_t to, uint8_t from_mode, uint8_t to_mode) {
+  return Mix(Mix(from * 4 + from_mode) ^ (to * 4 + to_mode)) | 1;  // never 0 (empty)
+}
+
+bool KnownEdges::Contains(uint64_t key) const noexcept {
+  if (slots_ == nullptr) return false;
+  for (size_t i = 0; i < kMaxProbe; ++i) {
+    uint64_t v = slots_[(key + i) & (kSlots - 1)].load(std::memory_order_relaxed);
+    if (v == key) return true;
+    if (v == 0) return false;
+  }
+  return false;
+}
+
+void KnownEdges::Insert(uint64_t key) noexcept {
+  if (slots_ == nullptr) return;
+  if (count_.load(std::memory_order_relaxed) >= kSlots / 2) Clear();
+  for (size_t i = 0; i < kMaxProbe; ++i) {
+    std::atomic<uint64_t>& slot = slots_[(key + i) & (kSlots - 1)];
+    uint64_t v = slot.load(std::memory_order_relaxed);
+    if (v == key) return;
+    if (v == 0 && slot.compare_exchange_strong(v, key, std::memory_order_relaxed)) {
+      count_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (v == key) return;
+  }
+}
+
+void KnownEdges::Clear() noexcept {
+  if (slots_ == nullptr) return;
+  // Zero pages atomically per page for concurrent readers; the memory is returned as well.
+  madvise(slots_, kSlots * sizeof(uint64_t), MADV_DONTNEED);
+  count_.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace lockaudit::core
