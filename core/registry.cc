@@ -105,6 +105,8 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   node.first_site_pc.store(0, std::memory_order_relaxed);
   node.foreign_unlocks.store(0, std::memory_order_relaxed);
   node.api_managed.store(false, std::memory_order_relaxed);
+  node.stack_owner_cfa.store(0, std::memory_order_relaxed);
+  node.stack_owner_ret.store(0, std::memory_order_relaxed);
   node.acquisitions.store(0, std::memory_order_relaxed);
   node.contentions.store(0, std::memory_order_relaxed);
   node.wait_ns.store(0, std::memory_order_relaxed);

@@ -40,7 +40,11 @@ struct LockNode {
   std::atomic<uintptr_t> first_site_pc{0};
   std::atomic<uint32_t> foreign_unlocks{0};  // unlocks by a thread that did not hold it
   std::atomic<bool> in_graph{false};
-  std::atomic<bool> api_managed{false};       // an instrumented type: ignore kFromShim events          // has (had) lock-order edges: destroy must clean up
+  std::atomic<bool> api_managed{false};       // an instrumented type: ignore kFromShim events
+  // A lock on its owner thread's stack: the frame that holds it, identified by the frame's CFA
+  // and the return address stored just below it (0 when not on a stack, or not known).
+  std::atomic<uintptr_t> stack_owner_cfa{0};
+  std::atomic<uintptr_t> stack_owner_ret{0};          // has (had) lock-order edges: destroy must clean up
   // Statistics retired from thread caches (summed with the live caches on read).
   std::atomic<uint64_t> acquisitions{0};
   std::atomic<uint64_t> contentions{0};

@@ -312,11 +312,11 @@ std::string DataSymbol(uintptr_t addr) {
   GElf_Off off = 0;
   const char* name = dwfl_module_addrinfo(m, addr, &off, &sym, nullptr, nullptr, nullptr);
   if (name == nullptr) {  // static data of a module without symbols
-    Dwarf_Addr bias = 0;
+    Dwarf_Addr bias = 0, start = 0, end = 0;
     const char* mainfile = nullptr;
     const char* modname =
-        dwfl_module_info(m, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, nullptr);
-    if (dwfl_module_getelf(m, &bias) == nullptr) return {};
+        dwfl_module_info(m, nullptr, &start, &end, nullptr, nullptr, &mainfile, nullptr);
+    if (addr < start || addr >= end || dwfl_module_getelf(m, &bias) == nullptr) return {};
     char buf[64];
     snprintf(buf, sizeof buf, "+0x%lx", static_cast<unsigned long>(addr - bias));
     return Basename(mainfile ? mainfile : modname) + buf;

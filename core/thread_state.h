@@ -32,6 +32,10 @@ struct HeldLock {
 struct IdCacheEntry {
   uintptr_t addr;
   NodeId id;
+  // For a lock on this thread's stack: its frame's CFA and the return address at CFA-8 when the
+  // lock was registered. A different word there means the frame returned: the lock is dead.
+  uintptr_t owner_cfa;
+  uintptr_t owner_ret;
   uint64_t acquisitions;
   uint64_t contentions;
   uint64_t wait_ns;
@@ -54,6 +58,7 @@ class ThreadState {
   uint32_t tid;
   uint64_t incarnation;  // unique per thread ever audited (tids are reused by the kernel)
   uintptr_t pthread_id;  // pthread_self() of the owner
+  uintptr_t stack_lo, stack_hi;  // this thread's stack (0, 0 when unknown)
   char name[32];
   bool nonblocking;
   std::atomic<bool> in_use;

@@ -109,6 +109,8 @@ const char* Intern(const std::string& s) {
   return p;
 }
 
+void ForgetNode(NodeId id, void*);  // below, with the lock-lifetime events
+
 // ---- Thread states -----------------------------------------------------------------------
 
 LOCKAUDIT_COLD ThreadState* NewThreadState() {
@@ -144,6 +146,17 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
   ts->tid = GetTid();
   ts->incarnation = e.next_incarnation.fetch_add(1, std::memory_order_relaxed);
   ts->pthread_id = static_cast<uintptr_t>(pthread_self());
+  ts->stack_lo = ts->stack_hi = 0;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* base = nullptr;
+    size_t size = 0;
+    if (pthread_attr_getstack(&attr, &base, &size) == 0) {
+      ts->stack_lo = reinterpret_cast<uintptr_t>(base);
+      ts->stack_hi = ts->stack_lo + size;
+    }
+    pthread_attr_destroy(&attr);
+  }
   ts->nonblocking = false;
   memset(ts->name, 0, sizeof ts->name);
   prctl(PR_GET_NAME, ts->name, 0, 0, 0);
@@ -207,7 +220,9 @@ std::string NameOf(NodeId id) {
     SymbolizedFrame f = Symbolize(pc, true).back();  // the real function, not a header's inline
     char where[96];
     snprintf(where, sizeof where, "%s+0x%lx", f.module.c_str(), static_cast<unsigned long>(f.offset));
-    std::string r = "heap@" + (f.function.empty() ? std::string(where) : f.function);
+    const bool on_stack = n.stack_owner_cfa.load(std::memory_order_relaxed) != 0;
+    std::string r = (on_stack ? "stack@" : "heap@") +
+                    (f.function.empty() ? std::string(where) : f.function);
     if (!f.file.empty()) {
       const char* slash = strrchr(f.file.c_str(), '/');
       r += " (" + std::string(slash ? slash + 1 : f.file.c_str()) + ":" + std::to_string(f.line) + ")";
@@ -258,16 +273,84 @@ inline size_t CacheSlot(const void* lock) {
          (ThreadState::kIdCacheSize - 1);
 }
 
+// ---- Locks on a thread's own stack --------------------------------------------------------
+// They are never destroyed nor freed: when their frame returns, another frame reuses the
+// address at once. The owner thread records the frame that holds the lock (its CFA and the
+// return address just below it, found by one unwind at registration) and checks that word on
+// every acquisition through its cache: a changed word means the frame returned, and the lock is
+// forgotten. (x86-64: the return address sits at CFA-8.) A frame re-entered from the very same
+// call instruction passes the check; its lock is then the same lock site with the same orders.
+
+inline bool OnOwnStack(const ThreadState& ts, const void* lock) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(lock);
+  return a >= ts.stack_lo && a < ts.stack_hi;
+}
+
+inline bool OwnerFrameDead(uintptr_t owner_cfa, uintptr_t owner_ret) {
+  return owner_cfa != 0 && *reinterpret_cast<const uintptr_t*>(owner_cfa - 8) != owner_ret;
+}
+
+// Finds the frame holding `lock` (frame k spans [sp(k), sp(k+1))) and records it in the node.
+void RecordStackOwner(ThreadState& ts, NodeId id, const void* lock) {
+#if defined(__x86_64__)
+  LockNode& n = E().registry.Node(id);
+  if (n.stack_owner_cfa.load(std::memory_order_relaxed) != 0) return;
+  RawFrame frames[128];
+  size_t nf = CaptureFrames(frames, 128, 0);
+  uintptr_t a = reinterpret_cast<uintptr_t>(lock);
+  for (size_t k = 0; k + 1 < nf; ++k) {
+    uintptr_t cfa = frames[k + 1].sp;
+    if (frames[k].sp <= a && a < cfa && cfa <= ts.stack_hi) {
+      n.stack_owner_ret.store(*reinterpret_cast<const uintptr_t*>(cfa - 8), std::memory_order_relaxed);
+      n.stack_owner_cfa.store(cfa, std::memory_order_release);
+      return;
+    }
+  }
+#else
+  (void)ts, (void)id, (void)lock;
+#endif
+}
+
+void ForgetLock(const void* lock) {
+  NodeId id = E().registry.Remove(lock);
+  if (id != 0) ForgetNode(id, nullptr);
+}
+
 LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockClass cls,
                                        uintptr_t site_pc) {
+  Inside inside;
+  const bool on_stack = OnOwnStack(ts, lock);
   NodeId id = E().registry.Lookup(lock);
+  if (id != 0 && on_stack) {
+    LockNode& n = E().registry.Node(id);
+    if (OwnerFrameDead(n.stack_owner_cfa.load(std::memory_order_acquire),
+                       n.stack_owner_ret.load(std::memory_order_relaxed))) {
+      ForgetLock(lock);  // a dead frame's lock at this address
+      id = 0;
+    }
+  }
   if (id == 0) id = Register(lock, cls, site_pc);
   if (id == 0) return nullptr;
   IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
   FlushCacheEntry(ts, c);
   c.addr = reinterpret_cast<uintptr_t>(lock);
   c.id = id;
+  if (on_stack) {
+    RecordStackOwner(ts, id, lock);
+    c.owner_cfa = E().registry.Node(id).stack_owner_cfa.load(std::memory_order_acquire);
+    c.owner_ret = E().registry.Node(id).stack_owner_ret.load(std::memory_order_relaxed);
+  }
   return &c;
+}
+
+LOCKAUDIT_COLD IdCacheEntry* StackFrameReturned(ThreadState& ts, IdCacheEntry& c, const void* lock,
+                                                LockClass cls, uintptr_t site_pc) {
+  {
+    Inside inside;
+    ForgetLock(lock);
+  }
+  c.id = 0;  // dead: nothing to flush
+  return FillCache(ts, lock, cls, site_pc);
 }
 
 inline IdCacheEntry* CacheLookup(ThreadState& ts, const void* lock, LockClass cls,
@@ -275,6 +358,9 @@ inline IdCacheEntry* CacheLookup(ThreadState& ts, const void* lock, LockClass cl
   IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
   if (LOCKAUDIT_PREDICT_TRUE(c.addr == reinterpret_cast<uintptr_t>(lock) &&
                              E().registry.IsLive(c.id))) {
+    if (LOCKAUDIT_PREDICT_FALSE(OwnerFrameDead(c.owner_cfa, c.owner_ret))) {
+      return StackFrameReturned(ts, c, lock, cls, site_pc);
+    }
     return &c;
   }
   return FillCache(ts, lock, cls, site_pc);
