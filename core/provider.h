@@ -62,10 +62,21 @@ inline constexpr int kNoLevel = -2147483647 - 1;
 
 // ---- Thread state ------------------------------------------------------------------------
 
+namespace internal {
+// Set while the thread is audited; null inside the engine, in engine-owned threads, before the
+// state exists and after the thread's exit. initial-exec: one TLS load, no call.
+extern __thread ThreadState* tls_state __attribute__((tls_model("initial-exec")));
+ThreadState* ThisThreadSlow() noexcept;
+}  // namespace internal
+
 // The calling thread's state, or nullptr when this thread is not audited right now: engine
 // disabled (LOCKAUDIT_DISABLE=1), inside the engine, an engine-owned thread, or the thread is
 // being torn down. Creates the state on a thread's first call. Cheap: one TLS load when set.
-ThreadState* ThisThread() noexcept;
+inline ThreadState* ThisThread() noexcept {
+  ThreadState* ts = internal::tls_state;
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) return ts;
+  return internal::ThisThreadSlow();
+}
 
 // Marks the calling thread as inside the engine for its lifetime: events are passed through
 // unaudited. Engine-owned threads (watchdog, exporter, report writer) hold one for their life.

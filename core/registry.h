@@ -31,16 +31,17 @@ inline NodeId MakeNodeId(uint32_t gen, uint32_t index) {
 enum class NameSource : uint8_t { kNone = 0, kFirstSite = 1, kSymbol = 2, kExplicit = 3 };
 
 struct LockNode {
+  // Read on every acquisition: kept together in the node's first 16 bytes.
   std::atomic<uint32_t> generation{0};  // odd while live
-  std::atomic<uintptr_t> addr{0};
-  LockClass cls = LockClass::kMutex;
   std::atomic<int> level{kNoLevel};
-  std::atomic<const char*> name{nullptr};  // interned, engine-owned; set under the registry mutex
-  NameSource name_source = NameSource::kNone;
-  std::atomic<uintptr_t> first_site_pc{0};
   std::atomic<uint32_t> foreign_unlocks{0};  // unlocks by a thread that did not hold it
-  std::atomic<bool> in_graph{false};
   std::atomic<bool> api_managed{false};       // an instrumented type: ignore kFromShim events
+  std::atomic<bool> in_graph{false};
+  LockClass cls = LockClass::kMutex;
+  NameSource name_source = NameSource::kNone;
+  std::atomic<uintptr_t> addr{0};
+  std::atomic<const char*> name{nullptr};  // interned, engine-owned; set under the registry mutex
+  std::atomic<uintptr_t> first_site_pc{0};
   // A lock on its owner thread's stack: the frame that holds it, identified by the frame's CFA
   // and the return address stored just below it (0 when not on a stack, or not known).
   std::atomic<uintptr_t> stack_owner_cfa{0};
@@ -53,6 +54,9 @@ struct LockNode {
   std::atomic<uint64_t> hold_samples{0};
   uint32_t next_free = 0;
 };
+
+static_assert(sizeof(std::atomic<uint32_t>) * 3 + sizeof(std::atomic<bool>) * 2 + 2 <= 16,
+              "the fields read on every acquisition share one cache line");
 
 class LockRegistry {
  public:

@@ -26,12 +26,16 @@ struct HeldLock {
   uint32_t foreign_unlocks_at;
   uint32_t cache_slot;     // id-cache slot holding this lock's statistics
   uint64_t hold_start_ns;  // nonzero when this hold is timed (sampled)
+  uint64_t key;            // HeldKey(id, flags): XORed into held_sig on push and pop
 };
 
 // Direct-mapped cache: lock address -> id, plus this thread's statistics for that lock.
 struct IdCacheEntry {
   uintptr_t addr;
   NodeId id;
+  LockNode* node;  // the registry's node for id (validated by its generation)
+  uint64_t held_key;   // HeldKey(id, kExclusive), precomputed for the fast path
+  uint64_t edge_salt;  // EdgeSalt(held_key)
   // For a lock on this thread's stack: its frame's CFA and the return address at CFA-8 when the
   // lock was registered. A different word there means the frame returned: the lock is dead.
   uintptr_t owner_cfa;
@@ -48,7 +52,7 @@ class ThreadState {
   static constexpr uint32_t kIdCacheSize = 1024;
   static constexpr uint32_t kEdgeCacheSize = 16384;  // contexts (held set, lock) already learned
   static constexpr uint32_t kInlineHeld = 32;
-  static constexpr uint32_t kHoldSamplePeriod = 64;
+  static constexpr uint32_t kHoldSamplePeriod = 128;  // 1 hold in 128 is timed
 
   HeldLock* held;  // points at inline_held or a grown engine buffer
   uint32_t held_count;
@@ -81,7 +85,16 @@ inline uint64_t Mix64(uint64_t x) {
   x ^= x >> 33;
   return x;
 }
-inline uint64_t HeldKey(NodeId id, uint32_t flags) { return Mix64(id * 4 + (flags & kShared)); }
+// The per-thread context key of "acquire the lock with HeldKey `held_key` while holding the set
+// with signature `sig`": asymmetric ("hold A, take B" differs from "hold B, take A").
+inline uint64_t EdgeSalt(uint64_t held_key) { return Mix64(held_key ^ 0x5bd1e9955bd1e995ULL); }
+inline uint64_t EdgeCacheKey(uint64_t sig, uint64_t salt) { return Mix64(sig + salt) | 1; }
+
+// A held lock's contribution to held_sig (XOR over the held set): one multiply, since it is
+// computed on every push and pop. Contexts are mixed fully where they are looked up.
+inline uint64_t HeldKey(NodeId id, uint32_t flags) {
+  return (id * 4 + (flags & kShared) + 1) * 0x9E3779B97F4A7C15ULL;
+}
 
 }  // namespace lockaudit::core
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine_mutex.h"
+#include "hot_path.h"
 #include "known_edges.h"
 #include "lock_order_graph.h"
 #include "options.h"
@@ -32,6 +33,11 @@
 #include "thread_state.h"
 
 namespace lockaudit::core {
+
+namespace internal {
+__thread ThreadState* tls_state __attribute__((tls_model("initial-exec"))) = nullptr;
+}  // namespace internal
+
 namespace {
 
 // ---- Engine state ------------------------------------------------------------------------
@@ -78,8 +84,12 @@ Engine& E() { return *reinterpret_cast<Engine*>(g_engine_storage); }
 
 // TLS: `tls_state` is the one load of the hot path. tls_mode says why it is null.
 enum TlsMode : uint8_t { kFresh = 0, kActive = 1, kInside = 2, kGone = 3 };
-__thread ThreadState* tls_state __attribute__((tls_model("initial-exec"))) = nullptr;
+using internal::tls_state;
 __thread uint8_t tls_mode __attribute__((tls_model("initial-exec"))) = kFresh;
+
+// The hot path's helpers are inlined into the provider entry points (which LTO inlines into
+// the interposers and wrapper entries); their rare branches call LOCKAUDIT_COLD functions.
+#define LOCKAUDIT_HOT inline __attribute__((always_inline))
 
 uint64_t NowNs() {
   timespec ts;
@@ -268,10 +278,6 @@ LOCKAUDIT_COLD NodeId Register(const void* lock, LockClass cls, uintptr_t site_p
 
 // ---- Hot path helpers --------------------------------------------------------------------
 
-inline size_t CacheSlot(const void* lock) {
-  return (reinterpret_cast<uintptr_t>(lock) >> 3 ^ reinterpret_cast<uintptr_t>(lock) >> 11) &
-         (ThreadState::kIdCacheSize - 1);
-}
 
 // ---- Locks on a thread's own stack --------------------------------------------------------
 // They are never destroyed nor freed: when their frame returns, another frame reuses the
@@ -286,9 +292,6 @@ inline bool OnOwnStack(const ThreadState& ts, const void* lock) {
   return a >= ts.stack_lo && a < ts.stack_hi;
 }
 
-inline bool OwnerFrameDead(uintptr_t owner_cfa, uintptr_t owner_ret) {
-  return owner_cfa != 0 && *reinterpret_cast<const uintptr_t*>(owner_cfa - 8) != owner_ret;
-}
 
 // Finds the frame holding `lock` (frame k spans [sp(k), sp(k+1))) and records it in the node.
 void RecordStackOwner(ThreadState& ts, NodeId id, const void* lock) {
@@ -335,6 +338,9 @@ LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockCl
   FlushCacheEntry(ts, c);
   c.addr = reinterpret_cast<uintptr_t>(lock);
   c.id = id;
+  c.node = &E().registry.Node(id);
+  c.held_key = HeldKey(id, kExclusive);
+  c.edge_salt = EdgeSalt(c.held_key);
   if (on_stack) {
     RecordStackOwner(ts, id, lock);
     c.owner_cfa = E().registry.Node(id).stack_owner_cfa.load(std::memory_order_acquire);
@@ -353,11 +359,12 @@ LOCKAUDIT_COLD IdCacheEntry* StackFrameReturned(ThreadState& ts, IdCacheEntry& c
   return FillCache(ts, lock, cls, site_pc);
 }
 
-inline IdCacheEntry* CacheLookup(ThreadState& ts, const void* lock, LockClass cls,
+LOCKAUDIT_HOT IdCacheEntry* CacheLookup(ThreadState& ts, const void* lock, LockClass cls,
                                  uintptr_t site_pc) {
   IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
   if (LOCKAUDIT_PREDICT_TRUE(c.addr == reinterpret_cast<uintptr_t>(lock) &&
-                             E().registry.IsLive(c.id))) {
+                             c.node->generation.load(std::memory_order_acquire) ==
+                                 GenerationOf(c.id))) {
     if (LOCKAUDIT_PREDICT_FALSE(OwnerFrameDead(c.owner_cfa, c.owner_ret))) {
       return StackFrameReturned(ts, c, lock, cls, site_pc);
     }
@@ -377,12 +384,12 @@ LOCKAUDIT_COLD void GrowHeld(ThreadState& ts) {
   ts.held_capacity = cap;
 }
 
-inline void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint32_t flags, Site site) {
+LOCKAUDIT_HOT void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint32_t flags, Site site) {
   if (LOCKAUDIT_PREDICT_FALSE(ts.held_count == ts.held_capacity)) {
     GrowHeld(ts);
     if (ts.held_count == ts.held_capacity) return;  // out of memory: stop tracking deeper holds
   }
-  int level = E().registry.Node(c.id).level.load(std::memory_order_relaxed);
+  int level = c.node->level.load(std::memory_order_relaxed);
   int prev = ts.held_count ? ts.held[ts.held_count - 1].prefix_max_level : kNoLevel;
   HeldLock& h = ts.held[ts.held_count++];
   h.id = c.id;
@@ -391,20 +398,21 @@ inline void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint32_t fl
   h.flags = flags;
   h.recursion = 0;
   h.prefix_max_level = std::max(prev, level);
-  h.foreign_unlocks_at = E().registry.Node(c.id).foreign_unlocks.load(std::memory_order_relaxed);
+  h.foreign_unlocks_at = c.node->foreign_unlocks.load(std::memory_order_relaxed);
   h.cache_slot = static_cast<uint32_t>(&c - ts.id_cache);
   h.hold_start_ns = 0;
   if (LOCKAUDIT_PREDICT_FALSE(--ts.sample_countdown == 0)) {
     ts.sample_countdown = ThreadState::kHoldSamplePeriod;
     h.hold_start_ns = NowNs();
   }
-  ts.held_sig ^= HeldKey(c.id, flags);
+  h.key = (flags & kShared) ? HeldKey(c.id, flags) : c.held_key;
+  ts.held_sig ^= h.key;
   ++c.acquisitions;
 }
 
 // Removes held[i], keeping the order and the prefix levels of the entries above it.
 void RemoveHeld(ThreadState& ts, uint32_t i) {
-  ts.held_sig ^= HeldKey(ts.held[i].id, ts.held[i].flags);
+  ts.held_sig ^= ts.held[i].key;
   --ts.held_count;
   for (uint32_t k = i; k < ts.held_count; ++k) {
     ts.held[k] = ts.held[k + 1];
@@ -717,14 +725,14 @@ LOCKAUDIT_COLD void LearnContext(ThreadState& ts, NodeId id, uint32_t flags, Sit
 }
 
 // Checks run before a non-try acquisition of `id` (while the thread holds something).
-inline void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
+LOCKAUDIT_HOT void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
   int level = E().registry.Node(id).level.load(std::memory_order_relaxed);
   if (LOCKAUDIT_PREDICT_FALSE(level != kNoLevel &&
                               ts.held[ts.held_count - 1].prefix_max_level >= level)) {
     ReportHierarchy(ts, id, site);
   }
   // Asymmetric in (held set, acquired lock): "hold A, take B" and "hold B, take A" differ.
-  uint64_t key = Mix64(ts.held_sig + Mix64(HeldKey(id, flags) ^ 0x5bd1e9955bd1e995ULL)) | 1;
+  uint64_t key = EdgeCacheKey(ts.held_sig, EdgeSalt(HeldKey(id, flags)));
   uint64_t& slot = ts.edge_cache[key & (ThreadState::kEdgeCacheSize - 1)];
   if (LOCKAUDIT_PREDICT_FALSE(slot != key)) LearnContext(ts, id, flags, site, key, slot);
 }
@@ -753,13 +761,12 @@ LOCKAUDIT_COLD bool Reacquire(ThreadState& ts, uint32_t i, LockClass cls, uint32
 }
 
 // An interposed call on a lock that an instrumented type manages: that type reports it.
-inline bool IgnoredShimEvent(const IdCacheEntry& c, uint32_t flags) {
-  return (flags & kFromShim) &&
-         E().registry.Node(c.id).api_managed.load(std::memory_order_relaxed);
+LOCKAUDIT_HOT bool IgnoredShimEvent(const IdCacheEntry& c, uint32_t flags) {
+  return (flags & kFromShim) && c.node->api_managed.load(std::memory_order_relaxed);
 }
 
-void Acquire(ThreadState& ts, IdCacheEntry& c, const void* lock, LockClass cls, uint32_t flags,
-             Site site, bool prechecked) {
+LOCKAUDIT_HOT void Acquire(ThreadState& ts, IdCacheEntry& c, const void* lock, LockClass cls,
+                           uint32_t flags, Site site, bool prechecked) {
   if (LOCKAUDIT_PREDICT_FALSE(IgnoredShimEvent(c, flags))) return;
   const uint32_t n = ts.held_count;
   if (n != 0) {
@@ -813,7 +820,7 @@ bool Disabled() noexcept {
   return g_status.load(std::memory_order_acquire) == static_cast<int>(EngineStatus::kDisabled);
 }
 
-LOCKAUDIT_COLD static ThreadState* ThisThreadSlow() noexcept {
+LOCKAUDIT_COLD ThreadState* internal::ThisThreadSlow() noexcept {
   if (tls_mode != kFresh) return nullptr;
   EnsureInitialized();
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) {
@@ -829,12 +836,6 @@ LOCKAUDIT_COLD static ThreadState* ThisThreadSlow() noexcept {
   tls_mode = kActive;
   tls_state = ts;
   return ts;
-}
-
-ThreadState* ThisThread() noexcept {
-  ThreadState* ts = tls_state;
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) return ts;
-  return ThisThreadSlow();
 }
 
 EngineScope::EngineScope() noexcept : saved_(tls_state) {
@@ -1006,6 +1007,14 @@ void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
 
 namespace {
 LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site) {
+  // Under the shim, an instrumented type's own std:: unlock arrives after the type reported the
+  // release: recognised from the cache without a registry lookup.
+  const IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
+  if (c.addr == reinterpret_cast<uintptr_t>(lock) && c.node != nullptr &&
+      c.node->generation.load(std::memory_order_acquire) == GenerationOf(c.id) &&
+      c.node->api_managed.load(std::memory_order_relaxed)) {
+    return;
+  }
   NodeId id = E().registry.Find(lock);
   if (id == 0) return;  // never seen locked: nothing to say
   // An instrumented type's own std:: unlock, after the type reported the release.
@@ -1034,7 +1043,7 @@ void OnReleased(ThreadState& ts, const void* lock, Site site) noexcept {
       }
     }
     if (i + 1 == ts.held_count) {
-      ts.held_sig ^= HeldKey(h.id, h.flags);
+      ts.held_sig ^= h.key;
       --ts.held_count;
     } else {
       RemoveHeld(ts, i);

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <vector>
 
+#include "hot_path.h"
 #include "provider.h"
 #include "raw_log.h"
 #include "real.h"
@@ -63,6 +64,7 @@ inline int AuditedLock(ThreadState& ts, const void* lock, LockClass cls, uint32_
                        int busy, TryFn try_fn, BlockFn block_fn, AcquiredFn acquired) {
   flags |= core::kFromShim;
   int rc = try_fn();
+  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && core::FastAcquire(ts, lock, flags, site)) return rc;
   if (rc == busy) {
     uint64_t token = core::BeforeBlock(ts, lock, cls, flags, site);
     rc = block_fn();
@@ -76,8 +78,10 @@ inline int AuditedLock(ThreadState& ts, const void* lock, LockClass cls, uint32_
 template <class TryFn, class AcquiredFn>
 inline int AuditedTry(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
                       TryFn try_fn, AcquiredFn acquired) {
+  flags |= core::kTry | core::kFromShim;
   int rc = try_fn();
-  if (acquired(rc)) core::OnAcquired(ts, lock, cls, flags | core::kTry | core::kFromShim, site);
+  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && core::FastAcquire(ts, lock, flags, site)) return rc;
+  if (acquired(rc)) core::OnAcquired(ts, lock, cls, flags, site);
   return rc;
 }
 
@@ -223,7 +227,9 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c,
 LOCKAUDIT_INTERPOSE int pthread_mutex_unlock(pthread_mutex_t* m) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE());
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, m)) {
+    core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE());
+  }
   return real::pthread_mutex_unlock(m);
 }
 
@@ -291,7 +297,9 @@ LOCKAUDIT_INTERPOSE int pthread_rwlock_trywrlock(pthread_rwlock_t* l) noexcept {
 LOCKAUDIT_INTERPOSE int pthread_rwlock_unlock(pthread_rwlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) core::OnReleased(*ts, l, LOCKAUDIT_CALLER_SITE());
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, l)) {
+    core::OnReleased(*ts, l, LOCKAUDIT_CALLER_SITE());
+  }
   return real::pthread_rwlock_unlock(l);
 }
 
@@ -338,7 +346,7 @@ LOCKAUDIT_INTERPOSE int pthread_spin_trylock(pthread_spinlock_t* l) noexcept {
 LOCKAUDIT_INTERPOSE int pthread_spin_unlock(pthread_spinlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) {
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, SpinAddr(l))) {
     core::OnReleased(*ts, SpinAddr(l), LOCKAUDIT_CALLER_SITE());
   }
   return real::pthread_spin_unlock(l);
@@ -456,7 +464,9 @@ LOCKAUDIT_INTERPOSE int mtx_trylock(mtx_t* m) noexcept {
 LOCKAUDIT_INTERPOSE int mtx_unlock(mtx_t* m) noexcept {
   if (!Ready()) return thrd_error;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE());
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, m)) {
+    core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE());
+  }
   return real::mtx_unlock(m);
 }
 

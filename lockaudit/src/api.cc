@@ -10,6 +10,7 @@
 #include "lockaudit/audit.h"
 #include "lockaudit/lockaudit.h"
 #include "lockaudit/mutex.h"
+#include "hot_path.h"
 #include "provider.h"
 #include "raw_log.h"
 #include "report.h"
@@ -72,7 +73,9 @@ __attribute__((noinline)) void Destroyed(const void* lock) noexcept {
 __attribute__((noinline)) void Acquired(const void* lock, int cls, unsigned flags) noexcept {
   core_::ThreadState* ts = core_::ThisThread();
   if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return;
-  core_::OnAcquired(*ts, lock, Cls(cls), flags, LOCKAUDIT_CALLER_SITE());
+  const core_::Site site = LOCKAUDIT_CALLER_SITE();
+  if (LOCKAUDIT_PREDICT_TRUE(core_::FastAcquire(*ts, lock, flags, site))) return;
+  core_::OnAcquired(*ts, lock, Cls(cls), flags, site);
 }
 
 __attribute__((noinline)) uint64_t BeforeBlock(const void* lock, int cls, unsigned flags) noexcept {
@@ -91,6 +94,7 @@ __attribute__((noinline)) void AfterBlock(const void* lock, int cls, unsigned fl
 __attribute__((noinline)) void Released(const void* lock) noexcept {
   core_::ThreadState* ts = core_::ThisThread();
   if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return;
+  if (LOCKAUDIT_PREDICT_TRUE(core_::FastRelease(*ts, lock))) return;
   core_::OnReleased(*ts, lock, LOCKAUDIT_CALLER_SITE());
 }
 
