@@ -8,7 +8,7 @@
 #   (a) build/bin/mutex_bench, --benchmark_repetitions=5: median CPU ns per lock+unlock of each
 #       std:: type and its lockaudit:: replacement, and the ratio.
 #   (b) build/bin/shim_overhead natively and under LD_PRELOAD=liblockaudit_preload.so,
-#       alternately (A/B/A/B...), --runs times each (default 5) with the same --iterations
+#       alternately (A/B/A/B...), --runs times each (default 7) with the same --iterations
 #       (default 20000000): median ns per pair and the ratio, for every mode; nothing-held and
 #       one-held also "threaded" (an idle second thread exists, so glibc's lock/unlock use their
 #       atomic paths, as in every program that can deadlock; see shim_overhead.c).
@@ -23,7 +23,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="$repo/build"
 iterations=20000000
-runs=5
+runs=7
 callgrind=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
