@@ -2,18 +2,9 @@
 
 #include <sys/mman.h>
 
-namespace lockaudit::core {
-namespace {
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-}  // namespace
+#include "hash.h"
 
+namespace lockaudit::core {
 KnownEdges::KnownEdges() {
   void* p = mmap(nullptr, kSlots * sizeof(uint64_t), PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -21,7 +12,7 @@ KnownEdges::KnownEdges() {
 }
 
 uint64_t KnownEdges::Key(uint64_t from, uint64_t to, uint8_t from_mode, uint8_t to_mode) {
-  return Mix(Mix(from * 4 + from_mode) ^ (to * 4 + to_mode)) | 1;  // never 0 (empty)
+  return Mix64(Mix64(from * 4 + from_mode) ^ (to * 4 + to_mode)) | 1;  // never 0 (empty)
 }
 
 bool KnownEdges::Contains(uint64_t key) const noexcept {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "hash.h"
 #include "provider.h"
 #include "registry.h"
 
@@ -77,14 +78,6 @@ class ThreadState {
   HeldLock inline_held[kInlineHeld];
 };
 
-inline uint64_t Mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
 // The per-thread context key of "acquire the lock with HeldKey `held_key` while holding the set
 // with signature `sig`": asymmetric ("hold A, take B" differs from "hold B, take A").
 inline uint64_t EdgeSalt(uint64_t held_key) { return Mix64(held_key ^ 0x5bd1e9955bd1e995ULL); }
