@@ -126,12 +126,14 @@ void ForgetNode(NodeId id, void*);  // below, with the lock-lifetime events
 LOCKAUDIT_COLD ThreadState* NewThreadState() {
   Engine& e = E();
   ThreadState* ts = nullptr;
+  bool recycled = false;
   {
     EngineLock lock(e.threads_mu);
     for (ThreadState* t = e.threads.load(std::memory_order_acquire); t; t = t->next) {
       bool expected = false;
       if (t->in_use.compare_exchange_strong(expected, true)) {
         ts = t;
+        recycled = true;
         break;
       }
     }
@@ -170,8 +172,10 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
   ts->nonblocking = false;
   memset(ts->name, 0, sizeof ts->name);
   prctl(PR_GET_NAME, ts->name, 0, 0, 0);
-  for (IdCacheEntry& c : ts->id_cache) c = IdCacheEntry{};  // flushed when the last owner exited
-  memset(ts->edge_cache, 0, sizeof ts->edge_cache);
+  if (recycled) {  // a fresh mapping is already zero: its cache pages stay untouched until used
+    for (IdCacheEntry& c : ts->id_cache) c = IdCacheEntry{};  // flushed when the last owner exited
+    memset(ts->edge_cache, 0, sizeof ts->edge_cache);
+  }
   return ts;
 }
 
