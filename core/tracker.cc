@@ -141,7 +141,8 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
       void* mem = mmap(nullptr, sizeof(ThreadState), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (mem == MAP_FAILED) return nullptr;
-      ts = new (mem) ThreadState();
+      ts = new (mem) ThreadState;  // default-init: the zero pages of the mapping stay untouched
+      ts->held = nullptr;
       ts->in_use.store(true);
       ts->next = e.threads.load(std::memory_order_relaxed);
       e.threads.store(ts, std::memory_order_release);
