@@ -66,6 +66,10 @@ class ThreadState {
   uintptr_t stack_lo, stack_hi;  // this thread's stack (0, 0 when unknown)
   char name[32];
   bool nonblocking;
+  // The mutex of the condition-variable wait in progress. A cancelled wait in C code leaves
+  // through a longjmp to its cleanup handler, past the interposer, so the wait never "ends":
+  // the cleanup's unlock of this mutex is legitimate, not unlock_not_held.
+  const void* waiting_cond_mutex;
   std::atomic<bool> in_use;
   ThreadState* next;  // global list, never unlinked (states are recycled)
 

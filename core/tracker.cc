@@ -171,6 +171,7 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
     pthread_attr_destroy(&attr);
   }
   ts->nonblocking = false;
+  ts->waiting_cond_mutex = nullptr;
   memset(ts->name, 0, sizeof ts->name);
   prctl(PR_GET_NAME, ts->name, 0, 0, 0);
   if (recycled) {  // a fresh mapping is already zero: its cache pages stay untouched until used
@@ -1012,6 +1013,10 @@ void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
 
 namespace {
 LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site) {
+  if (ts.waiting_cond_mutex == lock) {  // the cleanup of a cancelled wait (see ThreadState)
+    ts.waiting_cond_mutex = nullptr;
+    return;
+  }
   // Under the shim, an instrumented type's own std:: unlock arrives after the type reported the
   // release: recognised from the cache without a registry lookup.
   const IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
@@ -1062,11 +1067,13 @@ void OnReleased(ThreadState& ts, const void* lock, Site site) noexcept {
 
 void OnCondWaitBegin(ThreadState& ts, const void*, const void* mutex, Site site) noexcept {
   OnReleased(ts, mutex, site);
+  ts.waiting_cond_mutex = mutex;
 }
 
 void OnCondWaitEnd(ThreadState& ts, const void*, const void* mutex, LockClass cls,
                    uint32_t flags, Site site) noexcept {
   // Re-acquiring after a wait is a blocking acquisition: edges from other held locks are real.
+  ts.waiting_cond_mutex = nullptr;
   IdCacheEntry* c = CacheLookup(ts, mutex, cls, site.pc);
   if (c != nullptr) Acquire(ts, *c, mutex, cls, flags & kFromShim, site, false);
 }
