@@ -99,6 +99,8 @@ Symbolizer& GetSymbolizer() {
 
 std::string Demangle(const char* name) {
   if (name == nullptr) return {};
+  // Only mangled C++ names: a C symbol "a" or "i" is not the type "signed char" or "int".
+  if (name[0] != '_' || name[1] != 'Z') return name;
   int status = 0;
   char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
   if (status == 0 && d != nullptr) {

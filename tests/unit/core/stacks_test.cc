@@ -25,6 +25,13 @@
 // A data object of this executable; extern so that it keeps a real (global) symbol.
 extern int g_stacks_test_object[8];
 int g_stacks_test_object[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+// C names that are also valid mangled type codes ("a" is signed char, "i" is int).
+extern "C" {
+extern int a;
+int a = 0;
+extern long i;
+long i = 0;
+}
 
 // Call chains with external linkage (stable symbol names, no clones).
 namespace stacks_test {
@@ -239,6 +246,11 @@ TEST(StacksTest, DataSymbolNamesGlobalObject) {
             "g_stacks_test_object");
   EXPECT_EQ(DataSymbol(reinterpret_cast<uintptr_t>(&g_stacks_test_object[2])),
             "g_stacks_test_object+0x8");
+}
+
+TEST(StacksTest, DataSymbolKeepsShortCNamesAsTheyAre) {
+  EXPECT_EQ(DataSymbol(reinterpret_cast<uintptr_t>(&a)), "a");
+  EXPECT_EQ(DataSymbol(reinterpret_cast<uintptr_t>(&i)), "i");
 }
 
 TEST(StacksTest, DataSymbolIsEmptyForCodeAndHeap) {
