@@ -81,6 +81,16 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
   return true;
 }
 
+// An interposed release of a lock an instrumented type manages (under the shim, the type's own
+// std:: unlock): the type already reported the release, so the shim ignores it.
+__attribute__((always_inline)) inline bool ShimReleaseIgnored(const ThreadState& ts,
+                                                             const void* lock) noexcept {
+  const IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
+  return c.addr == reinterpret_cast<uintptr_t>(lock) && c.node != nullptr &&
+         c.node->api_managed.load(std::memory_order_relaxed) &&
+         c.node->generation.load(std::memory_order_acquire) == GenerationOf(c.id);
+}
+
 __attribute__((always_inline)) inline bool FastRelease(ThreadState& ts, const void* lock) noexcept {
   const uint32_t n = ts.held_count;
   if (LOCKAUDIT_PREDICT_FALSE(n == 0)) return false;

@@ -90,6 +90,7 @@ class EngineScope {
  private:
   ThreadState* saved_;
   uint8_t saved_mode_;
+  int saved_errno_;
 };
 
 void SetThreadName(const char* name) noexcept;          // also names later reports

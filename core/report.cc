@@ -45,6 +45,8 @@ struct ReportState {
   std::atomic<uint64_t> count{0};
   std::atomic<uint64_t> suppressed{0};
   std::atomic<uint64_t> by_kind[static_cast<size_t>(FindingKind::kCount)] = {};
+  std::string report_template;  // LOCKAUDIT_REPORT as given (with %p)
+  bool shared_with_parent = false;  // a forked child still writing its parent's report file
 };
 ReportState& State() {
   static ReportState* s = new ReportState();  // never destroyed: used by late destructors
@@ -273,6 +275,25 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
+// Opens the JSON Lines report, %p expanded to the pid; -1 (with one warning) when it cannot.
+int OpenReport(const std::string& tmpl) {
+  std::string path;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] == '%' && i + 1 < tmpl.size() && tmpl[i + 1] == 'p') {
+      path += std::to_string(getpid());
+      ++i;
+    } else {
+      path += tmpl[i];
+    }
+  }
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    RawLog("lockaudit: warning: LOCKAUDIT_REPORT: cannot open '%s': %s; no JSON report\n",
+           path.c_str(), strerror(errno));
+  }
+  return fd;
+}
+
 void InitReport(const Options& opts) {
   ReportState& s = State();
   if (strcmp(opts.log, "off") == 0) {
@@ -287,23 +308,8 @@ void InitReport(const Options& opts) {
     }
   }
   if (opts.report[0] != '\0') {
-    // %p -> pid
-    std::string path;
-    for (const char* p = opts.report; *p; ++p) {
-      if (p[0] == '%' && p[1] == 'p') {
-        path += std::to_string(getpid());
-        ++p;
-      } else {
-        path += *p;
-      }
-    }
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      RawLog("lockaudit: warning: LOCKAUDIT_REPORT: cannot open '%s': %s; no JSON report\n",
-             path.c_str(), strerror(errno));
-    } else {
-      s.json_fd = fd;
-    }
+    s.report_template = opts.report;
+    s.json_fd = OpenReport(s.report_template);
   }
   if (opts.suppressions[0] != '\0') LoadSuppressions(opts.suppressions);
 }
@@ -453,7 +459,7 @@ void WriteSummary(const SummaryCounts& c) {
             " contended\n";
   }
   EngineLock lock(s.mu);
-  if (s.json_fd >= 0) WriteAll(s.json_fd, json);
+  if (s.json_fd >= 0 && !s.shared_with_parent) WriteAll(s.json_fd, json);
   if (s.log_fd >= 0 && !text.empty()) WriteAll(s.log_fd, text);
 }
 
@@ -462,8 +468,19 @@ void ReportParentAfterFork() { State().mu.unlock(); }
 void ReportChildAfterFork() {
   ReportState& s = State();
   s.mu.ResetAfterFork();
-  // The child writes its own report: keep the log, but stop appending to the parent's JSON
-  // file unless the path had %p (the parent owns that file).
+  // The child starts with no findings of its own (the parent's must not force the child's exit
+  // code). With %p in the report path it writes its own file; otherwise its findings go on into
+  // the parent's file (one shared offset, whole lines) but its summary does not.
+  s.count.store(0);
+  s.suppressed.store(0);
+  for (auto& k : s.by_kind) k.store(0);
+  s.findings.clear();
+  if (s.json_fd >= 0 && s.report_template.find("%p") != std::string::npos) {
+    close(s.json_fd);
+    s.json_fd = OpenReport(s.report_template);
+  } else if (s.json_fd >= 0) {
+    s.shared_with_parent = true;
+  }
 }
 
 }  // namespace lockaudit::core

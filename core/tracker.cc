@@ -197,9 +197,11 @@ void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
 }
 
 // Inside-engine scope without the public class's bookkeeping, for this file.
+// Also keeps errno: an interposed call must leave it as the real function did.
 struct Inside {
   ThreadState* saved = tls_state;
   uint8_t saved_mode = tls_mode;
+  int saved_errno = errno;
   Inside() {
     tls_state = nullptr;
     tls_mode = kInside;
@@ -207,6 +209,7 @@ struct Inside {
   ~Inside() {
     tls_state = saved;
     tls_mode = saved_mode;
+    errno = saved_errno;
   }
 };
 
@@ -332,8 +335,11 @@ LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockCl
   NodeId id = E().registry.Lookup(lock);
   if (id != 0 && on_stack) {
     LockNode& n = E().registry.Node(id);
-    if (OwnerFrameDead(n.stack_owner_cfa.load(std::memory_order_acquire),
-                       n.stack_owner_ret.load(std::memory_order_relaxed))) {
+    uintptr_t cfa = n.stack_owner_cfa.load(std::memory_order_acquire);
+    // An owner frame outside this thread's stack belongs to a dead thread whose stack memory
+    // this thread now uses: dead as well (and never read).
+    bool foreign = cfa != 0 && (cfa < ts.stack_lo + 8 || cfa > ts.stack_hi);
+    if (foreign || OwnerFrameDead(cfa, n.stack_owner_ret.load(std::memory_order_relaxed))) {
       ForgetLock(lock);  // a dead frame's lock at this address
       id = 0;
     }
@@ -580,6 +586,15 @@ void MarkSaturated(const EdgeRecord& r) {
 
 LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
   Engine& e = E();
+  // Entries another thread unlocked behind this one's back are stale: they are neither the
+  // source of an edge nor a gate.
+  for (uint32_t i = ts.held_count; i-- > 0;) {
+    const HeldLock& h = ts.held[i];
+    if (e.registry.IsLive(h.id) &&
+        e.registry.Node(h.id).foreign_unlocks.load(std::memory_order_relaxed) != h.foreign_unlocks_at) {
+      RemoveHeld(ts, i);
+    }
+  }
   const uint32_t n = ts.held_count;
   const uint8_t to_mode_bit = (flags & kShared) ? 2 : 1;
   // Lock-free first: when every edge of this context is saturated, nothing can change.
@@ -617,8 +632,12 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
       an.in_graph.store(true, std::memory_order_seq_cst);
       if (!e.registry.IsLive(a.id)) continue;
       std::vector<uint64_t> gates;
+      // Only a lock held exclusively keeps other threads out: two readers of G do not exclude
+      // each other, so a lock held shared is no gate.
       for (uint32_t k = 0; k < n; ++k) {
-        if (k != i && ts.held[k].id != id) gates.push_back(ts.held[k].id);
+        if (k != i && ts.held[k].id != id && !(ts.held[k].flags & kShared)) {
+          gates.push_back(ts.held[k].id);
+        }
       }
       std::sort(gates.begin(), gates.end());
       gates.erase(std::unique(gates.begin(), gates.end()), gates.end());
@@ -828,6 +847,11 @@ bool Disabled() noexcept {
 
 LOCKAUDIT_COLD ThreadState* internal::ThisThreadSlow() noexcept {
   if (tls_mode != kFresh) return nullptr;
+  const int saved_errno = errno;  // initialisation may open files and map memory
+  struct RestoreErrno {
+    int value;
+    ~RestoreErrno() { errno = value; }
+  } restore{saved_errno};
   EnsureInitialized();
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) {
     return nullptr;
@@ -846,12 +870,14 @@ LOCKAUDIT_COLD ThreadState* internal::ThisThreadSlow() noexcept {
 
 EngineScope::EngineScope() noexcept : saved_(tls_state) {
   saved_mode_ = tls_mode;
+  saved_errno_ = errno;
   tls_state = nullptr;
   tls_mode = kInside;
 }
 EngineScope::~EngineScope() {
   tls_state = saved_;
   tls_mode = saved_mode_;
+  errno = saved_errno_;
 }
 
 void SetThreadName(const char* name) noexcept {
@@ -918,6 +944,12 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level,
   Engine& e = E();
   bool is_new = false;
   NodeId id = e.registry.Lookup(lock);
+  if (id != 0 && api_managed) {
+    // A new instrumented lock: whatever was registered at this address (a dead stack frame's
+    // or a freed object's lock) is gone, with its edges.
+    ForgetLock(lock);
+    id = 0;
+  }
   if (id == 0) id = e.registry.Insert(lock, cls, &is_new);
   if (id == 0) return;
   LockNode& n = e.registry.Node(id);
@@ -968,7 +1000,9 @@ bool MayHoldLocks(const void* begin, size_t size) noexcept {
 }
 
 void OnRangeFreed(const void* begin, size_t size) noexcept {
-  if (!MayHoldLocks(begin, size)) return;
+  // The engine frees its own memory (depot, symbolizer, maps) while holding its locks: never
+  // re-enter it then. Engine memory never holds audited locks.
+  if (tls_mode == kInside || !MayHoldLocks(begin, size)) return;
   Inside inside;
   E().registry.RemoveRange(begin, size, ForgetNode, nullptr);
 }

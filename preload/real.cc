@@ -17,6 +17,8 @@ void* Lookup(const char* name, const char* version) {
 }
 }  // namespace
 
+std::atomic<bool> g_resolved{false};
+
 bool Resolve() noexcept {
   bool ok = true;
 #define LOCKAUDIT_RESOLVE_REAL(name, ret, params, version)                          \
@@ -30,7 +32,11 @@ bool Resolve() noexcept {
   }
   LOCKAUDIT_REAL_FUNCTIONS(LOCKAUDIT_RESOLVE_REAL)
 #undef LOCKAUDIT_RESOLVE_REAL
-  return ok;
+  (void)ok;
+  const bool core_ok = pthread_mutex_lock != nullptr && pthread_mutex_unlock != nullptr &&
+                       pthread_mutex_trylock != nullptr;
+  if (core_ok) g_resolved.store(true, std::memory_order_release);
+  return core_ok;
 }
 
 }  // namespace lockaudit::preload::real

@@ -7,6 +7,8 @@
 #define LOCKAUDIT_PRELOAD_REAL_H_
 
 #include <pthread.h>
+
+#include <atomic>
 #include <threads.h>
 #include <time.h>
 
@@ -64,8 +66,12 @@ namespace lockaudit::preload::real {
 LOCKAUDIT_REAL_FUNCTIONS(LOCKAUDIT_DECLARE_REAL)
 #undef LOCKAUDIT_DECLARE_REAL
 
-// Resolves every pointer that is still null. Returns false if one could not be found (then the
-// shim cannot work: a one-line message is printed once).
+// Set (release) once every pointer is resolved; the interposers check it (acquire) first.
+extern std::atomic<bool> g_resolved;
+
+// Resolves every pointer that is still null. Returns true when the core functions (mutex lock
+// and unlock) are there; an optional function missing (older glibc) is reported once and calls
+// to it alone fail.
 bool Resolve() noexcept;
 
 }  // namespace lockaudit::preload::real

@@ -35,7 +35,7 @@ using core::ThreadState;
 // Resolves the real functions on first use (also before our constructor runs). The pointer
 // check is one predictable load on the hot path.
 inline bool Ready() {
-  if (LOCKAUDIT_PREDICT_TRUE(real::pthread_mutex_unlock != nullptr)) return true;
+  if (LOCKAUDIT_PREDICT_TRUE(real::g_resolved.load(std::memory_order_acquire))) return true;
   return real::Resolve();
 }
 
@@ -227,7 +227,8 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c,
 LOCKAUDIT_INTERPOSE int pthread_mutex_unlock(pthread_mutex_t* m) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, m)) {
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, m) &&
+      !core::FastRelease(*ts, m)) {
     core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE());
   }
   return real::pthread_mutex_unlock(m);
@@ -297,7 +298,8 @@ LOCKAUDIT_INTERPOSE int pthread_rwlock_trywrlock(pthread_rwlock_t* l) noexcept {
 LOCKAUDIT_INTERPOSE int pthread_rwlock_unlock(pthread_rwlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, l)) {
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, l) &&
+      !core::FastRelease(*ts, l)) {
     core::OnReleased(*ts, l, LOCKAUDIT_CALLER_SITE());
   }
   return real::pthread_rwlock_unlock(l);
@@ -346,7 +348,8 @@ LOCKAUDIT_INTERPOSE int pthread_spin_trylock(pthread_spinlock_t* l) noexcept {
 LOCKAUDIT_INTERPOSE int pthread_spin_unlock(pthread_spinlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, SpinAddr(l))) {
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, SpinAddr(l)) &&
+      !core::FastRelease(*ts, SpinAddr(l))) {
     core::OnReleased(*ts, SpinAddr(l), LOCKAUDIT_CALLER_SITE());
   }
   return real::pthread_spin_unlock(l);
@@ -464,7 +467,8 @@ LOCKAUDIT_INTERPOSE int mtx_trylock(mtx_t* m) noexcept {
 LOCKAUDIT_INTERPOSE int mtx_unlock(mtx_t* m) noexcept {
   if (!Ready()) return thrd_error;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, m)) {
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, m) &&
+      !core::FastRelease(*ts, m)) {
     core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE());
   }
   return real::mtx_unlock(m);
@@ -506,7 +510,7 @@ LOCKAUDIT_INTERPOSE void free(void* p) noexcept {
     UsableFn usable = g_real_usable.load(std::memory_order_acquire);
     if (usable != nullptr) {
       size_t size = usable(p);
-      if (core::MayHoldLocks(p, size)) core::OnRangeFreed(p, size);
+      if (core::MayHoldLocks(p, size)) core::OnRangeFreed(p, size);  // keeps errno (Inside)
     }
   }
   if (real_free != nullptr) real_free(p);

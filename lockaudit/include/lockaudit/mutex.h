@@ -280,11 +280,18 @@ class condition_variable {
   std::cv_status Wait(std::unique_lock<mutex>& lk, WaitFn wait_fn) {
     mutex* m = lk.mutex();
     if constexpr (detail::kEnabled) detail::CondWaitBegin(this, m);
-    std::unique_lock<std::mutex> inner(m->native(), std::adopt_lock);
-    std::cv_status st = wait_fn(inner);
-    inner.release();
-    if constexpr (detail::kEnabled) detail::CondWaitEnd(this, m, detail::kMutexClass);
-    return st;
+    // However the wait ends (also by unwinding), `lk` owns the re-acquired mutex again and the
+    // engine sees it held: the guard releases `inner` and reports the re-acquisition.
+    struct Reacquired {
+      condition_variable* cv;
+      mutex* m;
+      std::unique_lock<std::mutex> inner;
+      ~Reacquired() {
+        inner.release();
+        if constexpr (detail::kEnabled) detail::CondWaitEnd(cv, m, detail::kMutexClass);
+      }
+    } guard{this, m, std::unique_lock<std::mutex>(m->native(), std::adopt_lock)};
+    return wait_fn(guard.inner);
   }
   std::condition_variable cv_;
 };
