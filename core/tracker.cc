@@ -836,6 +836,8 @@ void EnsureInitialized() noexcept {
   tls_mode = saved_mode;
 }
 
+const Options& GetOptions() { return E().opts; }  // after EnsureInitialized(), also if disabled
+
 void StandDown() noexcept {
   int expected = static_cast<int>(EngineStatus::kUninit);
   g_status.compare_exchange_strong(expected, static_cast<int>(EngineStatus::kDisabled));

@@ -14,11 +14,15 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <threads.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "hot_path.h"
+#include "options.h"
 #include "provider.h"
 #include "raw_log.h"
 #include "real.h"
@@ -150,10 +154,67 @@ std::vector<Range> LoadedRanges() {
   return ranges;
 }
 
-__attribute__((constructor(101))) void InitShim() {
+// ---- LOCKAUDIT_GTEST=1: findings fail the running test of an unmodified gtest binary --------
+// That work is done by liblockaudit_gtest_preload.so, which must be preloaded from the start (it
+// wraps __libc_start_main). When the variable is set and the helper is not loaded, the program
+// is executed again, once, with the helper added to LD_PRELOAD: nothing of the program has run
+// yet (preloaded constructors come first). Any failure: one warning, and the run goes on.
+constexpr char kGtestHelper[] = "liblockaudit_gtest_preload.so";
+constexpr char kGtestReexecGuard[] = "LOCKAUDIT_GTEST_REEXEC=1";
+
+bool GtestHelperLoaded() {
+  return dl_iterate_phdr(
+             [](dl_phdr_info* info, size_t, void*) -> int {
+               const char* name = info->dlpi_name ? strrchr(info->dlpi_name, '/') : nullptr;
+               return name != nullptr && strcmp(name + 1, kGtestHelper) == 0;
+             },
+             nullptr) != 0;
+}
+
+void LoadGtestHelper(char** argv, char** envp) {
+  if (argv == nullptr || envp == nullptr || GtestHelperLoaded()) return;
+  for (char** e = envp; *e; ++e) {
+    if (strcmp(*e, kGtestReexecGuard) == 0) {
+      core::RawLog("lockaudit: warning: LOCKAUDIT_GTEST: %s did not load; tests are not failed "
+                   "by findings\n", kGtestHelper);
+      return;
+    }
+  }
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&LoadGtestHelper), &self) == 0 || self.dli_fname == nullptr) return;
+  std::string helper = self.dli_fname;
+  helper = helper.substr(0, helper.rfind('/') + 1) + kGtestHelper;
+  if (access(helper.c_str(), R_OK) != 0) {
+    core::RawLog("lockaudit: warning: LOCKAUDIT_GTEST: %s not found; tests are not failed by "
+                 "findings\n", helper.c_str());
+    return;
+  }
+  std::vector<std::string> env;
+  bool have_preload = false;
+  for (char** e = envp; *e; ++e) {
+    if (strncmp(*e, "LD_PRELOAD=", 11) == 0) {
+      env.push_back(std::string(*e) + " " + helper);
+      have_preload = true;
+    } else {
+      env.push_back(*e);
+    }
+  }
+  if (!have_preload) env.push_back("LD_PRELOAD=" + std::string(self.dli_fname) + " " + helper);
+  env.push_back(kGtestReexecGuard);
+  std::vector<char*> envv;
+  for (std::string& e : env) envv.push_back(e.data());
+  envv.push_back(nullptr);
+  execve("/proc/self/exe", argv, envv.data());
+  core::RawLog("lockaudit: warning: LOCKAUDIT_GTEST: cannot re-execute the program with %s: %s\n",
+               kGtestHelper, strerror(errno));
+}
+
+// glibc passes argc, argv and envp to the constructors of shared objects.
+__attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
   Ready();
   RealFree();
   core::EnsureInitialized();  // also registers the engine's fork handlers
+  if (!core::Disabled() && core::GetOptions().gtest) LoadGtestHelper(argv, envp);
 }
 
 }  // namespace
