@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <new>
 
 #include "raw_log.h"
@@ -210,10 +211,21 @@ void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed
         removed[n++] = s->id.load(std::memory_order_relaxed);
         RemoveSlotLocked(s, nullptr, nullptr);
       };
-      if (size <= 64 * 1024) {
-        // Locks are at least 4-byte aligned (pthread and C11 types, std:: wrappers).
-        for (uintptr_t a = (lo + 3) & ~uintptr_t{3}; a < hi && !more; a += 4) {
-          if (Slot* s = FindSlotLocked(a)) take(s);
+      // Locks are at least 4-byte aligned (pthread and C11 types, std:: wrappers). Probe the
+      // addresses of the pages whose filter bit is set; only a range with very many such pages
+      // scans the whole index instead.
+      const uintptr_t first_page = lo >> 12, last_page = (hi - 1) >> 12;
+      size_t flagged = 0;
+      for (uintptr_t p = first_page; p <= last_page && flagged <= kMaxProbedPages; ++p) {
+        if (PageFlagged(p)) ++flagged;
+      }
+      if (flagged <= kMaxProbedPages) {
+        for (uintptr_t p = first_page; p <= last_page && !more; ++p) {
+          if (!PageFlagged(p)) continue;
+          uintptr_t b = std::max(lo, p << 12), e = std::min(hi, (p + 1) << 12);
+          for (uintptr_t a = (b + 3) & ~uintptr_t{3}; a < e && !more; a += 4) {
+            if (Slot* s = FindSlotLocked(a)) take(s);
+          }
         }
       } else {
         for (size_t i = 0; i <= index_mask_ && !more; ++i) {

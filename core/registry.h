@@ -113,6 +113,12 @@ class LockRegistry {
     return static_cast<size_t>(x);
   }
   static size_t PageBit(uintptr_t page) noexcept { return Hash(page << 3) & (kFilterBits - 1); }
+  bool PageFlagged(uintptr_t page) const noexcept {
+    size_t bit = PageBit(page);
+    return page_filter_[bit / 64].load(std::memory_order_relaxed) & (uint64_t{1} << (bit % 64));
+  }
+  // A freed range with more flagged pages than this scans the index instead of probing them.
+  static constexpr size_t kMaxProbedPages = 2048;
   Slot* FindSlotLocked(uintptr_t a) noexcept;
   void RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), void* ctx) noexcept;
 
