@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "lockaudit/audit.h"
+#include "spin_lock.h"
 #include "user_frame.h"
 
 // The shim's query API. Weak: without the shim this library loads and stands down.
@@ -92,18 +93,7 @@ struct Gtest {
   AddTestPartResultFn add_test_part_result = nullptr;
 };
 
-class SpinLock {
- public:
-  void lock() noexcept {
-    while (flag_.test_and_set(std::memory_order_acquire)) {
-      while (flag_.test(std::memory_order_relaxed)) sched_yield();
-    }
-  }
-  void unlock() noexcept { flag_.clear(std::memory_order_release); }
-
- private:
-  std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
-};
+using testing_internal::SpinLock;  // guards the state below (spin_lock.h)
 
 // g_gtest is written once, before g_active is set; read only while g_active.
 Gtest g_gtest;

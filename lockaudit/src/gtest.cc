@@ -26,6 +26,7 @@
 #include <thread>
 #include <utility>
 
+#include "spin_lock.h"
 #include "user_frame.h"
 
 namespace lockaudit {
@@ -64,21 +65,7 @@ std::string KindList() {
   return out;
 }
 
-// Guards State. Spins on an atomic_flag: no front-end audits it (under the shim a std::mutex
-// is a pthread mutex, and would be). Held for a few vector operations, never while calling gtest
-// or the engine, so a thread never raises a finding while holding it.
-class SpinLock {
- public:
-  void lock() noexcept {
-    while (flag_.test_and_set(std::memory_order_acquire)) {
-      while (flag_.test(std::memory_order_relaxed)) sched_yield();
-    }
-  }
-  void unlock() noexcept { flag_.clear(std::memory_order_release); }
-
- private:
-  std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
-};
+using testing_internal::SpinLock;  // guards the state below (spin_lock.h)
 
 struct LateFinding {
   Finding finding;
