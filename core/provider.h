@@ -132,13 +132,16 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
 // The blocking call returned; `acquired` tells whether the lock is now held.
 void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
                 uint64_t token, bool acquired) noexcept;
-// The thread released `lock` (for rwlocks: whichever mode it held).
-void OnReleased(ThreadState& ts, const void* lock, Site site) noexcept;
+// The thread released `lock` (for rwlocks: whichever mode it held). `flags`: kFromShim for an
+// interposed call (then a release of a lock an instrumented type manages is that type's own
+// std:: unlock, already reported, and never unlock_not_held).
+void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags = 0) noexcept;
 
 // ---- Condition variables -----------------------------------------------------------------
 
 // Before waiting: the mutex is released in the engine's view.
-void OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site) noexcept;
+void OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site,
+                     uint32_t flags = 0) noexcept;
 // After waiting (woken, timed out or spurious): the mutex is held again.
 void OnCondWaitEnd(ThreadState& ts, const void* cond, const void* mutex, LockClass cls,
                    uint32_t flags, Site site) noexcept;

@@ -333,12 +333,6 @@ std::string DataSymbol(uintptr_t addr) {
   return r;
 }
 
-void RefreshModules() {
-  Symbolizer& s = GetSymbolizer();
-  EngineLock lock(s.mu);
-  s.Open();
-}
-
 void StacksPrepareFork() {
   GetDepot().mu.lock();
   GetSymbolizer().mu.lock();

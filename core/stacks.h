@@ -54,8 +54,6 @@ std::vector<SymbolizedFrame> SymbolizeStack(StackId id);
 // Name of the data symbol covering `addr` ("g_mu" or "g_bank+0x28"); for static data of a
 // module without symbols (a stripped binary), "<module>+0x<ELF address>"; empty for the heap.
 std::string DataSymbol(uintptr_t addr);
-// Re-reads the process's module list (after dlopen).
-void RefreshModules();
 // Fork: the depot and symbolizer locks are taken before fork and released (parent) or reset
 // (child) after it, so the child never sees them mid-update.
 void StacksPrepareFork();

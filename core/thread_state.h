@@ -65,7 +65,6 @@ class ThreadState {
   uintptr_t pthread_id;  // pthread_self() of the owner
   uintptr_t stack_lo, stack_hi;  // this thread's stack (0, 0 when unknown)
   char name[32];
-  bool nonblocking;
   // The mutex of the condition-variable wait in progress. A cancelled wait in C code leaves
   // through a longjmp to its cleanup handler, past the interposer, so the wait never "ends":
   // the cleanup's unlock of this mutex is legitimate, not unlock_not_held.

@@ -170,7 +170,6 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
     }
     pthread_attr_destroy(&attr);
   }
-  ts->nonblocking = false;
   ts->waiting_cond_mutex = nullptr;
   memset(ts->name, 0, sizeof ts->name);
   prctl(PR_GET_NAME, ts->name, 0, 0, 0);
@@ -1048,23 +1047,18 @@ void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
 }
 
 namespace {
-LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site) {
+LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site, uint32_t flags) {
   if (ts.waiting_cond_mutex == lock) {  // the cleanup of a cancelled wait (see ThreadState)
     ts.waiting_cond_mutex = nullptr;
     return;
   }
-  // Under the shim, an instrumented type's own std:: unlock arrives after the type reported the
-  // release: recognised from the cache without a registry lookup.
-  const IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
-  if (c.addr == reinterpret_cast<uintptr_t>(lock) && c.node != nullptr &&
-      c.node->generation.load(std::memory_order_acquire) == GenerationOf(c.id) &&
-      c.node->api_managed.load(std::memory_order_relaxed)) {
-    return;
-  }
   NodeId id = E().registry.Find(lock);
   if (id == 0) return;  // never seen locked: nothing to say
-  // An instrumented type's own std:: unlock, after the type reported the release.
-  if (E().registry.Node(id).api_managed.load(std::memory_order_relaxed)) return;
+  // Under the shim, an instrumented type's own std:: unlock arrives after the type reported the
+  // release (the interposer filters the cached case; this is the evicted one).
+  if ((flags & kFromShim) && E().registry.Node(id).api_managed.load(std::memory_order_relaxed)) {
+    return;
+  }
   E().registry.Node(id).foreign_unlocks.fetch_add(1, std::memory_order_relaxed);
   ReportSimple(ts, FindingKind::kUnlockNotHeld, id, site,
                "%L released by thread '" + std::string(ts.name) + "' (tid " +
@@ -1072,7 +1066,7 @@ LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site) 
 }
 }  // namespace
 
-void OnReleased(ThreadState& ts, const void* lock, Site site) noexcept {
+void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) noexcept {
   for (uint32_t i = ts.held_count; i-- > 0;) {
     HeldLock& h = ts.held[i];
     if (h.addr != lock) continue;
@@ -1096,13 +1090,14 @@ void OnReleased(ThreadState& ts, const void* lock, Site site) noexcept {
     }
     return;
   }
-  UnlockNotHeld(ts, lock, site);
+  UnlockNotHeld(ts, lock, site, flags);
 }
 
 // ---- Provider: condition variables -------------------------------------------------------
 
-void OnCondWaitBegin(ThreadState& ts, const void*, const void* mutex, Site site) noexcept {
-  OnReleased(ts, mutex, site);
+void OnCondWaitBegin(ThreadState& ts, const void*, const void* mutex, Site site,
+                     uint32_t flags) noexcept {
+  OnReleased(ts, mutex, site, flags);
   ts.waiting_cond_mutex = mutex;
 }
 
@@ -1114,6 +1109,8 @@ void OnCondWaitEnd(ThreadState& ts, const void*, const void* mutex, LockClass cl
   if (c != nullptr) Acquire(ts, *c, mutex, cls, flags & kFromShim, site, false);
 }
 
+// Accepted and not used yet: wake latency and cond_mutex_mismatch are issue 4's (core/wake).
+// The front-ends already send these events so that work needs no front-end change.
 void OnCondSignal(const void*, bool) noexcept {}
 void OnCondDestroy(const void*) noexcept {}
 
@@ -1234,16 +1231,6 @@ bool IsHeldByCurrentThread(const void* lock) {
     if (ts->held[i].addr == lock) return true;
   }
   return false;
-}
-
-size_t LiveLockCount() {
-  return g_status.load() == static_cast<int>(EngineStatus::kReady) ? E().registry.LiveCount() : 0;
-}
-
-size_t EdgeCount() {
-  if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return 0;
-  EngineLock lock(E().graph_mu);
-  return E().edges.size();
 }
 
 GraphSnapshot SnapshotGraph() {

@@ -39,8 +39,6 @@ LockStats StatsForId(NodeId id);
 std::string LockName(NodeId id);
 NodeId IdOf(const void* lock);  // 0 if not registered
 bool IsHeldByCurrentThread(const void* lock);
-size_t LiveLockCount();
-size_t EdgeCount();
 
 // Loads a hierarchy file ("<name> <level>" lines, # comments); warns once per bad line.
 size_t LoadHierarchy(const char* path);

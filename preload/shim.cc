@@ -95,7 +95,7 @@ class CondWaitScope {
  public:
   CondWaitScope(ThreadState* ts, const void* cond, const void* mutex, LockClass cls, Site site)
       : ts_(ts), cond_(cond), mutex_(mutex), cls_(cls), site_(site) {
-    if (ts_) core::OnCondWaitBegin(*ts_, cond_, mutex_, site_);
+    if (ts_) core::OnCondWaitBegin(*ts_, cond_, mutex_, site_, core::kFromShim);
   }
   ~CondWaitScope() {
     if (ts_) core::OnCondWaitEnd(*ts_, cond_, mutex_, cls_, core::kFromShim, site_);
@@ -290,7 +290,7 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_unlock(pthread_mutex_t* m) noexcept {
   ThreadState* ts = Audited();
   if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, m) &&
       !core::FastRelease(*ts, m)) {
-    core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE());
+    core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE(), core::kFromShim);
   }
   return real::pthread_mutex_unlock(m);
 }
@@ -361,7 +361,7 @@ LOCKAUDIT_INTERPOSE int pthread_rwlock_unlock(pthread_rwlock_t* l) noexcept {
   ThreadState* ts = Audited();
   if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, l) &&
       !core::FastRelease(*ts, l)) {
-    core::OnReleased(*ts, l, LOCKAUDIT_CALLER_SITE());
+    core::OnReleased(*ts, l, LOCKAUDIT_CALLER_SITE(), core::kFromShim);
   }
   return real::pthread_rwlock_unlock(l);
 }
@@ -411,7 +411,7 @@ LOCKAUDIT_INTERPOSE int pthread_spin_unlock(pthread_spinlock_t* l) noexcept {
   ThreadState* ts = Audited();
   if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, SpinAddr(l)) &&
       !core::FastRelease(*ts, SpinAddr(l))) {
-    core::OnReleased(*ts, SpinAddr(l), LOCKAUDIT_CALLER_SITE());
+    core::OnReleased(*ts, SpinAddr(l), LOCKAUDIT_CALLER_SITE(), core::kFromShim);
   }
   return real::pthread_spin_unlock(l);
 }
@@ -530,7 +530,7 @@ LOCKAUDIT_INTERPOSE int mtx_unlock(mtx_t* m) noexcept {
   ThreadState* ts = Audited();
   if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, m) &&
       !core::FastRelease(*ts, m)) {
-    core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE());
+    core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE(), core::kFromShim);
   }
   return real::mtx_unlock(m);
 }

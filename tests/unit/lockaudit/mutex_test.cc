@@ -248,6 +248,16 @@ TEST(MutexTest, UnlockNotHeld) {
   ASSERT_THAT(v, SizeIs(1));
 }
 
+TEST(MutexTest, UnlockOfNamedMutexByNonOwnerIsReported) {
+  FindingsSince since;
+  lockaudit::mutex m("nonowner.m");
+  OnThread([&] { m.lock(); });    // exits holding it
+  OnThread([&] { m.unlock(); });  // glibc's default mutex lets any thread unlock it
+  auto v = since.OfKind("unlock_not_held");
+  ASSERT_THAT(v, SizeIs(1));
+  EXPECT_EQ(v[0].locks[0].name, "nonowner.m");
+}
+
 TEST(MutexTest, DestroyHeld) {
   FindingsSince since;
   int custom_lock = 0;
