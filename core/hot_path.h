@@ -28,10 +28,31 @@ inline bool OwnerFrameDead(uintptr_t owner_cfa, uintptr_t owner_ret) {
   return owner_cfa != 0 && *reinterpret_cast<const uintptr_t*>(owner_cfa - 8) != owner_ret;
 }
 
+// Pushes the acquisition of the lock cached in `c` (capacity checked by the caller) and counts
+// it; the one place a held entry is written, for the fast path and the slow one. `prefix`: the
+// max level over the held stack including this lock; `hold_start_ns`: nonzero when timed.
+__attribute__((always_inline)) inline void PushHeld(ThreadState& ts, IdCacheEntry& c,
+                                                   const void* lock, uint32_t flags, Site site,
+                                                   int prefix, uint64_t key,
+                                                   uint64_t hold_start_ns) noexcept {
+  HeldLock& h = ts.held[ts.held_count++];
+  h.id = c.id;
+  h.addr = lock;
+  h.site = site;
+  h.flags = flags;
+  h.recursion = 0;
+  h.prefix_max_level = prefix;
+  h.foreign_unlocks_at = c.node->foreign_unlocks.load(std::memory_order_relaxed);
+  h.cache_slot = static_cast<uint32_t>(&c - ts.id_cache);
+  h.hold_start_ns = hold_start_ns;
+  h.key = key;
+  ts.held_sig ^= key;
+  ++c.acquisitions;
+}
+
 __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const void* lock,
                                                       uint32_t flags, Site site) noexcept {
-  const size_t slot = CacheSlot(lock);
-  IdCacheEntry& c = ts.id_cache[slot];
+  IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
   if (LOCKAUDIT_PREDICT_FALSE(c.addr != reinterpret_cast<uintptr_t>(lock))) return false;
   const LockNode& node = *c.node;
   if (LOCKAUDIT_PREDICT_FALSE(node.generation.load(std::memory_order_acquire) !=
@@ -63,39 +84,21 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
     }
     if (prev > prefix) prefix = prev;
   }
-  HeldLock& h = ts.held[n];
-  h.id = c.id;
-  h.addr = lock;
-  h.site = site;
-  h.flags = flags;
-  h.recursion = 0;
-  h.prefix_max_level = prefix;
-  h.foreign_unlocks_at = node.foreign_unlocks.load(std::memory_order_relaxed);
-  h.cache_slot = static_cast<uint32_t>(slot);
-  h.hold_start_ns = 0;
-  h.key = held_key;
-  ts.held_count = n + 1;
-  --ts.sample_countdown;
-  ts.held_sig ^= held_key;
-  ++c.acquisitions;
+  --ts.sample_countdown;  // not due (checked above): no hold timing
+  PushHeld(ts, c, lock, flags, site, prefix, held_key, 0);
   return true;
 }
 
-// An interposed release of a lock an instrumented type manages (under the shim, the type's own
-// std:: unlock): the type already reported the release, so the shim ignores it.
-__attribute__((always_inline)) inline bool ShimReleaseIgnored(const ThreadState& ts,
-                                                             const void* lock) noexcept {
-  const IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
-  return c.addr == reinterpret_cast<uintptr_t>(lock) && c.node != nullptr &&
-         c.node->api_managed.load(std::memory_order_relaxed) &&
-         c.node->generation.load(std::memory_order_acquire) == GenerationOf(c.id);
-}
-
-__attribute__((always_inline)) inline bool FastRelease(ThreadState& ts, const void* lock) noexcept {
+// `origin`: kFromShim for an interposed release, else 0. Only an entry of the same origin is
+// popped here: under the shim, an instrumented type's own std:: unlock (origin kFromShim) must
+// not pop the entry the type pushed (OnReleased then ignores it).
+__attribute__((always_inline)) inline bool FastRelease(ThreadState& ts, const void* lock,
+                                                      uint32_t origin) noexcept {
   const uint32_t n = ts.held_count;
   if (LOCKAUDIT_PREDICT_FALSE(n == 0)) return false;
   const HeldLock& h = ts.held[n - 1];
-  if (LOCKAUDIT_PREDICT_FALSE(h.addr != lock || h.recursion != 0 || h.hold_start_ns != 0)) {
+  if (LOCKAUDIT_PREDICT_FALSE(h.addr != lock || h.recursion != 0 || h.hold_start_ns != 0 ||
+                              (h.flags & kFromShim) != origin)) {
     return false;
   }
   ts.held_sig ^= h.key;

@@ -402,23 +402,13 @@ LOCKAUDIT_HOT void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint
   }
   int level = c.node->level.load(std::memory_order_relaxed);
   int prev = ts.held_count ? ts.held[ts.held_count - 1].prefix_max_level : kNoLevel;
-  HeldLock& h = ts.held[ts.held_count++];
-  h.id = c.id;
-  h.addr = lock;
-  h.site = site;
-  h.flags = flags;
-  h.recursion = 0;
-  h.prefix_max_level = std::max(prev, level);
-  h.foreign_unlocks_at = c.node->foreign_unlocks.load(std::memory_order_relaxed);
-  h.cache_slot = static_cast<uint32_t>(&c - ts.id_cache);
-  h.hold_start_ns = 0;
+  uint64_t hold_start_ns = 0;
   if (LOCKAUDIT_PREDICT_FALSE(--ts.sample_countdown == 0)) {
     ts.sample_countdown = ThreadState::kHoldSamplePeriod;
-    h.hold_start_ns = NowNs();
+    hold_start_ns = NowNs();
   }
-  h.key = (flags & kShared) ? HeldKey(c.id, flags) : c.held_key;
-  ts.held_sig ^= h.key;
-  ++c.acquisitions;
+  const uint64_t key = (flags & kShared) ? HeldKey(c.id, flags) : c.held_key;
+  PushHeld(ts, c, lock, flags, site, std::max(prev, level), key, hold_start_ns);
 }
 
 // Removes held[i], keeping the order and the prefix levels of the entries above it.
@@ -1052,10 +1042,16 @@ LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site, 
     ts.waiting_cond_mutex = nullptr;
     return;
   }
+  // Under the shim, an instrumented type's own std:: unlock arrives after the type reported the
+  // release: recognised from this thread's cache, else from the registry.
+  const IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
+  if ((flags & kFromShim) && c.addr == reinterpret_cast<uintptr_t>(lock) && c.node != nullptr &&
+      c.node->generation.load(std::memory_order_acquire) == GenerationOf(c.id) &&
+      c.node->api_managed.load(std::memory_order_relaxed)) {
+    return;
+  }
   NodeId id = E().registry.Find(lock);
   if (id == 0) return;  // never seen locked: nothing to say
-  // Under the shim, an instrumented type's own std:: unlock arrives after the type reported the
-  // release (the interposer filters the cached case; this is the evicted one).
   if ((flags & kFromShim) && E().registry.Node(id).api_managed.load(std::memory_order_relaxed)) {
     return;
   }
@@ -1070,6 +1066,8 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) no
   for (uint32_t i = ts.held_count; i-- > 0;) {
     HeldLock& h = ts.held[i];
     if (h.addr != lock) continue;
+    // Under the shim, an instrumented type's own std:: unlock: the type reports the release.
+    if ((flags & kFromShim) && !(h.flags & kFromShim)) return;
     if (h.recursion != 0) {
       --h.recursion;
       return;

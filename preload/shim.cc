@@ -288,8 +288,7 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c,
 LOCKAUDIT_INTERPOSE int pthread_mutex_unlock(pthread_mutex_t* m) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, m) &&
-      !core::FastRelease(*ts, m)) {
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, m, core::kFromShim)) {
     core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE(), core::kFromShim);
   }
   return real::pthread_mutex_unlock(m);
@@ -359,8 +358,7 @@ LOCKAUDIT_INTERPOSE int pthread_rwlock_trywrlock(pthread_rwlock_t* l) noexcept {
 LOCKAUDIT_INTERPOSE int pthread_rwlock_unlock(pthread_rwlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, l) &&
-      !core::FastRelease(*ts, l)) {
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, l, core::kFromShim)) {
     core::OnReleased(*ts, l, LOCKAUDIT_CALLER_SITE(), core::kFromShim);
   }
   return real::pthread_rwlock_unlock(l);
@@ -409,8 +407,7 @@ LOCKAUDIT_INTERPOSE int pthread_spin_trylock(pthread_spinlock_t* l) noexcept {
 LOCKAUDIT_INTERPOSE int pthread_spin_unlock(pthread_spinlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, SpinAddr(l)) &&
-      !core::FastRelease(*ts, SpinAddr(l))) {
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, SpinAddr(l), core::kFromShim)) {
     core::OnReleased(*ts, SpinAddr(l), LOCKAUDIT_CALLER_SITE(), core::kFromShim);
   }
   return real::pthread_spin_unlock(l);
@@ -528,8 +525,7 @@ LOCKAUDIT_INTERPOSE int mtx_trylock(mtx_t* m) noexcept {
 LOCKAUDIT_INTERPOSE int mtx_unlock(mtx_t* m) noexcept {
   if (!Ready()) return thrd_error;
   ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::ShimReleaseIgnored(*ts, m) &&
-      !core::FastRelease(*ts, m)) {
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, m, core::kFromShim)) {
     core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE(), core::kFromShim);
   }
   return real::mtx_unlock(m);

@@ -94,7 +94,7 @@ __attribute__((noinline)) void AfterBlock(const void* lock, int cls, unsigned fl
 __attribute__((noinline)) void Released(const void* lock) noexcept {
   core_::ThreadState* ts = core_::ThisThread();
   if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return;
-  if (LOCKAUDIT_PREDICT_TRUE(core_::FastRelease(*ts, lock))) return;
+  if (LOCKAUDIT_PREDICT_TRUE(core_::FastRelease(*ts, lock, 0))) return;
   core_::OnReleased(*ts, lock, LOCKAUDIT_CALLER_SITE());
 }
 
