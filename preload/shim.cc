@@ -209,12 +209,41 @@ void LoadGtestHelper(char** argv, char** envp) {
                kGtestHelper, strerror(errno));
 }
 
+// ---- LOCKAUDIT_CUDA=1: load the CUPTI module (gpu/cupti) -----------------------------------
+// liblockaudit_cupti.so is loaded from the shim's own directory and started through its
+// InitializeInjection (the entry point CUDA_INJECTION64_PATH uses too; it starts once). It reaches
+// this engine through the exported lockaudit_gpu_* functions. Any failure: one warning, and the
+// run goes on without GPU tracing.
+constexpr char kCuptiModule[] = "liblockaudit_cupti.so";
+
+void LoadCuptiModule() {
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&LoadCuptiModule), &self) == 0 || self.dli_fname == nullptr) return;
+  std::string path = self.dli_fname;
+  path = path.substr(0, path.rfind('/') + 1) + kCuptiModule;
+  void* module = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (module == nullptr) {
+    const char* why = dlerror();
+    core::RawLog("lockaudit: warning: LOCKAUDIT_CUDA: cannot load %s: %s; CUDA calls are not "
+                 "traced\n", path.c_str(), why ? why : "unknown error");
+    return;
+  }
+  auto* init = reinterpret_cast<int (*)()>(dlsym(module, "InitializeInjection"));
+  if (init == nullptr) {
+    core::RawLog("lockaudit: warning: LOCKAUDIT_CUDA: %s has no InitializeInjection; CUDA calls "
+                 "are not traced\n", path.c_str());
+    return;
+  }
+  init();  // warns by itself when CUPTI cannot trace
+}
+
 // glibc passes argc, argv and envp to the constructors of shared objects.
 __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
   Ready();
   RealFree();
   core::EnsureInitialized();  // also registers the engine's fork handlers
   if (!core::Disabled() && core::GetOptions().gtest) LoadGtestHelper(argv, envp);
+  if (!core::Disabled() && core::GetOptions().cuda) LoadCuptiModule();
 }
 
 }  // namespace

@@ -224,14 +224,15 @@ TEST_F(OptionsTest, TooLongPathWarnsAndUsesTheDefault) {
 }
 
 TEST_F(OptionsTest, OptionTableListsEveryDesignVariable) {
-  // DESIGN.md §4, plus LOCKAUDIT_MAX_SERIES from §6 and LOCKAUDIT_GTEST (issue 6: the switch
-  // for unmodified gtest binaries under the shim).
+  // DESIGN.md §4, plus LOCKAUDIT_MAX_SERIES from §6, LOCKAUDIT_GTEST (issue 6: the switch
+  // for unmodified gtest binaries under the shim) and LOCKAUDIT_CUDA (issue 7: the shim loads
+  // the CUPTI module).
   const std::set<std::string> design = {
       "LOCKAUDIT_REPORT",      "LOCKAUDIT_LOG",          "LOCKAUDIT_EXITCODE",
       "LOCKAUDIT_ON_DEADLOCK", "LOCKAUDIT_STALL_MS",     "LOCKAUDIT_HIERARCHY",
       "LOCKAUDIT_SUPPRESSIONS", "LOCKAUDIT_NONBLOCKING_THREADS", "LOCKAUDIT_WAKE_BUDGET_MS",
       "LOCKAUDIT_PROMETHEUS",  "LOCKAUDIT_STACK_DEPTH",  "LOCKAUDIT_DISABLE",
-      "LOCKAUDIT_MAX_SERIES",  "LOCKAUDIT_GTEST"};
+      "LOCKAUDIT_MAX_SERIES",  "LOCKAUDIT_GTEST",        "LOCKAUDIT_CUDA"};
   size_t count = 0;
   const OptionInfo* table = OptionTable(&count);
   ASSERT_NE(table, nullptr);
