@@ -3,7 +3,7 @@
 # distribution's packages) under a bounded load on 127.0.0.1, and compare with a native run.
 #
 #   bench/real_server.sh [--build-dir DIR] [--duration S] [--clients N] [--rounds R]
-#                        [--install] [--check] [--keep]
+#                        [--metrics] [--helgrind SECONDS] [--install] [--check] [--keep]
 #
 # Configurations, each with the same load (bench/memcached_load.py):
 #   native  memcached alone
@@ -12,8 +12,12 @@
 # native and shim alternate --rounds times (default 2), then one cli run. For each run: ops/s, the
 # exit status of memcached after SIGTERM (it exits 0 natively), and for audited runs a summary of
 # the JSON Lines report (summary counters, findings by kind with their locks and top frames).
-# At the end: the medians of native and shim ops/s and their ratio.
+# At the end: the medians of native and shim ops/s and their ratio, and one machine-readable line
+#   RATES native=<median ops/s> shim=<median> metrics=<median|-> helgrind=<ops/s|->
 #
+# --metrics  each round also runs `metrics`: the shim with LOCKAUDIT_PROMETHEUS=127.0.0.1:0
+# --helgrind SECONDS  one more run under valgrind --tool=helgrind with a SECONDS-long load
+#            (bench/compare quotes its throughput)
 # --install  apt-get install -y memcached when it is not on PATH (needs root, or sudo -n)
 # --check    test mode (ctest): the checks below are made in every mode and any failure exits 1;
 #            --check also keeps the work dir when something failed. Failures: memcached crashed,
@@ -38,6 +42,8 @@ rounds=2
 install=0
 check=0
 keep=0
+metrics=0
+helgrind=0
 
 usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "${BASH_SOURCE[0]}"; }
 
@@ -55,6 +61,9 @@ while [ $# -gt 0 ]; do
     --rounds) [ $# -ge 2 ] || { echo "$ME: --rounds needs a value" >&2; exit 2; }
               rounds="$2"; shift 2 ;;
     --rounds=*) rounds="${1#*=}"; shift ;;
+    --metrics) metrics=1; shift ;;
+    --helgrind) [ $# -ge 2 ] || { echo "$ME: --helgrind needs a value" >&2; exit 2; }
+                helgrind="$2"; shift 2 ;;
     --install) install=1; shift ;;
     --check) check=1; shift ;;
     --keep) keep=1; shift ;;
@@ -67,6 +76,9 @@ for v in duration clients rounds; do
     ''|*[!0-9]*|0) echo "$ME: --$v must be a positive integer, not '${!v}'" >&2; exit 2 ;;
   esac
 done
+case "$helgrind" in
+  ''|*[!0-9]*) echo "$ME: --helgrind must be a number of seconds, not '$helgrind'" >&2; exit 2 ;;
+esac
 [ "$duration" -le 600 ] || { echo "$ME: --duration must be at most 600" >&2; exit 2; }
 [ "$rounds" -le 10 ] || { echo "$ME: --rounds must be at most 10" >&2; exit 2; }
 
@@ -161,10 +173,11 @@ sys.exit(1)
 EOF
 }
 
-# Waits until memcached answers `version` on $1 (up to 15 s) while $server_pid lives.
+# Waits until memcached answers `version` on $1 (up to $2 tenths of a second, default 15 s) while
+# $server_pid lives.
 wait_ready() {
   local port="$1"
-  for _ in $(seq 150); do
+  for _ in $(seq "${2:-150}"); do
     alive "$server_pid" || return 1
     if python3 - "$port" <<'EOF' 2>/dev/null
 import socket, sys
@@ -283,6 +296,8 @@ fail() { failures+=("$1"); echo "  FAIL: $1"; }
 
 native_rates=()
 shim_rates=()
+metrics_rates=()
+helgrind_rate=""
 native_exit=""
 
 # run_config NAME ROUND: one server start, load, SIGTERM stop, report summary.
@@ -309,8 +324,17 @@ run_config() {
       cli)    (cd "$tmp" && exec "${pdeath[@]}" "$CLI" run --report "$report" --log "$log" -- \
                 "${server[@]}") >"$out" 2>"$err" </dev/null &
               server_pid=$! ;;
+      metrics) (cd "$tmp" && exec "${pdeath[@]}" env LD_PRELOAD="$SHIM" LOCKAUDIT_REPORT="$report" \
+                LOCKAUDIT_LOG="$log" LOCKAUDIT_PROMETHEUS=127.0.0.1:0 "${server[@]}") \
+                >"$out" 2>"$err" </dev/null &
+              server_pid=$! ;;
+      helgrind) (cd "$tmp" && exec "${pdeath[@]}" valgrind --tool=helgrind --log-file="$log" \
+                "${server[@]}") >"$out" 2>"$err" </dev/null &
+              server_pid=$! ;;
     esac
-    if wait_ready "$port"; then break; fi
+    local ready_tenths=150
+    [ "$name" = helgrind ] && ready_tenths=1200
+    if wait_ready "$port" "$ready_tenths"; then break; fi
     if alive "$server_pid"; then
       backtrace "$server_pid" "$tmp/bt-$tag-start.txt"
       stop_server_hard
@@ -330,8 +354,10 @@ run_config() {
 
   # Load (bounded by the generator itself; timeout is a second fence).
   # In the background so that INT/TERM reach our trap at once.
-  timeout $((duration + 60)) python3 "$LOADGEN" --port "$port" --clients "$clients" \
-    --duration "$duration" >"$loadout" 2>&1 &
+  local load_s="$duration"
+  [ "$name" = helgrind ] && load_s="$helgrind"
+  timeout $((load_s + 60)) python3 "$LOADGEN" --port "$port" --clients "$clients" \
+    --duration "$load_s" >"$loadout" 2>&1 &
   load_pid=$!
   wait "$load_pid"
   local load_rc=$?
@@ -349,8 +375,9 @@ run_config() {
 
   # Stop it: SIGTERM, then wait up to 15 s; a server still alive then is hung.
   kill -TERM "$server_pid" 2>/dev/null
-  local i
-  for i in $(seq 150); do alive "$server_pid" || break; sleep 0.1; done
+  local i stop_tenths=150
+  [ "$name" = helgrind ] && stop_tenths=1200
+  for i in $(seq "$stop_tenths"); do alive "$server_pid" || break; sleep 0.1; done
   if alive "$server_pid"; then
     # the memcached process itself (for cli, the CLI's child)
     local target="$server_pid" child
@@ -389,13 +416,15 @@ run_config() {
     case "$name" in
       native) native_rates+=("$rate") ;;
       shim)   shim_rates+=("$rate") ;;
+      metrics) metrics_rates+=("$rate") ;;
+      helgrind) helgrind_rate="$rate" ;;
     esac
   fi
   if [ "$name" = cli ]; then
     echo "  lockaudit run said:"
     grep -v '^Signal handled' "$err" | tail -n 25 | sed 's/^/    /'
   fi
-  if [ "$name" != native ]; then
+  if [ "$name" != native ] && [ "$name" != helgrind ]; then
     summarize_report "$report"
     case $? in
       0) ;;
@@ -420,8 +449,10 @@ echo "$ME: $clients clients x ${duration}s per run, $rounds native/shim rounds +
 for r in $(seq "$rounds"); do
   run_config native "$r"
   run_config shim "$r"
+  [ "$metrics" = 1 ] && run_config metrics "$r"
 done
 run_config cli 1
+[ "$helgrind" -gt 0 ] && run_config helgrind 1
 
 echo "== result"
 if [ ${#native_rates[@]} -gt 0 ] && [ ${#shim_rates[@]} -gt 0 ]; then
@@ -434,6 +465,11 @@ if [ ${#native_rates[@]} -gt 0 ] && [ ${#shim_rates[@]} -gt 0 ]; then
 else
   echo "  no complete native and shim pair: no ratio"
 fi
+rates_line="RATES native=- shim=- metrics=- helgrind=${helgrind_rate:--}"
+[ ${#native_rates[@]} -gt 0 ] && rates_line="${rates_line/native=-/native=$(median "${native_rates[@]}")}"
+[ ${#shim_rates[@]} -gt 0 ] && rates_line="${rates_line/shim=-/shim=$(median "${shim_rates[@]}")}"
+[ ${#metrics_rates[@]} -gt 0 ] && rates_line="${rates_line/metrics=-/metrics=$(median "${metrics_rates[@]}")}"
+echo "  $rates_line"
 if [ ${#failures[@]} -gt 0 ]; then
   echo "  ${#failures[@]} failure(s):"
   printf '    %s\n' "${failures[@]}"

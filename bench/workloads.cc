@@ -1,0 +1,402 @@
+// workloads: the lock workloads W1..W8 of bench/compare (issue 8), plus the live-lock scaling
+// probe. Plain C++ with std:: lock types: it includes no lockaudit header, so the same binary runs
+// natively, under LD_PRELOAD=liblockaudit_preload.so, under valgrind (helgrind, drd, callgrind),
+// and rebuilt with clang -fsanitize=thread. Built a second time with LOCKAUDIT_BENCH_WRAPPER
+// defined (target bench_workloads_wrapper), the lock types become lockaudit::mutex,
+// lockaudit::shared_mutex and lockaudit::condition_variable; nothing else changes.
+//
+//   workloads W ITERATIONS [THREADS]      W = w1 .. w8
+//   workloads scale LIVE_LOCKS DEPTH
+//
+// Prints one line of key=value pairs; every workload prints ns_per_op (wall time of the timed
+// phase divided by the operations of all threads together) and ops.
+//   w1  uncontended lock+unlock, one lock per thread (THREADS default 1)           op = lock+unlock
+//   w2  nested A->B, always in that order, per thread (default 1)                  op = A, B, ~B, ~A
+//   w3  THREADS (default 4) threads on one hot lock, tiny critical section         op = lock+unlock
+//   w4  10,000 locks; each op locks two random ones in address order (default 2)   op = 2 locks
+//   w5  condition-variable ping-pong between two threads (THREADS ignored)         op = round trip
+//       also prints wake_p50_ns, wake_p99_ns (notify -> waiter running, per wake-up)
+//   w6  std::shared_mutex, THREADS (default 4) readers, 1 op in 64 exclusive       op = lock+unlock
+//   w7  64 locks per thread taken nested, then released (default 1)                op = lock+unlock
+//   w8  churn: create a heap lock, lock, unlock, destroy (default 1)               op = all four
+//   scale: LIVE_LOCKS locks are created and each locked once; DEPTH of them stay held; then
+//       known_ns:   lock+unlock of one of 256 inner locks whose edges are all known
+//       new_edge_ns: lock+unlock of a lock never taken under the held ones (a new edge each)
+//       rss_per_lock_bytes, rss_per_edge_bytes: resident-memory growth over the first touch of
+//       the locks and over the new edges (natively both are ~0: the locks live in one array
+//       allocated before the measurement)
+//
+// Every workload runs a fixed warm-up (min(kWarmup, ITERATIONS) operations per thread, untimed)
+// before the timed phase, so a tool's one-time learning stays out of the timing, and two runs with
+// different ITERATIONS differ by exactly the extra operations (instruction counts under callgrind:
+// bench/gate.sh). Worker threads are always started (also for THREADS=1): glibc skips the atomic
+// instructions of pthread_mutex_lock while a process has never had a second thread, and no program
+// that can deadlock runs that way.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#ifdef LOCKAUDIT_BENCH_WRAPPER
+#include <lockaudit/mutex.h>
+using Mutex = lockaudit::mutex;
+using SharedMutex = lockaudit::shared_mutex;
+using CondVar = lockaudit::condition_variable;
+#else
+using Mutex = std::mutex;
+using SharedMutex = std::shared_mutex;
+using CondVar = std::condition_variable;
+#endif
+
+namespace {
+
+constexpr long kWarmup = 10000;
+constexpr int kW4Locks = 10000;
+constexpr int kW7Depth = 64;
+constexpr int kScaleInner = 256;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Keeps the compiler from dropping or merging the critical sections.
+inline void Touch(long* p) {
+  *p += 1;
+  __asm__ __volatile__("" ::: "memory");
+}
+
+struct alignas(64) PerThread {
+  int64_t start = 0;
+  int64_t end = 0;
+  long sink = 0;
+};
+
+// A spinning start barrier (no lock: it must not show up in any tool's lock statistics).
+class StartBarrier {
+ public:
+  explicit StartBarrier(int n) : left_(n) {}
+  void ArriveAndWait() {
+    left_.fetch_sub(1, std::memory_order_acq_rel);
+    while (left_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
+  }
+
+ private:
+  std::atomic<int> left_;
+};
+
+// Runs body(thread_index, iterations, per_thread) on `threads` new threads: warm-up, barrier,
+// timed phase. body(t, n, pt) runs n operations. Returns the wall time of the timed phase.
+template <class Body>
+int64_t RunThreads(int threads, long iterations, Body body) {
+  std::vector<PerThread> pt(static_cast<size_t>(threads));
+  StartBarrier barrier(threads);
+  std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      PerThread& me = pt[static_cast<size_t>(t)];
+      body(t, std::min(kWarmup, iterations), me);
+      barrier.ArriveAndWait();
+      me.start = NowNs();
+      body(t, iterations, me);
+      me.end = NowNs();
+    });
+  }
+  for (auto& w : workers) w.join();
+  int64_t start = pt[0].start, end = pt[0].end;
+  for (const auto& p : pt) {
+    start = std::min(start, p.start);
+    end = std::max(end, p.end);
+  }
+  return end - start;
+}
+
+void PrintNsPerOp(int64_t elapsed_ns, double ops, const std::string& extra = {}) {
+  std::printf("ns_per_op=%.3f ops=%.0f%s%s\n", static_cast<double>(elapsed_ns) / ops, ops,
+              extra.empty() ? "" : " ", extra.c_str());
+}
+
+void W1(long n, int threads) {
+  std::vector<std::unique_ptr<Mutex>> mu;
+  for (int t = 0; t < threads; ++t) mu.push_back(std::make_unique<Mutex>());
+  int64_t ns = RunThreads(threads, n, [&](int t, long iters, PerThread& me) {
+    Mutex& m = *mu[static_cast<size_t>(t)];
+    for (long i = 0; i < iters; ++i) {
+      m.lock();
+      Touch(&me.sink);
+      m.unlock();
+    }
+  });
+  PrintNsPerOp(ns, static_cast<double>(n) * threads);
+}
+
+void W2(long n, int threads) {
+  struct Pair {
+    Mutex a, b;
+  };
+  std::vector<std::unique_ptr<Pair>> pairs;
+  for (int t = 0; t < threads; ++t) pairs.push_back(std::make_unique<Pair>());
+  int64_t ns = RunThreads(threads, n, [&](int t, long iters, PerThread& me) {
+    Pair& p = *pairs[static_cast<size_t>(t)];
+    for (long i = 0; i < iters; ++i) {
+      p.a.lock();
+      p.b.lock();
+      Touch(&me.sink);
+      p.b.unlock();
+      p.a.unlock();
+    }
+  });
+  PrintNsPerOp(ns, static_cast<double>(n) * threads);
+}
+
+void W3(long n, int threads) {
+  Mutex hot;
+  long shared = 0;
+  int64_t ns = RunThreads(threads, n, [&](int, long iters, PerThread&) {
+    for (long i = 0; i < iters; ++i) {
+      hot.lock();
+      Touch(&shared);
+      hot.unlock();
+    }
+  });
+  PrintNsPerOp(ns, static_cast<double>(n) * threads);
+}
+
+void W4(long n, int threads) {
+  std::unique_ptr<Mutex[]> locks(new Mutex[kW4Locks]);
+  std::unique_ptr<long[]> data(new long[kW4Locks]());
+  int64_t ns = RunThreads(threads, n, [&](int t, long iters, PerThread&) {
+    // xorshift64: a fixed sequence per thread; warm-up and timed phase continue it.
+    thread_local uint64_t x = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(t + 1);
+    for (long i = 0; i < iters; ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      int a = static_cast<int>(x % kW4Locks);
+      int b = static_cast<int>((x >> 32) % kW4Locks);
+      if (a == b) b = (b + 1) % kW4Locks;
+      if (a > b) std::swap(a, b);  // address order: the array is contiguous
+      locks[a].lock();
+      locks[b].lock();
+      Touch(&data[a]);
+      Touch(&data[b]);
+      locks[b].unlock();
+      locks[a].unlock();
+    }
+  });
+  PrintNsPerOp(ns, static_cast<double>(n) * threads);
+}
+
+// Ping-pong: the main side sets turn=1 and notifies; the echo thread waits for it, sets turn=0
+// and notifies back. Each notifier stamps the time just before notify; the woken thread reads
+// the clock when its wait returns: wake latency.
+void W5(long n) {
+  Mutex mu;
+  CondVar to_echo, to_main;
+  int turn = 0;  // guarded by mu
+  bool stop = false;
+  int64_t stamp = 0;
+  std::vector<int64_t> lat;
+  lat.reserve(static_cast<size_t>(2 * (n + std::min(kWarmup, n))) + 2);
+  auto record = [&](std::vector<int64_t>* out) {
+    if (out != nullptr) out->push_back(NowNs() - stamp);
+  };
+  std::atomic<bool> timing{false};
+  std::thread echo([&] {
+    std::unique_lock<Mutex> lk(mu);
+    for (;;) {
+      while (turn != 1 && !stop) to_echo.wait(lk);
+      if (stop) return;
+      record(timing.load(std::memory_order_relaxed) ? &lat : nullptr);
+      turn = 0;
+      stamp = NowNs();
+      to_main.notify_one();
+    }
+  });
+  auto rounds = [&](long k) {
+    std::unique_lock<Mutex> lk(mu);
+    for (long i = 0; i < k; ++i) {
+      turn = 1;
+      stamp = NowNs();
+      to_echo.notify_one();
+      while (turn != 0) to_main.wait(lk);
+      record(timing.load(std::memory_order_relaxed) ? &lat : nullptr);
+    }
+  };
+  rounds(std::min(kWarmup, n));
+  timing.store(true);
+  int64_t start = NowNs();
+  rounds(n);
+  int64_t ns = NowNs() - start;
+  {
+    std::lock_guard<Mutex> lk(mu);
+    stop = true;
+  }
+  to_echo.notify_one();
+  echo.join();
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double p) {
+    return lat.empty() ? 0 : lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))];
+  };
+  PrintNsPerOp(ns, static_cast<double>(n),
+               "wake_p50_ns=" + std::to_string(pct(0.50)) + " wake_p99_ns=" +
+                   std::to_string(pct(0.99)));
+}
+
+void W6(long n, int threads) {
+  SharedMutex rw;
+  long value = 0;
+  int64_t ns = RunThreads(threads, n, [&](int, long iters, PerThread& me) {
+    for (long i = 0; i < iters; ++i) {
+      if ((i & 63) == 63) {
+        rw.lock();
+        Touch(&value);
+        rw.unlock();
+      } else {
+        rw.lock_shared();
+        me.sink += value;
+        rw.unlock_shared();
+      }
+    }
+  });
+  PrintNsPerOp(ns, static_cast<double>(n) * threads);
+}
+
+void W7(long n, int threads) {
+  std::vector<std::unique_ptr<Mutex[]>> chains;
+  for (int t = 0; t < threads; ++t) chains.emplace_back(new Mutex[kW7Depth]);
+  int64_t ns = RunThreads(threads, n, [&](int t, long iters, PerThread& me) {
+    Mutex* c = chains[static_cast<size_t>(t)].get();
+    for (long i = 0; i < iters; ++i) {
+      for (int d = 0; d < kW7Depth; ++d) c[d].lock();
+      Touch(&me.sink);
+      for (int d = kW7Depth; d-- > 0;) c[d].unlock();
+    }
+  });
+  PrintNsPerOp(ns, static_cast<double>(n) * threads * kW7Depth);
+}
+
+void W8(long n, int threads) {
+  int64_t ns = RunThreads(threads, n, [&](int, long iters, PerThread& me) {
+    for (long i = 0; i < iters; ++i) {
+      auto m = std::make_unique<Mutex>();
+      m->lock();
+      Touch(&me.sink);
+      m->unlock();
+    }
+  });
+  PrintNsPerOp(ns, static_cast<double>(n) * threads);
+}
+
+long RssBytes() {
+  long pages = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+// Runs on its own thread (see the header: glibc's single-thread shortcut).
+void Scale(long live, int depth, long new_edges) {
+  if (new_edges <= 0) {
+    std::fprintf(stderr, "workloads: scale needs LIVE_LOCKS > DEPTH + %d\n", kScaleInner);
+    std::exit(2);
+  }
+  std::thread worker([&] {
+    // The constructors write every lock: the array is resident before the measurement.
+    std::unique_ptr<Mutex[]> locks(new Mutex[static_cast<size_t>(live)]);
+    const long rss0 = RssBytes();
+    for (long i = 0; i < live; ++i) {  // the first touch: the tool learns every lock
+      locks[i].lock();
+      locks[i].unlock();
+    }
+    const long rss1 = RssBytes();
+    for (int d = 0; d < depth; ++d) locks[d].lock();
+    Mutex* inner = &locks[depth];
+    auto known_pass = [&](long ops) {
+      for (long i = 0; i < ops; ++i) {
+        Mutex& m = inner[i % kScaleInner];
+        m.lock();
+        m.unlock();
+      }
+    };
+    known_pass(kScaleInner * 4L);  // learn the edges held -> inner
+    const long known_ops = std::max<long>(kScaleInner * 400L, 200000L);
+    int64_t t0 = NowNs();
+    known_pass(known_ops);
+    int64_t known = NowNs() - t0;
+    Mutex* fresh = &locks[depth + kScaleInner];
+    const long rss2 = RssBytes();
+    t0 = NowNs();
+    for (long i = 0; i < new_edges; ++i) {
+      fresh[i].lock();
+      fresh[i].unlock();
+    }
+    int64_t fresh_ns = NowNs() - t0;
+    const long rss3 = RssBytes();
+    for (int d = depth; d-- > 0;) locks[d].unlock();
+    std::printf(
+        "known_ns=%.3f new_edge_ns=%.1f rss_per_lock_bytes=%.1f rss_per_edge_bytes=%.1f "
+        "live=%ld depth=%d new_edges=%ld\n",
+        static_cast<double>(known) / static_cast<double>(known_ops),
+        static_cast<double>(fresh_ns) / static_cast<double>(new_edges),
+        static_cast<double>(rss1 - rss0) / static_cast<double>(live),
+        static_cast<double>(rss3 - rss2) / static_cast<double>(new_edges), live, depth, new_edges);
+  });
+  worker.join();
+}
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: workloads w1|w2|w3|w4|w5|w6|w7|w8 ITERATIONS [THREADS]\n"
+               "       workloads scale LIVE_LOCKS DEPTH\n"
+               "  prints key=value pairs; see bench/workloads.cc\n");
+  return 2;
+}
+
+long ParsePositive(const char* s) {
+  char* end = nullptr;
+  long v = std::strtol(s, &end, 10);
+  return (end == s || *end != '\0' || v <= 0) ? -1 : v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3 || argc > 4) return Usage();
+  const std::string w = argv[1];
+  const long n = ParsePositive(argv[2]);
+  const long arg3 = argc == 4 ? ParsePositive(argv[3]) : 0;
+  if (n < 0 || arg3 < 0) return Usage();
+  auto threads = [&](int def) { return argc == 4 ? static_cast<int>(arg3) : def; };
+  if (w == "w1") W1(n, threads(1));
+  else if (w == "w2") W2(n, threads(1));
+  else if (w == "w3") W3(n, threads(4));
+  else if (w == "w4") W4(n, threads(2));
+  else if (w == "w5") W5(n);
+  else if (w == "w6") W6(n, threads(4));
+  else if (w == "w7") W7(n, threads(1));
+  else if (w == "w8") W8(n, threads(1));
+  else if (w == "scale") {
+    if (argc != 4) return Usage();
+    // New edges: as many as there are untouched locks, at most 20,000.
+    Scale(n, static_cast<int>(arg3), std::min<long>(20000, n - arg3 - kScaleInner));
+  } else {
+    return Usage();
+  }
+  return 0;
+}
