@@ -1,0 +1,199 @@
+// liblockaudit_prometheus.so: serves the engine's statistics on /metrics with prometheus-cpp's
+// Exposer (civetweb). Loaded by an engine host (lockaudit/src/metrics.cc), which passes the
+// table of lockaudit/src/exporter_host.h; nothing of the engine is linked in.
+//
+// Threads: civetweb's master and worker threads are created while the starting thread is inside
+// the host's EngineScope, so the engine treats them as its own for life: their locks (civetweb's,
+// prometheus-cpp's, malloc's) are never audited and never show up in the metrics they serve.
+// Each scrape still runs Collect() inside a scope, which is what core/stats.h asks for.
+// Nothing here is ever called from interposed code: statistics are pulled at scrape time.
+#include <civetweb.h>
+#include <CivetServer.h>
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "exporter_host.h"
+#include "families.h"
+#include "listen_address.h"
+
+namespace lockaudit::exporters {
+namespace {
+
+constexpr int kHttpThreads = 2;  // a scrape is cheap; more threads only cost memory
+
+// Reads the engine through the host table at every scrape.
+// Thread-safety: Collect() runs concurrently on civetweb's worker threads; the host's collect is
+// safe to call from any thread, and the options are immutable after construction.
+class EngineCollectable final : public ::prometheus::Collectable {
+ public:
+  explicit EngineCollectable(const LockauditExporterHost* host) : host_(host) {
+    options_.max_series = host->max_series < 0 ? 0 : static_cast<size_t>(host->max_series);
+    for (int i = 0; i < host->bucket_count; ++i) options_.bucket_bounds.push_back(host->bucket_bound(i));
+  }
+
+  std::vector<::prometheus::MetricFamily> Collect() const override {
+    Scrape scrape{this, {}};
+    host_->run_in_engine(&Scrape::Run, &scrape);
+    return std::move(scrape.families);  // empty after a failure: an empty, valid exposition
+  }
+
+ private:
+  struct Scrape {
+    const EngineCollectable* self;
+    std::vector<::prometheus::MetricFamily> families;
+    // No exception may cross the host's frames or civetweb's C frames.
+    static void Run(void* arg) {
+      auto* s = static_cast<Scrape*>(arg);
+      try {
+        s->families = ToFamilies(s->self->host_->collect(), s->self->options_);
+      } catch (...) {
+        s->families.clear();
+      }
+    }
+  };
+
+  const LockauditExporterHost* host_;
+  FamilyOptions options_;
+};
+
+// civetweb's error lines (e.g. "cannot bind to 127.0.0.1:9464: 98 (Address already in use)"),
+// kept for the start-up warning instead of being printed into the host program's output.
+std::mutex g_log_mu;
+std::string g_last_log;
+
+int KeepLog(const mg_connection*, const char* message) {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  g_last_log = message ? message : "";
+  while (!g_last_log.empty() && (g_last_log.back() == '\n' || g_last_log.back() == '\r')) {
+    g_last_log.pop_back();
+  }
+  return 1;  // handled: civetweb prints nothing
+}
+
+std::string LastLog() {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  return g_last_log;
+}
+
+// The exporter, alive until the process ends (never destroyed: civetweb threads may be serving
+// a scrape while static destructors run).
+struct Running {
+  std::shared_ptr<EngineCollectable> collectable;
+  std::unique_ptr<::prometheus::Exposer> exposer;
+  CivetCallbacks callbacks;
+};
+std::atomic<bool> g_started{false};
+
+struct StartCall {
+  const ListenAddress* address;
+  Running* running;
+  std::string error;
+  int port = -1;
+
+  static void Run(void* arg) {
+    auto* c = static_cast<StartCall*>(arg);
+    try {
+      c->running->callbacks.log_message = &KeepLog;
+      std::vector<std::string> options = {"listening_ports", c->address->Civetweb(),
+                                          "num_threads", std::to_string(kHttpThreads)};
+      c->running->exposer =
+          std::make_unique<::prometheus::Exposer>(options, &c->running->callbacks);
+      c->running->exposer->RegisterCollectable(c->running->collectable);
+      const std::vector<int> ports = c->running->exposer->GetListeningPorts();
+      if (ports.empty()) {
+        c->error = "civetweb reports no listening port";
+        return;
+      }
+      c->port = ports.front();
+    } catch (const std::exception& e) {
+      const std::string why = LastLog();
+      c->error = why.empty() ? std::string("cannot serve on ") + c->address->Civetweb() + " (" +
+                                   e.what() + ")"
+                             : why;
+    } catch (...) {
+      c->error = "cannot serve on " + c->address->Civetweb();
+    }
+  }
+};
+
+void Put(char* buffer, size_t size, const std::string& text) {
+  if (buffer != nullptr && size > 0) snprintf(buffer, size, "%s", text.c_str());
+}
+
+bool HostUsable(const LockauditExporterHost* host, std::string* why) {
+  if (host == nullptr || host->version != kLockauditExporterHostVersion ||
+      host->host_size != sizeof(LockauditExporterHost) ||
+      host->snapshot_size != sizeof(core::stats::Snapshot)) {
+    *why = "liblockaudit_prometheus.so is from another lockaudit build";
+    return false;
+  }
+  if (host->collect == nullptr || host->bucket_bound == nullptr || host->run_in_engine == nullptr ||
+      host->bucket_count <= 0 || host->bucket_count > core::stats::kBuckets) {
+    *why = "the engine host passed an incomplete exporter table";
+    return false;
+  }
+  return true;
+}
+
+int Start(const char* address_text, const LockauditExporterHost* host, char* message,
+          size_t message_len) {
+  std::string why;
+  if (!HostUsable(host, &why)) {
+    Put(message, message_len, why);
+    return -1;
+  }
+  const std::optional<ListenAddress> address =
+      ParseListenAddress(address_text ? address_text : "", &why);
+  if (!address) {
+    Put(message, message_len, why);
+    return -1;
+  }
+  if (g_started.exchange(true)) {
+    Put(message, message_len, "metrics are already being served by this process");
+    return -1;
+  }
+  auto running = std::make_unique<Running>();
+  running->collectable = std::make_shared<EngineCollectable>(host);
+  StartCall call{&*address, running.get(), {}, -1};
+  host->run_in_engine(&StartCall::Run, &call);
+  if (call.port < 0) {
+    Put(message, message_len, call.error);
+    // Nothing listens: the Exposer (if any) is torn down inside the engine scope, and a later
+    // call may try another address.
+    struct Stop {
+      static void Run(void* arg) { static_cast<Running*>(arg)->exposer.reset(); }
+    };
+    host->run_in_engine(&Stop::Run, running.get());
+    g_started.store(false);
+    return -1;
+  }
+  running.release();  // serves until the process ends
+  Put(message, message_len, address->Url(call.port));
+  return call.port;
+}
+
+}  // namespace
+}  // namespace lockaudit::exporters
+
+extern "C" __attribute__((visibility("default"))) int lockaudit_prometheus_start(
+    const char* address, const LockauditExporterHost* host, char* message,
+    size_t message_len) noexcept {
+  try {
+    return lockaudit::exporters::Start(address, host, message, message_len);
+  } catch (const std::exception& e) {
+    lockaudit::exporters::Put(message, message_len, e.what());
+  } catch (...) {
+    lockaudit::exporters::Put(message, message_len, "unexpected error");
+  }
+  return -1;
+}
