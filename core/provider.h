@@ -129,6 +129,12 @@ void OnAcquired(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
 // to pass to AfterBlock.
 uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags,
                      Site site) noexcept;
+// The deadline technique (core/wake.h): after BeforeBlock returned `token`, the front-end should
+// wait with this CLOCK_MONOTONIC deadline (ns) when it is nonzero, then, if the deadline passed,
+// call OnStillBlocked and wait on without a deadline. 0: just block (e.g. the thread already
+// holds the lock: the real call must behave exactly as without lockaudit).
+uint64_t BlockCheckAt(ThreadState& ts, uint64_t token) noexcept;
+void OnStillBlocked(ThreadState& ts) noexcept;
 // The blocking call returned; `acquired` tells whether the lock is now held.
 void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
                 uint64_t token, bool acquired) noexcept;
@@ -148,6 +154,25 @@ void OnCondWaitEnd(ThreadState& ts, const void* cond, const void* mutex, LockCla
 void OnCondSignal(const void* cond, bool broadcast) noexcept;
 void OnCondDestroy(const void* cond) noexcept;
 
+// ---- GPU (gpu/cupti) and the hybrid dispatcher -------------------------------------------
+
+// The thread enters a synchronising CUDA call `api` (static string, e.g. "cudaStreamSynchronize").
+// When it holds audited locks: finding gpu_sync_under_lock (once per api and innermost lock).
+void OnGpuSyncBegin(ThreadState& ts, const char* api, Site site) noexcept;
+// The call returned after `duration_ns`: lockaudit_gpu_sync_seconds{api,under_lock}; when the
+// thread holds locks, the duration is added to each held lock's GPU-sync hold attribution.
+void OnGpuSyncEnd(ThreadState& ts, const char* api, uint64_t duration_ns) noexcept;
+// A finished GPU activity record (kernel or memcpy), for lockaudit_gpu_kernel_seconds{kernel}.
+// `name` is copied. Callable from any thread, also engine-owned ones (CUPTI buffer callbacks).
+void OnGpuActivity(const char* name, uint64_t duration_ns) noexcept;
+// A dispatch decision of gpu/dispatch: lockaudit_dispatch_total{target}.
+void OnDispatch(bool to_gpu) noexcept;
+
+// ---- Non-blocking contexts -----------------------------------------------------------------
+// Nested: the calling thread must not block until the matching end (blocking_in_nonblocking).
+void NonblockingBegin() noexcept;
+void NonblockingEnd() noexcept;
+
 // ---- Fork --------------------------------------------------------------------------------
 void ForkPrepare() noexcept;
 void ForkParent() noexcept;
@@ -157,6 +182,13 @@ void ForkChild() noexcept;  // the child keeps only the forking thread's state
 // Initialises options and sinks if not done yet; safe to call repeatedly.
 void EnsureInitialized() noexcept;
 bool Disabled() noexcept;  // LOCKAUDIT_DISABLE=1
+// The host process is initialised (called from the shim's and liblockaudit's constructors):
+// from now on the engine may start its watchdog thread.
+void StartBackground() noexcept;
+// True inside an EngineScope (or an engine-owned thread). The shim makes threads created from
+// there engine-owned for life (BecomeEngineThread), e.g. an exporter's server threads.
+bool InsideEngine() noexcept;
+void BecomeEngineThread() noexcept;
 // Keeps this engine from ever starting (another engine instance in the process owns auditing:
 // liblockaudit.so when the LD_PRELOAD shim is loaded). No effect once initialised.
 void StandDown() noexcept;

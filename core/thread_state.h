@@ -14,6 +14,8 @@
 #include "hash.h"
 #include "provider.h"
 #include "registry.h"
+#include "stacks.h"
+#include "stats.h"
 
 namespace lockaudit::core {
 
@@ -48,12 +50,31 @@ struct IdCacheEntry {
   uint64_t hold_samples;
 };
 
+// This thread's histograms for the lock cached in id_cache[i] (same index): written on the
+// contended path (wait), on sampled releases (hold) and by GPU sync events; read by Collect().
+struct LockHist {
+  stats::Histogram wait;
+  stats::Histogram hold;
+  uint64_t gpu_sync_ns;
+  uint64_t key;  // stats retirement key of the cached lock (stats_shards.h), fixed at fill
+};
+
+// This thread's wake-latency shard for one condition variable (direct-mapped by address).
+struct CondShard {
+  uintptr_t cond;
+  uint64_t key;
+  stats::Histogram wake;
+  uint64_t budget_violations;
+};
+
 class ThreadState {
  public:
   static constexpr uint32_t kIdCacheSize = 1024;
   static constexpr uint32_t kEdgeCacheSize = 16384;  // contexts (held set, lock) already learned
   static constexpr uint32_t kInlineHeld = 32;
   static constexpr uint32_t kHoldSamplePeriod = 128;  // 1 hold in 128 is timed
+  static constexpr uint32_t kCondShards = 64;
+  static constexpr uint32_t kMaxSpareHeld = 28;
 
   HeldLock* held;  // points at inline_held or a grown engine buffer
   uint32_t held_count;
@@ -69,6 +90,31 @@ class ThreadState {
   // through a longjmp to its cleanup handler, past the interposer, so the wait never "ends":
   // the cleanup's unlock of this mutex is legitimate, not unlock_not_held.
   const void* waiting_cond_mutex;
+  // ---- Published for the watchdog (core/wake) ------------------------------------------
+  // wait_seq is odd while the thread is blocked in a lock call (BeforeBlock .. AfterBlock).
+  // The wait_* fields are written before it turns odd and stay fixed until it turns even, and
+  // the held stack does not change meanwhile: a reader that sees the same odd value before and
+  // after reading them has a consistent snapshot.
+  std::atomic<uint64_t> wait_seq;
+  const void* wait_lock;
+  NodeId wait_id;
+  uint32_t wait_flags;
+  uint64_t wait_since_ns;
+  Site wait_site;
+  // The stack at which the thread blocked, published by the thread itself once its first
+  // deadline passed (0 before): the watchdog cannot unwind another thread.
+  std::atomic<StackId> wait_stack;
+  // Grown held buffers are kept until the state is recycled, so that the watchdog's racy reads
+  // of `held` never touch unmapped memory.
+  HeldLock* spare_held[kMaxSpareHeld];
+  uint32_t spare_held_cap[kMaxSpareHeld];
+  uint32_t spare_held_count;
+  // Non-blocking context (DESIGN.md §2) entered through nonblocking_scope (the thread-name
+  // globs are checked when the thread blocks).
+  uint32_t nonblocking_depth;
+  // Condition-variable wait in progress (wake latency).
+  const void* waiting_cond;
+  uint64_t cond_wait_begin_ns;
   std::atomic<bool> in_use;
   ThreadState* next;  // global list, never unlinked (states are recycled)
 
@@ -79,6 +125,8 @@ class ThreadState {
   IdCacheEntry id_cache[kIdCacheSize];
   uint64_t edge_cache[kEdgeCacheSize];  // keys of (held set, lock, mode) contexts already learned
   HeldLock inline_held[kInlineHeld];
+  LockHist lock_hist[kIdCacheSize];
+  CondShard cond_shard[kCondShards];
 };
 
 // The per-thread context key of "acquire the lock with HeldKey `held_key` while holding the set

@@ -30,7 +30,12 @@
 #include "raw_log.h"
 #include "report.h"
 #include "stacks.h"
+#include "stats.h"
+#include "stats_internal.h"
+#include "stats_shards.h"
 #include "thread_state.h"
+#include "tracker_internal.h"
+#include "wake.h"
 
 namespace lockaudit::core {
 
@@ -147,14 +152,24 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
       ts->next = e.threads.load(std::memory_order_relaxed);
       e.threads.store(ts, std::memory_order_release);
     }
+    // Under threads_mu: the watchdog reads held buffers of in-use states (VisitThreads).
+    if (ts->held != nullptr && ts->held != ts->inline_held) {
+      munmap(ts->held, ts->held_capacity * sizeof(HeldLock));
+    }
+    for (uint32_t i = 0; i < ts->spare_held_count; ++i) {
+      munmap(ts->spare_held[i], ts->spare_held_cap[i] * sizeof(HeldLock));
+    }
+    ts->spare_held_count = 0;
+    ts->wait_seq.store(0, std::memory_order_relaxed);
+    ts->wait_lock = nullptr;
+    ts->wait_stack.store(0, std::memory_order_relaxed);
+    ts->nonblocking_depth = 0;
+    ts->waiting_cond = nullptr;
+    ts->held = ts->inline_held;
+    ts->held_capacity = ThreadState::kInlineHeld;
+    ts->held_count = 0;
+    ts->held_sig = 0;
   }
-  if (ts->held != nullptr && ts->held != ts->inline_held) {
-    munmap(ts->held, ts->held_capacity * sizeof(HeldLock));
-  }
-  ts->held = ts->inline_held;
-  ts->held_capacity = ThreadState::kInlineHeld;
-  ts->held_count = 0;
-  ts->held_sig = 0;
   ts->sample_countdown = ThreadState::kHoldSamplePeriod;
   ts->tid = GetTid();
   ts->incarnation = e.next_incarnation.fetch_add(1, std::memory_order_relaxed);
@@ -180,19 +195,45 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
   return ts;
 }
 
-// Retires one cache entry's statistics into its lock (if alive) and the thread's totals.
+// Retires one cache entry's statistics into its lock (if alive), the thread's totals and the
+// engine's retired table (stats_shards.h), and empties it.
 void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
-  ts.total_acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
-  ts.total_contentions.fetch_add(c.contentions, std::memory_order_relaxed);
-  if (c.id != 0 && E().registry.IsLive(c.id)) {
-    LockNode& n = E().registry.Node(c.id);
-    n.acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
-    n.contentions.fetch_add(c.contentions, std::memory_order_relaxed);
-    n.wait_ns.fetch_add(c.wait_ns, std::memory_order_relaxed);
-    n.hold_ns.fetch_add(c.hold_ns, std::memory_order_relaxed);
-    n.hold_samples.fetch_add(c.hold_samples, std::memory_order_relaxed);
+  LockHist& h = ts.lock_hist[&c - ts.id_cache];
+  if (c.acquisitions != 0 || c.contentions != 0 || h.hold.sum_ns != 0 || h.gpu_sync_ns != 0) {
+    EngineLock lock(stats::RetiredMutex());  // Collect() never sees the move half done
+    ts.total_acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
+    ts.total_contentions.fetch_add(c.contentions, std::memory_order_relaxed);
+    if (c.id != 0 && E().registry.IsLive(c.id)) {
+      LockNode& n = E().registry.Node(c.id);
+      n.acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
+      n.contentions.fetch_add(c.contentions, std::memory_order_relaxed);
+      n.wait_ns.fetch_add(c.wait_ns, std::memory_order_relaxed);
+      n.hold_ns.fetch_add(c.hold_ns, std::memory_order_relaxed);
+      n.hold_samples.fetch_add(c.hold_samples, std::memory_order_relaxed);
+    }
+    stats::LockShard shard;
+    shard.acquisitions = c.acquisitions;
+    shard.contentions = c.contentions;
+    shard.gpu_sync_ns = h.gpu_sync_ns;
+    shard.wait = h.wait;
+    shard.hold = h.hold;
+    if (h.key != 0) stats::RetireLockLocked(h.key, shard);
+    c = IdCacheEntry{};
+    h = LockHist{};
+    return;
   }
   c = IdCacheEntry{};
+  h.key = 0;
+}
+
+// The retirement key of a lock's statistics (stats_shards.h): its name once it has one, else
+// its first lock site.
+uint64_t StatsKeyOf(const LockNode& n, bool on_stack) {
+  const char* name = n.name.load(std::memory_order_acquire);
+  if (name != nullptr) return stats::KeyForName(name);
+  uintptr_t pc = n.first_site_pc.load(std::memory_order_relaxed);
+  if (pc != 0) return stats::KeyForSite(pc, on_stack);
+  return stats::KeyForAddress(n.addr.load(std::memory_order_relaxed));
 }
 
 // Inside-engine scope without the public class's bookkeeping, for this file.
@@ -216,6 +257,19 @@ ReportThread ThreadOf(const ThreadState& ts) { return ReportThread{ts.tid, ts.na
 
 // ---- Naming and levels -------------------------------------------------------------------
 
+// "<prefix><function> (<file>:<line>)" of a lock or wait call site.
+std::string SiteName(uintptr_t pc, const char* prefix) {
+  SymbolizedFrame f = Symbolize(pc, true).back();  // the real function, not a header's inline
+  char where[96];
+  snprintf(where, sizeof where, "%s+0x%lx", f.module.c_str(), static_cast<unsigned long>(f.offset));
+  std::string r = prefix + (f.function.empty() ? std::string(where) : f.function);
+  if (!f.file.empty()) {
+    const char* slash = strrchr(f.file.c_str(), '/');
+    r += " (" + std::string(slash ? slash + 1 : f.file.c_str()) + ":" + std::to_string(f.line) + ")";
+  }
+  return r;
+}
+
 std::string NameOf(NodeId id) {
   Engine& e = E();
   if (!e.registry.IsLive(id)) return "(destroyed lock)";
@@ -233,20 +287,11 @@ std::string NameOf(NodeId id) {
     return sym;
   }
   uintptr_t pc = n.first_site_pc.load(std::memory_order_relaxed);
-  char buf[48];
   if (pc != 0) {
-    SymbolizedFrame f = Symbolize(pc, true).back();  // the real function, not a header's inline
-    char where[96];
-    snprintf(where, sizeof where, "%s+0x%lx", f.module.c_str(), static_cast<unsigned long>(f.offset));
     const bool on_stack = n.stack_owner_cfa.load(std::memory_order_relaxed) != 0;
-    std::string r = (on_stack ? "stack@" : "heap@") +
-                    (f.function.empty() ? std::string(where) : f.function);
-    if (!f.file.empty()) {
-      const char* slash = strrchr(f.file.c_str(), '/');
-      r += " (" + std::string(slash ? slash + 1 : f.file.c_str()) + ":" + std::to_string(f.line) + ")";
-    }
-    return r;
+    return SiteName(pc, on_stack ? "stack@" : "heap@");
   }
+  char buf[48];
   snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(addr));
   return buf;
 }
@@ -345,6 +390,7 @@ LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockCl
   }
   if (id == 0) id = Register(lock, cls, site_pc);
   if (id == 0) return nullptr;
+  wake::EnsureWatchdog();  // hold stalls need it even where nothing is ever contended
   IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
   FlushCacheEntry(ts, c);
   c.addr = reinterpret_cast<uintptr_t>(lock);
@@ -352,6 +398,7 @@ LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockCl
   c.node = &E().registry.Node(id);
   c.held_key = HeldKey(id, kExclusive);
   c.edge_salt = EdgeSalt(c.held_key);
+  ts.lock_hist[&c - ts.id_cache].key = StatsKeyOf(*c.node, on_stack);
   if (on_stack) {
     RecordStackOwner(ts, id, lock);
     c.owner_cfa = E().registry.Node(id).stack_owner_cfa.load(std::memory_order_acquire);
@@ -390,9 +437,16 @@ LOCKAUDIT_COLD void GrowHeld(ThreadState& ts) {
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return;  // caller checks capacity
   memcpy(mem, ts.held, ts.held_count * sizeof(HeldLock));
-  if (ts.held != ts.inline_held) munmap(ts.held, ts.held_capacity * sizeof(HeldLock));
-  ts.held = static_cast<HeldLock*>(mem);
-  ts.held_capacity = cap;
+  if (ts.held != ts.inline_held) {
+    // Kept mapped until the state is recycled: the watchdog may be reading it (thread_state.h).
+    if (ts.spare_held_count < ThreadState::kMaxSpareHeld) {
+      ts.spare_held[ts.spare_held_count] = ts.held;
+      ts.spare_held_cap[ts.spare_held_count++] = ts.held_capacity;
+    }
+  }
+  // Pointer first, then capacity (release): the watchdog reads them in the opposite order.
+  std::atomic_ref<HeldLock*>(ts.held).store(static_cast<HeldLock*>(mem), std::memory_order_release);
+  std::atomic_ref<uint32_t>(ts.held_capacity).store(cap, std::memory_order_release);
 }
 
 LOCKAUDIT_HOT void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint32_t flags, Site site) {
@@ -817,6 +871,7 @@ void EnsureInitialized() noexcept {
     return;
   }
   InitReport(e->opts);
+  wake::Init(e->opts);
   if (e->opts.hierarchy[0] != '\0') LoadHierarchy(e->opts.hierarchy);
   pthread_key_create(&e->key, ThreadKeyDestructor);
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
@@ -871,6 +926,27 @@ EngineScope::~EngineScope() {
   errno = saved_errno_;
 }
 
+bool InsideEngine() noexcept { return tls_mode == kInside; }
+
+void BecomeEngineThread() noexcept {
+  tls_state = nullptr;
+  tls_mode = kInside;
+}
+
+void StartBackground() noexcept {
+  EnsureInitialized();
+  if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
+  wake::AllowBackground();
+}
+
+void NonblockingBegin() noexcept {
+  if (ThreadState* ts = ThisThread()) ++ts->nonblocking_depth;
+}
+
+void NonblockingEnd() noexcept {
+  if (ThreadState* ts = ThisThread(); ts != nullptr && ts->nonblocking_depth > 0) --ts->nonblocking_depth;
+}
+
 void SetThreadName(const char* name) noexcept {
   ThreadState* ts = ThisThread();
   if (ts == nullptr || name == nullptr) return;
@@ -905,6 +981,8 @@ void OnThreadExit() noexcept {
                    false);
     }
     for (IdCacheEntry& c : ts->id_cache) FlushCacheEntry(*ts, c);
+    wake::FlushThread(*ts);
+    wake::BlockEnd(*ts);
     ts->held_count = 0;
     ts->in_use.store(false, std::memory_order_release);
   }
@@ -1025,14 +1103,31 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
     }
   }
   if (ts.held_count != 0 && !(flags & kTry)) PreAcquireChecks(ts, c->id, flags, site);
-  return NowNs();
+  const uint64_t now = NowNs();
+  wake::BlockBegin(ts, c->id, lock, flags, site, now);
+  return now;
 }
+
+uint64_t BlockCheckAt(ThreadState& ts, uint64_t token) noexcept {
+  if (token == 0 || !(ts.wait_seq.load(std::memory_order_relaxed) & 1)) return 0;
+  for (uint32_t i = 0; i < ts.held_count; ++i) {
+    if (ts.held[i].addr == ts.wait_lock) return 0;  // a re-lock: the real call decides alone
+  }
+  return token + wake::FirstCheckDelayNs();
+}
+
+void OnStillBlocked(ThreadState& ts) noexcept { wake::StillBlocked(ts); }
 
 void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
                 uint64_t token, bool acquired) noexcept {
+  wake::BlockEnd(ts);
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
   if (c == nullptr || IgnoredShimEvent(*c, flags)) return;
-  if (token != 0) c->wait_ns += NowNs() - token;
+  if (token != 0) {
+    const uint64_t waited = NowNs() - token;
+    c->wait_ns += waited;
+    stats::ShardObserve(ts.lock_hist[c - ts.id_cache].wait, waited);
+  }
   if (acquired) Acquire(ts, *c, lock, cls, flags, site, true);
 }
 
@@ -1078,6 +1173,7 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) no
       if (c.id == h.id) {
         c.hold_ns += held_ns * ThreadState::kHoldSamplePeriod;
         ++c.hold_samples;
+        stats::ShardObserve(ts.lock_hist[h.cache_slot].hold, held_ns);
       }
     }
     if (i + 1 == ts.held_count) {
@@ -1093,24 +1189,32 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) no
 
 // ---- Provider: condition variables -------------------------------------------------------
 
-void OnCondWaitBegin(ThreadState& ts, const void*, const void* mutex, Site site,
+void OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site,
                      uint32_t flags) noexcept {
   OnReleased(ts, mutex, site, flags);
   ts.waiting_cond_mutex = mutex;
+  wake::CondWaitBegin(ts, cond, mutex, site);
 }
 
-void OnCondWaitEnd(ThreadState& ts, const void*, const void* mutex, LockClass cls,
+void OnCondWaitEnd(ThreadState& ts, const void* cond, const void* mutex, LockClass cls,
                    uint32_t flags, Site site) noexcept {
+  wake::CondWaitEnd(ts, cond);
   // Re-acquiring after a wait is a blocking acquisition: edges from other held locks are real.
   ts.waiting_cond_mutex = nullptr;
   IdCacheEntry* c = CacheLookup(ts, mutex, cls, site.pc);
   if (c != nullptr) Acquire(ts, *c, mutex, cls, flags & kFromShim, site, false);
 }
 
-// Accepted and not used yet: wake latency and cond_mutex_mismatch are issue 4's (core/wake).
-// The front-ends already send these events so that work needs no front-end change.
-void OnCondSignal(const void*, bool) noexcept {}
-void OnCondDestroy(const void*) noexcept {}
+void OnCondSignal(const void* cond, bool) noexcept {
+  if (g_status.load(std::memory_order_relaxed) == static_cast<int>(EngineStatus::kReady)) {
+    wake::CondSignal(cond);
+  }
+}
+void OnCondDestroy(const void* cond) noexcept {
+  if (g_status.load(std::memory_order_relaxed) == static_cast<int>(EngineStatus::kReady)) {
+    wake::CondDestroy(cond);
+  }
+}
 
 // ---- Provider: fork ----------------------------------------------------------------------
 
@@ -1122,10 +1226,12 @@ void ForkPrepare() noexcept {
   ReportPrepareFork();
   E().evidence_mu.lock();
   StacksPrepareFork();
+  stats::RetiredMutex().lock();
 }
 
 void ForkParent() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
+  stats::RetiredMutex().unlock();
   StacksParentAfterFork();
   E().evidence_mu.unlock();
   ReportParentAfterFork();
@@ -1143,6 +1249,8 @@ void ForkChild() noexcept {
   e.graph_mu.ResetAfterFork();
   e.evidence_mu.ResetAfterFork();
   StacksResetAfterFork();
+  stats::StatsResetAfterFork();
+  wake::ForkChild();
   // Only the forking thread survives: every other state is free again.
   for (ThreadState* t = e.threads.load(); t; t = t->next) {
     if (t != tls_state) {
@@ -1159,6 +1267,7 @@ int Finish() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return -1;
   Engine& e = E();
   if (e.finished.exchange(true)) return -1;
+  wake::Stop();
   Inside inside;
   SummaryCounts c{};
   c.locks = e.registry.EverRegistered();
@@ -1289,4 +1398,199 @@ LockStats StatsForId(NodeId id) {
 
 LockStats StatsFor(const void* lock) { return StatsForId(IdOf(lock)); }
 
+}  // namespace lockaudit::core
+
+// ---- Engine internals for core/wake -------------------------------------------------------
+
+namespace lockaudit::core::internal {
+
+uint64_t NowNs() { return lockaudit::core::NowNs(); }
+bool EngineReady() {
+  return g_status.load(std::memory_order_acquire) == static_cast<int>(EngineStatus::kReady);
+}
+bool EngineFinished() { return E().finished.load(std::memory_order_acquire); }
+ReportLock LockOfId(NodeId id) { return LockOf(id); }
+ReportThread ThreadOfState(const ThreadState& ts) { return ThreadOf(ts); }
+StackId CaptureStack(uintptr_t start_pc) { return CurrentStack(start_pc); }
+bool FirstReport(FindingKind kind, uint64_t a, uint64_t b) { return ReportOnce(kind, a, b); }
+void VisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg) {
+  EngineLock lock(E().threads_mu);
+  for (ThreadState* t = E().threads.load(std::memory_order_acquire); t; t = t->next) {
+    if (t->in_use.load(std::memory_order_acquire)) fn(*t, arg);
+  }
+}
+
+}  // namespace lockaudit::core::internal
+
+// ---- Provider: GPU and dispatch ----------------------------------------------------------
+
+namespace lockaudit::core {
+
+void OnGpuSyncBegin(ThreadState& ts, const char* api, Site site) noexcept {
+  if (ts.held_count == 0 || api == nullptr) return;
+  Inside inside;
+  const HeldLock& inner = ts.held[ts.held_count - 1];
+  if (!E().registry.IsLive(inner.id) ||
+      !ReportOnce(FindingKind::kGpuSyncUnderLock, inner.id, Mix64(reinterpret_cast<uintptr_t>(api)))) {
+    return;
+  }
+  Finding f;
+  f.kind = FindingKind::kGpuSyncUnderLock;
+  std::string names;
+  for (uint32_t i = ts.held_count; i-- > 0;) {
+    if (!E().registry.IsLive(ts.held[i].id)) continue;
+    f.locks.push_back(LockOf(ts.held[i].id));
+    names += (names.empty() ? "'" : ", '") + f.locks.back().name + "'";
+  }
+  f.threads.push_back(ThreadOf(ts));
+  f.stack = CurrentStack(site.pc);
+  f.message = std::string(api) + " called while holding " + names +
+              ": every thread that wants " + (f.locks.size() > 1 ? "them" : "it") +
+              " waits for the GPU to finish";
+  Publish(std::move(f));
+}
+
+void OnGpuSyncEnd(ThreadState& ts, const char* api, uint64_t duration_ns) noexcept {
+  const bool under_lock = ts.held_count != 0;
+  for (uint32_t i = 0; i < ts.held_count; ++i) {
+    const HeldLock& h = ts.held[i];
+    if (ts.id_cache[h.cache_slot].id == h.id) stats::Bump(ts.lock_hist[h.cache_slot].gpu_sync_ns, duration_ns);
+  }
+  Inside inside;
+  stats::RecordGpuSync(api, under_lock, duration_ns);
+}
+
+void OnGpuActivity(const char* name, uint64_t duration_ns) noexcept {
+  if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
+  Inside inside;
+  stats::RecordGpuActivity(name, duration_ns);
+}
+
+void OnDispatch(bool to_gpu) noexcept { stats::RecordDispatch(to_gpu); }
+
+// ---- Statistics read side ------------------------------------------------------------------
+
+namespace {
+uint64_t PeekId(const NodeId& id) { return stats::Peek(id); }
+
+std::string LockKeyName(uint64_t key) {
+  uintptr_t v = 0;
+  switch (stats::KindOfKey(key, &v)) {
+    case stats::KeyKind::kName: return reinterpret_cast<const char*>(v);
+    case stats::KeyKind::kSite: return SiteName(v, "heap@");
+    case stats::KeyKind::kStackSite: return SiteName(v, "stack@");
+    case stats::KeyKind::kAddress: break;
+  }
+  std::string sym = DataSymbol(v);
+  if (!sym.empty()) return sym;
+  char buf[32];
+  snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(v));
+  return buf;
+}
+
+std::string CondKeyName(uint64_t key) {
+  uintptr_t v = 0;
+  if (stats::KindOfKey(key, &v) == stats::KeyKind::kSite) return SiteName(v, "cond@");
+  return LockKeyName(key);
+}
+}  // namespace
+
+std::string CondNameForKey(uint64_t key) {
+  Inside inside;
+  return CondKeyName(key);
+}
+
+namespace stats {
+
+Snapshot Collect() {
+  Snapshot s;
+  if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return s;
+  Inside inside;
+  Engine& e = E();
+  std::unordered_map<NodeId, LockShard> live;
+  std::unordered_map<uint64_t, LockShard> dead;
+  std::unordered_map<uint64_t, CondShardData> conds;
+  std::vector<std::pair<uint64_t, LockShard>> retired_locks;
+  std::vector<std::pair<uint64_t, CondShardData>> retired_conds;
+  {
+    EngineLock lock(RetiredMutex());
+    for (ThreadState* t = e.threads.load(std::memory_order_acquire); t; t = t->next) {
+      if (!t->in_use.load(std::memory_order_acquire)) continue;  // flushed when it exited
+      ++s.threads;
+      for (uint32_t i = 0; i < ThreadState::kIdCacheSize; ++i) {
+        const IdCacheEntry& c = t->id_cache[i];
+        const LockHist& h = t->lock_hist[i];
+        const NodeId id = PeekId(c.id);
+        const uint64_t acquisitions = Peek(c.acquisitions);
+        const uint64_t key = Peek(h.key);
+        if (id == 0 || (acquisitions == 0 && Peek(c.contentions) == 0) || key == 0) continue;
+        LockShard shard;
+        shard.acquisitions = acquisitions;
+        shard.contentions = Peek(c.contentions);
+        shard.gpu_sync_ns = Peek(h.gpu_sync_ns);
+        ShardRead(h.wait, &shard.wait);
+        ShardRead(h.hold, &shard.hold);
+        LockShard& to = e.registry.IsLive(id) ? live[id] : dead[key];
+        to.acquisitions += shard.acquisitions;
+        to.contentions += shard.contentions;
+        to.gpu_sync_ns += shard.gpu_sync_ns;
+        to.wait.Add(shard.wait);
+        to.hold.Add(shard.hold);
+      }
+      for (const CondShard& c : t->cond_shard) {
+        const uint64_t key = Peek(c.key);
+        if (Peek(c.cond) == 0 || key == 0) continue;
+        CondShardData d;
+        ShardRead(c.wake, &d.wake);
+        d.budget_violations = Peek(c.budget_violations);
+        CondShardData& to = conds[key];
+        to.wake.Add(d.wake);
+        to.budget_violations += d.budget_violations;
+      }
+    }
+    ReadRetiredLocked(&retired_locks, &retired_conds);
+  }
+  // Names are resolved outside the mutex (symbolization), then rows merged by name.
+  std::map<std::string, LockRow> rows;
+  auto add = [&rows](const std::string& name, const LockShard& sh) {
+    LockRow& r = rows[name];
+    r.acquisitions += sh.acquisitions;
+    r.contentions += sh.contentions;
+    r.gpu_sync_ns += sh.gpu_sync_ns;
+    r.wait.Add(sh.wait);
+    r.hold.Add(sh.hold);
+  };
+  for (const auto& [id, sh] : live) add(NameOf(id), sh);
+  for (const auto& [key, sh] : dead) add(LockKeyName(key), sh);
+  for (const auto& [key, sh] : retired_locks) add(LockKeyName(key), sh);
+  for (auto& [name, row] : rows) {
+    row.name = name;
+    s.locks.push_back(std::move(row));
+  }
+  std::map<std::string, CondRow> crows;
+  auto addc = [&crows](const std::string& name, const CondShardData& d) {
+    CondRow& r = crows[name];
+    r.wake.Add(d.wake);
+    r.budget_violations += d.budget_violations;
+  };
+  for (const auto& [key, d] : conds) addc(CondKeyName(key), d);
+  for (const auto& [key, d] : retired_conds) addc(CondKeyName(key), d);
+  for (auto& [name, row] : crows) {
+    row.name = name;
+    s.conds.push_back(std::move(row));
+  }
+  for (int k = 0; k < static_cast<int>(FindingKind::kCount); ++k) {
+    s.findings.push_back(FindingCountRow{KindName(static_cast<FindingKind>(k)),
+                                         FindingCount(static_cast<FindingKind>(k))});
+  }
+  s.graph_locks = e.registry.LiveCount();
+  {
+    EngineLock lock(e.graph_mu);
+    s.graph_edges = e.edges.size();
+  }
+  FillGlobal(&s);
+  return s;
+}
+
+}  // namespace stats
 }  // namespace lockaudit::core

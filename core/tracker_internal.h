@@ -1,0 +1,36 @@
+// core/tracker_internal: what core/wake (the watchdog, condition variables, non-blocking
+// contexts) uses from the tracker. Not for front-ends: they use provider.h.
+//
+// Thread-safety: as noted per function; none may run on the hot path.
+#ifndef LOCKAUDIT_CORE_TRACKER_INTERNAL_H_
+#define LOCKAUDIT_CORE_TRACKER_INTERNAL_H_
+
+#include <cstdint>
+#include <string>
+
+#include "report.h"
+#include "thread_state.h"
+
+namespace lockaudit::core::internal {
+
+uint64_t NowNs();                      // CLOCK_MONOTONIC
+bool EngineReady();                    // initialised, not disabled
+bool EngineFinished();                 // Finish() ran (process exiting)
+ReportLock LockOfId(NodeId id);        // name, address, level (inside an EngineScope)
+ReportThread ThreadOfState(const ThreadState& ts);
+StackId CaptureStack(uintptr_t start_pc);  // the calling thread's stack
+// True the first time (kind, a, b) is seen: dedupes findings.
+bool FirstReport(FindingKind kind, uint64_t a, uint64_t b);
+// Calls fn for every audited thread state in use, holding the thread-list mutex: a state is
+// neither recycled nor has its held buffers unmapped meanwhile. fn must not report or allocate
+// through the engine; copy what it needs.
+void VisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg);
+
+}  // namespace lockaudit::core::internal
+
+namespace lockaudit::core {
+// "cond@<function> (<file>:<line>)" (or a symbol) for a condvar's stats key.
+std::string CondNameForKey(uint64_t key);
+}  // namespace lockaudit::core
+
+#endif  // LOCKAUDIT_CORE_TRACKER_INTERNAL_H_
