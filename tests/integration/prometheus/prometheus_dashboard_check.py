@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Schema check of exporters/grafana/lockaudit.json (python3 standard library only).
+
+Usage: prometheus_dashboard_check.py DASHBOARD.json RULES.yml
+
+Checks what Grafana needs to import the file as is and what the dashboard promises:
+  * top level: title, uid, integer schemaVersion, panels, templating.list;
+  * template variables: a `datasource` variable of type datasource for prometheus, and `job` and
+    `instance` query variables on that data source (instance filtered by $job);
+  * every panel: unique integer id, a known type, a title, a gridPos inside the 24-column grid;
+    every non-row panel uses the ${datasource} variable and has targets with unique refIds and a
+    non-empty expr;
+  * every metric selector in every expr carries job=~"$job" and instance=~"$instance";
+  * every metric name used is a DESIGN.md §6 family (or its _bucket/_sum/_count series) or a
+    recording rule defined in RULES.yml;
+  * the issue-5 topics each have a panel.
+Exits 1 listing every violation.
+"""
+import json
+import re
+import sys
+
+PANEL_TYPES = {"row", "stat", "timeseries", "bargauge", "table", "piechart", "gauge", "heatmap", "text"}
+FAMILIES = {
+    "lockaudit_lock_acquisitions_total": "counter", "lockaudit_lock_contentions_total": "counter",
+    "lockaudit_lock_wait_seconds": "histogram", "lockaudit_lock_hold_seconds": "histogram",
+    "lockaudit_cond_wake_latency_seconds": "histogram", "lockaudit_stalls_total": "counter",
+    "lockaudit_findings_total": "counter", "lockaudit_graph_locks": "gauge",
+    "lockaudit_graph_edges": "gauge", "lockaudit_threads": "gauge",
+    "lockaudit_gpu_sync_seconds": "histogram", "lockaudit_gpu_kernel_seconds": "histogram",
+    "lockaudit_dispatch_total": "counter",
+}
+# Topic -> regular expression one panel title must match.
+TOPICS = {
+    "top contended locks": r"top contended",
+    "wait quantiles": r"wait time p50 / p99",
+    "hold quantiles": r"hold time p50 / p99",
+    "contention rate": r"contention rate",
+    "wake-latency quantiles": r"wake latency p50 / p99",
+    "stalls": r"stalls",
+    "findings by kind": r"findings by kind",
+    "graph size": r"graph size",
+    "threads": r"threads",
+    "GPU sync under lock": r"gpu sync under lock",
+    "dispatch split": r"dispatch split",
+}
+SELECTOR = re.compile(r"\b(lockaudit[a-zA-Z0-9_:]*)\s*(\{[^}]*\})?")
+
+
+def allowed_metrics(rules_text):
+    names = set(re.findall(r"^\s*-?\s*record:\s*(\S+)\s*$", rules_text, re.M))
+    for family, kind in FAMILIES.items():
+        names.add(family)
+        if kind == "histogram":
+            names.update({family + "_bucket", family + "_sum", family + "_count"})
+    return names
+
+
+def check(dash, rules_text):
+    errors = []
+    err = errors.append
+    for key, kind in (("title", str), ("uid", str), ("schemaVersion", int), ("panels", list),
+                      ("templating", dict)):
+        if not isinstance(dash.get(key), kind):
+            err(f"top level: '{key}' missing or not {kind.__name__}")
+    if errors:
+        return errors
+    variables = {v.get("name"): v for v in dash["templating"].get("list", [])}
+    ds = variables.get("datasource")
+    if not ds or ds.get("type") != "datasource" or ds.get("query") != "prometheus":
+        err("templating: no 'datasource' variable of type datasource with query 'prometheus'")
+    for name in ("job", "instance"):
+        v = variables.get(name)
+        if not v or v.get("type") != "query":
+            err(f"templating: no query variable '{name}'")
+            continue
+        if (v.get("datasource") or {}).get("uid") != "${datasource}":
+            err(f"templating: variable '{name}' does not use ${{datasource}}")
+        q = v.get("query")
+        q = q.get("query") if isinstance(q, dict) else q
+        if not isinstance(q, str) or not q.startswith("label_values(") or f", {name})" not in q:
+            err(f"templating: variable '{name}' query {q!r} is not label_values(..., {name})")
+        if name == "instance" and '$job' not in (q or ""):
+            err("templating: 'instance' is not filtered by $job")
+    metrics = allowed_metrics(rules_text)
+    ids = set()
+    titles = []
+    for p in dash["panels"]:
+        pid = p.get("id")
+        where = f"panel {pid} '{p.get('title')}'"
+        if not isinstance(pid, int) or pid in ids:
+            err(f"{where}: id missing, not an integer or duplicated")
+        ids.add(pid)
+        if p.get("type") not in PANEL_TYPES:
+            err(f"{where}: unknown type {p.get('type')!r}")
+        if not isinstance(p.get("title"), str) or not p["title"]:
+            err(f"{where}: no title")
+        titles.append(p.get("title", ""))
+        g = p.get("gridPos")
+        if (not isinstance(g, dict) or any(not isinstance(g.get(k), int) or g[k] < 0 for k in "xywh")
+                or g["w"] < 1 or g["h"] < 1 or g["x"] + g["w"] > 24):
+            err(f"{where}: gridPos {g!r} is not inside the 24-column grid")
+        if p.get("type") == "row":
+            continue
+        if (p.get("datasource") or {}).get("uid") != "${datasource}":
+            err(f"{where}: datasource is not ${{datasource}}")
+        targets = p.get("targets")
+        if not isinstance(targets, list) or not targets:
+            err(f"{where}: no targets")
+            continue
+        refs = [t.get("refId") for t in targets]
+        if len(set(refs)) != len(refs) or not all(isinstance(r, str) and r for r in refs):
+            err(f"{where}: refIds {refs} missing or not unique")
+        for t in targets:
+            expr = t.get("expr")
+            if not isinstance(expr, str) or not expr.strip():
+                err(f"{where}: target {t.get('refId')} has no expr")
+                continue
+            used = SELECTOR.findall(expr)
+            if not used:
+                err(f"{where}: expr uses no lockaudit metric: {expr}")
+            for name, selector in used:
+                if name not in metrics:
+                    err(f"{where}: '{name}' is neither a §6 family nor a recording rule")
+                if 'job=~"$job"' not in selector or 'instance=~"$instance"' not in selector:
+                    err(f"{where}: '{name}{selector}' lacks the job/instance filters")
+    for topic, pattern in TOPICS.items():
+        if not any(re.search(pattern, t, re.I) for t in titles):
+            err(f"no panel for '{topic}' (title matching /{pattern}/)")
+    return errors
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    with open(sys.argv[1]) as f:
+        try:
+            dash = json.load(f)
+        except json.JSONDecodeError as e:
+            print(f"{sys.argv[1]}: not valid JSON: {e}")
+            return 1
+    with open(sys.argv[2]) as f:
+        rules_text = f.read()
+    errors = check(dash, rules_text)
+    for e in errors:
+        print(f"{sys.argv[1]}: {e}")
+    if errors:
+        print(f"prometheus_dashboard_check: FAILED ({len(errors)} problem(s))")
+        return 1
+    print(f"prometheus_dashboard_check: OK ({len(dash['panels'])} panels)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
