@@ -26,6 +26,7 @@
 #include "provider.h"
 #include "raw_log.h"
 #include "real.h"
+#include "metrics.h"
 
 #define LOCKAUDIT_INTERPOSE extern "C" __attribute__((visibility("default")))
 
@@ -271,6 +272,12 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_destroy(pthread_mutex_t* m) noexcept {
   Site site = LOCKAUDIT_CALLER_SITE();
   core::OnDestroy(ts, m, site, false);
   int rc = real::pthread_mutex_destroy(m);
+// ---- LOCKAUDIT_PROMETHEUS: serve /metrics (issue 5) ----------------------------------------
+// Last in InitShim: after the gtest re-exec decision (an exec would kill the HTTP threads). The
+// exporter library is loaded and its threads started inside an EngineScope (lockaudit/src/
+// metrics.cc); any failure is one warning and the program runs on.
+void StartMetrics() { lockaudit::metrics::StartFromOptions(); }
+
   if (rc == 0) core::OnDestroy(ts, m, site, true);
   return rc;
 }
@@ -278,6 +285,8 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_destroy(pthread_mutex_t* m) noexcept {
 LOCKAUDIT_INTERPOSE int pthread_mutex_lock(pthread_mutex_t* m) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
+  StartMetrics();
+  core::StartBackground();  // the program is initialised: the watchdog may start
   if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return real::pthread_mutex_lock(m);
   return AuditedLock(
       *ts, m, MutexClass(m), core::kExclusive, LOCKAUDIT_CALLER_SITE(), EBUSY,

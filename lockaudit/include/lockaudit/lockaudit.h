@@ -46,4 +46,23 @@ LOCKAUDIT_API unsigned long lockaudit_finding_count(void);
 }
 #endif
 
+/* ---- Prometheus metrics (DESIGN.md §6) ------------------------------------------------------
+ * Serves the engine's statistics on http://ADDRESS/metrics: ADDRESS is "[HOST:]PORT", HOST an IP
+ * address (default 127.0.0.1: lock names describe the program's internals), PORT 0 picks a free
+ * port. The exporter (liblockaudit_prometheus.so, found beside liblockaudit.so) runs its own two
+ * HTTP threads, which are never audited, and reads the statistics only when scraped.
+ * Returns the port served on, or -1 after one warning line on stderr (port in use, bad address,
+ * exporter library missing, already serving); the program runs on either way.
+ * LOCKAUDIT_PROMETHEUS=ADDRESS does the same at start-up without a code change. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+LOCKAUDIT_API int lockaudit_serve_metrics(const char* address);
+#ifdef __cplusplus
+}
+namespace lockaudit {
+LOCKAUDIT_API int serve_metrics(const char* address = "127.0.0.1:9464");
+}  // namespace lockaudit
+#endif
+
 #endif /* LOCKAUDIT_LOCKAUDIT_H_ */
