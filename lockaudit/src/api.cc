@@ -260,3 +260,28 @@ void lockaudit_set_finding_handler(lockaudit_finding_handler handler, void* arg)
 unsigned long lockaudit_finding_count(void) { return lockaudit::core::FindingCount(); }
 
 }  // extern "C"
+
+// ---- GPU events (gpu/cupti, gpu/dispatch): thin calls into core/provider ---------------------
+
+extern "C" {
+
+__attribute__((noinline)) void lockaudit_gpu_sync_begin(const char* api) {
+  lockaudit::core::ThreadState* ts = lockaudit::core::ThisThread();
+  if (ts == nullptr || api == nullptr) return;
+  lockaudit::core::OnGpuSyncBegin(*ts, api, LOCKAUDIT_CALLER_SITE());
+}
+
+void lockaudit_gpu_sync_end(const char* api, unsigned long long duration_ns) {
+  lockaudit::core::ThreadState* ts = lockaudit::core::ThisThread();
+  if (ts == nullptr || api == nullptr) return;
+  lockaudit::core::OnGpuSyncEnd(*ts, api, duration_ns);
+}
+
+void lockaudit_gpu_activity(const char* name, unsigned long long duration_ns) {
+  if (name == nullptr) return;
+  lockaudit::core::OnGpuActivity(name, duration_ns);
+}
+
+void lockaudit_dispatch(int to_gpu) { lockaudit::core::OnDispatch(to_gpu != 0); }
+
+}  // extern "C"

@@ -42,6 +42,24 @@ LOCKAUDIT_API void lockaudit_set_finding_handler(lockaudit_finding_handler handl
 /* Number of unsuppressed findings so far. */
 LOCKAUDIT_API unsigned long lockaudit_finding_count(void);
 
+/* ---- GPU events (gpu/cupti, gpu/dispatch) -------------------------------------------------
+ * The door through which liblockaudit_cupti.so and the hybrid dispatcher reach whichever engine
+ * is active in the process (the shim's when it is preloaded, else liblockaudit.so's): they look
+ * these symbols up at run time instead of linking an engine of their own. Each is a no-op when
+ * the calling thread is not audited (engine disabled, engine-owned thread). */
+
+/* The calling thread enters the synchronising CUDA call `api` (a string that lives for the whole
+ * run, e.g. "cudaStreamSynchronize"). Reports gpu_sync_under_lock when the thread holds locks. */
+LOCKAUDIT_API void lockaudit_gpu_sync_begin(const char* api);
+/* The call `api` returned after `duration_ns` (host time spent inside it): recorded in
+ * lockaudit_gpu_sync_seconds{api,under_lock} and added to the held locks' hold attribution. */
+LOCKAUDIT_API void lockaudit_gpu_sync_end(const char* api, unsigned long long duration_ns);
+/* A finished kernel or memory copy `name` (copied) that ran `duration_ns` on the device:
+ * lockaudit_gpu_kernel_seconds{kernel}. Callable from any thread. */
+LOCKAUDIT_API void lockaudit_gpu_activity(const char* name, unsigned long long duration_ns);
+/* A dispatch decision (to_gpu: 1 GPU, 0 CPU): lockaudit_dispatch_total{target}. */
+LOCKAUDIT_API void lockaudit_dispatch(int to_gpu);
+
 #ifdef __cplusplus
 }
 #endif
