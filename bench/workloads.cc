@@ -20,6 +20,7 @@
 //   w7  64 locks per thread taken nested, then released (default 1)                op = lock+unlock
 //   w8  churn: create a heap lock, lock, unlock, destroy (default 1)               op = all four
 //   scale: LIVE_LOCKS locks are created and each locked once; DEPTH of them stay held; then
+//       first_touch_ns: the first lock+unlock of each lock (the tool learns it)
 //       known_ns:   lock+unlock of one of 256 inner locks whose edges are all known
 //       new_edge_ns: lock+unlock of a lock never taken under the held ones (a new edge each)
 //       rss_per_lock_bytes, rss_per_edge_bytes: resident-memory growth over the first touch of
@@ -320,10 +321,12 @@ void Scale(long live, int depth, long new_edges) {
     // The constructors write every lock: the array is resident before the measurement.
     std::unique_ptr<Mutex[]> locks(new Mutex[static_cast<size_t>(live)]);
     const long rss0 = RssBytes();
+    int64_t t0 = NowNs();
     for (long i = 0; i < live; ++i) {  // the first touch: the tool learns every lock
       locks[i].lock();
       locks[i].unlock();
     }
+    const int64_t first_touch = NowNs() - t0;
     const long rss1 = RssBytes();
     for (int d = 0; d < depth; ++d) locks[d].lock();
     Mutex* inner = &locks[depth];
@@ -336,7 +339,7 @@ void Scale(long live, int depth, long new_edges) {
     };
     known_pass(kScaleInner * 4L);  // learn the edges held -> inner
     const long known_ops = std::max<long>(kScaleInner * 400L, 200000L);
-    int64_t t0 = NowNs();
+    t0 = NowNs();
     known_pass(known_ops);
     int64_t known = NowNs() - t0;
     Mutex* fresh = &locks[depth + kScaleInner];
@@ -350,8 +353,9 @@ void Scale(long live, int depth, long new_edges) {
     const long rss3 = RssBytes();
     for (int d = depth; d-- > 0;) locks[d].unlock();
     std::printf(
-        "known_ns=%.3f new_edge_ns=%.1f rss_per_lock_bytes=%.1f rss_per_edge_bytes=%.1f "
+        "first_touch_ns=%.1f known_ns=%.3f new_edge_ns=%.1f rss_per_lock_bytes=%.1f rss_per_edge_bytes=%.1f "
         "live=%ld depth=%d new_edges=%ld\n",
+        static_cast<double>(first_touch) / static_cast<double>(live),
         static_cast<double>(known) / static_cast<double>(known_ops),
         static_cast<double>(fresh_ns) / static_cast<double>(new_edges),
         static_cast<double>(rss1 - rss0) / static_cast<double>(live),
@@ -393,8 +397,8 @@ int main(int argc, char** argv) {
   else if (w == "w8") W8(n, threads(1));
   else if (w == "scale") {
     if (argc != 4) return Usage();
-    // New edges: as many as there are untouched locks, at most 20,000.
-    Scale(n, static_cast<int>(arg3), std::min<long>(20000, n - arg3 - kScaleInner));
+    // New edges: as many as there are untouched locks, at most 5,000.
+    Scale(n, static_cast<int>(arg3), std::min<long>(5000, n - arg3 - kScaleInner));
   } else {
     return Usage();
   }
