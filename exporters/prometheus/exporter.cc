@@ -32,8 +32,8 @@ namespace {
 constexpr int kHttpThreads = 2;  // a scrape is cheap; more threads only cost memory
 
 // Reads the engine through the host table at every scrape.
-// Thread-safety: Collect() runs concurrently on civetweb's worker threads; the host's collect is
-// safe to call from any thread, and the options are immutable after construction.
+// Thread-safety: Collect() runs concurrently on civetweb's worker threads; the engine is read by
+// one of them at a time (collect_mu_); the options are immutable after construction.
 class EngineCollectable final : public ::prometheus::Collectable {
  public:
   explicit EngineCollectable(const LockauditExporterHost* host) : host_(host) {
@@ -55,7 +55,14 @@ class EngineCollectable final : public ::prometheus::Collectable {
     static void Run(void* arg) {
       auto* s = static_cast<Scrape*>(arg);
       try {
-        s->families = ToFamilies(s->self->host_->collect(), s->self->options_);
+        core::stats::Snapshot snapshot;
+        {
+          // One Collect() at a time: concurrent scrapes share nothing in the engine's read side
+          // then, and a burst of scrapes costs the audited threads one reader, not two.
+          std::lock_guard<std::mutex> lock(s->self->collect_mu_);
+          snapshot = s->self->host_->collect();
+        }
+        s->families = ToFamilies(snapshot, s->self->options_);
       } catch (...) {
         s->families.clear();
       }
@@ -64,25 +71,31 @@ class EngineCollectable final : public ::prometheus::Collectable {
 
   const LockauditExporterHost* host_;
   FamilyOptions options_;
+  mutable std::mutex collect_mu_;
 };
 
-// civetweb's error lines (e.g. "cannot bind to 127.0.0.1:9464: 98 (Address already in use)"),
-// kept for the start-up warning instead of being printed into the host program's output.
+// civetweb's error lines (e.g. "cannot bind to 127.0.0.1:9464: 98 (Address already in use)",
+// then "Failed to setup server ports"), kept for the start-up warning instead of being printed
+// into the host program's output. The first one names the cause.
 std::mutex g_log_mu;
-std::string g_last_log;
+std::vector<std::string> g_log;
 
 int KeepLog(const mg_connection*, const char* message) {
+  std::string line = message ? message : "";
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
   std::lock_guard<std::mutex> lock(g_log_mu);
-  g_last_log = message ? message : "";
-  while (!g_last_log.empty() && (g_last_log.back() == '\n' || g_last_log.back() == '\r')) {
-    g_last_log.pop_back();
-  }
+  if (g_log.size() < 8) g_log.push_back(std::move(line));  // bounded: runtime errors are dropped
   return 1;  // handled: civetweb prints nothing
 }
 
-std::string LastLog() {
+std::string FirstLog() {
   std::lock_guard<std::mutex> lock(g_log_mu);
-  return g_last_log;
+  return g_log.empty() ? std::string() : g_log.front();
+}
+
+void ClearLog() {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  g_log.clear();
 }
 
 // The exporter, alive until the process ends (never destroyed: civetweb threads may be serving
@@ -103,6 +116,7 @@ struct StartCall {
   static void Run(void* arg) {
     auto* c = static_cast<StartCall*>(arg);
     try {
+      ClearLog();
       c->running->callbacks.log_message = &KeepLog;
       std::vector<std::string> options = {"listening_ports", c->address->Civetweb(),
                                           "num_threads", std::to_string(kHttpThreads)};
@@ -116,7 +130,7 @@ struct StartCall {
       }
       c->port = ports.front();
     } catch (const std::exception& e) {
-      const std::string why = LastLog();
+      const std::string why = FirstLog();
       c->error = why.empty() ? std::string("cannot serve on ") + c->address->Civetweb() + " (" +
                                    e.what() + ")"
                              : why;

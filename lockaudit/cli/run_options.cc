@@ -54,8 +54,9 @@ constexpr RunOption kRunOptions[] = {
     {"--nonblocking-threads", "LOCKAUDIT_NONBLOCKING_THREADS", "GLOBS",
      "comma-separated globs on thread names", "threads that must never block on a lock",
      Accepts::kGlobs},
-    {"--prometheus", "LOCKAUDIT_PROMETHEUS", "[HOST:]PORT", "[HOST:]PORT with PORT from 1 to 65535",
-     "serve /metrics there (host default: 127.0.0.1)", Accepts::kHostPort},
+    {"--prometheus", "LOCKAUDIT_PROMETHEUS", "[HOST:]PORT", "[HOST:]PORT with PORT from 0 to 65535",
+     "serve /metrics there (host default: 127.0.0.1; port 0: any free port, logged)",
+     Accepts::kHostPort},
     {"--disable", "LOCKAUDIT_DISABLE", "", "",
      "load the shim but pass every call straight through", Accepts::kFlag},
 };
@@ -93,7 +94,7 @@ std::optional<std::string> NormalizeHostPort(const std::string& value) {
   const size_t colon = value.rfind(':');
   const std::string host = colon == std::string::npos ? "" : value.substr(0, colon);
   const std::string port = colon == std::string::npos ? value : value.substr(colon + 1);
-  if (!ParseInt(port, 1, 65535)) return std::nullopt;
+  if (!ParseInt(port, 0, 65535)) return std::nullopt;  // 0: the exporter picks a free port
   return (host.empty() ? "127.0.0.1" : host) + ":" + port;
 }
 
