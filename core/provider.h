@@ -172,6 +172,9 @@ void OnDispatch(bool to_gpu) noexcept;
 // Nested: the calling thread must not block until the matching end (blocking_in_nonblocking).
 void NonblockingBegin() noexcept;
 void NonblockingEnd() noexcept;
+// The thread is about to wait on a futex word (std::future, std::atomic::wait, semaphores,
+// latches: libstdc++ waits through syscall(SYS_futex)). Only non-blocking contexts care.
+void OnFutexWait(ThreadState& ts, const void* addr, Site site) noexcept;
 
 // ---- Fork --------------------------------------------------------------------------------
 void ForkPrepare() noexcept;

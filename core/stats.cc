@@ -40,6 +40,23 @@ void Histogram::Observe(uint64_t ns) {
   sum_ns += ns;
 }
 
+double Quantile(const Histogram& h, double q) {
+  const uint64_t total = h.Count();
+  if (total == 0) return 0;
+  const double rank = q * static_cast<double>(total);
+  double seen = 0;
+  for (int i = 0; i <= kBuckets; ++i) {
+    const double in_bucket = static_cast<double>(h.counts[i]);
+    if (seen + in_bucket >= rank && in_bucket > 0) {
+      if (i == kBuckets) return BucketBound(kBuckets - 1);  // above the last bound
+      const double lo = i == 0 ? 0 : BucketBound(i - 1), hi = BucketBound(i);
+      return lo + (hi - lo) * (rank - seen) / in_bucket;
+    }
+    seen += in_bucket;
+  }
+  return BucketBound(kBuckets - 1);
+}
+
 void ShardRead(const Histogram& from, Histogram* to) {
   for (int i = 0; i <= kBuckets; ++i) to->counts[i] = Peek(from.counts[i]);
   to->sum_ns = Peek(from.sum_ns);

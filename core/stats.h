@@ -78,6 +78,13 @@ struct Snapshot {
 // Sums every shard. Returns an empty snapshot when the engine is not running.
 Snapshot Collect();
 
+// The wake-latency histogram of one condition variable (live threads' shards, plus retired ones
+// for a static condvar).
+Histogram CondWake(const void* cond);
+// The q-quantile (0..1) in seconds, interpolated linearly inside its bucket as Prometheus'
+// histogram_quantile() does; 0 for an empty histogram.
+double Quantile(const Histogram& h, double q);
+
 }  // namespace lockaudit::core::stats
 
 #endif  // LOCKAUDIT_CORE_STATS_H_

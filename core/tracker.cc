@@ -947,6 +947,10 @@ void NonblockingEnd() noexcept {
   if (ThreadState* ts = ThisThread(); ts != nullptr && ts->nonblocking_depth > 0) --ts->nonblocking_depth;
 }
 
+void OnFutexWait(ThreadState& ts, const void* addr, Site site) noexcept {
+  wake::FutexWait(ts, addr, site);
+}
+
 void SetThreadName(const char* name) noexcept {
   ThreadState* ts = ThisThread();
   if (ts == nullptr || name == nullptr) return;
@@ -1096,6 +1100,10 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
   if (c == nullptr || IgnoredShimEvent(*c, flags)) return 0;
   ++c->contentions;
+  // Published first: the checks below may take a while (a first report symbolizes), and the
+  // watchdog must see this thread as waiting, not as holding its locks for no reason.
+  const uint64_t now = NowNs();
+  wake::BlockBegin(ts, c->id, lock, flags, site, now);
   for (uint32_t i = ts.held_count; i-- > 0;) {
     if (ts.held[i].id == c->id) {
       Reacquire(ts, i, cls, flags, site, true);
@@ -1103,8 +1111,6 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
     }
   }
   if (ts.held_count != 0 && !(flags & kTry)) PreAcquireChecks(ts, c->id, flags, site);
-  const uint64_t now = NowNs();
-  wake::BlockBegin(ts, c->id, lock, flags, site, now);
   return now;
 }
 
@@ -1120,9 +1126,12 @@ void OnStillBlocked(ThreadState& ts) noexcept { wake::StillBlocked(ts); }
 
 void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
                 uint64_t token, bool acquired) noexcept {
-  wake::BlockEnd(ts);
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
-  if (c == nullptr || IgnoredShimEvent(*c, flags)) return;
+  // An ignored event is an instrumented type's own std:: call under the shim, made inside the
+  // type's own (published) wait: that wait is not over.
+  if (c != nullptr && IgnoredShimEvent(*c, flags)) return;
+  wake::BlockEnd(ts);
+  if (c == nullptr) return;
   if (token != 0) {
     const uint64_t waited = NowNs() - token;
     c->wait_ns += waited;
@@ -1501,6 +1510,30 @@ std::string CondNameForKey(uint64_t key) {
 }
 
 namespace stats {
+
+Histogram CondWake(const void* cond) {
+  Histogram h;
+  if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return h;
+  Inside inside;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(cond);
+  std::vector<std::pair<uint64_t, LockShard>> retired_locks;
+  std::vector<std::pair<uint64_t, CondShardData>> retired_conds;
+  EngineLock lock(RetiredMutex());
+  for (ThreadState* t = E().threads.load(std::memory_order_acquire); t; t = t->next) {
+    if (!t->in_use.load(std::memory_order_acquire)) continue;
+    for (const CondShard& c : t->cond_shard) {
+      if (Peek(c.cond) != a) continue;
+      Histogram part;
+      ShardRead(c.wake, &part);
+      h.Add(part);
+    }
+  }
+  ReadRetiredLocked(&retired_locks, &retired_conds);
+  for (const auto& [key, d] : retired_conds) {
+    if (key == KeyForAddress(a)) h.Add(d.wake);
+  }
+  return h;
+}
 
 Snapshot Collect() {
   Snapshot s;

@@ -263,10 +263,11 @@ void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps,
   std::set<NodeId> seen_locks;
   for (size_t k = 0; k < cycle.size(); ++k) {
     const ThreadSnap& t = snaps[cycle[k]];
-    const ThreadSnap& next = snaps[cycle[(k + 1) % cycle.size()]];  // waits for a lock t holds
+    // cycle[k] waits for a lock held by cycle[k+1]; so cycle[k-1] waits for one t holds.
+    const ThreadSnap& waiter = snaps[cycle[(k + cycle.size() - 1) % cycle.size()]];
     const HeldSnap* held = nullptr;
     for (const HeldSnap& h : t.held) {
-      if (h.addr == next.wait_lock) held = &h;
+      if (h.addr == waiter.wait_lock) held = &h;
     }
     ReportEdge e;
     e.from = held ? held->id : 0;
@@ -287,8 +288,7 @@ void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps,
   f.message = (cycle.size() == 1 ? std::string("a thread waits for a lock it holds itself: ")
                                  : std::to_string(cycle.size()) + " threads wait for each other: ") +
               story;
-  f.stack = snaps[cycle[0]].wait_stack;
-  Publish(std::move(f));
+  Publish(std::move(f));  // each edge carries where its thread blocked
   if (Cfg().abort_on_deadlock) {
     RawLog("lockaudit: LOCKAUDIT_ON_DEADLOCK=abort: aborting the deadlocked program\n");
     abort();
@@ -601,6 +601,15 @@ void CondSignal(const void* cond) {
 
 void CondDestroy(const void* cond) {
   if (CondSlot* s = FindCond(cond, false)) s->cond.store(kTombstone, std::memory_order_release);
+}
+
+void FutexWait(ThreadState& ts, const void* addr, Site site) {
+  if (LOCKAUDIT_PREDICT_TRUE(!NonblockingNow(ts))) return;
+  EngineScope scope;
+  ReportNonblocking(ts,
+                    "waits on a futex (std::future::get/wait, std::atomic::wait, a semaphore, "
+                    "latch or barrier)",
+                    reinterpret_cast<uintptr_t>(addr), site, 0);
 }
 
 void FlushThread(ThreadState& ts) {

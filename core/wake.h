@@ -48,7 +48,8 @@ void CondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site si
 void CondWaitEnd(ThreadState& ts, const void* cond);
 void CondSignal(const void* cond);
 void CondDestroy(const void* cond);
-void FlushThread(ThreadState& ts);  // thread exit: its cond shards are retired
+void FlushThread(ThreadState& ts);
+void FutexWait(ThreadState& ts, const void* addr, Site site);  // thread exit: its cond shards are retired
 
 }  // namespace lockaudit::core::wake
 

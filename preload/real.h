@@ -49,6 +49,8 @@ namespace lockaudit::preload::real {
   X(pthread_cond_signal, int, (pthread_cond_t*), "GLIBC_2.3.2")                                  \
   X(pthread_cond_broadcast, int, (pthread_cond_t*), "GLIBC_2.3.2")                               \
   X(pthread_setname_np, int, (pthread_t, const char*), nullptr)                                  \
+  X(pthread_create, int, (pthread_t*, const pthread_attr_t*, void* (*)(void*), void*), nullptr)  \
+  X(syscall, long, (long, ...), nullptr)                                                         \
   X(mtx_init, int, (mtx_t*, int), nullptr)                                                       \
   X(mtx_destroy, void, (mtx_t*), nullptr)                                                        \
   X(mtx_lock, int, (mtx_t*), nullptr)                                                            \

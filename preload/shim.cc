@@ -12,21 +12,25 @@
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <threads.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdarg>
 #include <cstring>
+#include <type_traits>
 #include <string>
 #include <vector>
 
 #include "hot_path.h"
+#include "metrics.h"
 #include "options.h"
 #include "provider.h"
 #include "raw_log.h"
 #include "real.h"
-#include "metrics.h"
 
 #define LOCKAUDIT_INTERPOSE extern "C" __attribute__((visibility("default")))
 
@@ -60,19 +64,49 @@ const void* SpinAddr(const volatile pthread_spinlock_t* l) {
   return const_cast<const void*>(static_cast<const volatile void*>(l));
 }
 
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 inline bool PthreadAcquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
 inline bool C11Acquired(int rc) { return rc == thrd_success; }
 
+// An absolute CLOCK_MONOTONIC deadline.
+inline timespec MonotonicAt(uint64_t ns) {
+  return timespec{static_cast<time_t>(ns / 1000000000u), static_cast<long>(ns % 1000000000u)};
+}
+
+// The deadline technique (core/wake.h): a blocked thread waits with a deadline first; when it
+// passes, the thread publishes its stack for the watchdog and waits on without one. `watch_fn`
+// (deadline ns -> rc, ETIMEDOUT when it passed) or nullptr for calls that have their own timeout.
+template <class BlockFn, class WatchFn>
+inline int BlockWatched(ThreadState& ts, uint64_t token, BlockFn block_fn, WatchFn watch_fn) {
+  if constexpr (!std::is_same_v<WatchFn, std::nullptr_t>) {
+    const uint64_t at = core::BlockCheckAt(ts, token);
+    if (at != 0) {
+      int rc = watch_fn(at);
+      if (rc != ETIMEDOUT) return rc;
+      core::OnStillBlocked(ts);
+    }
+  } else {
+    (void)ts, (void)token, (void)watch_fn;
+  }
+  return block_fn();
+}
+
 // The try-then-block pattern shared by every blocking acquisition.
-template <class TryFn, class BlockFn, class AcquiredFn>
+template <class TryFn, class BlockFn, class AcquiredFn, class WatchFn = std::nullptr_t>
 inline int AuditedLock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
-                       int busy, TryFn try_fn, BlockFn block_fn, AcquiredFn acquired) {
+                       int busy, TryFn try_fn, BlockFn block_fn, AcquiredFn acquired,
+                       WatchFn watch_fn = nullptr) {
   flags |= core::kFromShim;
   int rc = try_fn();
   if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && core::FastAcquire(ts, lock, flags, site)) return rc;
   if (rc == busy) {
     uint64_t token = core::BeforeBlock(ts, lock, cls, flags, site);
-    rc = block_fn();
+    rc = BlockWatched(ts, token, block_fn, watch_fn);
     core::AfterBlock(ts, lock, cls, flags, site, token, acquired(rc));
   } else if (acquired(rc)) {
     core::OnAcquired(ts, lock, cls, flags, site);
@@ -238,6 +272,12 @@ void LoadCuptiModule() {
   init();  // warns by itself when CUPTI cannot trace
 }
 
+// ---- LOCKAUDIT_PROMETHEUS: serve /metrics (issue 5) ----------------------------------------
+// Last in InitShim: after the gtest re-exec decision (an exec would kill the HTTP threads). The
+// exporter library is loaded and its threads started inside an EngineScope (lockaudit/src/
+// metrics.cc); any failure is one warning and the program runs on.
+void StartMetrics() { lockaudit::metrics::StartFromOptions(); }
+
 // glibc passes argc, argv and envp to the constructors of shared objects.
 __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
   Ready();
@@ -245,6 +285,8 @@ __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
   core::EnsureInitialized();  // also registers the engine's fork handlers
   if (!core::Disabled() && core::GetOptions().gtest) LoadGtestHelper(argv, envp);
   if (!core::Disabled() && core::GetOptions().cuda) LoadCuptiModule();
+  StartMetrics();
+  core::StartBackground();  // the program is initialised: the watchdog may start
 }
 
 }  // namespace
@@ -272,12 +314,6 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_destroy(pthread_mutex_t* m) noexcept {
   Site site = LOCKAUDIT_CALLER_SITE();
   core::OnDestroy(ts, m, site, false);
   int rc = real::pthread_mutex_destroy(m);
-// ---- LOCKAUDIT_PROMETHEUS: serve /metrics (issue 5) ----------------------------------------
-// Last in InitShim: after the gtest re-exec decision (an exec would kill the HTTP threads). The
-// exporter library is loaded and its threads started inside an EngineScope (lockaudit/src/
-// metrics.cc); any failure is one warning and the program runs on.
-void StartMetrics() { lockaudit::metrics::StartFromOptions(); }
-
   if (rc == 0) core::OnDestroy(ts, m, site, true);
   return rc;
 }
@@ -285,13 +321,14 @@ void StartMetrics() { lockaudit::metrics::StartFromOptions(); }
 LOCKAUDIT_INTERPOSE int pthread_mutex_lock(pthread_mutex_t* m) noexcept {
   if (!Ready()) return ENOSYS;
   ThreadState* ts = Audited();
-  StartMetrics();
-  core::StartBackground();  // the program is initialised: the watchdog may start
   if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return real::pthread_mutex_lock(m);
   return AuditedLock(
       *ts, m, MutexClass(m), core::kExclusive, LOCKAUDIT_CALLER_SITE(), EBUSY,
       [m] { return real::pthread_mutex_trylock(m); }, [m] { return real::pthread_mutex_lock(m); },
-      PthreadAcquired);
+      PthreadAcquired, [m](uint64_t at) {
+        timespec d = MonotonicAt(at);
+        return real::pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d);
+      });
 }
 
 LOCKAUDIT_INTERPOSE int pthread_mutex_trylock(pthread_mutex_t* m) noexcept {
@@ -352,29 +389,41 @@ LOCKAUDIT_INTERPOSE int pthread_rwlock_destroy(pthread_rwlock_t* l) noexcept {
   return rc;
 }
 
-#define LOCKAUDIT_RWLOCK_BLOCKING(name, tryname, flags, params, args)                        \
+// `watch`: the clocked variant used for the deadline technique, or nullptr (timed calls).
+#define LOCKAUDIT_RWLOCK_BLOCKING(name, tryname, flags, params, args, watch)                 \
   LOCKAUDIT_INTERPOSE int name params noexcept {                                              \
     if (!Ready()) return ENOSYS;                                                              \
     ThreadState* ts = Audited();                                                              \
     if (ts == nullptr) return real::name args;                                                \
     return AuditedLock(                                                                       \
         *ts, l, LockClass::kRwLock, flags, LOCKAUDIT_CALLER_SITE(), EBUSY,                     \
-        [&] { return real::tryname(l); }, [&] { return real::name args; }, PthreadAcquired); \
+        [&] { return real::tryname(l); }, [&] { return real::name args; }, PthreadAcquired,  \
+        watch);                                                                               \
+  }
+#define LOCKAUDIT_RWLOCK_WATCH(clocked)                  \
+  [l](uint64_t at) {                                     \
+    timespec d = MonotonicAt(at);                        \
+    return real::clocked(l, CLOCK_MONOTONIC, &d);        \
   }
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, core::kShared,
-                          (pthread_rwlock_t * l), (l))
+                          (pthread_rwlock_t * l), (l),
+                          LOCKAUDIT_RWLOCK_WATCH(pthread_rwlock_clockrdlock))
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, core::kExclusive,
-                          (pthread_rwlock_t * l), (l))
+                          (pthread_rwlock_t * l), (l),
+                          LOCKAUDIT_RWLOCK_WATCH(pthread_rwlock_clockwrlock))
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_timedrdlock, pthread_rwlock_tryrdlock,
                           core::kShared | core::kTimed,
-                          (pthread_rwlock_t * l, const struct timespec* t), (l, t))
+                          (pthread_rwlock_t * l, const struct timespec* t), (l, t), nullptr)
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_timedwrlock, pthread_rwlock_trywrlock, core::kTimed,
-                          (pthread_rwlock_t * l, const struct timespec* t), (l, t))
+                          (pthread_rwlock_t * l, const struct timespec* t), (l, t), nullptr)
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_clockrdlock, pthread_rwlock_tryrdlock,
                           core::kShared | core::kTimed,
-                          (pthread_rwlock_t * l, clockid_t c, const struct timespec* t), (l, c, t))
+                          (pthread_rwlock_t * l, clockid_t c, const struct timespec* t), (l, c, t),
+                          nullptr)
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock, core::kTimed,
-                          (pthread_rwlock_t * l, clockid_t c, const struct timespec* t), (l, c, t))
+                          (pthread_rwlock_t * l, clockid_t c, const struct timespec* t), (l, c, t),
+                          nullptr)
+#undef LOCKAUDIT_RWLOCK_WATCH
 #undef LOCKAUDIT_RWLOCK_BLOCKING
 
 LOCKAUDIT_INTERPOSE int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) noexcept {
@@ -430,7 +479,19 @@ LOCKAUDIT_INTERPOSE int pthread_spin_lock(pthread_spinlock_t* l) noexcept {
   return AuditedLock(
       *ts, p, LockClass::kSpinLock, core::kExclusive, LOCKAUDIT_CALLER_SITE(), EBUSY,
       [l] { return real::pthread_spin_trylock(l); }, [l] { return real::pthread_spin_lock(l); },
-      PthreadAcquired);
+      PthreadAcquired, [l](uint64_t at) {
+        // Spinning, as the real call does, with a look at the clock now and then.
+        for (uint32_t i = 1;; ++i) {
+          int rc = real::pthread_spin_trylock(l);
+          if (rc != EBUSY) return rc;
+          CpuRelax();
+          if ((i & 1023) == 0) {
+            timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (static_cast<uint64_t>(now.tv_sec) * 1000000000u + now.tv_nsec >= at) return ETIMEDOUT;
+          }
+        }
+      });
 }
 
 LOCKAUDIT_INTERPOSE int pthread_spin_trylock(pthread_spinlock_t* l) noexcept {
@@ -500,6 +561,57 @@ LOCKAUDIT_INTERPOSE int pthread_cond_broadcast(pthread_cond_t* c) noexcept {
 // Thread exit (and thread_exit_holding) is seen through the engine's pthread key destructor,
 // which runs for every thread that ever took an audited lock, however it ends.
 
+// Threads created from inside the engine (an exporter's HTTP threads, the watchdog) belong to
+// the engine for their whole life: never audited.
+namespace {
+struct EngineThreadStart {
+  void* (*fn)(void*);
+  void* arg;
+};
+void* EngineThreadMain(void* p) {
+  EngineThreadStart start = *static_cast<EngineThreadStart*>(p);
+  free(p);
+  core::BecomeEngineThread();
+  return start.fn(start.arg);
+}
+}  // namespace
+
+LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
+                                       void* (*fn)(void*), void* arg) noexcept {
+  if (!Ready()) return EAGAIN;
+  if (!core::InsideEngine()) return real::pthread_create(thread, attr, fn, arg);
+  auto* start = static_cast<EngineThreadStart*>(malloc(sizeof(EngineThreadStart)));
+  if (start == nullptr) return EAGAIN;
+  *start = EngineThreadStart{fn, arg};
+  int rc = real::pthread_create(thread, attr, EngineThreadMain, start);
+  if (rc != 0) free(start);
+  return rc;
+}
+
+// syscall(SYS_futex, FUTEX_WAIT...) is how libstdc++ waits in std::future::get/wait,
+// std::atomic::wait, semaphores, latches and barriers: no pthread call to see. Only looked at
+// for non-blocking contexts (blocking_in_nonblocking); every call passes through unchanged.
+LOCKAUDIT_INTERPOSE long syscall(long number, ...) noexcept {
+  va_list ap;
+  va_start(ap, number);
+  long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+  long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+  va_end(ap);
+  if (!Ready() || real::syscall == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  if (number == SYS_futex) {
+    const long cmd = a2 & FUTEX_CMD_MASK;
+    if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) {
+      if (ThreadState* ts = Audited()) {
+        core::OnFutexWait(*ts, reinterpret_cast<const void*>(a1), LOCKAUDIT_CALLER_SITE());
+      }
+    }
+  }
+  return real::syscall(number, a1, a2, a3, a4, a5, a6);
+}
+
 LOCKAUDIT_INTERPOSE int pthread_setname_np(pthread_t thread, const char* name) noexcept {
   if (!Ready()) return ENOSYS;
   int rc = real::pthread_setname_np(thread, name);
@@ -539,7 +651,14 @@ LOCKAUDIT_INTERPOSE int mtx_lock(mtx_t* m) noexcept {
   if (ts == nullptr) return real::mtx_lock(m);
   return AuditedLock(
       *ts, m, MutexClass(AsPthread(m)), core::kExclusive, LOCKAUDIT_CALLER_SITE(), thrd_busy,
-      [m] { return real::mtx_trylock(m); }, [m] { return real::mtx_lock(m); }, C11Acquired);
+      [m] { return real::mtx_trylock(m); }, [m] { return real::mtx_lock(m); }, C11Acquired,
+      [m](uint64_t at) {
+        // glibc's mtx_lock is pthread_mutex_lock on the same object.
+        timespec d = MonotonicAt(at);
+        int rc = real::pthread_mutex_clocklock(const_cast<pthread_mutex_t*>(AsPthread(m)),
+                                               CLOCK_MONOTONIC, &d);
+        return rc == ETIMEDOUT ? ETIMEDOUT : rc == 0 ? thrd_success : thrd_error;
+      });
 }
 
 LOCKAUDIT_INTERPOSE int mtx_timedlock(mtx_t* __restrict m, const struct timespec* __restrict t) noexcept {

@@ -1,7 +1,11 @@
 // liblockaudit's public entry points: the wrapper types' detail:: calls, the C API and the
 // query API, each a thin translation into core/provider and core/tracker.
 #include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -14,6 +18,7 @@
 #include "provider.h"
 #include "raw_log.h"
 #include "report.h"
+#include "stats.h"
 #include "tracker.h"
 
 namespace lockaudit {
@@ -45,6 +50,9 @@ __attribute__((constructor)) void InitAtLoad() {
   }
 #endif
   core_::EnsureInitialized();
+#ifndef LOCKAUDIT_IN_PRELOAD
+  core_::StartBackground();  // the shim does this from its own constructor
+#endif
 }
 }  // namespace
 
@@ -89,6 +97,34 @@ __attribute__((noinline)) void AfterBlock(const void* lock, int cls, unsigned fl
   core_::ThreadState* ts = core_::ThisThread();
   if (ts == nullptr) return;
   core_::AfterBlock(*ts, lock, Cls(cls), flags, LOCKAUDIT_CALLER_SITE(), token, acquired);
+}
+
+// The deadline technique (core/wake.h) for the wrapped std:: types: wait with a deadline
+// first; past it, publish this thread's stack for the watchdog and wait on without one.
+int LockWatched(uint64_t token, pthread_mutex_t* m) noexcept {
+  core_::ThreadState* ts = core_::ThisThread();
+  const uint64_t at = ts != nullptr ? core_::BlockCheckAt(*ts, token) : 0;
+  if (at != 0) {
+    timespec d{static_cast<time_t>(at / 1000000000u), static_cast<long>(at % 1000000000u)};
+    int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d);
+    if (rc != ETIMEDOUT) return rc;
+    core_::OnStillBlocked(*ts);
+  }
+  return pthread_mutex_lock(m);
+}
+
+int LockWatched(uint64_t token, pthread_rwlock_t* l, unsigned flags) noexcept {
+  const bool shared = (flags & kShared) != 0;
+  core_::ThreadState* ts = core_::ThisThread();
+  const uint64_t at = ts != nullptr ? core_::BlockCheckAt(*ts, token) : 0;
+  if (at != 0) {
+    timespec d{static_cast<time_t>(at / 1000000000u), static_cast<long>(at % 1000000000u)};
+    int rc = shared ? pthread_rwlock_clockrdlock(l, CLOCK_MONOTONIC, &d)
+                    : pthread_rwlock_clockwrlock(l, CLOCK_MONOTONIC, &d);
+    if (rc != ETIMEDOUT) return rc;
+    core_::OnStillBlocked(*ts);
+  }
+  return shared ? pthread_rwlock_rdlock(l) : pthread_rwlock_wrlock(l);
 }
 
 __attribute__((noinline)) void Released(const void* lock) noexcept {
@@ -225,6 +261,15 @@ void CallCHandler(const lockaudit::core::Finding& f, void*) {
 }  // namespace
 
 extern "C" {
+
+int lockaudit_cond_wake_quantile(const void* cond, double q, double* seconds) {
+  lockaudit::core::stats::Histogram h = lockaudit::core::stats::CondWake(cond);
+  if (seconds != nullptr) *seconds = lockaudit::core::stats::Quantile(h, q);
+  return static_cast<int>(std::min<uint64_t>(h.Count(), 2147483647u));
+}
+
+void lockaudit_nonblocking_begin(void) { lockaudit::core::NonblockingBegin(); }
+void lockaudit_nonblocking_end(void) { lockaudit::core::NonblockingEnd(); }
 
 void lockaudit_set_name(void* lock, const char* name) { lockaudit::core::SetLockName(lock, name); }
 void lockaudit_set_level(void* lock, int level) { lockaudit::core::SetLockLevel(lock, level); }

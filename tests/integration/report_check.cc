@@ -25,6 +25,9 @@
 //   --single-thread B       every lock_order_cycle has "single_thread": B (at least one must exist)
 //   --lock-name NAME        some finding's "locks" has a lock named exactly NAME (repeatable)
 //   --summary-min F=N       summary field F >= N (repeatable); --summary-max F=N: F <= N
+//   --no-summary true       the program was killed or aborted: there must be NO summary line
+//   --deadlock-threads N    every deadlock finding names exactly N threads and has N edges,
+//                           each with a non-empty "stack" (where that thread blocked)
 //
 // Every problem is printed as "report_check: FILE:LINE: ..." on stderr.
 // Exit status: 0 every check passed, 1 at least one failed, 2 bad usage or unreadable file.
@@ -76,13 +79,16 @@ struct Options {
   std::vector<std::string> lock_names;
   std::map<std::string, std::int64_t> summary_min;
   std::map<std::string, std::int64_t> summary_max;
+  bool no_summary = false;
+  std::optional<std::int64_t> deadlock_threads;
 };
 
 [[noreturn]] void Usage(const std::string& why) {
   std::cerr << "report_check: " << why << "\n"
             << "usage: report_check FILE.jsonl [--expect KIND=N]... [--expect-total N] [--edges N]\n"
             << "                    [--single-thread true|false] [--lock-name NAME]...\n"
-            << "                    [--summary-min FIELD=N]... [--summary-max FIELD=N]...\n";
+            << "                    [--summary-min FIELD=N]... [--summary-max FIELD=N]...\n"
+            << "                    [--no-summary true] [--deadlock-threads N]\n";
   std::exit(2);
 }
 
@@ -134,6 +140,11 @@ Options ParseOptions(int argc, char** argv) {
       auto [field, bound] = ParseAssignment(option, value);
       if (!IsSummaryField(field)) Usage(option + ": unknown summary field '" + field + "'");
       (option == "--summary-min" ? options.summary_min : options.summary_max)[field] = bound;
+    } else if (option == "--no-summary") {
+      if (value != "true") Usage("--no-summary: expected true");
+      options.no_summary = true;
+    } else if (option == "--deadlock-threads") {
+      options.deadlock_threads = ParseCount(option, value);
     } else {
       Usage("unknown option '" + option + "'");
     }
@@ -161,7 +172,9 @@ class ReportChecker {
     }
     line_ = 0;
     if (line_count == 0) Fail("the report is empty");
-    if (summaries_ == 0) {
+    if (options_.no_summary) {
+      if (summaries_ != 0) Fail("expected no summary line (the program was killed), found one");
+    } else if (summaries_ == 0) {
       Fail("no summary line");
     } else if (summaries_ > 1) {
       Fail("expected exactly one summary line, found " + std::to_string(summaries_));
@@ -366,11 +379,24 @@ class ReportChecker {
       }
     }
     CheckStack(finding, "stack", where, /*required=*/false);
-    if (is_cycle) CheckCycle(finding, lock_ids);
+    if (is_cycle) CheckCycle(finding, lock_ids, where);
+    if (where == "deadlock" && options_.deadlock_threads) {
+      // A wait-for cycle: thread i holds edge.from and is blocked on edge.to.
+      const std::size_t n = static_cast<std::size_t>(*options_.deadlock_threads);
+      if (threads == finding.end() || !threads->is_array() || threads->size() != n) {
+        Fail(where + ": expected " + std::to_string(n) + " threads");
+      }
+      const auto edges = finding.find("edges");
+      if (edges == finding.end() || !edges->is_array() || edges->size() != n) {
+        Fail(where + ": expected " + std::to_string(n) + " edges (one per blocked thread)");
+      } else {
+        CheckCycle(finding, lock_ids, where);
+      }
+    }
   }
 
-  void CheckCycle(const json& finding, const std::set<std::int64_t>& lock_ids) {
-    const std::string where = "lock_order_cycle";
+  void CheckCycle(const json& finding, const std::set<std::int64_t>& lock_ids,
+                  const std::string& where) {
     const auto edges = finding.find("edges");
     if (edges == finding.end() || !edges->is_array() || edges->empty()) {
       Fail(where + ": \"edges\" is missing or not a non-empty array");

@@ -39,6 +39,18 @@ LOCKAUDIT_API void lockaudit_destroy(void* lock);
 typedef void (*lockaudit_finding_handler)(const char* json, void* arg);
 LOCKAUDIT_API void lockaudit_set_finding_handler(lockaudit_finding_handler handler, void* arg);
 
+/* Non-blocking context (DESIGN.md §2): between begin and end (nestable) the calling thread must
+ * not block on a contended lock, a condition variable or a futex wait (std::future,
+ * std::atomic::wait, ...); if it does, finding blocking_in_nonblocking. For event-loop and
+ * executor threads; C++: lockaudit::nonblocking_scope. */
+LOCKAUDIT_API void lockaudit_nonblocking_begin(void);
+LOCKAUDIT_API void lockaudit_nonblocking_end(void);
+
+/* Wake latency of condition variable `cond` (signal/broadcast -> the woken waiter running):
+ * stores its q-quantile (0..1) in seconds, estimated from the histogram behind
+ * lockaudit_cond_wake_latency_seconds, and returns the number of wakes measured (0: none). */
+LOCKAUDIT_API int lockaudit_cond_wake_quantile(const void* cond, double q, double* seconds);
+
 /* Number of unsuppressed findings so far. */
 LOCKAUDIT_API unsigned long lockaudit_finding_count(void);
 

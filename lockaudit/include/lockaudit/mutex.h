@@ -23,13 +23,17 @@
 #ifndef LOCKAUDIT_MUTEX_H_
 #define LOCKAUDIT_MUTEX_H_
 
+#include <pthread.h>
+
 #include <chrono>
+#include <concepts>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <shared_mutex>
 #include <source_location>
 #include <string_view>
+#include <system_error>
 
 #ifndef LOCKAUDIT_ENABLED
 #define LOCKAUDIT_ENABLED 1
@@ -57,12 +61,33 @@ LOCKAUDIT_PUBLIC uint64_t BeforeBlock(const void* lock, int cls, unsigned flags)
 LOCKAUDIT_PUBLIC void AfterBlock(const void* lock, int cls, unsigned flags, uint64_t token,
                                  bool acquired) noexcept;
 LOCKAUDIT_PUBLIC void Released(const void* lock) noexcept;
+// The blocking wait of a contended lock (after BeforeBlock): waits with the watchdog's deadline
+// first (core/wake.h), then without one. Returns what the pthread call returned.
+LOCKAUDIT_PUBLIC int LockWatched(uint64_t token, pthread_mutex_t* m) noexcept;
+LOCKAUDIT_PUBLIC int LockWatched(uint64_t token, pthread_rwlock_t* l, unsigned flags) noexcept;
 LOCKAUDIT_PUBLIC void CondWaitBegin(const void* cv, const void* lock) noexcept;
 LOCKAUDIT_PUBLIC void CondWaitEnd(const void* cv, const void* lock, int cls) noexcept;
 LOCKAUDIT_PUBLIC void CondNotify(const void* cv, bool all) noexcept;
 LOCKAUDIT_PUBLIC bool IsHeld(const void* lock) noexcept;
 [[noreturn]] LOCKAUDIT_PUBLIC void AssertFailed(const void* lock, bool want_held,
                                                 const char* file, unsigned line) noexcept;
+
+// Blocks on the wrapped std:: lock as its lock()/lock_shared() would (libstdc++: a pthread
+// mutex or rwlock behind native_handle()), with the watchdog's deadline first.
+template <class Native>
+void LockNative(uint64_t token, Native& native, unsigned flags) {
+  int rc = 0;
+  if constexpr (requires { { native.native_handle() } -> std::same_as<pthread_mutex_t*>; }) {
+    rc = LockWatched(token, native.native_handle());
+  } else if constexpr (requires { { native.native_handle() } -> std::same_as<pthread_rwlock_t*>; }) {
+    rc = LockWatched(token, native.native_handle(), flags);
+  } else if (flags & kShared) {
+    native.lock_shared();
+  } else {
+    native.lock();
+  }
+  if (rc != 0) throw std::system_error(rc, std::generic_category());
+}
 
 // Shared implementation of every exclusive type. Native: the std:: type wrapped.
 template <class Native, int kClass>
@@ -84,7 +109,7 @@ class ExclusiveLock {
         return;
       }
       uint64_t token = BeforeBlock(this, kClass, kExclusive);
-      native_.lock();
+      LockNative(token, native_, kExclusive);
       AfterBlock(this, kClass, kExclusive, token, true);
     } else {
       native_.lock();
@@ -152,7 +177,7 @@ class SharedLockBase : public Base {
         return;
       }
       uint64_t token = BeforeBlock(this, kSharedClass, kShared);
-      this->native_.lock_shared();
+      LockNative(token, this->native_, kShared);
       AfterBlock(this, kSharedClass, kShared, token, true);
     } else {
       this->native_.lock_shared();
