@@ -18,6 +18,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -98,8 +99,7 @@ void ClearLog() {
   g_log.clear();
 }
 
-// The exporter, alive until the process ends (never destroyed: civetweb threads may be serving
-// a scrape while static destructors run).
+// The exporter, alive until the process exits (then its server is stopped, see Start()).
 struct Running {
   std::shared_ptr<EngineCollectable> collectable;
   std::unique_ptr<::prometheus::Exposer> exposer;
@@ -159,6 +159,16 @@ bool HostUsable(const LockauditExporterHost* host, std::string* why) {
   return true;
 }
 
+Running* g_running = nullptr;
+const LockauditExporterHost* g_host = nullptr;
+
+void StopServingAtExit() {
+  struct Stop {
+    static void Run(void* arg) { static_cast<Running*>(arg)->exposer.reset(); }
+  };
+  if (g_running != nullptr && g_host != nullptr) g_host->run_in_engine(&Stop::Run, g_running);
+}
+
 int Start(const char* address_text, const LockauditExporterHost* host, char* message,
           size_t message_len) {
   std::string why;
@@ -191,7 +201,12 @@ int Start(const char* address_text, const LockauditExporterHost* host, char* mes
     g_started.store(false);
     return -1;
   }
-  running.release();  // serves until the process ends
+  // Serves until the process exits. At exit the server is stopped (its threads joined) before
+  // the static destructors run: a scrape served while they run would touch destroyed objects
+  // (libraries' statics, this file's log), and a crash at exit would change the exit status.
+  g_running = running.release();
+  g_host = host;
+  atexit(StopServingAtExit);
   Put(message, message_len, address->Url(call.port));
   return call.port;
 }
