@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -132,6 +133,7 @@ void PrintNsPerOp(int64_t elapsed_ns, double ops, const std::string& extra = {})
 
 void W1(long n, int threads) {
   std::vector<std::unique_ptr<Mutex>> mu;
+  mu.reserve(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) mu.push_back(std::make_unique<Mutex>());
   int64_t ns = RunThreads(threads, n, [&](int t, long iters, PerThread& me) {
     Mutex& m = *mu[static_cast<size_t>(t)];
@@ -149,6 +151,7 @@ void W2(long n, int threads) {
     Mutex a, b;
   };
   std::vector<std::unique_ptr<Pair>> pairs;
+  pairs.reserve(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) pairs.push_back(std::make_unique<Pair>());
   int64_t ns = RunThreads(threads, n, [&](int t, long iters, PerThread& me) {
     Pair& p = *pairs[static_cast<size_t>(t)];
@@ -250,7 +253,7 @@ void W5(long n) {
   echo.join();
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double p) {
-    return lat.empty() ? 0 : lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))];
+    return lat.empty() ? 0 : lat[std::min(lat.size() - 1, static_cast<size_t>(p * static_cast<double>(lat.size())))];
   };
   PrintNsPerOp(ns, static_cast<double>(n),
                "wake_p50_ns=" + std::to_string(pct(0.50)) + " wake_p99_ns=" +
@@ -278,6 +281,7 @@ void W6(long n, int threads) {
 
 void W7(long n, int threads) {
   std::vector<std::unique_ptr<Mutex[]>> chains;
+  chains.reserve(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) chains.emplace_back(new Mutex[kW7Depth]);
   int64_t ns = RunThreads(threads, n, [&](int t, long iters, PerThread& me) {
     Mutex* c = chains[static_cast<size_t>(t)].get();
@@ -312,10 +316,10 @@ long RssBytes() {
 }
 
 // Runs on its own thread (see the header: glibc's single-thread shortcut).
-void Scale(long live, int depth, long new_edges) {
+int Scale(long live, int depth, long new_edges) {
   if (new_edges <= 0) {
     std::fprintf(stderr, "workloads: scale needs LIVE_LOCKS > DEPTH + %d\n", kScaleInner);
-    std::exit(2);
+    return 2;
   }
   std::thread worker([&] {
     // The constructors write every lock: the array is resident before the measurement.
@@ -362,6 +366,7 @@ void Scale(long live, int depth, long new_edges) {
         static_cast<double>(rss3 - rss2) / static_cast<double>(new_edges), live, depth, new_edges);
   });
   worker.join();
+  return 0;
 }
 
 int Usage() {
@@ -380,7 +385,7 @@ long ParsePositive(const char* s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   if (argc < 3 || argc > 4) return Usage();
   const std::string w = argv[1];
   const long n = ParsePositive(argv[2]);
@@ -398,9 +403,12 @@ int main(int argc, char** argv) {
   else if (w == "scale") {
     if (argc != 4) return Usage();
     // New edges: as many as there are untouched locks, at most 5,000.
-    Scale(n, static_cast<int>(arg3), std::min<long>(5000, n - arg3 - kScaleInner));
+    return Scale(n, static_cast<int>(arg3), std::min<long>(5000, n - arg3 - kScaleInner));
   } else {
     return Usage();
   }
   return 0;
+} catch (const std::exception& e) {  // thread creation or allocation failed
+  std::fprintf(stderr, "workloads: %s\n", e.what());
+  return 1;
 }

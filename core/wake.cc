@@ -252,6 +252,7 @@ std::string Who(const ThreadSnap& t) {
 void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps,
                     const std::vector<int>& cycle, const std::vector<std::vector<int>>& holders) {
   std::vector<std::pair<uint64_t, uint64_t>> episode;
+  episode.reserve(cycle.size());
   for (int i : cycle) episode.push_back({snaps[i].incarnation, snaps[i].seq});
   std::sort(episode.begin(), episode.end());
   uint64_t key = 0x9e3779b97f4a7c15ULL;

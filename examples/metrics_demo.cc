@@ -155,9 +155,11 @@ int main(int argc, char** argv) {
   WarmCache();
 
   std::vector<std::unique_ptr<Shard>> shards;
+  shards.reserve(4);
   for (int i = 0; i < 4; ++i) shards.push_back(std::make_unique<Shard>());
   std::atomic<unsigned long> items{0}, rounds{0}, slow_wakes{0};
   std::vector<std::thread> threads;
+  threads.reserve(10);  // 4 workers and the 6 below
   for (int i = 0; i < 4; ++i) threads.emplace_back(Worker, i, &shards, &items);
   threads.emplace_back(PingPong, true, &rounds);
   threads.emplace_back(PingPong, false, &rounds);

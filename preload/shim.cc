@@ -237,6 +237,7 @@ void LoadGtestHelper(char** argv, char** envp) {
   if (!have_preload) env.push_back("LD_PRELOAD=" + std::string(self.dli_fname) + " " + helper);
   env.push_back(kGtestReexecGuard);
   std::vector<char*> envv;
+  envv.reserve(env.size() + 1);
   for (std::string& e : env) envv.push_back(e.data());
   envv.push_back(nullptr);
   execve("/proc/self/exe", argv, envv.data());
@@ -627,14 +628,14 @@ LOCKAUDIT_INTERPOSE int pthread_setname_np(pthread_t thread, const char* name) n
 
 // ---- C11 threads -------------------------------------------------------------------------
 
-LOCKAUDIT_INTERPOSE int mtx_init(mtx_t* m, int type) noexcept {
+LOCKAUDIT_INTERPOSE int mtx_init(mtx_t* m, int type) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
   int rc = real::mtx_init(m, type);
   if (rc == thrd_success && Audited() != nullptr) core::OnInit(m);
   return rc;
 }
 
-LOCKAUDIT_INTERPOSE void mtx_destroy(mtx_t* m) noexcept {
+LOCKAUDIT_INTERPOSE void mtx_destroy(mtx_t* m) {  // <threads.h>: no noexcept
   if (!Ready()) return;
   ThreadState* ts = Audited();
   if (ts != nullptr) {
@@ -645,7 +646,7 @@ LOCKAUDIT_INTERPOSE void mtx_destroy(mtx_t* m) noexcept {
   real::mtx_destroy(m);
 }
 
-LOCKAUDIT_INTERPOSE int mtx_lock(mtx_t* m) noexcept {
+LOCKAUDIT_INTERPOSE int mtx_lock(mtx_t* m) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
   ThreadState* ts = Audited();
   if (ts == nullptr) return real::mtx_lock(m);
@@ -661,7 +662,7 @@ LOCKAUDIT_INTERPOSE int mtx_lock(mtx_t* m) noexcept {
       });
 }
 
-LOCKAUDIT_INTERPOSE int mtx_timedlock(mtx_t* __restrict m, const struct timespec* __restrict t) noexcept {
+LOCKAUDIT_INTERPOSE int mtx_timedlock(mtx_t* __restrict m, const struct timespec* __restrict t) {
   if (!Ready()) return thrd_error;
   ThreadState* ts = Audited();
   if (ts == nullptr) return real::mtx_timedlock(m, t);
@@ -671,7 +672,7 @@ LOCKAUDIT_INTERPOSE int mtx_timedlock(mtx_t* __restrict m, const struct timespec
       C11Acquired);
 }
 
-LOCKAUDIT_INTERPOSE int mtx_trylock(mtx_t* m) noexcept {
+LOCKAUDIT_INTERPOSE int mtx_trylock(mtx_t* m) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
   ThreadState* ts = Audited();
   if (ts == nullptr) return real::mtx_trylock(m);
@@ -679,7 +680,7 @@ LOCKAUDIT_INTERPOSE int mtx_trylock(mtx_t* m) noexcept {
                     [m] { return real::mtx_trylock(m); }, C11Acquired);
 }
 
-LOCKAUDIT_INTERPOSE int mtx_unlock(mtx_t* m) noexcept {
+LOCKAUDIT_INTERPOSE int mtx_unlock(mtx_t* m) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
   ThreadState* ts = Audited();
   if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, m, core::kFromShim)) {
@@ -701,13 +702,13 @@ LOCKAUDIT_INTERPOSE int cnd_timedwait(cnd_t* __restrict c, mtx_t* __restrict m,
   return real::cnd_timedwait(c, m, t);
 }
 
-LOCKAUDIT_INTERPOSE int cnd_signal(cnd_t* c) noexcept {
+LOCKAUDIT_INTERPOSE int cnd_signal(cnd_t* c) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
   if (Audited() != nullptr) core::OnCondSignal(c, false);
   return real::cnd_signal(c);
 }
 
-LOCKAUDIT_INTERPOSE int cnd_broadcast(cnd_t* c) noexcept {
+LOCKAUDIT_INTERPOSE int cnd_broadcast(cnd_t* c) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
   if (Audited() != nullptr) core::OnCondSignal(c, true);
   return real::cnd_broadcast(c);

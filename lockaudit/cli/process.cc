@@ -36,6 +36,7 @@ int ReadExecError(int status_fd) {
 
 SpawnResult Spawn(const std::vector<std::string>& argv, int stdin_fd) {
   std::vector<char*> c_argv;
+  c_argv.reserve(argv.size() + 1);
   for (const std::string& arg : argv) c_argv.push_back(const_cast<char*>(arg.c_str()));
   c_argv.push_back(nullptr);
   signal(SIGCHLD, SIG_DFL);

@@ -34,6 +34,7 @@ void PrintFindings(const Report& report, std::ostream& out) {
   std::map<std::string, int64_t> by_kind;
   for (const Finding& finding : report.findings) ++by_kind[finding.kind];
   std::vector<std::string> kinds;
+  kinds.reserve(by_kind.size());
   for (const auto& [kind, count] : by_kind) kinds.push_back(std::to_string(count) + " " + kind);
   out << "lockaudit: " << CountOf(static_cast<int64_t>(report.findings.size()), "finding") << ": "
       << Join(kinds) << "\n";

@@ -152,7 +152,7 @@ void EnsureHub() {
   (void)handle;
 }
 
-void ReportOutside(std::vector<LateFinding> late) {
+void ReportOutside(const std::vector<LateFinding>& late) {
   for (const LateFinding& l : late) {
     ReportFailure(l.finding, l.tid == 0 ? std::string("lockaudit: finding outside any test "
                                                       "(before the listener was installed):\n")
@@ -230,7 +230,7 @@ class Listener : public ::testing::EmptyTestEventListener {
       s.in_iteration = false;
       late.swap(s.outside);
     }
-    ReportOutside(std::move(late));
+    ReportOutside(late);
   }
 };
 
