@@ -473,7 +473,7 @@ void EnsureWatchdog() {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 1u << 20);
+  pthread_attr_setstacksize(&attr, 8u << 20);  // reports symbolize: libdw needs deep stacks
   pthread_t thread;
   if (pthread_create(&thread, &attr, WatchdogMain, nullptr) != 0) {
     RawLog("lockaudit: warning: cannot start the watchdog thread; actual deadlocks and stalls "

@@ -577,6 +577,21 @@ void* EngineThreadMain(void* p) {
 }
 }  // namespace
 
+// Engine threads symbolize (libdw keeps up to a few hundred KB of line-table entries on the
+// stack): they get at least this much stack, whatever their creator asked for (civetweb's HTTP
+// threads ask for little, and overflowed into a neighbour's stack).
+constexpr size_t kEngineThreadStack = 8u << 20;
+
+// Whether the attribute carries a caller-provided stack (then its size cannot change).
+// pthread_attr_getstack() cannot tell: without one it returns 0 - stacksize. The deprecated
+// getter returns the address as set, null when none was.
+bool StackAddrOf(const pthread_attr_t* attr, void** addr) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  return pthread_attr_getstackaddr(attr, addr) == 0;
+#pragma GCC diagnostic pop
+}
+
 LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
                                        void* (*fn)(void*), void* arg) noexcept {
   if (!Ready()) return EAGAIN;
@@ -584,7 +599,21 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
   auto* start = static_cast<EngineThreadStart*>(malloc(sizeof(EngineThreadStart)));
   if (start == nullptr) return EAGAIN;
   *start = EngineThreadStart{fn, arg};
-  int rc = real::pthread_create(thread, attr, EngineThreadMain, start);
+  pthread_attr_t big;
+  const pthread_attr_t* use = attr;
+  void* user_stack = nullptr;
+  size_t size = 0;
+  if (attr == nullptr) {
+    if (pthread_attr_init(&big) == 0 && pthread_attr_setstacksize(&big, kEngineThreadStack) == 0) {
+      use = &big;
+    }
+  } else if (StackAddrOf(attr, &user_stack) && user_stack == nullptr &&
+             pthread_attr_getstacksize(attr, &size) == 0 && size < kEngineThreadStack) {
+    big = *attr;  // glibc: a shallow copy shares only the CPU set, which is not changed here
+    if (pthread_attr_setstacksize(&big, kEngineThreadStack) == 0) use = &big;
+  }
+  int rc = real::pthread_create(thread, use, EngineThreadMain, start);
+  if (attr == nullptr && use == &big) pthread_attr_destroy(&big);
   if (rc != 0) free(start);
   return rc;
 }

@@ -34,7 +34,9 @@ def main():
         return 2
     shim, hammer, workdir = sys.argv[1:]
     os.makedirs(workdir, exist_ok=True)
-    rounds_total = int((1.0 + CYCLES * 3 * PHASE_S + 2.0) * 1000 / ROUND_MS)
+    # The program must outlive the last scrape window by a margin (clients start and join
+    # slowly on a loaded 2-core machine): 10 s of rounds more than the windows need.
+    rounds_total = int((1.0 + CYCLES * 3 * PHASE_S + 10.0) * 1000 / ROUND_MS)
     with Processes(workdir) as procs:
         p = procs.start("metrics_hammer", [hammer, str(rounds_total), str(ROUND_MS)],
                         shim_env(shim, LOCKAUDIT_PROMETHEUS="127.0.0.1:0"))
