@@ -1,0 +1,122 @@
+// core/stats: histogram buckets and quantiles, and Collect() over the per-thread shards fed by
+// provider events (the engine runs in this test process).
+#include "stats.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+
+#include "provider.h"
+#include "thread_state.h"
+
+namespace lockaudit::core::stats {
+namespace {
+
+TEST(StatsTest, BucketsGrowByFourFrom256Nanoseconds) {
+  EXPECT_DOUBLE_EQ(BucketBound(0), 256e-9);
+  EXPECT_DOUBLE_EQ(BucketBound(1), 1024e-9);
+  EXPECT_NEAR(BucketBound(kBuckets - 1), 17.18, 0.01);
+  EXPECT_EQ(BucketOf(0), 0);
+  EXPECT_EQ(BucketOf(256), 0);    // bounds are inclusive ("le")
+  EXPECT_EQ(BucketOf(257), 1);
+  EXPECT_EQ(BucketOf(1024), 1);
+  EXPECT_EQ(BucketOf(1025), 2);
+  EXPECT_EQ(BucketOf(1000000000ull), 11);  // 1 s <= 1.07 s
+  EXPECT_EQ(BucketOf(100000000000ull), kBuckets);  // 100 s: +Inf
+}
+
+TEST(StatsTest, QuantileInterpolatesInsideTheBucket) {
+  Histogram h;
+  EXPECT_EQ(Quantile(h, 0.5), 0.0);
+  for (int i = 0; i < 100; ++i) h.Observe(2000);  // bucket 2: (1.024 us, 4.096 us]
+  EXPECT_EQ(h.Count(), 100u);
+  EXPECT_EQ(h.sum_ns, 200000u);
+  const double p50 = Quantile(h, 0.5);
+  EXPECT_GT(p50, BucketBound(1));
+  EXPECT_LE(p50, BucketBound(2));
+  EXPECT_NEAR(p50, BucketBound(1) + (BucketBound(2) - BucketBound(1)) * 0.5, 1e-12);
+  h.Observe(100000000000ull);  // one above every bound
+  EXPECT_EQ(Quantile(h, 1.0), BucketBound(kBuckets - 1));
+}
+
+// Acquires `lock` `n` times through the provider, as a front-end would.
+void Acquire(const void* lock, int n) {
+  ThreadState* ts = ThisThread();
+  ASSERT_NE(ts, nullptr);
+  for (int i = 0; i < n; ++i) {
+    OnAcquired(*ts, lock, LockClass::kMutex, kExclusive, Site{1, 0});
+    OnReleased(*ts, lock, Site{1, 0});
+  }
+}
+
+const LockRow* Find(const Snapshot& s, const std::string& name) {
+  for (const LockRow& r : s.locks) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+TEST(StatsTest, CollectSumsThreadsAndKeepsADestroyedLocksCounts) {
+  static int journal;  // any address serves as a lock identity
+  OnCreate(&journal, LockClass::kMutex, "stats_test.journal", kNoLevel);
+  Acquire(&journal, 10);
+  std::thread other([] { Acquire(&journal, 5); });
+  other.join();  // its shard is retired when it exits
+  Snapshot before = Collect();
+  const LockRow* row = Find(before, "stats_test.journal");
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->acquisitions, 15u);
+  EXPECT_GE(before.threads, 1u);
+
+  ThreadState* ts = ThisThread();
+  OnDestroy(ts, &journal, Site{}, true);  // the lock is gone: its counters must not go down
+  Snapshot after = Collect();
+  row = Find(after, "stats_test.journal");
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->acquisitions, 15u);
+
+  bool kinds_listed = false;
+  for (const FindingCountRow& f : after.findings) kinds_listed |= f.kind == "deadlock";
+  EXPECT_TRUE(kinds_listed) << "every kind has a row, zeros included";
+}
+
+TEST(StatsTest, ContendedWaitsLandInTheWaitHistogram) {
+  static int queue;
+  OnCreate(&queue, LockClass::kMutex, "stats_test.queue", kNoLevel);
+  ThreadState* ts = ThisThread();
+  ASSERT_NE(ts, nullptr);
+  uint64_t token = BeforeBlock(*ts, &queue, LockClass::kMutex, kExclusive, Site{1, 0});
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  AfterBlock(*ts, &queue, LockClass::kMutex, kExclusive, Site{1, 0}, token, true);
+  OnReleased(*ts, &queue, Site{1, 0});
+  const LockRow* row = nullptr;
+  Snapshot s = Collect();
+  row = Find(s, "stats_test.queue");
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->contentions, 1u);
+  EXPECT_EQ(row->wait.Count(), 1u);
+  EXPECT_GE(row->wait.sum_ns, 2000000u);
+  EXPECT_GT(Quantile(row->wait, 0.5), 0.001);  // at least 1 ms: it waited 2 ms
+}
+
+TEST(StatsTest, GpuAndDispatchEventsAreCounted) {
+  OnDispatch(true);
+  OnDispatch(false);
+  OnDispatch(false);
+  OnGpuActivity("stats_test_kernel", 5000);
+  ThreadState* ts = ThisThread();
+  ASSERT_NE(ts, nullptr);
+  OnGpuSyncEnd(*ts, "cudaStreamSynchronize", 1000000);
+  Snapshot s = Collect();
+  EXPECT_GE(s.dispatch_gpu, 1u);
+  EXPECT_GE(s.dispatch_cpu, 2u);
+  bool kernel = false, sync = false;
+  for (const GpuKernelRow& k : s.gpu_kernels) kernel |= k.kernel == "stats_test_kernel" && k.seconds.Count() == 1;
+  for (const GpuSyncRow& g : s.gpu_sync) sync |= g.api == "cudaStreamSynchronize" && !g.under_lock;
+  EXPECT_TRUE(kernel);
+  EXPECT_TRUE(sync);
+}
+
+}  // namespace
+}  // namespace lockaudit::core::stats
