@@ -76,6 +76,8 @@ struct Engine {
   std::unordered_map<uint64_t, StackId> evidence;
   // Edge lines already written, by (from name, to name): a report stays bounded under churn.
   std::set<std::pair<std::string, std::string>> published_edges;
+  EngineMutex site_names_mu;  // leaf
+  std::unordered_map<uint64_t, const char*> site_names;  // (first site pc, on stack) -> name
   EngineMutex threads_mu;
   std::atomic<ThreadState*> threads{nullptr};
   pthread_key_t key{};
@@ -270,6 +272,24 @@ std::string SiteName(uintptr_t pc, const char* prefix) {
   return r;
 }
 
+// The interned "heap@<function> (<file>:<line>)" name of a lock site, symbolized once per site:
+// code that creates many locks at one site (and learns edges for each) must not run libdw for
+// every one of them. Null when out of memory.
+const char* CachedSiteName(uintptr_t pc, bool on_stack) {
+  Engine& e = E();
+  const uint64_t key = (static_cast<uint64_t>(pc) << 1) | (on_stack ? 1 : 0);
+  {
+    EngineLock lock(e.site_names_mu);
+    auto it = e.site_names.find(key);
+    if (it != e.site_names.end()) return it->second;
+  }
+  const std::string name = SiteName(pc, on_stack ? "stack@" : "heap@");  // outside the mutex
+  EngineLock lock(e.site_names_mu);
+  auto [it, inserted] = e.site_names.emplace(key, nullptr);
+  if (inserted) it->second = Intern(name);
+  return it->second;
+}
+
 std::string NameOf(NodeId id) {
   Engine& e = E();
   if (!e.registry.IsLive(id)) return "(destroyed lock)";
@@ -289,7 +309,14 @@ std::string NameOf(NodeId id) {
   uintptr_t pc = n.first_site_pc.load(std::memory_order_relaxed);
   if (pc != 0) {
     const bool on_stack = n.stack_owner_cfa.load(std::memory_order_relaxed) != 0;
-    return SiteName(pc, on_stack ? "stack@" : "heap@");
+    const char* site_name = CachedSiteName(pc, on_stack);
+    if (site_name == nullptr) return SiteName(pc, on_stack ? "stack@" : "heap@");
+    EngineLock lock(e.registry.mutex());
+    if (n.name_source < NameSource::kFirstSite && e.registry.IsLive(id)) {
+      n.name.store(site_name, std::memory_order_release);  // later calls: one load
+      n.name_source = NameSource::kFirstSite;
+    }
+    return site_name;
   }
   char buf[48];
   snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(addr));
@@ -1234,6 +1261,7 @@ void ForkPrepare() noexcept {
   E().threads_mu.lock();
   ReportPrepareFork();
   E().evidence_mu.lock();
+  E().site_names_mu.lock();
   StacksPrepareFork();
   stats::RetiredMutex().lock();
 }
@@ -1242,6 +1270,7 @@ void ForkParent() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
   stats::RetiredMutex().unlock();
   StacksParentAfterFork();
+  E().site_names_mu.unlock();
   E().evidence_mu.unlock();
   ReportParentAfterFork();
   E().threads_mu.unlock();
@@ -1257,6 +1286,7 @@ void ForkChild() noexcept {
   e.registry.ResetAfterFork();
   e.graph_mu.ResetAfterFork();
   e.evidence_mu.ResetAfterFork();
+  e.site_names_mu.ResetAfterFork();
   StacksResetAfterFork();
   stats::StatsResetAfterFork();
   wake::ForkChild();

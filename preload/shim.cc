@@ -582,14 +582,14 @@ void* EngineThreadMain(void* p) {
 // threads ask for little, and overflowed into a neighbour's stack).
 constexpr size_t kEngineThreadStack = 8u << 20;
 
-// Whether the attribute carries a caller-provided stack (then its size cannot change).
-// pthread_attr_getstack() cannot tell: without one it returns 0 - stacksize. The deprecated
-// getter returns the address as set, null when none was.
-bool StackAddrOf(const pthread_attr_t* attr, void** addr) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  return pthread_attr_getstackaddr(attr, addr) == 0;
-#pragma GCC diagnostic pop
+// Whether the attribute carries a caller-provided stack (then its size cannot change). glibc's
+// pthread_attr_getstack() reports an unset stack address as 0 - stacksize, so address + size
+// wraps to 0 exactly when none was set.
+bool HasUserStack(const pthread_attr_t* attr) {
+  void* addr = nullptr;
+  size_t size = 0;
+  if (pthread_attr_getstack(attr, &addr, &size) != 0) return true;  // unknown: leave it alone
+  return reinterpret_cast<uintptr_t>(addr) + size != 0;
 }
 
 LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
@@ -601,14 +601,13 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
   *start = EngineThreadStart{fn, arg};
   pthread_attr_t big;
   const pthread_attr_t* use = attr;
-  void* user_stack = nullptr;
   size_t size = 0;
   if (attr == nullptr) {
     if (pthread_attr_init(&big) == 0 && pthread_attr_setstacksize(&big, kEngineThreadStack) == 0) {
       use = &big;
     }
-  } else if (StackAddrOf(attr, &user_stack) && user_stack == nullptr &&
-             pthread_attr_getstacksize(attr, &size) == 0 && size < kEngineThreadStack) {
+  } else if (!HasUserStack(attr) && pthread_attr_getstacksize(attr, &size) == 0 &&
+             size < kEngineThreadStack) {
     big = *attr;  // glibc: a shallow copy shares only the CPU set, which is not changed here
     if (pthread_attr_setstacksize(&big, kEngineThreadStack) == 0) use = &big;
   }
