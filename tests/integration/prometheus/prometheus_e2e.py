@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """End-to-end: a real Prometheus server scrapes metrics_demo running under the shim.
 
-Usage: prometheus_e2e.py SHIM DEMO RULES.yml DASHBOARD.json WORKDIR
+Usage: prometheus_e2e.py SHIM DEMO RULES.yml DASHBOARD.json WORKDIR [GPU_FEED]
+
+GPU_FEED (tests/integration/prometheus/gpu_feed.cc), when given, is a second target of the same
+job: it feeds the GPU and dispatcher families (a real CPU-only dispatcher and a replay of CUPTI
+callbacks: this machine has no GPU), and the expressions on those families are evaluated for its
+instance instead of being skipped.
 
 1. metrics_demo runs under the shim with LOCKAUDIT_PROMETHEUS=127.0.0.1:0 (port logged);
 2. one scrape: every §6 family the demo feeds is present, no exporter-internal lock is audited,
@@ -69,6 +74,10 @@ def dashboard_exprs(dash, instance):
     return out
 
 
+def uses_gpu(expr):
+    return any(f in expr for f in GPU_FAMILIES) or any(r in expr for r in GPU_RULE_INPUTS)
+
+
 def gpu_skip_reason(expr, present):
     used = [f for f in GPU_FAMILIES if f in expr and f not in present]
     used += [r for r, fam in GPU_RULE_INPUTS.items() if r in expr and fam not in present]
@@ -85,10 +94,11 @@ def scalar(base, expr):
 
 
 def main():
-    if len(sys.argv) != 6:
+    if len(sys.argv) not in (6, 7):
         print(__doc__, file=sys.stderr)
         return 2
-    shim, demo, rules, dashboard, workdir = sys.argv[1:]
+    shim, demo, rules, dashboard, workdir = sys.argv[1:6]
+    gpu_feed = sys.argv[6] if len(sys.argv) == 7 else None
     prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
     if not prometheus or not promtool:
         print("SKIP: the prometheus server or promtool is not installed (Debian: apt-get install prometheus)")
@@ -127,6 +137,23 @@ def main():
         if r.returncode != 0:
             fail(f"promtool check metrics: {r.stdout}{r.stderr}")
         print(f"scrape: {len(text)} bytes, {sum(len(v) for v in series.values())} samples; promtool check metrics: OK")
+        gpu_instance = None
+        if gpu_feed:
+            feed_p = procs.start("gpu_feed", [gpu_feed, "300"],
+                                 shim_env(shim, LOCKAUDIT_PROMETHEUS="127.0.0.1:0"))
+            gpu_url = procs.wait_metrics_url(feed_p)
+            gpu_instance = urllib.parse.urlparse(gpu_url).netloc
+            time.sleep(0.5)
+            status, gpu_text = http_get(gpu_url)
+            gpu_series = parse_exposition(gpu_text)
+            present |= {n.rsplit("_bucket", 1)[0] for n in gpu_series}
+            missing = [f for f in GPU_FAMILIES if not any(n.startswith(f) for n in gpu_series)]
+            if missing:
+                fail(f"gpu_feed does not expose {missing}")
+            r = subprocess.run([promtool, "check", "metrics"], input=gpu_text, capture_output=True, text=True)
+            if r.returncode != 0:
+                fail(f"promtool check metrics (gpu_feed): {r.stdout}{r.stderr}")
+            print(f"gpu_feed at {gpu_instance}: {', '.join(GPU_FAMILIES)} present")
 
         prom_port = free_port()
         config = os.path.join(workdir, "prometheus.yml")
@@ -139,7 +166,7 @@ rule_files:
 scrape_configs:
   - job_name: {JOB}
     static_configs:
-      - targets: ['{instance}']
+      - targets: ['{instance}'{f", '{gpu_instance}'" if gpu_instance else ""}]
 """)
         procs.start("prometheus", [prometheus, f"--config.file={config}",
                                    f"--storage.tsdb.path={os.path.join(workdir, 'data')}",
@@ -166,7 +193,10 @@ scrape_configs:
         rule_exprs = [(f"rule '{r.get('name')}'", r["query"], r["type"]) for g in groups for r in g["rules"]]
         if len(rule_exprs) < 10:
             fail(f"Prometheus loaded only {len(rule_exprs)} rules from {rules}")
-        exprs = [(where, e, "panel") for where, e in dashboard_exprs(dash, instance)] + rule_exprs
+        demo_exprs = dashboard_exprs(dash, instance)
+        gpu_exprs = dashboard_exprs(dash, gpu_instance) if gpu_instance else demo_exprs
+        exprs = [(where, g if uses_gpu(e) else e, "panel")
+                 for (where, e), (_, g) in zip(demo_exprs, gpu_exprs)] + rule_exprs
 
         # Poll until every expression has data (rates need two samples, rules one evaluation).
         skipped, pending = [], list(exprs)
@@ -194,7 +224,8 @@ scrape_configs:
         for where, reason in skipped:
             print(f"skipped: {where}: {reason}")
         print(f"{len(exprs) - len(skipped)} of {len(exprs)} dashboard/rule expressions returned data "
-              f"({len(skipped)} skipped: GPU/dispatcher families absent)")
+              f"({len(skipped)} skipped: GPU/dispatcher families absent)"
+              + (f"; GPU/dispatcher expressions evaluated on gpu_feed ({gpu_instance})" if gpu_instance else ""))
 
         while True:
             _, body = http_get(f"{base}/api/v1/alerts")
@@ -206,16 +237,18 @@ scrape_configs:
             time.sleep(1)
         print(f"alerts active: {active}")
 
-        top = prom_query(base, f'topk(1, lockaudit_lock_contentions_total{{job="{JOB}"}})')[1]
+        top = prom_query(base, f'topk(1, lockaudit_lock_contentions_total{{job="{JOB}",instance="{instance}"}})')[1]
         if top[0]["metric"]["lock"] != "g_queue_mu":
             fail(f"most contended lock is {top[0]['metric']['lock']}, expected g_queue_mu")
         slow = scalar(base, 'lockaudit:cond_wake_latency_seconds:p99{cond="g_slow_cv"}')
         fast = scalar(base, 'lockaudit:cond_wake_latency_seconds:p99{cond="g_ping_cv"}')
         if not (slow >= 0.016 and fast < slow):
             fail(f"wake p99: g_slow_cv {slow} s (notifier works 20 ms under the mutex), g_ping_cv {fast} s")
-        for expr, least in (('lockaudit_stalls_total{kind="hold"}', 1), ('lockaudit_stalls_total{kind="wait"}', 1),
-                            ('lockaudit_findings_total{kind="lock_order_cycle"}', 1),
-                            ('lockaudit_graph_edges', 2), ('lockaudit_threads', 11)):
+        on_demo = f'instance="{instance}"'
+        for expr, least in ((f'lockaudit_stalls_total{{kind="hold",{on_demo}}}', 1),
+                            (f'lockaudit_stalls_total{{kind="wait",{on_demo}}}', 1),
+                            (f'lockaudit_findings_total{{kind="lock_order_cycle",{on_demo}}}', 1),
+                            (f'lockaudit_graph_edges{{{on_demo}}}', 2), (f'lockaudit_threads{{{on_demo}}}', 11)):
             value = scalar(base, expr)
             if value < least:
                 fail(f"{expr} = {value}, expected >= {least}")
