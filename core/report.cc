@@ -46,7 +46,10 @@ struct ReportState {
   std::atomic<uint64_t> suppressed{0};
   std::atomic<uint64_t> by_kind[static_cast<size_t>(FindingKind::kCount)] = {};
   std::string report_template;  // LOCKAUDIT_REPORT as given (with %p)
-  bool shared_with_parent = false;  // a forked child still writing its parent's report file
+  bool shared_with_parent = false;
+  // The exit summary is the JSON report's last line (DESIGN.md §5): a finding made later (other
+  // threads, static destructors) goes to the text log only.
+  bool summary_written = false;  // a forked child still writing its parent's report file
 };
 ReportState& State() {
   static ReportState* s = new ReportState();  // never destroyed: used by late destructors
@@ -381,7 +384,7 @@ void Publish(Finding f) {
       s.count.fetch_add(1, std::memory_order_relaxed);
       s.by_kind[static_cast<size_t>(f.kind)].fetch_add(1, std::memory_order_relaxed);
       if (s.log_fd >= 0) WriteAll(s.log_fd, f.text);
-      if (s.json_fd >= 0) WriteAll(s.json_fd, f.json + "\n");  // write(2): nothing buffered
+      if (s.json_fd >= 0 && !s.summary_written) WriteAll(s.json_fd, f.json + "\n");  // write(2)
       callbacks = s.callbacks;
     }
     s.findings.push_back(f);
@@ -400,7 +403,7 @@ void PublishEdge(const ReportLock& from, const ReportLock& to, const ReportThrea
                      JsonFrames(SymbolizeStack(stack)) + ",\"held_stack\":" +
                      JsonFrames(SymbolizeStack(held_stack)) + "}\n";
   EngineLock lock(s.mu);
-  WriteAll(s.json_fd, line);
+  if (!s.summary_written) WriteAll(s.json_fd, line);
 }
 
 uint64_t FindingCount() { return State().count.load(std::memory_order_relaxed); }
@@ -460,6 +463,7 @@ void WriteSummary(const SummaryCounts& c) {
   }
   EngineLock lock(s.mu);
   if (s.json_fd >= 0 && !s.shared_with_parent) WriteAll(s.json_fd, json);
+  s.summary_written = true;
   if (s.log_fd >= 0 && !text.empty()) WriteAll(s.log_fd, text);
 }
 

@@ -2,6 +2,7 @@
 // condition-variable wake latency. See wake.h for the technique.
 #include "wake.h"
 
+#include <dlfcn.h>
 #include <fnmatch.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -604,9 +605,24 @@ void CondDestroy(const void* cond) {
   if (CondSlot* s = FindCond(cond, false)) s->cond.store(kTombstone, std::memory_order_release);
 }
 
+// A thread-pool runtime's own scheduler waits on futexes while its workers look for work (oneTBB
+// inside the arena a tbb_observer marks, OpenMP runtimes): that is the pool idling, not a task
+// blocking. Futex waits made from these libraries' own code are not findings.
+bool FromPoolRuntime(uintptr_t pc) {
+  Dl_info info;
+  if (pc == 0 || dladdr(reinterpret_cast<void*>(pc), &info) == 0 || info.dli_fname == nullptr) {
+    return false;
+  }
+  const char* base = strrchr(info.dli_fname, '/');
+  base = base ? base + 1 : info.dli_fname;
+  return strncmp(base, "libtbb", 6) == 0 || strncmp(base, "libgomp", 7) == 0 ||
+         strncmp(base, "libiomp", 7) == 0 || strncmp(base, "libomp", 6) == 0;
+}
+
 void FutexWait(ThreadState& ts, const void* addr, Site site) {
   if (LOCKAUDIT_PREDICT_TRUE(!NonblockingNow(ts))) return;
   EngineScope scope;
+  if (FromPoolRuntime(site.pc)) return;
   ReportNonblocking(ts,
                     "waits on a futex (std::future::get/wait, std::atomic::wait, a semaphore, "
                     "latch or barrier)",

@@ -87,6 +87,9 @@ inline int BlockWatched(ThreadState& ts, uint64_t token, BlockFn block_fn, Watch
     const uint64_t at = core::BlockCheckAt(ts, token);
     if (at != 0) {
       int rc = watch_fn(at);
+      // EINVAL: the clocked variant is not usable here (missing, or a PI mutex on a kernel
+      // without FUTEX_LOCK_PI2): the plain call decides, as it would without lockaudit.
+      if (rc == EINVAL) return block_fn();
       if (rc != ETIMEDOUT) return rc;
       core::OnStillBlocked(ts);
     }
@@ -327,6 +330,7 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_lock(pthread_mutex_t* m) noexcept {
       *ts, m, MutexClass(m), core::kExclusive, LOCKAUDIT_CALLER_SITE(), EBUSY,
       [m] { return real::pthread_mutex_trylock(m); }, [m] { return real::pthread_mutex_lock(m); },
       PthreadAcquired, [m](uint64_t at) {
+        if (real::pthread_mutex_clocklock == nullptr) return EINVAL;
         timespec d = MonotonicAt(at);
         return real::pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d);
       });
@@ -403,6 +407,7 @@ LOCKAUDIT_INTERPOSE int pthread_rwlock_destroy(pthread_rwlock_t* l) noexcept {
   }
 #define LOCKAUDIT_RWLOCK_WATCH(clocked)                  \
   [l](uint64_t at) {                                     \
+    if (real::clocked == nullptr) return EINVAL;         \
     timespec d = MonotonicAt(at);                        \
     return real::clocked(l, CLOCK_MONOTONIC, &d);        \
   }
@@ -683,10 +688,12 @@ LOCKAUDIT_INTERPOSE int mtx_lock(mtx_t* m) {  // <threads.h>: no noexcept
       [m] { return real::mtx_trylock(m); }, [m] { return real::mtx_lock(m); }, C11Acquired,
       [m](uint64_t at) {
         // glibc's mtx_lock is pthread_mutex_lock on the same object.
+        if (real::pthread_mutex_clocklock == nullptr) return EINVAL;
         timespec d = MonotonicAt(at);
         int rc = real::pthread_mutex_clocklock(const_cast<pthread_mutex_t*>(AsPthread(m)),
                                                CLOCK_MONOTONIC, &d);
-        return rc == ETIMEDOUT ? ETIMEDOUT : rc == 0 ? thrd_success : thrd_error;
+        if (rc == ETIMEDOUT || rc == EINVAL) return rc;
+        return rc == 0 ? static_cast<int>(thrd_success) : static_cast<int>(thrd_error);
       });
 }
 

@@ -107,7 +107,8 @@ int LockWatched(uint64_t token, pthread_mutex_t* m) noexcept {
   if (at != 0) {
     timespec d{static_cast<time_t>(at / 1000000000u), static_cast<long>(at % 1000000000u)};
     int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d);
-    if (rc != ETIMEDOUT) return rc;
+    if (rc != ETIMEDOUT && rc != EINVAL) return rc;  // EINVAL: not usable here, lock plainly
+    if (rc == EINVAL) return pthread_mutex_lock(m);
     core_::OnStillBlocked(*ts);
   }
   return pthread_mutex_lock(m);
@@ -121,6 +122,7 @@ int LockWatched(uint64_t token, pthread_rwlock_t* l, unsigned flags) noexcept {
     timespec d{static_cast<time_t>(at / 1000000000u), static_cast<long>(at % 1000000000u)};
     int rc = shared ? pthread_rwlock_clockrdlock(l, CLOCK_MONOTONIC, &d)
                     : pthread_rwlock_clockwrlock(l, CLOCK_MONOTONIC, &d);
+    if (rc == EINVAL) return shared ? pthread_rwlock_rdlock(l) : pthread_rwlock_wrlock(l);
     if (rc != ETIMEDOUT) return rc;
     core_::OnStillBlocked(*ts);
   }
