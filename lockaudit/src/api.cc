@@ -129,6 +129,9 @@ int LockWatched(uint64_t token, pthread_rwlock_t* l, unsigned flags) noexcept {
   return shared ? pthread_rwlock_rdlock(l) : pthread_rwlock_wrlock(l);
 }
 
+void NonblockingBegin() noexcept { core_::NonblockingBegin(); }
+void NonblockingEnd() noexcept { core_::NonblockingEnd(); }
+
 __attribute__((noinline)) void Released(const void* lock) noexcept {
   core_::ThreadState* ts = core_::ThisThread();
   if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return;

@@ -11,8 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "lockaudit/lockaudit.h"
-
 #define LOCKAUDIT_PUBLIC __attribute__((visibility("default")))
 
 namespace lockaudit {
@@ -83,18 +81,6 @@ LOCKAUDIT_PUBLIC LockStatistics lock_statistics(const void* lock);
 // Calls `fn` for each new unsuppressed finding, on the thread that found it. Returns a handle.
 LOCKAUDIT_PUBLIC int on_finding(std::function<void(const Finding&)> fn);
 LOCKAUDIT_PUBLIC void remove_finding_callback(int handle);
-
-// Marks the calling thread as a non-blocking context for the scope's lifetime (nestable): an
-// event-loop or executor thread that blocks on a contended lock, waits on a condition variable
-// or on a futex (std::future::get, std::atomic::wait, ...) inside it gets the finding
-// blocking_in_nonblocking. Same as lockaudit_nonblocking_begin()/end() in <lockaudit/lockaudit.h>.
-class nonblocking_scope {
- public:
-  nonblocking_scope() { lockaudit_nonblocking_begin(); }
-  ~nonblocking_scope() { lockaudit_nonblocking_end(); }
-  nonblocking_scope(const nonblocking_scope&) = delete;
-  nonblocking_scope& operator=(const nonblocking_scope&) = delete;
-};
 
 }  // namespace lockaudit
 

@@ -65,6 +65,8 @@ LOCKAUDIT_PUBLIC void Released(const void* lock) noexcept;
 // first (core/wake.h), then without one. Returns what the pthread call returned.
 LOCKAUDIT_PUBLIC int LockWatched(uint64_t token, pthread_mutex_t* m) noexcept;
 LOCKAUDIT_PUBLIC int LockWatched(uint64_t token, pthread_rwlock_t* l, unsigned flags) noexcept;
+LOCKAUDIT_PUBLIC void NonblockingBegin() noexcept;
+LOCKAUDIT_PUBLIC void NonblockingEnd() noexcept;
 LOCKAUDIT_PUBLIC void CondWaitBegin(const void* cv, const void* lock) noexcept;
 LOCKAUDIT_PUBLIC void CondWaitEnd(const void* cv, const void* lock, int cls) noexcept;
 LOCKAUDIT_PUBLIC void CondNotify(const void* cv, bool all) noexcept;
@@ -252,6 +254,22 @@ class shared_timed_mutex
 // A condition variable for std::unique_lock<lockaudit::mutex>. While waiting, the mutex is
 // released in the engine's view and re-acquired when the wait returns. For other lock types use
 // std::condition_variable_any, which works with every type above.
+// Marks the calling thread as a non-blocking context for the scope's lifetime (nestable): an
+// event-loop or executor thread that blocks on a contended lock, waits on a condition variable
+// or on a futex (std::future::get, std::atomic::wait, ...) inside it gets the finding
+// blocking_in_nonblocking. C: lockaudit_nonblocking_begin()/end() in <lockaudit/lockaudit.h>.
+class nonblocking_scope {
+ public:
+  nonblocking_scope() noexcept {
+    if constexpr (detail::kEnabled) detail::NonblockingBegin();
+  }
+  ~nonblocking_scope() {
+    if constexpr (detail::kEnabled) detail::NonblockingEnd();
+  }
+  nonblocking_scope(const nonblocking_scope&) = delete;
+  nonblocking_scope& operator=(const nonblocking_scope&) = delete;
+};
+
 class condition_variable {
  public:
   condition_variable() = default;

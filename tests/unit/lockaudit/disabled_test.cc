@@ -35,3 +35,11 @@ TEST(DisabledTest, TypesStillLock) {
   EXPECT_FALSE(s.try_lock());
   EXPECT_FALSE(lockaudit::is_held(s)) << "no engine: nothing is known to be held";
 }
+
+// nonblocking_scope compiles to nothing (this binary does not link liblockaudit).
+TEST(DisabledTest, NonblockingScopeIsANoOp) {
+  lockaudit::mutex m;
+  lockaudit::nonblocking_scope loop;
+  std::lock_guard<lockaudit::mutex> g(m);
+  EXPECT_FALSE(lockaudit::is_held(m));
+}
