@@ -1,5 +1,7 @@
 #include "stacks.h"
 
+#include <pthread.h>
+
 #define UNW_LOCAL_ONLY
 #include <cxxabi.h>
 #include <dwarf.h>
@@ -16,6 +18,7 @@
 #include <unordered_map>
 
 #include "engine_mutex.h"
+#include "provider.h"
 
 namespace lockaudit::core {
 namespace {
@@ -285,13 +288,65 @@ std::vector<SymbolizedFrame> SymbolizeLocked(Symbolizer& s, uintptr_t pc, bool i
 
 }  // namespace
 
+namespace {
+// libdw keeps large structures on the stack (reading a line table can take a few hundred KB):
+// on a thread with less room left than this (a program thread created with a small stack), the
+// work runs on a short-lived helper thread with a big stack, while the caller waits.
+constexpr size_t kSymbolizeStackRoom = 1u << 20;
+constexpr size_t kHelperStack = 8u << 20;
+__thread uintptr_t t_stack_lo __attribute__((tls_model("initial-exec"))) = 0;
+__thread bool t_stack_known __attribute__((tls_model("initial-exec"))) = false;
+
+size_t StackRoomLeft() {
+  if (!t_stack_known) {
+    t_stack_known = true;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void* base = nullptr;
+      size_t size = 0;
+      if (pthread_attr_getstack(&attr, &base, &size) == 0) t_stack_lo = reinterpret_cast<uintptr_t>(base);
+      pthread_attr_destroy(&attr);
+    }
+  }
+  const uintptr_t sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  return t_stack_lo != 0 && sp > t_stack_lo ? sp - t_stack_lo : SIZE_MAX;
+}
+
+template <class Fn>
+void OnRoomyStack(Fn&& fn) {
+  if (StackRoomLeft() >= kSymbolizeStackRoom) {
+    fn();
+    return;
+  }
+  pthread_attr_t attr;
+  pthread_t helper;
+  bool ran = false;
+  if (pthread_attr_init(&attr) == 0) {
+    pthread_attr_setstacksize(&attr, kHelperStack);
+    auto run = [](void* arg) -> void* {
+      EngineScope scope;  // an engine thread for its short life
+      (*static_cast<Fn*>(arg))();
+      return nullptr;
+    };
+    if (pthread_create(&helper, &attr, run, &fn) == 0) {
+      pthread_join(helper, nullptr);
+      ran = true;
+    }
+    pthread_attr_destroy(&attr);
+  }
+  if (!ran) fn();  // no thread: take the chance rather than lose the report
+}
+}  // namespace
+
 std::vector<SymbolizedFrame> Symbolize(uintptr_t pc, bool is_return_address) {
   Symbolizer& s = GetSymbolizer();
   EngineLock lock(s.mu);
   uint64_t key = (static_cast<uint64_t>(pc) << 1) | is_return_address;
   auto it = s.cache.find(key);
   if (it != s.cache.end()) return it->second;
-  std::vector<SymbolizedFrame> frames = SymbolizeLocked(s, pc, is_return_address);
+  std::vector<SymbolizedFrame> frames;
+  // The helper runs under this thread's hold of s.mu (it takes no lock itself).
+  OnRoomyStack([&] { frames = SymbolizeLocked(s, pc, is_return_address); });
   s.cache.emplace(key, frames);
   return frames;
 }
@@ -305,9 +360,8 @@ std::vector<SymbolizedFrame> SymbolizeStack(StackId id) {
   return out;
 }
 
-std::string DataSymbol(uintptr_t addr) {
-  Symbolizer& s = GetSymbolizer();
-  EngineLock lock(s.mu);
+namespace {
+std::string DataSymbolLocked(Symbolizer& s, uintptr_t addr) {
   Dwfl_Module* m = s.Module(addr, /*refresh=*/false);
   if (m == nullptr) return {};
   GElf_Sym sym;
@@ -331,6 +385,15 @@ std::string DataSymbol(uintptr_t addr) {
     r += buf;
   }
   return r;
+}
+}  // namespace
+
+std::string DataSymbol(uintptr_t addr) {
+  Symbolizer& s = GetSymbolizer();
+  EngineLock lock(s.mu);
+  std::string name;
+  OnRoomyStack([&] { name = DataSymbolLocked(s, addr); });  // module reporting reads ELF files
+  return name;
 }
 
 void StacksPrepareFork() {
