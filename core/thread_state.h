@@ -98,7 +98,6 @@ class ThreadState {
   std::atomic<uint64_t> wait_seq;
   const void* wait_lock;
   NodeId wait_id;
-  uint32_t wait_flags;
   uint64_t wait_since_ns;
   Site wait_site;
   // The stack at which the thread blocked, published by the thread itself once its first

@@ -1130,7 +1130,7 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
   // Published first: the checks below may take a while (a first report symbolizes), and the
   // watchdog must see this thread as waiting, not as holding its locks for no reason.
   const uint64_t now = NowNs();
-  wake::BlockBegin(ts, c->id, lock, flags, site, now);
+  wake::BlockBegin(ts, c->id, lock, site, now);
   for (uint32_t i = ts.held_count; i-- > 0;) {
     if (ts.held[i].id == c->id) {
       Reacquire(ts, i, cls, flags, site, true);

@@ -251,7 +251,7 @@ std::string Who(const ThreadSnap& t) {
 }
 
 void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps,
-                    const std::vector<int>& cycle, const std::vector<std::vector<int>>& holders) {
+                    const std::vector<int>& cycle) {
   std::vector<std::pair<uint64_t, uint64_t>> episode;
   episode.reserve(cycle.size());
   for (int i : cycle) episode.push_back({snaps[i].incarnation, snaps[i].seq});
@@ -285,7 +285,6 @@ void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps,
              "' and has waited " + Ms(NowNs() - t.since_ns) + " for '" +
              internal::LockOfId(t.wait_id).name + "'";
   }
-  (void)holders;
   f.single_thread = cycle.size() == 1;
   f.message = (cycle.size() == 1 ? std::string("a thread waits for a lock it holds itself: ")
                                  : std::to_string(cycle.size()) + " threads wait for each other: ") +
@@ -360,7 +359,7 @@ void Scan(Watchdog& w) {
               now - t.since_ns >= stall && (t.wait_stack != 0 || now - t.since_ns >= 2 * stall);
     }
     for (int i : cycle) in_cycle[i] = true;
-    if (ready) ReportDeadlock(w, snaps, cycle, holders);
+    if (ready) ReportDeadlock(w, snaps, cycle);
   }
   w.stuck_before = std::move(stuck_now);
 
@@ -497,7 +496,7 @@ bool NameIsNonblocking(const char* name) {
 
 uint64_t FirstCheckDelayNs() { return std::max<uint64_t>(Cfg().stall_ns / 2, 1000000ull); }
 
-void BlockBegin(ThreadState& ts, NodeId id, const void* lock, uint32_t flags, Site site,
+void BlockBegin(ThreadState& ts, NodeId id, const void* lock, Site site,
                 uint64_t now_ns) {
   if (LOCKAUDIT_PREDICT_FALSE(NonblockingNow(ts))) {
     EngineScope scope;
@@ -506,7 +505,6 @@ void BlockBegin(ThreadState& ts, NodeId id, const void* lock, uint32_t flags, Si
   }
   ts.wait_lock = lock;
   ts.wait_id = id;
-  ts.wait_flags = flags;
   ts.wait_since_ns = now_ns;
   ts.wait_site = site;
   ts.wait_stack.store(0, std::memory_order_relaxed);
