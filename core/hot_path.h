@@ -10,6 +10,8 @@
 #ifndef LOCKAUDIT_CORE_HOT_PATH_H_
 #define LOCKAUDIT_CORE_HOT_PATH_H_
 
+#include <cstddef>
+#include <climits>
 #include <cstdint>
 
 #include "provider.h"
@@ -28,6 +30,24 @@ inline bool OwnerFrameDead(uintptr_t owner_cfa, uintptr_t owner_ret) {
   return owner_cfa != 0 && *reinterpret_cast<const uintptr_t*>(owner_cfa - 8) != owner_ret;
 }
 
+// Writes two adjacent 32-bit fields of a HeldLock with one 64-bit store (x86-64 is little-endian).
+__attribute__((always_inline)) inline void StorePair(void* first, uint32_t lo, uint32_t hi) noexcept {
+  const uint64_t v = lo | (static_cast<uint64_t>(hi) << 32);
+  __builtin_memcpy(first, &v, sizeof v);
+}
+static_assert(offsetof(HeldLock, recursion) == offsetof(HeldLock, flags) + 4 &&
+                  offsetof(HeldLock, flags) % 8 == 0,
+              "flags and recursion are written and read as one 64-bit word");
+static_assert(offsetof(HeldLock, foreign_unlocks_at) == offsetof(HeldLock, prefix_max_level) + 4 &&
+                  offsetof(HeldLock, prefix_max_level) % 8 == 0,
+              "prefix_max_level and foreign_unlocks_at are written as one 64-bit word");
+
+// Is this acquisition of the lock cached in `c` due for hold timing? (1 in kHoldSamplePeriod
+// acquisitions of each lock, counted by the acquisition counter the fast path bumps anyway.)
+inline bool HoldSampleDue(const IdCacheEntry& c) {
+  return (c.acquisitions & (ThreadState::kHoldSamplePeriod - 1)) == 0;
+}
+
 // Pushes the acquisition of the lock cached in `c` (capacity checked by the caller) and counts
 // it; the one place a held entry is written, for the fast path and the slow one. `prefix`: the
 // max level over the held stack including this lock; `hold_start_ns`: nonzero when timed.
@@ -35,24 +55,60 @@ __attribute__((always_inline)) inline void PushHeld(ThreadState& ts, IdCacheEntr
                                                    const void* lock, uint32_t flags, Site site,
                                                    int prefix, uint64_t key,
                                                    uint64_t hold_start_ns) noexcept {
-  HeldLock& h = ts.held[ts.held_count++];
+  const uint32_t n = ts.held_count;
+  const uint64_t sig = n != 0 ? ts.held[n - 1].sig ^ key : key;
+  HeldLock& h = ts.held[n];
   h.id = c.id;
   h.addr = lock;
   h.site = site;
-  h.flags = flags;
-  h.recursion = 0;
-  h.prefix_max_level = prefix;
-  h.foreign_unlocks_at = c.node->foreign_unlocks.load(std::memory_order_relaxed);
-  h.cache_slot = static_cast<uint32_t>(&c - ts.id_cache);
-  h.hold_start_ns = hold_start_ns;
-  h.key = key;
-  ts.held_sig ^= key;
+  if (LOCKAUDIT_PREDICT_FALSE(hold_start_ns != 0)) {
+    h.hold_start_ns = hold_start_ns;
+    flags |= kHoldTimed;
+  }
+  StorePair(&h.flags, flags, 0);  // recursion 0
+  StorePair(&h.prefix_max_level, static_cast<uint32_t>(prefix),
+            c.node->foreign_unlocks.load(std::memory_order_relaxed));
+  h.sig = sig;
+  ts.held_count = n + 1;
   ++c.acquisitions;
+}
+
+// The checks of FastAcquire when the thread holds n > 0 locks: not a re-lock, no hierarchy
+// problem, the (held set, lock) context already learned. Returns the prefix level to push, or
+// kDeclined. A blocking acquisition needs no scan for a re-lock: a context whose lock is held
+// is never cached (LearnContext), so a cached context proves the lock is not held. A try is
+// not looked up in the context cache (it adds no edge) and scans.
+inline constexpr int64_t kDeclined = INT64_MIN;
+__attribute__((always_inline)) inline int64_t NestedPrefix(const ThreadState& ts,
+                                                          const IdCacheEntry& c, uint32_t flags,
+                                                          int level) noexcept {
+  const uint32_t n = ts.held_count;
+  const HeldLock& top = ts.held[n - 1];
+  const int prev = top.prefix_max_level;
+  if (!(flags & kTry)) {
+    if (LOCKAUDIT_PREDICT_FALSE(level != kNoLevel && prev >= level)) return kDeclined;
+    const uint64_t salt = LOCKAUDIT_PREDICT_FALSE((flags & kShared) != 0)
+                              ? EdgeSalt(HeldKey(c.id, flags))
+                              : c.edge_salt;
+    const uint64_t key = EdgeCacheKey(top.sig, salt);
+    if (LOCKAUDIT_PREDICT_FALSE(ts.edge_cache[EdgeCacheSlot(key)] != key)) {
+      return kDeclined;  // context not learned yet (or a re-lock)
+    }
+  } else {
+    for (uint32_t i = 0; i < n; ++i) {
+      if (LOCKAUDIT_PREDICT_FALSE(ts.held[i].id == c.id)) return kDeclined;  // re-lock: slow path
+    }
+  }
+  return prev > level ? prev : level;
 }
 
 __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const void* lock,
                                                       uint32_t flags, Site site) noexcept {
-  IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
+  IdCacheEntry* entry = &ts.id_cache[CacheSlot(lock)];
+  // Keeps the entry's address in one register: left alone, the compiler recomputes it from the
+  // slot index at every use and runs out of scratch registers (then saves callee-saved ones).
+  asm("" : "+r"(entry));
+  IdCacheEntry& c = *entry;
   if (LOCKAUDIT_PREDICT_FALSE(c.addr != reinterpret_cast<uintptr_t>(lock))) return false;
   const LockNode& node = *c.node;
   if (LOCKAUDIT_PREDICT_FALSE(node.generation.load(std::memory_order_acquire) !=
@@ -64,44 +120,34 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
     return true;  // an instrumented type's own std:: call: that type reports it
   }
   const uint32_t n = ts.held_count;
-  if (LOCKAUDIT_PREDICT_FALSE(n == ts.held_capacity || ts.sample_countdown == 1)) return false;
-  const bool shared = (flags & kShared) != 0;
-  const uint64_t held_key = LOCKAUDIT_PREDICT_FALSE(shared) ? HeldKey(c.id, flags) : c.held_key;
+  if (LOCKAUDIT_PREDICT_FALSE(n == ts.held_capacity || HoldSampleDue(c))) return false;
   const int level = node.level.load(std::memory_order_relaxed);
   int prefix = level;
   if (n != 0) {
-    for (uint32_t i = 0; i < n; ++i) {
-      if (LOCKAUDIT_PREDICT_FALSE(ts.held[i].id == c.id)) return false;  // re-lock: slow path
-    }
-    const int prev = ts.held[n - 1].prefix_max_level;
-    if (!(flags & kTry)) {
-      if (LOCKAUDIT_PREDICT_FALSE(level != kNoLevel && prev >= level)) return false;
-      const uint64_t salt = LOCKAUDIT_PREDICT_FALSE(shared) ? EdgeSalt(held_key) : c.edge_salt;
-      const uint64_t key = EdgeCacheKey(ts.held_sig, salt);
-      if (LOCKAUDIT_PREDICT_FALSE(ts.edge_cache[key & (ThreadState::kEdgeCacheSize - 1)] != key)) {
-        return false;  // context not learned yet
-      }
-    }
-    if (prev > prefix) prefix = prev;
+    const int64_t p = NestedPrefix(ts, c, flags, level);
+    if (LOCKAUDIT_PREDICT_FALSE(p == kDeclined)) return false;
+    prefix = static_cast<int>(p);
   }
-  --ts.sample_countdown;  // not due (checked above): no hold timing
+  const uint64_t held_key =
+      LOCKAUDIT_PREDICT_FALSE((flags & kShared) != 0) ? HeldKey(c.id, flags) : c.held_key;
   PushHeld(ts, c, lock, flags, site, prefix, held_key, 0);
   return true;
 }
 
 // `origin`: kFromShim for an interposed release, else 0. Only an entry of the same origin is
 // popped here: under the shim, an instrumented type's own std:: unlock (origin kFromShim) must
-// not pop the entry the type pushed (OnReleased then ignores it).
+// not pop the entry the type pushed (OnReleased then ignores it). One load decides: the top
+// entry's flags and recursion, read as one word, must be exactly `origin` in the bits that
+// matter (no recursion, no timed hold, same origin). One store pops.
 __attribute__((always_inline)) inline bool FastRelease(ThreadState& ts, const void* lock,
                                                       uint32_t origin) noexcept {
   const uint32_t n = ts.held_count;
   if (LOCKAUDIT_PREDICT_FALSE(n == 0)) return false;
   const HeldLock& h = ts.held[n - 1];
-  if (LOCKAUDIT_PREDICT_FALSE(h.addr != lock || h.recursion != 0 || h.hold_start_ns != 0 ||
-                              (h.flags & kFromShim) != origin)) {
-    return false;
-  }
-  ts.held_sig ^= h.key;
+  uint64_t flags_recursion;
+  __builtin_memcpy(&flags_recursion, &h.flags, sizeof flags_recursion);
+  constexpr uint64_t kMask = 0xFFFFFFFF00000000ULL | kHoldTimed | kFromShim;
+  if (LOCKAUDIT_PREDICT_FALSE(h.addr != lock || (flags_recursion & kMask) != origin)) return false;
   ts.held_count = n - 1;
   return true;
 }

@@ -2,8 +2,9 @@
 //
 // Thread-safety: written only by its thread; other threads (statistics readers, the report at
 // exit) read the counters with relaxed loads and may see slightly stale values.
-// Invariants: held[0..held_count) is in acquisition order; held_sig is the XOR of
-// HeldKey(entry) over held entries; held[i].prefix_max_level is the max level of held[0..i].
+// Invariants: held[0..held_count) is in acquisition order; held[i].sig is the XOR of
+// HeldKey(entry) over held[0..i] (HeldSig gives the whole set's); held[i].prefix_max_level is the
+// max level of held[0..i]; a held lock's statistics are in id_cache[CacheSlot(addr)].
 // Cost: ~180 KiB per thread (caches), from engine memory, recycled when the thread exits.
 #ifndef LOCKAUDIT_CORE_THREAD_STATE_H_
 #define LOCKAUDIT_CORE_THREAD_STATE_H_
@@ -19,17 +20,22 @@
 
 namespace lockaudit::core {
 
+// Set in HeldLock::flags (beside the AcquireFlags) when the hold is timed: hold_start_ns is valid.
+inline constexpr uint32_t kHoldTimed = 1u << 16;
+
+// One held lock. The fast path writes it with seven stores (flags+recursion and
+// prefix+foreign_unlocks_at are written as pairs): every store is drained before the next
+// atomic instruction of the lock or unlock, so stores, not instructions, set the cost.
 struct HeldLock {
   NodeId id;
   const void* addr;
   Site site;
-  uint32_t flags;          // AcquireFlags of the acquisition
+  uint32_t flags;          // AcquireFlags of the acquisition, | kHoldTimed
   uint32_t recursion;      // extra re-locks of a recursive mutex
   int prefix_max_level;    // max level over held[0..this]
   uint32_t foreign_unlocks_at;
-  uint32_t cache_slot;     // id-cache slot holding this lock's statistics
-  uint64_t hold_start_ns;  // nonzero when this hold is timed (sampled)
-  uint64_t key;            // HeldKey(id, flags): XORed into held_sig on push and pop
+  uint64_t sig;            // XOR of HeldKey over held[0..this]
+  uint64_t hold_start_ns;  // valid when flags & kHoldTimed
 };
 
 // Direct-mapped cache: lock address -> id, plus this thread's statistics for that lock.
@@ -46,7 +52,7 @@ struct IdCacheEntry {
   uint64_t acquisitions;
   uint64_t contentions;
   uint64_t wait_ns;
-  uint64_t hold_ns;
+  uint64_t hold_ns;  // sum of the sampled holds (not scaled)
   uint64_t hold_samples;
 };
 
@@ -72,15 +78,15 @@ class ThreadState {
   static constexpr uint32_t kIdCacheSize = 1024;
   static constexpr uint32_t kEdgeCacheSize = 16384;  // contexts (held set, lock) already learned
   static constexpr uint32_t kInlineHeld = 32;
-  static constexpr uint32_t kHoldSamplePeriod = 128;  // 1 hold in 128 is timed
+  // 1 hold in 128 of each lock is timed (the first one after the lock enters the id cache,
+  // then every 128th): decided by the lock's acquisition count, so the fast path stores nothing.
+  static constexpr uint32_t kHoldSamplePeriod = 128;
   static constexpr uint32_t kCondShards = 64;
   static constexpr uint32_t kMaxSpareHeld = 28;
 
   HeldLock* held;  // points at inline_held or a grown engine buffer
   uint32_t held_count;
   uint32_t held_capacity;
-  uint64_t held_sig;
-  uint32_t sample_countdown;
   uint32_t tid;
   uint64_t incarnation;  // unique per thread ever audited (tids are reused by the kernel)
   uintptr_t pthread_id;  // pthread_self() of the owner
@@ -131,12 +137,23 @@ class ThreadState {
 // The per-thread context key of "acquire the lock with HeldKey `held_key` while holding the set
 // with signature `sig`": asymmetric ("hold A, take B" differs from "hold B, take A").
 inline uint64_t EdgeSalt(uint64_t held_key) { return Mix64(held_key ^ 0x5bd1e9955bd1e995ULL); }
-inline uint64_t EdgeCacheKey(uint64_t sig, uint64_t salt) { return Mix64(sig + salt) | 1; }
+// One multiply (a bijection of sig + salt, like the full mix it replaces, so two contexts share a
+// key exactly when they did before); its well-mixed top bits pick the slot (EdgeCacheSlot).
+inline uint64_t EdgeCacheKey(uint64_t sig, uint64_t salt) {
+  return ((sig + salt) * 0x9E3779B97F4A7C15ULL) | 1;
+}
+inline size_t EdgeCacheSlot(uint64_t key) { return key >> (64 - 14); }
+static_assert(ThreadState::kEdgeCacheSize == size_t{1} << 14, "EdgeCacheSlot takes 14 bits");
 
-// A held lock's contribution to held_sig (XOR over the held set): one multiply, since it is
-// computed on every push and pop. Contexts are mixed fully where they are looked up.
+// A held lock's contribution to the held signature (XOR over the held set): one multiply, since
+// it is computed on every push. Contexts are mixed where they are looked up (EdgeCacheKey).
 inline uint64_t HeldKey(NodeId id, uint32_t flags) {
   return (id * 4 + (flags & kShared) + 1) * 0x9E3779B97F4A7C15ULL;
+}
+
+// The signature of the thread's whole held set (0 when nothing is held).
+inline uint64_t HeldSig(const ThreadState& ts) {
+  return ts.held_count != 0 ? ts.held[ts.held_count - 1].sig : 0;
 }
 
 }  // namespace lockaudit::core

@@ -170,9 +170,7 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
     ts->held = ts->inline_held;
     ts->held_capacity = ThreadState::kInlineHeld;
     ts->held_count = 0;
-    ts->held_sig = 0;
   }
-  ts->sample_countdown = ThreadState::kHoldSamplePeriod;
   ts->tid = GetTid();
   ts->incarnation = e.next_incarnation.fetch_add(1, std::memory_order_relaxed);
   ts->pthread_id = static_cast<uintptr_t>(pthread_self());
@@ -483,26 +481,24 @@ LOCKAUDIT_HOT void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint
   }
   int level = c.node->level.load(std::memory_order_relaxed);
   int prev = ts.held_count ? ts.held[ts.held_count - 1].prefix_max_level : kNoLevel;
-  uint64_t hold_start_ns = 0;
-  if (LOCKAUDIT_PREDICT_FALSE(--ts.sample_countdown == 0)) {
-    ts.sample_countdown = ThreadState::kHoldSamplePeriod;
-    hold_start_ns = NowNs();
-  }
+  const uint64_t hold_start_ns = HoldSampleDue(c) ? NowNs() : 0;
   const uint64_t key = (flags & kShared) ? HeldKey(c.id, flags) : c.held_key;
   PushHeld(ts, c, lock, flags, site, std::max(prev, level), key, hold_start_ns);
 }
 
-// Removes held[i], keeping the order and the prefix levels of the entries above it.
+// Removes held[i], keeping the order, the prefix levels and the signatures of the entries
+// above it.
 void RemoveHeld(ThreadState& ts, uint32_t i) {
-  ts.held_sig ^= ts.held[i].key;
   --ts.held_count;
   for (uint32_t k = i; k < ts.held_count; ++k) {
-    ts.held[k] = ts.held[k + 1];
+    HeldLock& h = ts.held[k];
+    h = ts.held[k + 1];
     int prev = k ? ts.held[k - 1].prefix_max_level : kNoLevel;
-    int level = E().registry.IsLive(ts.held[k].id)
-                    ? E().registry.Node(ts.held[k].id).level.load(std::memory_order_relaxed)
+    int level = E().registry.IsLive(h.id)
+                    ? E().registry.Node(h.id).level.load(std::memory_order_relaxed)
                     : kNoLevel;
-    ts.held[k].prefix_max_level = std::max(prev, level);
+    h.prefix_max_level = std::max(prev, level);
+    h.sig = (k ? ts.held[k - 1].sig : 0) ^ HeldKey(h.id, h.flags);
   }
 }
 
@@ -809,14 +805,19 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
 
 // First-level miss of the context cache: the second level (shared, lock-free, keyed by this
 // thread's incarnation), then learning.
+// A context whose lock the thread already holds (a blocking re-lock) is learned but never
+// cached: the fast path relies on "cached => not held" to skip scanning the held stack
+// (hot_path.h, NestedPrefix).
 LOCKAUDIT_COLD void LearnContext(ThreadState& ts, NodeId id, uint32_t flags, Site site,
                                  uint64_t key, uint64_t& slot) {
+  bool relock = false;
+  for (uint32_t i = 0; i < ts.held_count; ++i) relock |= ts.held[i].id == id;
   uint64_t key2 = Mix64(key ^ Mix64(ts.incarnation));
   if (!E().contexts.Contains(key2)) {
     LearnEdges(ts, id, flags, site);
-    E().contexts.Insert(key2);
+    if (!relock) E().contexts.Insert(key2);
   }
-  slot = key;
+  if (!relock) slot = key;
 }
 
 // Checks run before a non-try acquisition of `id` (while the thread holds something).
@@ -827,8 +828,8 @@ LOCKAUDIT_HOT void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, 
     ReportHierarchy(ts, id, site);
   }
   // Asymmetric in (held set, acquired lock): "hold A, take B" and "hold B, take A" differ.
-  uint64_t key = EdgeCacheKey(ts.held_sig, EdgeSalt(HeldKey(id, flags)));
-  uint64_t& slot = ts.edge_cache[key & (ThreadState::kEdgeCacheSize - 1)];
+  uint64_t key = EdgeCacheKey(HeldSig(ts), EdgeSalt(HeldKey(id, flags)));
+  uint64_t& slot = ts.edge_cache[EdgeCacheSlot(key)];
   if (LOCKAUDIT_PREDICT_FALSE(slot != key)) LearnContext(ts, id, flags, site, key, slot);
 }
 
@@ -1203,17 +1204,17 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) no
       --h.recursion;
       return;
     }
-    if (LOCKAUDIT_PREDICT_FALSE(h.hold_start_ns != 0)) {
+    if (LOCKAUDIT_PREDICT_FALSE(h.flags & kHoldTimed)) {
       uint64_t held_ns = NowNs() - h.hold_start_ns;
-      IdCacheEntry& c = ts.id_cache[h.cache_slot];
+      const size_t slot = CacheSlot(h.addr);
+      IdCacheEntry& c = ts.id_cache[slot];
       if (c.id == h.id) {
-        c.hold_ns += held_ns * ThreadState::kHoldSamplePeriod;
+        c.hold_ns += held_ns;  // the sampled sum: scaled to all holds when read (StatsForId)
         ++c.hold_samples;
-        stats::ShardObserve(ts.lock_hist[h.cache_slot].hold, held_ns);
+        stats::ShardObserve(ts.lock_hist[slot].hold, held_ns);
       }
     }
     if (i + 1 == ts.held_count) {
-      ts.held_sig ^= h.key;
       --ts.held_count;
     } else {
       RemoveHeld(ts, i);
@@ -1432,6 +1433,12 @@ LockStats StatsForId(NodeId id) {
       s.hold_samples += c.hold_samples;
     }
   }
+  // Sampled holds (1 in kHoldSamplePeriod of each lock) stand for all of them: the mean sampled
+  // hold times the acquisitions.
+  if (s.hold_samples != 0) {
+    s.hold_ns = static_cast<uint64_t>(static_cast<unsigned __int128>(s.hold_ns) * s.acquisitions /
+                                      s.hold_samples);
+  }
   return s;
 }
 
@@ -1493,7 +1500,8 @@ void OnGpuSyncEnd(ThreadState& ts, const char* api, uint64_t duration_ns) noexce
   const bool under_lock = ts.held_count != 0;
   for (uint32_t i = 0; i < ts.held_count; ++i) {
     const HeldLock& h = ts.held[i];
-    if (ts.id_cache[h.cache_slot].id == h.id) stats::Bump(ts.lock_hist[h.cache_slot].gpu_sync_ns, duration_ns);
+    const size_t slot = CacheSlot(h.addr);
+    if (ts.id_cache[slot].id == h.id) stats::Bump(ts.lock_hist[slot].gpu_sync_ns, duration_ns);
   }
   Inside inside;
   stats::RecordGpuSync(api, under_lock, duration_ns);

@@ -29,6 +29,7 @@ struct LatentViolation {
 std::vector<LatentViolation> VerifyHierarchy();
 
 struct LockStats {
+  // hold_ns: estimated for all holds from the sampled ones (mean sampled hold x acquisitions).
   uint64_t acquisitions = 0, contentions = 0, wait_ns = 0, hold_ns = 0, hold_samples = 0;
 };
 // Per-thread shards summed at read time.

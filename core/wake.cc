@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "hash.h"
+#include "hot_path.h"
 #include "raw_log.h"
 #include "report.h"
 #include "stats_shards.h"
@@ -196,7 +197,7 @@ void ReadHeld(ThreadState& ts, std::vector<HeldSnap>* out) {
     s.addr = Racy(h.addr);
     s.id = Racy(h.id);
     s.site_pc = Racy(h.site.pc);
-    uint32_t slot = Racy(h.cache_slot) & (ThreadState::kIdCacheSize - 1);
+    const size_t slot = CacheSlot(Racy(h.addr));
     const IdCacheEntry& c = ts.id_cache[slot];
     s.acquisitions = Racy(c.id) == s.id ? Racy(c.acquisitions) : 0;
     out->push_back(s);

@@ -27,6 +27,7 @@
 
 #include "hot_path.h"
 #include "metrics.h"
+#include "native_mutex.h"
 #include "options.h"
 #include "provider.h"
 #include "raw_log.h"
@@ -99,32 +100,66 @@ inline int BlockWatched(ThreadState& ts, uint64_t token, BlockFn block_fn, Watch
   return block_fn();
 }
 
-// The try-then-block pattern shared by every blocking acquisition.
-template <class TryFn, class BlockFn, class AcquiredFn, class WatchFn = std::nullptr_t>
-inline int AuditedLock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
-                       int busy, TryFn try_fn, BlockFn block_fn, AcquiredFn acquired,
-                       WatchFn watch_fn = nullptr) {
+// Every acquisition first makes the real non-blocking try, then:
+//
+//   const int rc = <real try>;
+//   if (FastAfterTry(rc, lock, flags, LOCKAUDIT_CALLER_SITE())) return rc;
+//   return LockSlow(...) / TrySlow(...);
+//
+// The fast path reads the thread state again after the try instead of keeping it from before,
+// and the site is taken after it too: nothing but the lock's address lives across the call, so
+// the interposer saves one callee-saved register instead of five. Each save is a store, and
+// every store is drained before the next atomic instruction (the unlock's): on the uncontended
+// path, stores, not instructions, set the cost.
+__attribute__((always_inline)) inline bool FastAfterTry(int rc, const void* lock, uint32_t flags,
+                                                        Site site) {
+  ThreadState* ts = core::internal::tls_state;
+  return LOCKAUDIT_PREDICT_TRUE(rc == 0 && ts != nullptr) &&
+         core::FastAcquire(*ts, lock, flags | core::kFromShim, site);
+}
+
+// The rest of a blocking acquisition whose non-blocking try returned `rc` (`busy`: the lock is
+// taken) and whose fast path declined: pre-block checks, the watched wait, the bookkeeping.
+template <class BlockFn, class AcquiredFn, class WatchFn = std::nullptr_t>
+__attribute__((noinline)) int LockSlow(const void* lock, LockClass cls, uint32_t flags, Site site,
+                                       int busy, int rc, BlockFn block_fn, AcquiredFn acquired,
+                                       WatchFn watch_fn = nullptr) {
+  ThreadState* ts = Audited();
+  if (ts == nullptr) return rc == busy ? block_fn() : rc;
   flags |= core::kFromShim;
-  int rc = try_fn();
-  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && core::FastAcquire(ts, lock, flags, site)) return rc;
   if (rc == busy) {
-    uint64_t token = core::BeforeBlock(ts, lock, cls, flags, site);
-    rc = BlockWatched(ts, token, block_fn, watch_fn);
-    core::AfterBlock(ts, lock, cls, flags, site, token, acquired(rc));
+    uint64_t token = core::BeforeBlock(*ts, lock, cls, flags, site);
+    rc = BlockWatched(*ts, token, block_fn, watch_fn);
+    core::AfterBlock(*ts, lock, cls, flags, site, token, acquired(rc));
   } else if (acquired(rc)) {
-    core::OnAcquired(ts, lock, cls, flags, site);
+    core::OnAcquired(*ts, lock, cls, flags, site);
   }
   return rc;
 }
 
-template <class TryFn, class AcquiredFn>
-inline int AuditedTry(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
-                      TryFn try_fn, AcquiredFn acquired) {
-  flags |= core::kTry | core::kFromShim;
-  int rc = try_fn();
-  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && core::FastAcquire(ts, lock, flags, site)) return rc;
-  if (acquired(rc)) core::OnAcquired(ts, lock, cls, flags, site);
+// The rest of a try whose fast path declined.
+template <class AcquiredFn>
+__attribute__((noinline)) int TrySlow(const void* lock, LockClass cls, uint32_t flags, Site site,
+                                      int rc, AcquiredFn acquired) {
+  ThreadState* ts = Audited();
+  if (ts != nullptr && acquired(rc)) {
+    core::OnAcquired(*ts, lock, cls, flags | core::kTry | core::kFromShim, site);
+  }
   return rc;
+}
+
+// The rest of a release whose fast path declined; returns `unlock_fn()`.
+template <class UnlockFn>
+__attribute__((noinline)) int ReleaseSlow(const void* lock, Site site, UnlockFn unlock_fn) {
+  ThreadState* ts = Audited();
+  if (ts != nullptr) core::OnReleased(*ts, lock, site, core::kFromShim);
+  return unlock_fn();
+}
+
+// The release fast path: true when the release is recorded (the caller then makes the real call).
+__attribute__((always_inline)) inline bool FastRelease(const void* lock) {
+  ThreadState* ts = Audited();
+  return ts == nullptr || core::FastRelease(*ts, lock, core::kFromShim);
 }
 
 // Re-acquisition after a condition-variable wait, also when the wait is cancelled (the mutex is
@@ -286,11 +321,60 @@ void StartMetrics() { lockaudit::metrics::StartFromOptions(); }
 __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
   Ready();
   RealFree();
+  if (const char* why = core::VerifyNativeMutex(
+          {real::pthread_mutex_lock, real::pthread_mutex_trylock, real::pthread_mutex_unlock})) {
+    core::RawLog("lockaudit: note: default mutexes are tried through pthread_mutex_trylock (%s)\n",
+                 why);
+  }
   core::EnsureInitialized();  // also registers the engine's fork handlers
   if (!core::Disabled() && core::GetOptions().gtest) LoadGtestHelper(argv, envp);
   if (!core::Disabled() && core::GetOptions().cuda) LoadCuptiModule();
   StartMetrics();
   core::StartBackground();  // the program is initialised: the watchdog may start
+}
+
+// `rc` of MutexLockRest/MutexTryRest when nothing was tried yet.
+constexpr int kNotTried = -2;
+
+// pthread_mutex_lock after the inline try returned `rc` (core::TryDefaultMutex: 0, EBUSY, or -1:
+// not a default mutex) and the fast path declined; or kNotTried (shim not resolved, or no
+// thread state yet). Out of line, so that the interposer's fast path is a leaf.
+__attribute__((noinline)) int MutexLockRest(pthread_mutex_t* m, int rc, Site site) noexcept {
+  if (rc == kNotTried) {
+    if (!Ready()) return ENOSYS;
+    if (Audited() == nullptr) return real::pthread_mutex_lock(m);
+  }
+  if (rc < 0) {
+    rc = real::pthread_mutex_trylock(m);
+    if (FastAfterTry(rc, m, core::kExclusive, site)) return rc;
+  }
+  return LockSlow(
+      m, MutexClass(m), core::kExclusive, site, EBUSY, rc,
+      [m] { return real::pthread_mutex_lock(m); }, PthreadAcquired, [m](uint64_t at) {
+        if (real::pthread_mutex_clocklock == nullptr) return EINVAL;
+        timespec d = MonotonicAt(at);
+        return real::pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d);
+      });
+}
+
+// pthread_mutex_trylock after the inline try, as MutexLockRest.
+__attribute__((noinline)) int MutexTryRest(pthread_mutex_t* m, int rc, Site site) noexcept {
+  if (rc == kNotTried) {
+    if (!Ready()) return ENOSYS;
+    if (Audited() == nullptr) return real::pthread_mutex_trylock(m);
+  }
+  if (rc < 0) {
+    rc = real::pthread_mutex_trylock(m);
+    if (FastAfterTry(rc, m, core::kTry, site)) return rc;
+  }
+  return TrySlow(m, MutexClass(m), core::kExclusive, site, rc, PthreadAcquired);
+}
+
+// pthread_mutex_unlock when the fast path declined (or the shim is not resolved, or the thread
+// has no state yet).
+__attribute__((noinline)) int MutexUnlockRest(pthread_mutex_t* m, Site site) noexcept {
+  if (!Ready()) return ENOSYS;
+  return ReleaseSlow(m, site, [m] { return real::pthread_mutex_unlock(m); });
 }
 
 }  // namespace
@@ -322,56 +406,61 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_destroy(pthread_mutex_t* m) noexcept {
   return rc;
 }
 
+// The uncontended path makes no call (a default mutex is tried inline, core/native_mutex.h)
+// and every other path leaves through a tail call, so the interposer saves no registers.
 LOCKAUDIT_INTERPOSE int pthread_mutex_lock(pthread_mutex_t* m) noexcept {
-  if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return real::pthread_mutex_lock(m);
-  return AuditedLock(
-      *ts, m, MutexClass(m), core::kExclusive, LOCKAUDIT_CALLER_SITE(), EBUSY,
-      [m] { return real::pthread_mutex_trylock(m); }, [m] { return real::pthread_mutex_lock(m); },
-      PthreadAcquired, [m](uint64_t at) {
-        if (real::pthread_mutex_clocklock == nullptr) return EINVAL;
-        timespec d = MonotonicAt(at);
-        return real::pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d);
-      });
+  ThreadState* ts = core::internal::tls_state;
+  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr || !real::g_resolved.load(std::memory_order_acquire))) {
+    return MutexLockRest(m, kNotTried, LOCKAUDIT_CALLER_SITE());
+  }
+  const int rc = core::TryDefaultMutex(m, ts->tid);
+  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) &&
+      core::FastAcquire(*ts, m, core::kExclusive | core::kFromShim, LOCKAUDIT_CALLER_SITE())) {
+    return 0;
+  }
+  return MutexLockRest(m, rc, LOCKAUDIT_CALLER_SITE());
 }
 
 LOCKAUDIT_INTERPOSE int pthread_mutex_trylock(pthread_mutex_t* m) noexcept {
-  if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (ts == nullptr) return real::pthread_mutex_trylock(m);
-  return AuditedTry(*ts, m, MutexClass(m), core::kExclusive, LOCKAUDIT_CALLER_SITE(),
-                    [m] { return real::pthread_mutex_trylock(m); }, PthreadAcquired);
+  ThreadState* ts = core::internal::tls_state;
+  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr || !real::g_resolved.load(std::memory_order_acquire))) {
+    return MutexTryRest(m, kNotTried, LOCKAUDIT_CALLER_SITE());
+  }
+  const int rc = core::TryDefaultMutex(m, ts->tid);
+  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) &&
+      core::FastAcquire(*ts, m, core::kTry | core::kFromShim, LOCKAUDIT_CALLER_SITE())) {
+    return 0;
+  }
+  return MutexTryRest(m, rc, LOCKAUDIT_CALLER_SITE());
 }
 
 LOCKAUDIT_INTERPOSE int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) noexcept {
   if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (ts == nullptr) return real::pthread_mutex_timedlock(m, t);
-  return AuditedLock(
-      *ts, m, MutexClass(m), core::kTimed, LOCKAUDIT_CALLER_SITE(), EBUSY,
-      [m] { return real::pthread_mutex_trylock(m); },
-      [m, t] { return real::pthread_mutex_timedlock(m, t); }, PthreadAcquired);
+  if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::pthread_mutex_timedlock(m, t);
+  const int rc = real::pthread_mutex_trylock(m);
+  if (FastAfterTry(rc, m, core::kTimed, LOCKAUDIT_CALLER_SITE())) return rc;
+  return LockSlow(m, MutexClass(m), core::kTimed, LOCKAUDIT_CALLER_SITE(), EBUSY, rc,
+                  [m, t] { return real::pthread_mutex_timedlock(m, t); }, PthreadAcquired);
 }
 
 LOCKAUDIT_INTERPOSE int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c,
                                                 const struct timespec* t) noexcept {
   if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (ts == nullptr) return real::pthread_mutex_clocklock(m, c, t);
-  return AuditedLock(
-      *ts, m, MutexClass(m), core::kTimed, LOCKAUDIT_CALLER_SITE(), EBUSY,
-      [m] { return real::pthread_mutex_trylock(m); },
-      [m, c, t] { return real::pthread_mutex_clocklock(m, c, t); }, PthreadAcquired);
+  if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::pthread_mutex_clocklock(m, c, t);
+  const int rc = real::pthread_mutex_trylock(m);
+  if (FastAfterTry(rc, m, core::kTimed, LOCKAUDIT_CALLER_SITE())) return rc;
+  return LockSlow(m, MutexClass(m), core::kTimed, LOCKAUDIT_CALLER_SITE(), EBUSY, rc,
+                  [m, c, t] { return real::pthread_mutex_clocklock(m, c, t); }, PthreadAcquired);
 }
 
 LOCKAUDIT_INTERPOSE int pthread_mutex_unlock(pthread_mutex_t* m) noexcept {
-  if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, m, core::kFromShim)) {
-    core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE(), core::kFromShim);
+  ThreadState* ts = core::internal::tls_state;
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr && real::g_resolved.load(std::memory_order_acquire)) &&
+      core::FastRelease(*ts, m, core::kFromShim)) {
+    if (LOCKAUDIT_PREDICT_TRUE(core::UnlockDefaultMutex(m) == 0)) return 0;
+    return real::pthread_mutex_unlock(m);
   }
-  return real::pthread_mutex_unlock(m);
+  return MutexUnlockRest(m, LOCKAUDIT_CALLER_SITE());
 }
 
 // ---- pthread rwlock ----------------------------------------------------------------------
@@ -398,12 +487,12 @@ LOCKAUDIT_INTERPOSE int pthread_rwlock_destroy(pthread_rwlock_t* l) noexcept {
 #define LOCKAUDIT_RWLOCK_BLOCKING(name, tryname, flags, params, args, watch)                 \
   LOCKAUDIT_INTERPOSE int name params noexcept {                                              \
     if (!Ready()) return ENOSYS;                                                              \
-    ThreadState* ts = Audited();                                                              \
-    if (ts == nullptr) return real::name args;                                                \
-    return AuditedLock(                                                                       \
-        *ts, l, LockClass::kRwLock, flags, LOCKAUDIT_CALLER_SITE(), EBUSY,                     \
-        [&] { return real::tryname(l); }, [&] { return real::name args; }, PthreadAcquired,  \
-        watch);                                                                               \
+    if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::name args;                \
+    const int rc = real::tryname(l);                                                          \
+    if (FastAfterTry(rc, l, flags, LOCKAUDIT_CALLER_SITE())) return rc;                       \
+    return LockSlow(                                                                          \
+        l, LockClass::kRwLock, flags, LOCKAUDIT_CALLER_SITE(), EBUSY, rc,                     \
+        [=] { return real::name args; }, PthreadAcquired, watch);                             \
   }
 #define LOCKAUDIT_RWLOCK_WATCH(clocked)                  \
   [l](uint64_t at) {                                     \
@@ -434,27 +523,24 @@ LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock, 
 
 LOCKAUDIT_INTERPOSE int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (ts == nullptr) return real::pthread_rwlock_tryrdlock(l);
-  return AuditedTry(*ts, l, LockClass::kRwLock, core::kShared, LOCKAUDIT_CALLER_SITE(),
-                    [l] { return real::pthread_rwlock_tryrdlock(l); }, PthreadAcquired);
+  if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::pthread_rwlock_tryrdlock(l);
+  const int rc = real::pthread_rwlock_tryrdlock(l);
+  if (FastAfterTry(rc, l, core::kShared | core::kTry, LOCKAUDIT_CALLER_SITE())) return rc;
+  return TrySlow(l, LockClass::kRwLock, core::kShared, LOCKAUDIT_CALLER_SITE(), rc, PthreadAcquired);
 }
 
 LOCKAUDIT_INTERPOSE int pthread_rwlock_trywrlock(pthread_rwlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (ts == nullptr) return real::pthread_rwlock_trywrlock(l);
-  return AuditedTry(*ts, l, LockClass::kRwLock, core::kExclusive, LOCKAUDIT_CALLER_SITE(),
-                    [l] { return real::pthread_rwlock_trywrlock(l); }, PthreadAcquired);
+  if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::pthread_rwlock_trywrlock(l);
+  const int rc = real::pthread_rwlock_trywrlock(l);
+  if (FastAfterTry(rc, l, core::kExclusive | core::kTry, LOCKAUDIT_CALLER_SITE())) return rc;
+  return TrySlow(l, LockClass::kRwLock, core::kExclusive, LOCKAUDIT_CALLER_SITE(), rc, PthreadAcquired);
 }
 
 LOCKAUDIT_INTERPOSE int pthread_rwlock_unlock(pthread_rwlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, l, core::kFromShim)) {
-    core::OnReleased(*ts, l, LOCKAUDIT_CALLER_SITE(), core::kFromShim);
-  }
-  return real::pthread_rwlock_unlock(l);
+  if (LOCKAUDIT_PREDICT_TRUE(FastRelease(l))) return real::pthread_rwlock_unlock(l);
+  return ReleaseSlow(l, LOCKAUDIT_CALLER_SITE(), [l] { return real::pthread_rwlock_unlock(l); });
 }
 
 // ---- pthread spinlock --------------------------------------------------------------------
@@ -479,13 +565,12 @@ LOCKAUDIT_INTERPOSE int pthread_spin_destroy(pthread_spinlock_t* l) noexcept {
 
 LOCKAUDIT_INTERPOSE int pthread_spin_lock(pthread_spinlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (ts == nullptr) return real::pthread_spin_lock(l);
-  const void* p = SpinAddr(l);
-  return AuditedLock(
-      *ts, p, LockClass::kSpinLock, core::kExclusive, LOCKAUDIT_CALLER_SITE(), EBUSY,
-      [l] { return real::pthread_spin_trylock(l); }, [l] { return real::pthread_spin_lock(l); },
-      PthreadAcquired, [l](uint64_t at) {
+  if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::pthread_spin_lock(l);
+  const int rc = real::pthread_spin_trylock(l);
+  if (FastAfterTry(rc, SpinAddr(l), core::kExclusive, LOCKAUDIT_CALLER_SITE())) return rc;
+  return LockSlow(
+      SpinAddr(l), LockClass::kSpinLock, core::kExclusive, LOCKAUDIT_CALLER_SITE(), EBUSY, rc,
+      [l] { return real::pthread_spin_lock(l); }, PthreadAcquired, [l](uint64_t at) {
         // Spinning, as the real call does, with a look at the clock now and then.
         for (uint32_t i = 1;; ++i) {
           int rc = real::pthread_spin_trylock(l);
@@ -502,20 +587,18 @@ LOCKAUDIT_INTERPOSE int pthread_spin_lock(pthread_spinlock_t* l) noexcept {
 
 LOCKAUDIT_INTERPOSE int pthread_spin_trylock(pthread_spinlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (ts == nullptr) return real::pthread_spin_trylock(l);
-  const void* p = SpinAddr(l);
-  return AuditedTry(*ts, p, LockClass::kSpinLock, core::kExclusive, LOCKAUDIT_CALLER_SITE(),
-                    [l] { return real::pthread_spin_trylock(l); }, PthreadAcquired);
+  if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::pthread_spin_trylock(l);
+  const int rc = real::pthread_spin_trylock(l);
+  if (FastAfterTry(rc, SpinAddr(l), core::kTry, LOCKAUDIT_CALLER_SITE())) return rc;
+  return TrySlow(SpinAddr(l), LockClass::kSpinLock, core::kExclusive, LOCKAUDIT_CALLER_SITE(), rc,
+                 PthreadAcquired);
 }
 
 LOCKAUDIT_INTERPOSE int pthread_spin_unlock(pthread_spinlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
-  ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, SpinAddr(l), core::kFromShim)) {
-    core::OnReleased(*ts, SpinAddr(l), LOCKAUDIT_CALLER_SITE(), core::kFromShim);
-  }
-  return real::pthread_spin_unlock(l);
+  if (LOCKAUDIT_PREDICT_TRUE(FastRelease(SpinAddr(l)))) return real::pthread_spin_unlock(l);
+  return ReleaseSlow(SpinAddr(l), LOCKAUDIT_CALLER_SITE(),
+                     [l] { return real::pthread_spin_unlock(l); });
 }
 
 // ---- pthread condition variables ---------------------------------------------------------
@@ -681,12 +764,12 @@ LOCKAUDIT_INTERPOSE void mtx_destroy(mtx_t* m) {  // <threads.h>: no noexcept
 
 LOCKAUDIT_INTERPOSE int mtx_lock(mtx_t* m) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
-  ThreadState* ts = Audited();
-  if (ts == nullptr) return real::mtx_lock(m);
-  return AuditedLock(
-      *ts, m, MutexClass(AsPthread(m)), core::kExclusive, LOCKAUDIT_CALLER_SITE(), thrd_busy,
-      [m] { return real::mtx_trylock(m); }, [m] { return real::mtx_lock(m); }, C11Acquired,
-      [m](uint64_t at) {
+  if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::mtx_lock(m);
+  const int rc = real::mtx_trylock(m);
+  if (FastAfterTry(rc, m, core::kExclusive, LOCKAUDIT_CALLER_SITE())) return rc;
+  return LockSlow(
+      m, MutexClass(AsPthread(m)), core::kExclusive, LOCKAUDIT_CALLER_SITE(), thrd_busy, rc,
+      [m] { return real::mtx_lock(m); }, C11Acquired, [m](uint64_t at) {
         // glibc's mtx_lock is pthread_mutex_lock on the same object.
         if (real::pthread_mutex_clocklock == nullptr) return EINVAL;
         timespec d = MonotonicAt(at);
@@ -699,29 +782,26 @@ LOCKAUDIT_INTERPOSE int mtx_lock(mtx_t* m) {  // <threads.h>: no noexcept
 
 LOCKAUDIT_INTERPOSE int mtx_timedlock(mtx_t* __restrict m, const struct timespec* __restrict t) {
   if (!Ready()) return thrd_error;
-  ThreadState* ts = Audited();
-  if (ts == nullptr) return real::mtx_timedlock(m, t);
-  return AuditedLock(
-      *ts, m, MutexClass(AsPthread(m)), core::kTimed, LOCKAUDIT_CALLER_SITE(), thrd_busy,
-      [m] { return real::mtx_trylock(m); }, [m, t] { return real::mtx_timedlock(m, t); },
-      C11Acquired);
+  if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::mtx_timedlock(m, t);
+  const int rc = real::mtx_trylock(m);
+  if (FastAfterTry(rc, m, core::kTimed, LOCKAUDIT_CALLER_SITE())) return rc;
+  return LockSlow(m, MutexClass(AsPthread(m)), core::kTimed, LOCKAUDIT_CALLER_SITE(), thrd_busy,
+                  rc, [m, t] { return real::mtx_timedlock(m, t); }, C11Acquired);
 }
 
 LOCKAUDIT_INTERPOSE int mtx_trylock(mtx_t* m) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
-  ThreadState* ts = Audited();
-  if (ts == nullptr) return real::mtx_trylock(m);
-  return AuditedTry(*ts, m, MutexClass(AsPthread(m)), core::kExclusive, LOCKAUDIT_CALLER_SITE(),
-                    [m] { return real::mtx_trylock(m); }, C11Acquired);
+  if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::mtx_trylock(m);
+  const int rc = real::mtx_trylock(m);
+  if (FastAfterTry(rc, m, core::kTry, LOCKAUDIT_CALLER_SITE())) return rc;
+  return TrySlow(m, MutexClass(AsPthread(m)), core::kExclusive, LOCKAUDIT_CALLER_SITE(), rc,
+                 C11Acquired);
 }
 
 LOCKAUDIT_INTERPOSE int mtx_unlock(mtx_t* m) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
-  ThreadState* ts = Audited();
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && !core::FastRelease(*ts, m, core::kFromShim)) {
-    core::OnReleased(*ts, m, LOCKAUDIT_CALLER_SITE(), core::kFromShim);
-  }
-  return real::mtx_unlock(m);
+  if (LOCKAUDIT_PREDICT_TRUE(FastRelease(m))) return real::mtx_unlock(m);
+  return ReleaseSlow(m, LOCKAUDIT_CALLER_SITE(), [m] { return real::mtx_unlock(m); });
 }
 
 LOCKAUDIT_INTERPOSE int cnd_wait(cnd_t* c, mtx_t* m) {

@@ -15,6 +15,7 @@
 #include "lockaudit/lockaudit.h"
 #include "lockaudit/mutex.h"
 #include "hot_path.h"
+#include "native_mutex.h"
 #include "provider.h"
 #include "raw_log.h"
 #include "report.h"
@@ -47,6 +48,14 @@ __attribute__((constructor)) void InitAtLoad() {
   if (dlsym(RTLD_DEFAULT, "lockaudit_preload_active") != nullptr) {
     core_::StandDown();
     return;
+  }
+#endif
+#ifndef LOCKAUDIT_IN_PRELOAD
+  // The shim probes with the functions it resolved; here they are glibc's own.
+  if (const char* why = core_::VerifyNativeMutex(
+          {&pthread_mutex_lock, &pthread_mutex_trylock, &pthread_mutex_unlock})) {
+    core_::RawLog("lockaudit: note: default mutexes are tried through pthread_mutex_trylock (%s)\n",
+                  why);
   }
 #endif
   core_::EnsureInitialized();
@@ -131,6 +140,65 @@ int LockWatched(uint64_t token, pthread_rwlock_t* l, unsigned flags) noexcept {
 
 void NonblockingBegin() noexcept { core_::NonblockingBegin(); }
 void NonblockingEnd() noexcept { core_::NonblockingEnd(); }
+
+namespace {
+// LockMutexTry/TryLockMutex when the inline try and the fast path did not settle it; `rc`: the
+// inline try's result (core::TryDefaultMutex), or -1 when nothing was tried yet.
+__attribute__((noinline)) bool TryMutexRest(const void* lock, pthread_mutex_t* m, unsigned flags,
+                                            int rc, core_::Site site) noexcept {
+  if (rc < 0) rc = pthread_mutex_trylock(m);
+  if (rc != 0) return false;
+  core_::ThreadState* ts = core_::ThisThread();
+  if (ts != nullptr) {
+    // The class, as the shim reads it: glibc keeps the type in the low bits of __kind.
+    const auto cls = (m->__data.__kind & 3) == PTHREAD_MUTEX_RECURSIVE_NP
+                         ? core_::LockClass::kRecursiveMutex
+                         : core_::LockClass::kMutex;
+    core_::OnAcquired(*ts, lock, cls, flags, site);
+  }
+  return true;
+}
+
+// The try of LockMutexTry (kFlags = kExclusive) and TryLockMutex (kTry). The uncontended path
+// makes no call (core/native_mutex.h) and every other path leaves through a tail call, with
+// few values live: no register is saved (each save is a store, drained before the next atomic).
+template <unsigned kFlags>
+__attribute__((always_inline)) inline bool TryMutex(const void* lock, pthread_mutex_t* m,
+                                                    core_::Site site) noexcept {
+  core_::ThreadState* ts = core_::internal::tls_state;
+  int rc = -1;
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) {
+    rc = core_::TryDefaultMutex(m, ts->tid);
+    if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && core_::FastAcquire(*ts, lock, kFlags, site)) return true;
+    if (rc == EBUSY) return false;
+  }
+  return TryMutexRest(lock, m, kFlags, rc, site);
+}
+
+__attribute__((noinline)) void UnlockMutexRest(const void* lock, pthread_mutex_t* m,
+                                               core_::Site site) noexcept {
+  core_::ThreadState* ts = core_::ThisThread();
+  if (ts != nullptr && !core_::FastRelease(*ts, lock, 0)) core_::OnReleased(*ts, lock, site);
+  pthread_mutex_unlock(m);
+}
+}  // namespace
+
+__attribute__((noinline)) bool LockMutexTry(const void* lock, pthread_mutex_t* m) noexcept {
+  return TryMutex<core_::kExclusive>(lock, m, LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) bool TryLockMutex(const void* lock, pthread_mutex_t* m) noexcept {
+  return TryMutex<core_::kTry>(lock, m, LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) void UnlockMutex(const void* lock, pthread_mutex_t* m) noexcept {
+  core_::ThreadState* ts = core_::internal::tls_state;
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && core_::FastRelease(*ts, lock, 0)) {
+    if (LOCKAUDIT_PREDICT_FALSE(core_::UnlockDefaultMutex(m) != 0)) pthread_mutex_unlock(m);
+    return;
+  }
+  UnlockMutexRest(lock, m, LOCKAUDIT_CALLER_SITE());
+}
 
 __attribute__((noinline)) void Released(const void* lock) noexcept {
   core_::ThreadState* ts = core_::ThisThread();

@@ -14,8 +14,8 @@
 // used); `level` enables hierarchy checking: a lock may only be acquired while every held lock
 // with a level has a strictly lower one.
 //
-// Cost: an uncontended lock+unlock adds two calls into liblockaudit that touch thread-local
-// memory only (bench/mutex_bench). Compile with -DLOCKAUDIT_ENABLED=0 to make every type a
+// Cost: an uncontended lock+unlock of the mutex types is two calls into liblockaudit (in place of
+// the two into glibc) that touch thread-local memory and the lock only (bench/mutex_bench). Compile with -DLOCKAUDIT_ENABLED=0 to make every type a
 // plain std:: type (the calls vanish at compile time; name/level are ignored).
 //
 // Thread-safety: as the std:: types. Destroying a lock forgets its lock-order edges, so a new
@@ -61,6 +61,13 @@ LOCKAUDIT_PUBLIC uint64_t BeforeBlock(const void* lock, int cls, unsigned flags)
 LOCKAUDIT_PUBLIC void AfterBlock(const void* lock, int cls, unsigned flags, uint64_t token,
                                  bool acquired) noexcept;
 LOCKAUDIT_PUBLIC void Released(const void* lock) noexcept;
+// For types whose wrapped lock is a pthread mutex: the non-blocking try and, when it succeeds,
+// the acquisition's record, in one call (a default mutex is tried inline, without calling
+// glibc): LockMutexTry for the first try of lock() (recorded as a blocking acquisition),
+// TryLockMutex for try_lock(); and the release's record with the unlock.
+LOCKAUDIT_PUBLIC bool LockMutexTry(const void* lock, pthread_mutex_t* m) noexcept;
+LOCKAUDIT_PUBLIC bool TryLockMutex(const void* lock, pthread_mutex_t* m) noexcept;
+LOCKAUDIT_PUBLIC void UnlockMutex(const void* lock, pthread_mutex_t* m) noexcept;
 // The blocking wait of a contended lock (after BeforeBlock): waits with the watchdog's deadline
 // first (core/wake.h), then without one. Returns what the pthread call returned.
 LOCKAUDIT_PUBLIC int LockWatched(uint64_t token, pthread_mutex_t* m) noexcept;
@@ -106,10 +113,7 @@ class ExclusiveLock {
 
   void lock() {
     if constexpr (kEnabled) {
-      if (__builtin_expect(native_.try_lock(), 1)) {
-        Acquired(this, kClass, kExclusive);
-        return;
-      }
+      if (__builtin_expect(TryAcquire(kExclusive), 1)) return;
       uint64_t token = BeforeBlock(this, kClass, kExclusive);
       LockNative(token, native_, kExclusive);
       AfterBlock(this, kClass, kExclusive, token, true);
@@ -118,21 +122,42 @@ class ExclusiveLock {
     }
   }
   bool try_lock() {
-    bool ok = native_.try_lock();
     if constexpr (kEnabled) {
-      if (ok) Acquired(this, kClass, kTry);
+      return TryAcquire(kTry);
+    } else {
+      return native_.try_lock();
     }
-    return ok;
   }
   void unlock() {
-    if constexpr (kEnabled) Released(this);
-    native_.unlock();
+    if constexpr (kEnabled && kPthreadMutex) {
+      UnlockMutex(this, native_.native_handle());
+    } else {
+      if constexpr (kEnabled) Released(this);
+      native_.unlock();
+    }
   }
 
   // The wrapped lock. Locking it directly bypasses auditing.
   Native& native() noexcept { return native_; }
 
  protected:
+  // libstdc++'s std::mutex, timed_mutex and the recursive ones wrap a pthread mutex.
+  static constexpr bool kPthreadMutex = requires(Native& n) {
+    { n.native_handle() } -> std::same_as<pthread_mutex_t*>;
+  };
+
+  // The non-blocking try and, when it succeeds, the acquisition's record.
+  bool TryAcquire(unsigned flags) {
+    if constexpr (kPthreadMutex) {
+      return flags == kTry ? TryLockMutex(this, native_.native_handle())
+                           : LockMutexTry(this, native_.native_handle());
+    } else {
+      bool ok = native_.try_lock();
+      if (ok) Acquired(this, kClass, flags);
+      return ok;
+    }
+  }
+
   template <class Try, class Block>
   bool TimedLock(unsigned flags, Try try_now, Block block) {
     if constexpr (kEnabled) {
