@@ -48,29 +48,45 @@ inline bool HoldSampleDue(const IdCacheEntry& c) {
   return (c.acquisitions & (ThreadState::kHoldSamplePeriod - 1)) == 0;
 }
 
-// Pushes the acquisition of the lock cached in `c` (capacity checked by the caller) and counts
-// it; the one place a held entry is written, for the fast path and the slow one. `prefix`: the
-// max level over the held stack including this lock; `hold_start_ns`: nonzero when timed.
+// A held entry is written in two steps, the only place one is written (fast path and slow):
+// BeginHeld fills held[held_count] (capacity checked by the caller) with what identifies the
+// acquisition; CommitHeld completes it and pushes it. Until then the slot is past held_count and
+// nobody reads it, so the fast path may begin before its last checks and drop it if they fail:
+// the registers those fields used are free for the checks.
+__attribute__((always_inline)) inline HeldLock& BeginHeld(ThreadState& ts, const IdCacheEntry& c,
+                                                         const void* lock, uint32_t flags,
+                                                         Site site) noexcept {
+  HeldLock& h = ts.held[ts.held_count];
+  h.id = c.id;
+  h.addr = lock;
+  h.site = site;
+  StorePair(&h.flags, flags, 0);  // recursion 0
+  return h;
+}
+
+// `prefix`: the max level over the held stack including this lock; `key`: its HeldKey;
+// `hold_start_ns`: nonzero when the hold is timed. Counts the acquisition.
+__attribute__((always_inline)) inline void CommitHeld(ThreadState& ts, IdCacheEntry& c,
+                                                     HeldLock& h, int prefix, uint64_t key,
+                                                     uint64_t hold_start_ns) noexcept {
+  const uint32_t n = ts.held_count;
+  if (LOCKAUDIT_PREDICT_FALSE(hold_start_ns != 0)) {
+    h.hold_start_ns = hold_start_ns;
+    h.flags |= kHoldTimed;
+  }
+  StorePair(&h.prefix_max_level, static_cast<uint32_t>(prefix),
+            c.node->foreign_unlocks.load(std::memory_order_relaxed));
+  h.sig = n != 0 ? ts.held[n - 1].sig ^ key : key;
+  ts.held_count = n + 1;
+  ++c.acquisitions;
+}
+
 __attribute__((always_inline)) inline void PushHeld(ThreadState& ts, IdCacheEntry& c,
                                                    const void* lock, uint32_t flags, Site site,
                                                    int prefix, uint64_t key,
                                                    uint64_t hold_start_ns) noexcept {
-  const uint32_t n = ts.held_count;
-  const uint64_t sig = n != 0 ? ts.held[n - 1].sig ^ key : key;
-  HeldLock& h = ts.held[n];
-  h.id = c.id;
-  h.addr = lock;
-  h.site = site;
-  if (LOCKAUDIT_PREDICT_FALSE(hold_start_ns != 0)) {
-    h.hold_start_ns = hold_start_ns;
-    flags |= kHoldTimed;
-  }
-  StorePair(&h.flags, flags, 0);  // recursion 0
-  StorePair(&h.prefix_max_level, static_cast<uint32_t>(prefix),
-            c.node->foreign_unlocks.load(std::memory_order_relaxed));
-  h.sig = sig;
-  ts.held_count = n + 1;
-  ++c.acquisitions;
+  HeldLock& h = BeginHeld(ts, c, lock, flags, site);
+  CommitHeld(ts, c, h, prefix, key, hold_start_ns);
 }
 
 // The checks of FastAcquire when the thread holds n > 0 locks: not a re-lock, no hierarchy
@@ -79,14 +95,15 @@ __attribute__((always_inline)) inline void PushHeld(ThreadState& ts, IdCacheEntr
 // is never cached (LearnContext), so a cached context proves the lock is not held. A try is
 // not looked up in the context cache (it adds no edge) and scans.
 inline constexpr int64_t kDeclined = INT64_MIN;
+// `level`: the lock's level, or kNoLevel when no lock has a level (then no level is read).
 __attribute__((always_inline)) inline int64_t NestedPrefix(const ThreadState& ts,
                                                           const IdCacheEntry& c, uint32_t flags,
-                                                          int level) noexcept {
+                                                          int level, bool levels) noexcept {
   const uint32_t n = ts.held_count;
   const HeldLock& top = ts.held[n - 1];
-  const int prev = top.prefix_max_level;
+  const int prev = levels ? top.prefix_max_level : kNoLevel;
   if (!(flags & kTry)) {
-    if (LOCKAUDIT_PREDICT_FALSE(level != kNoLevel && prev >= level)) return kDeclined;
+    if (LOCKAUDIT_PREDICT_FALSE(levels && level != kNoLevel && prev >= level)) return kDeclined;
     const uint64_t salt = LOCKAUDIT_PREDICT_FALSE((flags & kShared) != 0)
                               ? EdgeSalt(HeldKey(c.id, flags))
                               : c.edge_salt;
@@ -121,16 +138,18 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
   }
   const uint32_t n = ts.held_count;
   if (LOCKAUDIT_PREDICT_FALSE(n == ts.held_capacity || HoldSampleDue(c))) return false;
-  const int level = node.level.load(std::memory_order_relaxed);
+  HeldLock& h = BeginHeld(ts, c, lock, flags, site);
+  const bool levels = g_levels_in_use.load(std::memory_order_relaxed);
+  const int level = levels ? node.level.load(std::memory_order_relaxed) : kNoLevel;
   int prefix = level;
   if (n != 0) {
-    const int64_t p = NestedPrefix(ts, c, flags, level);
-    if (LOCKAUDIT_PREDICT_FALSE(p == kDeclined)) return false;
+    const int64_t p = NestedPrefix(ts, c, flags, level, levels);
+    if (LOCKAUDIT_PREDICT_FALSE(p == kDeclined)) return false;  // the begun entry is dropped
     prefix = static_cast<int>(p);
   }
   const uint64_t held_key =
       LOCKAUDIT_PREDICT_FALSE((flags & kShared) != 0) ? HeldKey(c.id, flags) : c.held_key;
-  PushHeld(ts, c, lock, flags, site, prefix, held_key, 0);
+  CommitHeld(ts, c, h, prefix, held_key, 0);
   return true;
 }
 

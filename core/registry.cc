@@ -8,6 +8,9 @@
 #include "raw_log.h"
 
 namespace lockaudit::core {
+
+std::atomic<bool> g_levels_in_use{false};
+
 namespace {
 
 void* MapZeroed(size_t bytes) {

@@ -30,6 +30,10 @@ inline NodeId MakeNodeId(uint32_t gen, uint32_t index) {
 // Name sources, in rising priority (DESIGN.md §2).
 enum class NameSource : uint8_t { kNone = 0, kFirstSite = 1, kSymbol = 2, kExplicit = 3 };
 
+// True once any lock has had a hierarchy level: until then the fast path skips every level
+// check (all levels are kNoLevel). Set by SetLevel, never cleared; read with a relaxed load.
+extern std::atomic<bool> g_levels_in_use;
+
 struct LockNode {
   // Read on every acquisition: kept together in the node's first 16 bytes.
   std::atomic<uint32_t> generation{0};  // odd while live
@@ -134,6 +138,12 @@ class LockRegistry {
   std::atomic<uint64_t>* page_filter_ = nullptr;
   bool warned_full_ = false;
 };
+
+// Gives the node a hierarchy level (and turns the fast path's level checks on).
+inline void SetLevel(LockNode& node, int level) {
+  if (level != kNoLevel) g_levels_in_use.store(true, std::memory_order_relaxed);
+  node.level.store(level, std::memory_order_relaxed);
+}
 
 }  // namespace lockaudit::core
 

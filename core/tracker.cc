@@ -339,7 +339,7 @@ void ApplyHierarchy(NodeId id, const char* explicit_name) {
   if (e.hierarchy.empty()) return;
   std::string name = explicit_name ? explicit_name : DataSymbol(e.registry.Node(id).addr.load());
   auto it = e.hierarchy.find(name);
-  if (it != e.hierarchy.end()) e.registry.Node(id).level.store(it->second, std::memory_order_relaxed);
+  if (it != e.hierarchy.end()) SetLevel(e.registry.Node(id), it->second);
 }
 
 // Registers `lock` (cold: first event for this address).
@@ -1061,7 +1061,7 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level,
     n.name_source = NameSource::kExplicit;
   }
   if (level != kNoLevel) {
-    n.level.store(level, std::memory_order_relaxed);
+    SetLevel(n, level);
   } else if (is_new) {
     ApplyHierarchy(id, name && name[0] ? name : nullptr);
   }

@@ -8,9 +8,11 @@
 #include <lockaudit/mutex.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -421,26 +423,32 @@ TEST(MutexTest, StatisticsCountAcquisitionsAndContention) {
 }
 
 // Holds are timed for 1 in 128 acquisitions of each lock; the estimate stands for all of them.
+// Wall-clock holds on a loaded machine can be preempted (a preempted sampled hold moves the
+// estimate a lot), so up to three rounds run, each on a fresh lock; one within 2x passes. A
+// broken estimate (no samples, unscaled, scaled twice: 0, 1/128 or 128x) fails every round.
 TEST(MutexTest, HoldTimeEstimateCoversTheUnsampledHolds) {
-  lockaudit::mutex m("holdest.m");
-  constexpr int kHolds = 512;
-  constexpr auto kHold = std::chrono::microseconds(100);
-  std::chrono::nanoseconds total{0};
-  OnThread([&] {
-    for (int i = 0; i < kHolds; ++i) {
-      std::lock_guard l(m);
-      const auto start = std::chrono::steady_clock::now();
-      while (std::chrono::steady_clock::now() - start < kHold) {
+  constexpr int kHolds = 1024;
+  constexpr auto kHold = std::chrono::microseconds(50);
+  std::string rounds;
+  for (int round = 0; round < 3; ++round) {
+    lockaudit::mutex m("holdest.m" + std::to_string(round));
+    std::chrono::nanoseconds total{0};
+    OnThread([&] {
+      for (int i = 0; i < kHolds; ++i) {
+        std::lock_guard l(m);
+        const auto start = std::chrono::steady_clock::now();
+        while (std::chrono::steady_clock::now() - start < kHold) {
+        }
+        total += std::chrono::steady_clock::now() - start;
       }
-      total += std::chrono::steady_clock::now() - start;
-    }
-  });
-  auto s = lockaudit::lock_statistics(&m);
-  EXPECT_EQ(s.acquisitions, static_cast<uint64_t>(kHolds));
-  const double estimate = static_cast<double>(s.hold_ns);
-  const double real = static_cast<double>(total.count());
-  EXPECT_GT(estimate, 0.5 * real) << "estimated " << estimate << " ns, held " << real << " ns";
-  EXPECT_LT(estimate, 2.0 * real) << "estimated " << estimate << " ns, held " << real << " ns";
+    });
+    auto s = lockaudit::lock_statistics(&m);
+    ASSERT_EQ(s.acquisitions, static_cast<uint64_t>(kHolds));
+    const double ratio = static_cast<double>(s.hold_ns) / static_cast<double>(total.count());
+    if (ratio > 0.5 && ratio < 2.0) return;
+    rounds += " " + std::to_string(ratio);
+  }
+  ADD_FAILURE() << "estimated / real hold time, per round:" << rounds;
 }
 
 TEST(MutexTest, AssertHeldAborts) {
