@@ -31,7 +31,8 @@ inline bool OwnerFrameDead(uintptr_t owner_cfa, uintptr_t owner_ret) {
 }
 
 // Writes two adjacent 32-bit fields of a HeldLock with one 64-bit store (x86-64 is little-endian).
-__attribute__((always_inline)) inline void StorePair(void* first, uint32_t lo, uint32_t hi) noexcept {
+__attribute__((always_inline)) inline void StorePair(void* first, uint32_t lo,
+                                                    uint32_t hi) noexcept {
   const uint64_t v = lo | (static_cast<uint64_t>(hi) << 32);
   __builtin_memcpy(first, &v, sizeof v);
 }

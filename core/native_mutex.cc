@@ -8,7 +8,7 @@
 
 namespace lockaudit::core {
 
-bool g_inline_mutex_try = false;
+std::atomic<bool> g_inline_mutex_try{false};
 
 void WakeMutexWaiter(pthread_mutex_t* m) noexcept {
   syscall(SYS_futex, &m->__data.__lock, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr, nullptr, 0);
@@ -30,7 +30,7 @@ bool SameBytes(const pthread_mutex_t& a, const pthread_mutex_t& b) {
 }  // namespace
 
 const char* VerifyNativeMutex(const NativeMutexFns& fns) noexcept {
-  g_inline_mutex_try = false;
+  g_inline_mutex_try.store(false, std::memory_order_relaxed);
   if (fns.lock == nullptr || fns.trylock == nullptr || fns.unlock == nullptr) {
     return "glibc's mutex functions are not resolved";
   }
@@ -49,9 +49,7 @@ const char* VerifyNativeMutex(const NativeMutexFns& fns) noexcept {
     return "pthread_mutex_unlock after trylock differs";
   }
   // The inline try leaves exactly the bytes glibc's trylock left, and glibc unlocks it cleanly.
-  g_inline_mutex_try = true;
-  const int rc = TryDefaultMutex(&probe, static_cast<uint32_t>(tid));
-  g_inline_mutex_try = false;
+  const int rc = native::Try(&probe, static_cast<uint32_t>(tid));
   if (rc != 0 || !SameBytes(probe, by_glibc)) return "the inline try differs";
   if (fns.trylock(&probe) != EBUSY) return "glibc does not see the inline try's lock";
   if (fns.unlock(&probe) != 0 || !SameBytes(probe, fresh)) {
@@ -59,17 +57,15 @@ const char* VerifyNativeMutex(const NativeMutexFns& fns) noexcept {
   }
   // The inline unlock leaves exactly the bytes glibc's unlock left, after glibc's lock and after
   // the inline try, also when the word says a waiter is blocked (2: the wake finds nobody).
-  g_inline_mutex_try = true;
-  bool same = fns.lock(&probe) == 0 && UnlockDefaultMutex(&probe) == 0 &&
-              SameBytes(probe, fresh);
-  same = same && TryDefaultMutex(&probe, static_cast<uint32_t>(tid)) == 0 &&
-         UnlockDefaultMutex(&probe) == 0 && SameBytes(probe, fresh);
+  bool same = fns.lock(&probe) == 0 && native::Unlock(&probe) == 0 && SameBytes(probe, fresh);
+  same = same && native::Try(&probe, static_cast<uint32_t>(tid)) == 0 &&
+         native::Unlock(&probe) == 0 && SameBytes(probe, fresh);
   if (same && fns.lock(&probe) == 0) {
     probe.__data.__lock = 2;
-    same = UnlockDefaultMutex(&probe) == 0 && SameBytes(probe, fresh);
+    same = native::Unlock(&probe) == 0 && SameBytes(probe, fresh);
   }
   same = same && fns.trylock(&probe) == 0 && fns.unlock(&probe) == 0;
-  g_inline_mutex_try = same;
+  g_inline_mutex_try.store(same, std::memory_order_relaxed);
   return same ? nullptr : "the inline unlock differs";
 }
 

@@ -27,13 +27,14 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include <atomic>
 #include <cstdint>
 
 namespace lockaudit::core {
 
-// True once VerifyNativeMutex() accepted this glibc (try and unlock). Written once, before any audited thread
-// can take the fast path; read with a plain load.
-extern bool g_inline_mutex_try;
+// True once VerifyNativeMutex() accepted this glibc (try and unlock). Written at start-up, read
+// with a relaxed load (a plain one on x86-64).
+extern std::atomic<bool> g_inline_mutex_try;
 
 // The real glibc functions the probe uses (the shim's resolved pointers, or glibc's directly).
 struct NativeMutexFns {
@@ -46,13 +47,18 @@ struct NativeMutexFns {
 // it was refused, or nullptr when accepted. Call once, before audited threads lock.
 const char* VerifyNativeMutex(const NativeMutexFns& fns) noexcept;
 
-// 0: acquired (as glibc's trylock would); EBUSY: held by someone; -1: not a default mutex (or
-// the inline try is off): call glibc's trylock. `tid`: the calling thread's kernel tid.
-__attribute__((always_inline)) inline int TryDefaultMutex(pthread_mutex_t* m, uint32_t tid) noexcept {
-  if (__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) != PTHREAD_MUTEX_TIMED_NP ||
-      !g_inline_mutex_try) {
-    return -1;
-  }
+// Wakes one thread blocked on the mutex word (the contended unlock).
+void WakeMutexWaiter(pthread_mutex_t* m) noexcept;
+
+// The protocol itself, without looking at g_inline_mutex_try (the probe runs it before it
+// turns the flag on, so no other thread ever sees an unverified inline path).
+namespace native {
+inline bool IsDefault(const pthread_mutex_t* m) {
+  return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == PTHREAD_MUTEX_TIMED_NP;
+}
+
+__attribute__((always_inline)) inline int Try(pthread_mutex_t* m, uint32_t tid) noexcept {
+  if (!IsDefault(m)) return -1;
   int expected = 0;
   if (!__atomic_compare_exchange_n(&m->__data.__lock, &expected, 1, /*weak=*/false,
                                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
@@ -63,22 +69,28 @@ __attribute__((always_inline)) inline int TryDefaultMutex(pthread_mutex_t* m, ui
   return 0;
 }
 
-// Wakes one thread blocked on the mutex word (the contended unlock).
-void WakeMutexWaiter(pthread_mutex_t* m) noexcept;
-
-// 0: released (as glibc's unlock would); -1: not a default mutex (or the inline path is off):
-// call glibc's unlock.
-__attribute__((always_inline)) inline int UnlockDefaultMutex(pthread_mutex_t* m) noexcept {
-  if (__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) != PTHREAD_MUTEX_TIMED_NP ||
-      !g_inline_mutex_try) {
-    return -1;
-  }
+__attribute__((always_inline)) inline int Unlock(pthread_mutex_t* m) noexcept {
+  if (!IsDefault(m)) return -1;
   m->__data.__owner = 0;
   --m->__data.__nusers;
   if (__builtin_expect(__atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE) > 1, 0)) {
     WakeMutexWaiter(m);
   }
   return 0;
+}
+}  // namespace native
+
+// 0: acquired (as glibc's trylock would); EBUSY: held by someone; -1: not a default mutex (or
+// the inline try is off): call glibc's trylock. `tid`: the calling thread's kernel tid.
+__attribute__((always_inline)) inline int TryDefaultMutex(pthread_mutex_t* m,
+                                                         uint32_t tid) noexcept {
+  return g_inline_mutex_try.load(std::memory_order_relaxed) ? native::Try(m, tid) : -1;
+}
+
+// 0: released (as glibc's unlock would); -1: not a default mutex (or the inline path is off):
+// call glibc's unlock.
+__attribute__((always_inline)) inline int UnlockDefaultMutex(pthread_mutex_t* m) noexcept {
+  return g_inline_mutex_try.load(std::memory_order_relaxed) ? native::Unlock(m) : -1;
 }
 
 }  // namespace lockaudit::core

@@ -26,7 +26,7 @@ inline constexpr uint32_t kHoldTimed = 1u << 16;
 // One held lock. The fast path writes it with seven stores (flags+recursion and
 // prefix+foreign_unlocks_at are written as pairs): every store is drained before the next
 // atomic instruction of the lock or unlock, so stores, not instructions, set the cost.
-struct HeldLock {
+struct alignas(64) HeldLock {
   NodeId id;
   const void* addr;
   Site site;
@@ -37,9 +37,11 @@ struct HeldLock {
   uint64_t sig;            // XOR of HeldKey over held[0..this]
   uint64_t hold_start_ns;  // valid when flags & kHoldTimed
 };
+static_assert(sizeof(HeldLock) == 64, "one cache line per held entry");
 
-// Direct-mapped cache: lock address -> id, plus this thread's statistics for that lock.
-struct IdCacheEntry {
+// Direct-mapped cache: lock address -> id, plus this thread's acquisition count for that lock.
+// Exactly what the fast path reads, in one cache line; the colder counters are in LockHist.
+struct alignas(64) IdCacheEntry {
   uintptr_t addr;
   NodeId id;
   LockNode* node;  // the registry's node for id (validated by its generation)
@@ -50,15 +52,17 @@ struct IdCacheEntry {
   uintptr_t owner_cfa;
   uintptr_t owner_ret;
   uint64_t acquisitions;
+};
+static_assert(sizeof(IdCacheEntry) == 64, "one cache line per id-cache entry");
+
+// This thread's histograms and colder counters for the lock cached in id_cache[i] (same index):
+// written on the contended path (wait), on sampled releases (hold) and by GPU sync events; read
+// by Collect() and StatsForId().
+struct LockHist {
   uint64_t contentions;
   uint64_t wait_ns;
   uint64_t hold_ns;  // sum of the sampled holds (not scaled)
   uint64_t hold_samples;
-};
-
-// This thread's histograms for the lock cached in id_cache[i] (same index): written on the
-// contended path (wait), on sampled releases (hold) and by GPU sync events; read by Collect().
-struct LockHist {
   stats::Histogram wait;
   stats::Histogram hold;
   uint64_t gpu_sync_ns;

@@ -199,21 +199,21 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
 // engine's retired table (stats_shards.h), and empties it.
 void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
   LockHist& h = ts.lock_hist[&c - ts.id_cache];
-  if (c.acquisitions != 0 || c.contentions != 0 || h.hold.sum_ns != 0 || h.gpu_sync_ns != 0) {
+  if (c.acquisitions != 0 || h.contentions != 0 || h.hold.sum_ns != 0 || h.gpu_sync_ns != 0) {
     EngineLock lock(stats::RetiredMutex());  // Collect() never sees the move half done
     ts.total_acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
-    ts.total_contentions.fetch_add(c.contentions, std::memory_order_relaxed);
+    ts.total_contentions.fetch_add(h.contentions, std::memory_order_relaxed);
     if (c.id != 0 && E().registry.IsLive(c.id)) {
       LockNode& n = E().registry.Node(c.id);
       n.acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
-      n.contentions.fetch_add(c.contentions, std::memory_order_relaxed);
-      n.wait_ns.fetch_add(c.wait_ns, std::memory_order_relaxed);
-      n.hold_ns.fetch_add(c.hold_ns, std::memory_order_relaxed);
-      n.hold_samples.fetch_add(c.hold_samples, std::memory_order_relaxed);
+      n.contentions.fetch_add(h.contentions, std::memory_order_relaxed);
+      n.wait_ns.fetch_add(h.wait_ns, std::memory_order_relaxed);
+      n.hold_ns.fetch_add(h.hold_ns, std::memory_order_relaxed);
+      n.hold_samples.fetch_add(h.hold_samples, std::memory_order_relaxed);
     }
     stats::LockShard shard;
     shard.acquisitions = c.acquisitions;
-    shard.contentions = c.contentions;
+    shard.contentions = h.contentions;
     shard.gpu_sync_ns = h.gpu_sync_ns;
     shard.wait = h.wait;
     shard.hold = h.hold;
@@ -224,6 +224,7 @@ void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
   }
   c = IdCacheEntry{};
   h.key = 0;
+  h.wait_ns = h.hold_ns = h.hold_samples = 0;
 }
 
 // The retirement key of a lock's statistics (stats_shards.h): its name once it has one, else
@@ -1127,7 +1128,7 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
                      Site site) noexcept {
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
   if (c == nullptr || IgnoredShimEvent(*c, flags)) return 0;
-  ++c->contentions;
+  ++ts.lock_hist[c - ts.id_cache].contentions;
   // Published first: the checks below may take a while (a first report symbolizes), and the
   // watchdog must see this thread as waiting, not as holding its locks for no reason.
   const uint64_t now = NowNs();
@@ -1162,7 +1163,7 @@ void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
   if (c == nullptr) return;
   if (token != 0) {
     const uint64_t waited = NowNs() - token;
-    c->wait_ns += waited;
+    ts.lock_hist[c - ts.id_cache].wait_ns += waited;
     stats::ShardObserve(ts.lock_hist[c - ts.id_cache].wait, waited);
   }
   if (acquired) Acquire(ts, *c, lock, cls, flags, site, true);
@@ -1207,11 +1208,11 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) no
     if (LOCKAUDIT_PREDICT_FALSE(h.flags & kHoldTimed)) {
       uint64_t held_ns = NowNs() - h.hold_start_ns;
       const size_t slot = CacheSlot(h.addr);
-      IdCacheEntry& c = ts.id_cache[slot];
-      if (c.id == h.id) {
-        c.hold_ns += held_ns;  // the sampled sum: scaled to all holds when read (StatsForId)
-        ++c.hold_samples;
-        stats::ShardObserve(ts.lock_hist[slot].hold, held_ns);
+      if (ts.id_cache[slot].id == h.id) {
+        LockHist& lh = ts.lock_hist[slot];
+        lh.hold_ns += held_ns;  // the sampled sum: scaled to all holds when read (StatsForId)
+        ++lh.hold_samples;
+        stats::ShardObserve(lh.hold, held_ns);
       }
     }
     if (i + 1 == ts.held_count) {
@@ -1316,9 +1317,9 @@ int Finish() noexcept {
     c.edges = e.edges_learned;
   }
   for (ThreadState* t = e.threads.load(); t; t = t->next) {
-    for (const IdCacheEntry& ce : t->id_cache) {
-      c.acquisitions += ce.acquisitions;
-      c.contentions += ce.contentions;
+    for (uint32_t i = 0; i < ThreadState::kIdCacheSize; ++i) {
+      c.acquisitions += t->id_cache[i].acquisitions;
+      c.contentions += t->lock_hist[i].contentions;
     }
     c.acquisitions += t->total_acquisitions.load(std::memory_order_relaxed);
     c.contentions += t->total_contentions.load(std::memory_order_relaxed);
@@ -1424,13 +1425,15 @@ LockStats StatsForId(NodeId id) {
   s.hold_ns = n.hold_ns.load(std::memory_order_relaxed);
   s.hold_samples = n.hold_samples.load(std::memory_order_relaxed);
   for (ThreadState* t = E().threads.load(); t; t = t->next) {
-    for (const IdCacheEntry& c : t->id_cache) {
+    for (uint32_t i = 0; i < ThreadState::kIdCacheSize; ++i) {
+      const IdCacheEntry& c = t->id_cache[i];
       if (c.id != id) continue;  // racy read of another thread's shard: may be slightly stale
+      const LockHist& h = t->lock_hist[i];
       s.acquisitions += c.acquisitions;
-      s.contentions += c.contentions;
-      s.wait_ns += c.wait_ns;
-      s.hold_ns += c.hold_ns;
-      s.hold_samples += c.hold_samples;
+      s.contentions += h.contentions;
+      s.wait_ns += h.wait_ns;
+      s.hold_ns += h.hold_ns;
+      s.hold_samples += h.hold_samples;
     }
   }
   // Sampled holds (1 in kHoldSamplePeriod of each lock) stand for all of them: the mean sampled
@@ -1594,10 +1597,10 @@ Snapshot Collect() {
         const NodeId id = PeekId(c.id);
         const uint64_t acquisitions = Peek(c.acquisitions);
         const uint64_t key = Peek(h.key);
-        if (id == 0 || (acquisitions == 0 && Peek(c.contentions) == 0) || key == 0) continue;
+        if (id == 0 || (acquisitions == 0 && Peek(h.contentions) == 0) || key == 0) continue;
         LockShard shard;
         shard.acquisitions = acquisitions;
-        shard.contentions = Peek(c.contentions);
+        shard.contentions = Peek(h.contentions);
         shard.gpu_sync_ns = Peek(h.gpu_sync_ns);
         ShardRead(h.wait, &shard.wait);
         ShardRead(h.hold, &shard.hold);

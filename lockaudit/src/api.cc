@@ -49,8 +49,6 @@ __attribute__((constructor)) void InitAtLoad() {
     core_::StandDown();
     return;
   }
-#endif
-#ifndef LOCKAUDIT_IN_PRELOAD
   // The shim probes with the functions it resolved; here they are glibc's own.
   if (const char* why = core_::VerifyNativeMutex(
           {&pthread_mutex_lock, &pthread_mutex_trylock, &pthread_mutex_unlock})) {

@@ -15,8 +15,9 @@
 // with a level has a strictly lower one.
 //
 // Cost: an uncontended lock+unlock of the mutex types is two calls into liblockaudit (in place of
-// the two into glibc) that touch thread-local memory and the lock only (bench/mutex_bench). Compile with -DLOCKAUDIT_ENABLED=0 to make every type a
-// plain std:: type (the calls vanish at compile time; name/level are ignored).
+// the two into glibc) that touch thread-local memory and the lock only (bench/mutex_bench).
+// Compile with -DLOCKAUDIT_ENABLED=0 to make every type a plain std:: type (the calls vanish at
+// compile time; name/level are ignored).
 //
 // Thread-safety: as the std:: types. Destroying a lock forgets its lock-order edges, so a new
 // lock at the same address starts clean.

@@ -20,7 +20,9 @@ namespace {
 
 uint32_t Tid() { return static_cast<uint32_t>(syscall(SYS_gettid)); }
 
-NativeMutexFns Glibc() { return {&pthread_mutex_lock, &pthread_mutex_trylock, &pthread_mutex_unlock}; }
+NativeMutexFns Glibc() {
+  return {&pthread_mutex_lock, &pthread_mutex_trylock, &pthread_mutex_unlock};
+}
 
 class NativeMutexTest : public ::testing::Test {
  protected:
