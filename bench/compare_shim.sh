@@ -5,8 +5,9 @@
 #
 #   bench/compare_shim.sh [--build-dir DIR] [--iterations N] [--runs N] [--no-callgrind]
 #
-#   (a) build/bin/mutex_bench, --benchmark_repetitions=5: median CPU ns per lock+unlock of each
-#       std:: type and its lockaudit:: replacement, and the ratio.
+#   (a) build/bin/mutex_bench, 9 repetitions in random interleaved order (a slow spell of the
+#       machine hits the std:: and lockaudit:: benchmarks alike): median CPU ns per lock+unlock of
+#       each std:: type and its lockaudit:: replacement, and the ratio.
 #   (b) build/bin/shim_overhead natively and under LD_PRELOAD=liblockaudit_preload.so,
 #       alternately (A/B/A/B...), --runs times each (default 7) with the same --iterations
 #       (default 20000000): median ns per pair and the ratio, for every mode; nothing-held and
@@ -62,8 +63,9 @@ trap 'rm -rf "$tmp"' EXIT
 cases=(nothing-held one-held ten-held rwlock-read nothing-held:threaded one-held:threaded)
 
 # ---- (a) mutex_bench ------------------------------------------------------------------------
-echo "[a] mutex_bench, 5 repetitions ..." >&2
-"$bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+echo "[a] mutex_bench, 9 interleaved repetitions ..." >&2
+"$bench" --benchmark_repetitions=9 --benchmark_enable_random_interleaving=true \
+  --benchmark_report_aggregates_only=true \
   --benchmark_out="$tmp/mutex_bench.json" --benchmark_out_format=json >"$tmp/mutex_bench.txt" 2>&1 || {
   cat "$tmp/mutex_bench.txt" >&2
   exit 1
@@ -151,7 +153,7 @@ for b in data["benchmarks"]:
         median[b["run_name"]] = b["cpu_time"]
 print("## (a) mutex_bench: lockaudit:: types vs std:: types")
 print()
-print("Median CPU time of 5 repetitions, ns per lock+unlock.")
+print("Median CPU time of 9 repetitions (randomly interleaved), ns per lock+unlock.")
 print()
 print("| type | held | std:: ns/op | lockaudit:: ns/op | ratio | target |")
 print("|---|---|---:|---:|---:|---|")

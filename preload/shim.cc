@@ -338,13 +338,13 @@ __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
 constexpr int kNotTried = -2;
 
 // pthread_mutex_lock after the inline try returned `rc` (core::TryDefaultMutex: 0, EBUSY, or -1:
-// not a default mutex) and the fast path declined; or kNotTried (shim not resolved, or no
-// thread state yet). Out of line, so that the interposer's fast path is a leaf.
+// not a default mutex, or the inline path is not verified yet) and the fast path declined; or
+// kNotTried (no thread state yet). Out of line, so that the interposer's fast path is a leaf.
+// The interposer does not check that the real functions are resolved: the inline path needs
+// none (it is turned on after they are), and every other path comes here.
 __attribute__((noinline)) int MutexLockRest(pthread_mutex_t* m, int rc, Site site) noexcept {
-  if (rc == kNotTried) {
-    if (!Ready()) return ENOSYS;
-    if (Audited() == nullptr) return real::pthread_mutex_lock(m);
-  }
+  if (!Ready()) return ENOSYS;
+  if (rc == kNotTried && Audited() == nullptr) return real::pthread_mutex_lock(m);
   if (rc < 0) {
     rc = real::pthread_mutex_trylock(m);
     if (FastAfterTry(rc, m, core::kExclusive, site)) return rc;
@@ -360,10 +360,8 @@ __attribute__((noinline)) int MutexLockRest(pthread_mutex_t* m, int rc, Site sit
 
 // pthread_mutex_trylock after the inline try, as MutexLockRest.
 __attribute__((noinline)) int MutexTryRest(pthread_mutex_t* m, int rc, Site site) noexcept {
-  if (rc == kNotTried) {
-    if (!Ready()) return ENOSYS;
-    if (Audited() == nullptr) return real::pthread_mutex_trylock(m);
-  }
+  if (!Ready()) return ENOSYS;
+  if (rc == kNotTried && Audited() == nullptr) return real::pthread_mutex_trylock(m);
   if (rc < 0) {
     rc = real::pthread_mutex_trylock(m);
     if (FastAfterTry(rc, m, core::kTry, site)) return rc;
@@ -411,7 +409,7 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_destroy(pthread_mutex_t* m) noexcept {
 // and every other path leaves through a tail call, so the interposer saves no registers.
 LOCKAUDIT_INTERPOSE int pthread_mutex_lock(pthread_mutex_t* m) noexcept {
   ThreadState* ts = core::internal::tls_state;
-  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr || !real::g_resolved.load(std::memory_order_acquire))) {
+  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) {
     return MutexLockRest(m, kNotTried, LOCKAUDIT_CALLER_SITE());
   }
   const int rc = core::TryDefaultMutex(m, ts->tid);
@@ -424,7 +422,7 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_lock(pthread_mutex_t* m) noexcept {
 
 LOCKAUDIT_INTERPOSE int pthread_mutex_trylock(pthread_mutex_t* m) noexcept {
   ThreadState* ts = core::internal::tls_state;
-  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr || !real::g_resolved.load(std::memory_order_acquire))) {
+  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) {
     return MutexTryRest(m, kNotTried, LOCKAUDIT_CALLER_SITE());
   }
   const int rc = core::TryDefaultMutex(m, ts->tid);
@@ -455,9 +453,10 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c,
 }
 
 LOCKAUDIT_INTERPOSE int pthread_mutex_unlock(pthread_mutex_t* m) noexcept {
+  // A popped entry of the shim's own (kFromShim) was pushed by an interposer, after the real
+  // functions were resolved.
   ThreadState* ts = core::internal::tls_state;
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr && real::g_resolved.load(std::memory_order_acquire)) &&
-      core::FastRelease(*ts, m, core::kFromShim)) {
+  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && core::FastRelease(*ts, m, core::kFromShim)) {
     if (LOCKAUDIT_PREDICT_TRUE(core::UnlockDefaultMutex(m) == 0)) return 0;
     return real::pthread_mutex_unlock(m);
   }
