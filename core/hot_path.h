@@ -93,24 +93,29 @@ __attribute__((always_inline)) inline void PushHeld(ThreadState& ts, IdCacheEntr
 // The checks of FastAcquire when the thread holds n > 0 locks: not a re-lock, no hierarchy
 // problem, the (held set, lock) context already learned. Returns the prefix level to push, or
 // kDeclined. A blocking acquisition needs no scan for a re-lock: a context whose lock is held
-// is never cached (LearnContext), so a cached context proves the lock is not held. A try is
+// is never cached (LearnContext), so a cached context proves the lock is not held. The common
+// case, the lock taken again under the same held set, is recognised by the signature alone
+// (c.last_sig, set only after a context-cache hit, so it carries the same proof): no hash, no
+// cache line of the context cache on the dependency chain between the two atomics. A try is
 // not looked up in the context cache (it adds no edge) and scans.
-inline constexpr int64_t kDeclined = INT64_MIN;
 // `level`: the lock's level, or kNoLevel when no lock has a level (then no level is read).
-__attribute__((always_inline)) inline int64_t NestedPrefix(const ThreadState& ts,
-                                                          const IdCacheEntry& c, uint32_t flags,
-                                                          int level, bool levels) noexcept {
+inline constexpr int64_t kDeclined = INT64_MIN;
+__attribute__((always_inline)) inline int64_t NestedPrefix(const ThreadState& ts, IdCacheEntry& c,
+                                                          uint32_t flags, int level,
+                                                          bool levels) noexcept {
   const uint32_t n = ts.held_count;
   const HeldLock& top = ts.held[n - 1];
   const int prev = levels ? top.prefix_max_level : kNoLevel;
   if (!(flags & kTry)) {
     if (LOCKAUDIT_PREDICT_FALSE(levels && level != kNoLevel && prev >= level)) return kDeclined;
-    const uint64_t salt = LOCKAUDIT_PREDICT_FALSE((flags & kShared) != 0)
-                              ? EdgeSalt(HeldKey(c.id, flags))
-                              : c.edge_salt;
-    const uint64_t key = EdgeCacheKey(top.sig, salt);
-    if (LOCKAUDIT_PREDICT_FALSE(ts.edge_cache[EdgeCacheSlot(key)] != key)) {
-      return kDeclined;  // context not learned yet (or a re-lock)
+    const bool shared = (flags & kShared) != 0;
+    if (LOCKAUDIT_PREDICT_FALSE(shared || top.sig != c.last_sig)) {
+      const uint64_t salt = shared ? EdgeSalt(HeldKey(c.id, flags)) : c.edge_salt;
+      const uint64_t key = EdgeCacheKey(top.sig, salt);
+      if (LOCKAUDIT_PREDICT_FALSE(ts.edge_cache[EdgeCacheSlot(key)] != key)) {
+        return kDeclined;  // context not learned yet (or a re-lock)
+      }
+      if (!shared) c.last_sig = top.sig;
     }
   } else {
     for (uint32_t i = 0; i < n; ++i) {
@@ -148,9 +153,7 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
     if (LOCKAUDIT_PREDICT_FALSE(p == kDeclined)) return false;  // the begun entry is dropped
     prefix = static_cast<int>(p);
   }
-  const uint64_t held_key =
-      LOCKAUDIT_PREDICT_FALSE((flags & kShared) != 0) ? HeldKey(c.id, flags) : c.held_key;
-  CommitHeld(ts, c, h, prefix, held_key, 0);
+  CommitHeld(ts, c, h, prefix, HeldKey(c.id, flags), 0);
   return true;
 }
 

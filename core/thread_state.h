@@ -45,8 +45,11 @@ struct alignas(64) IdCacheEntry {
   uintptr_t addr;
   NodeId id;
   LockNode* node;  // the registry's node for id (validated by its generation)
-  uint64_t held_key;   // HeldKey(id, kExclusive), precomputed for the fast path
-  uint64_t edge_salt;  // EdgeSalt(held_key)
+  // The held-set signature under which this thread last took the lock exclusively with the
+  // context already learned (0: none): the same signature again is a known context without a
+  // context-cache lookup (hot_path.h, NestedPrefix).
+  uint64_t last_sig;
+  uint64_t edge_salt;  // EdgeSalt(HeldKey(id, kExclusive))
   // For a lock on this thread's stack: its frame's CFA and the return address at CFA-8 when the
   // lock was registered. A different word there means the frame returned: the lock is dead.
   uintptr_t owner_cfa;
