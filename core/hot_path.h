@@ -110,7 +110,8 @@ __attribute__((always_inline)) inline int64_t NestedPrefix(const ThreadState& ts
     if (LOCKAUDIT_PREDICT_FALSE(levels && level != kNoLevel && prev >= level)) return kDeclined;
     const bool shared = (flags & kShared) != 0;
     if (LOCKAUDIT_PREDICT_FALSE(shared || top.sig != c.last_sig)) {
-      const uint64_t salt = shared ? EdgeSalt(HeldKey(c.id, flags)) : c.edge_salt;
+      const uint64_t salt = LOCKAUDIT_PREDICT_FALSE(shared) ? EdgeSalt(HeldKey(c.id, flags))
+                                                            : ts.lock_hist[&c - ts.id_cache].edge_salt;
       const uint64_t key = EdgeCacheKey(top.sig, salt);
       if (LOCKAUDIT_PREDICT_FALSE(ts.edge_cache[EdgeCacheSlot(key)] != key)) {
         return kDeclined;  // context not learned yet (or a re-lock)
@@ -153,7 +154,9 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
     if (LOCKAUDIT_PREDICT_FALSE(p == kDeclined)) return false;  // the begun entry is dropped
     prefix = static_cast<int>(p);
   }
-  CommitHeld(ts, c, h, prefix, HeldKey(c.id, flags), 0);
+  const uint64_t held_key =
+      LOCKAUDIT_PREDICT_FALSE((flags & kShared) != 0) ? HeldKey(c.id, flags) : c.held_key;
+  CommitHeld(ts, c, h, prefix, held_key, 0);
   return true;
 }
 

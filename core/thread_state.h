@@ -49,7 +49,7 @@ struct alignas(64) IdCacheEntry {
   // context already learned (0: none): the same signature again is a known context without a
   // context-cache lookup (hot_path.h, NestedPrefix).
   uint64_t last_sig;
-  uint64_t edge_salt;  // EdgeSalt(HeldKey(id, kExclusive))
+  uint64_t held_key;  // HeldKey(id, kExclusive), precomputed for the fast path
   // For a lock on this thread's stack: its frame's CFA and the return address at CFA-8 when the
   // lock was registered. A different word there means the frame returned: the lock is dead.
   uintptr_t owner_cfa;
@@ -62,6 +62,7 @@ static_assert(sizeof(IdCacheEntry) == 64, "one cache line per id-cache entry");
 // written on the contended path (wait), on sampled releases (hold) and by GPU sync events; read
 // by Collect() and StatsForId().
 struct LockHist {
+  uint64_t edge_salt;  // EdgeSalt(HeldKey(id, kExclusive)): the context-cache lookup's salt
   uint64_t contentions;
   uint64_t wait_ns;
   uint64_t hold_ns;  // sum of the sampled holds (not scaled)

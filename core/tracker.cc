@@ -423,7 +423,8 @@ LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockCl
   c.id = id;
   c.node = &E().registry.Node(id);
   c.last_sig = 0;
-  c.edge_salt = EdgeSalt(HeldKey(id, kExclusive));
+  c.held_key = HeldKey(id, kExclusive);
+  ts.lock_hist[&c - ts.id_cache].edge_salt = EdgeSalt(c.held_key);
   ts.lock_hist[&c - ts.id_cache].key = StatsKeyOf(*c.node, on_stack);
   if (on_stack) {
     RecordStackOwner(ts, id, lock);
@@ -483,7 +484,7 @@ LOCKAUDIT_HOT void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint
   int level = c.node->level.load(std::memory_order_relaxed);
   int prev = ts.held_count ? ts.held[ts.held_count - 1].prefix_max_level : kNoLevel;
   const uint64_t hold_start_ns = HoldSampleDue(c) ? NowNs() : 0;
-  const uint64_t key = HeldKey(c.id, flags);
+  const uint64_t key = (flags & kShared) ? HeldKey(c.id, flags) : c.held_key;
   PushHeld(ts, c, lock, flags, site, std::max(prev, level), key, hold_start_ns);
 }
 
