@@ -14,6 +14,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "native_mutex.h"
 #include "provider.h"
 #include "thread_state.h"
 
@@ -176,6 +177,19 @@ __attribute__((always_inline)) inline bool FastRelease(ThreadState& ts, const vo
   if (LOCKAUDIT_PREDICT_FALSE(h.addr != lock || (flags_recursion & kMask) != origin)) return false;
   ts.held_count = n - 1;
   return true;
+}
+
+// The uncontended acquisition of a default pthread mutex `m` (recorded as `lock`, which the
+// instrumented types give as their own address) by both front-ends: the inline try
+// (native_mutex.h) and the fast path's record. kRecorded when both happened; else the try's
+// result: 0 (acquired, not recorded: OnAcquired must), EBUSY, or -1 (not tried: call glibc).
+inline constexpr int kRecorded = 1;
+__attribute__((always_inline)) inline int TryDefaultAndRecord(ThreadState& ts, pthread_mutex_t* m,
+                                                              const void* lock, uint32_t flags,
+                                                              Site site) noexcept {
+  const int rc = TryDefaultMutex(m, ts.tid);
+  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && FastAcquire(ts, lock, flags, site)) return kRecorded;
+  return rc;
 }
 
 }  // namespace lockaudit::core

@@ -30,11 +30,20 @@
 #include <atomic>
 #include <cstdint>
 
+#include "provider.h"
+
 namespace lockaudit::core {
 
 // True once VerifyNativeMutex() accepted this glibc (try and unlock). Written at start-up, read
 // with a relaxed load (a plain one on x86-64).
 extern std::atomic<bool> g_inline_mutex_try;
+
+// The engine's class of a pthread mutex: glibc keeps the type in the low bits of __kind (set at
+// init, never changed).
+inline LockClass MutexClass(const pthread_mutex_t* m) {
+  return (m->__data.__kind & 3) == PTHREAD_MUTEX_RECURSIVE_NP ? LockClass::kRecursiveMutex
+                                                              : LockClass::kMutex;
+}
 
 // The real glibc functions the probe uses (the shim's resolved pointers, or glibc's directly).
 struct NativeMutexFns {

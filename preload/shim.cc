@@ -52,11 +52,8 @@ inline bool Ready() {
 // The calling thread's state, or null when the call must pass straight through.
 inline ThreadState* Audited() { return core::ThisThread(); }
 
-LockClass MutexClass(const pthread_mutex_t* m) {
-  // glibc keeps the type in the low bits of __kind (set at init, never changed).
-  return (m->__data.__kind & 3) == PTHREAD_MUTEX_RECURSIVE_NP ? LockClass::kRecursiveMutex
-                                                              : LockClass::kMutex;
-}
+using core::MutexClass;
+
 // glibc's mtx_t has the layout of pthread_mutex_t (it is one, behind a union).
 const pthread_mutex_t* AsPthread(const mtx_t* m) { return reinterpret_cast<const pthread_mutex_t*>(m); }
 
@@ -369,6 +366,19 @@ __attribute__((noinline)) int MutexTryRest(pthread_mutex_t* m, int rc, Site site
   return TrySlow(m, MutexClass(m), core::kExclusive, site, rc, PthreadAcquired);
 }
 
+// pthread_mutex_lock (kFlags = kExclusive, kRest = MutexLockRest) and pthread_mutex_trylock
+// (kTry, MutexTryRest). The uncontended path makes no call (a default mutex is tried inline,
+// core/native_mutex.h) and every other path leaves through a tail call to kRest, so the
+// interposer saves no registers.
+template <uint32_t kFlags, int (*kRest)(pthread_mutex_t*, int, Site) noexcept>
+__attribute__((always_inline)) inline int MutexTry(pthread_mutex_t* m, Site site) noexcept {
+  ThreadState* ts = core::internal::tls_state;
+  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return kRest(m, kNotTried, site);
+  const int rc = core::TryDefaultAndRecord(*ts, m, m, kFlags | core::kFromShim, site);
+  if (LOCKAUDIT_PREDICT_TRUE(rc == core::kRecorded)) return 0;
+  return kRest(m, rc, site);
+}
+
 // pthread_mutex_unlock when the fast path declined (or the shim is not resolved, or the thread
 // has no state yet).
 __attribute__((noinline)) int MutexUnlockRest(pthread_mutex_t* m, Site site) noexcept {
@@ -405,32 +415,12 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_destroy(pthread_mutex_t* m) noexcept {
   return rc;
 }
 
-// The uncontended path makes no call (a default mutex is tried inline, core/native_mutex.h)
-// and every other path leaves through a tail call, so the interposer saves no registers.
 LOCKAUDIT_INTERPOSE int pthread_mutex_lock(pthread_mutex_t* m) noexcept {
-  ThreadState* ts = core::internal::tls_state;
-  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) {
-    return MutexLockRest(m, kNotTried, LOCKAUDIT_CALLER_SITE());
-  }
-  const int rc = core::TryDefaultMutex(m, ts->tid);
-  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) &&
-      core::FastAcquire(*ts, m, core::kExclusive | core::kFromShim, LOCKAUDIT_CALLER_SITE())) {
-    return 0;
-  }
-  return MutexLockRest(m, rc, LOCKAUDIT_CALLER_SITE());
+  return MutexTry<core::kExclusive, MutexLockRest>(m, LOCKAUDIT_CALLER_SITE());
 }
 
 LOCKAUDIT_INTERPOSE int pthread_mutex_trylock(pthread_mutex_t* m) noexcept {
-  ThreadState* ts = core::internal::tls_state;
-  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) {
-    return MutexTryRest(m, kNotTried, LOCKAUDIT_CALLER_SITE());
-  }
-  const int rc = core::TryDefaultMutex(m, ts->tid);
-  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) &&
-      core::FastAcquire(*ts, m, core::kTry | core::kFromShim, LOCKAUDIT_CALLER_SITE())) {
-    return 0;
-  }
-  return MutexTryRest(m, rc, LOCKAUDIT_CALLER_SITE());
+  return MutexTry<core::kTry, MutexTryRest>(m, LOCKAUDIT_CALLER_SITE());
 }
 
 LOCKAUDIT_INTERPOSE int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) noexcept {

@@ -147,13 +147,7 @@ __attribute__((noinline)) bool TryMutexRest(const void* lock, pthread_mutex_t* m
   if (rc < 0) rc = pthread_mutex_trylock(m);
   if (rc != 0) return false;
   core_::ThreadState* ts = core_::ThisThread();
-  if (ts != nullptr) {
-    // The class, as the shim reads it: glibc keeps the type in the low bits of __kind.
-    const auto cls = (m->__data.__kind & 3) == PTHREAD_MUTEX_RECURSIVE_NP
-                         ? core_::LockClass::kRecursiveMutex
-                         : core_::LockClass::kMutex;
-    core_::OnAcquired(*ts, lock, cls, flags, site);
-  }
+  if (ts != nullptr) core_::OnAcquired(*ts, lock, core_::MutexClass(m), flags, site);
   return true;
 }
 
@@ -166,8 +160,8 @@ __attribute__((always_inline)) inline bool TryMutex(const void* lock, pthread_mu
   core_::ThreadState* ts = core_::internal::tls_state;
   int rc = -1;
   if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) {
-    rc = core_::TryDefaultMutex(m, ts->tid);
-    if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && core_::FastAcquire(*ts, lock, kFlags, site)) return true;
+    rc = core_::TryDefaultAndRecord(*ts, m, lock, kFlags, site);
+    if (LOCKAUDIT_PREDICT_TRUE(rc == core_::kRecorded)) return true;
     if (rc == EBUSY) return false;
   }
   return TryMutexRest(lock, m, kFlags, rc, site);

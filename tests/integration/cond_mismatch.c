@@ -3,7 +3,6 @@
 // Expected under the shim: one cond_mutex_mismatch.
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
-#include <time.h>
 
 #include "itest.h"
 
@@ -32,12 +31,8 @@ int main(void) {
   pthread_t a, b;
   ITEST_OK(pthread_create(&a, NULL, Waiter, &g_jobs_mu));
   ITEST_OK(pthread_create(&b, NULL, Waiter, &g_stats_mu));
-  while (__atomic_load_n(&g_waiting, __ATOMIC_SEQ_CST) < 2) {
-    struct timespec d = {0, 1000000L};
-    nanosleep(&d, NULL);
-  }
-  struct timespec d = {0, 200 * 1000000L};  // both keep re-waiting meanwhile
-  nanosleep(&d, NULL);
+  while (__atomic_load_n(&g_waiting, __ATOMIC_SEQ_CST) < 2) itest_sleep_ms(1);
+  itest_sleep_ms(200);  // both keep re-waiting meanwhile
   __atomic_store_n(&g_go, 1, __ATOMIC_SEQ_CST);
   ITEST_OK(pthread_cond_broadcast(&g_work_cv));
   ITEST_OK(pthread_join(a, NULL));

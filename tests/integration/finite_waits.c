@@ -5,7 +5,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "itest.h"
 
@@ -15,17 +14,11 @@ pthread_cond_t g_queue_cv = PTHREAD_COND_INITIALIZER;
 static int g_items;
 static long g_stall_ms;
 
-static void SleepMs(long ms) {
-  struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&d, &d) != 0) {
-  }
-}
-
 static void* Turn(void* arg) {
   (void)arg;
   for (int i = 0; i < 3; ++i) {
     ITEST_OK(pthread_mutex_lock(&g_pool_mu));  // waits up to 3 holds: 0.3 thresholds
-    SleepMs(g_stall_ms / 10);
+    itest_sleep_ms(g_stall_ms / 10);
     ITEST_OK(pthread_mutex_unlock(&g_pool_mu));
   }
   return NULL;
@@ -34,7 +27,7 @@ static void* Turn(void* arg) {
 static void* Producer(void* arg) {
   (void)arg;
   for (int i = 0; i < 5; ++i) {
-    SleepMs(g_stall_ms / 5);
+    itest_sleep_ms(g_stall_ms / 5);
     ITEST_OK(pthread_mutex_lock(&g_queue_mu));
     ++g_items;
     ITEST_OK(pthread_cond_signal(&g_queue_cv));

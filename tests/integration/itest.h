@@ -1,4 +1,4 @@
-// itest.h: two error-checking macros shared by the C integration programs.
+// itest.h: the error-checking macros and the sleep shared by the C integration programs.
 //
 // Deliberately not a lockaudit header: the programs in this folder are "unmodified programs"
 // (DESIGN.md §1) that know nothing about the auditor; they only include the C library.
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 // Evaluates `call` (an int return code in the pthread style) once and exits with status 2
 // unless it equals `want`.
@@ -24,5 +25,13 @@
   } while (0)
 
 #define ITEST_OK(call) ITEST_EXPECT_RC(call, 0)
+
+// Sleeps `ms` milliseconds, resuming after a signal. (Includers define _POSIX_C_SOURCE 200809L
+// before any header, for nanosleep.)
+static inline void itest_sleep_ms(long ms) {
+  struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&d, &d) != 0) {
+  }
+}
 
 #endif  // LOCKAUDIT_TESTS_INTEGRATION_ITEST_H_

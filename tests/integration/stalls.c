@@ -4,19 +4,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "itest.h"
 
 pthread_mutex_t g_config_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t g_held;
 static long g_stall_ms;
-
-static void SleepMs(long ms) {
-  struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&d, &d) != 0) {
-  }
-}
 
 static void* Reader(void* arg) {
   (void)arg;
@@ -33,7 +26,7 @@ int main(int argc, char** argv) {
   ITEST_OK(pthread_create(&reader, NULL, Reader, NULL));
   ITEST_OK(pthread_mutex_lock(&g_config_mu));
   pthread_barrier_wait(&g_held);
-  SleepMs(3 * g_stall_ms);  // a slow reload while holding the lock
+  itest_sleep_ms(3 * g_stall_ms);  // a slow reload while holding the lock
   ITEST_OK(pthread_mutex_unlock(&g_config_mu));
   ITEST_OK(pthread_join(reader, NULL));
   return 0;

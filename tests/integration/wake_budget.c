@@ -3,7 +3,6 @@
 // Expected under the shim: one wake_budget.
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
-#include <time.h>
 
 #include "itest.h"
 
@@ -28,13 +27,11 @@ int main(void) {
     ITEST_OK(pthread_mutex_lock(&g_ready_mu));
     if (g_waiting) break;  // the waiter is inside pthread_cond_wait (it released the mutex)
     ITEST_OK(pthread_mutex_unlock(&g_ready_mu));
-    struct timespec d = {0, 1000000L};
-    nanosleep(&d, NULL);
+    itest_sleep_ms(1);
   }
   g_ready = 1;
   ITEST_OK(pthread_cond_signal(&g_ready_cv));
-  struct timespec d = {0, 100 * 1000000L};
-  nanosleep(&d, NULL);  // still holding the mutex: the woken waiter waits for it
+  itest_sleep_ms(100);  // still holding the mutex: the woken waiter waits for it
   ITEST_OK(pthread_mutex_unlock(&g_ready_mu));
   ITEST_OK(pthread_join(t, NULL));
   return 0;

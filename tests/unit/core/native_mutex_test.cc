@@ -157,7 +157,7 @@ TEST(NativeMutexProbeTest, RefusesAProtocolThatDiffers) {
   EXPECT_FALSE(g_inline_mutex_try);
   pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
   EXPECT_EQ(TryDefaultMutex(&m, Tid()), -1);  // off: glibc decides
-  EXPECT_EQ(VerifyNativeMutex({nullptr, nullptr, nullptr}) != nullptr, true);
+  EXPECT_NE(VerifyNativeMutex({nullptr, nullptr, nullptr}), nullptr);
   EXPECT_EQ(VerifyNativeMutex(Glibc()), nullptr);  // and on again for the other tests
 }
 

@@ -35,6 +35,27 @@ std::optional<lockaudit::Finding> AwaitFinding(const std::string& kind, const st
   return std::nullopt;
 }
 
+// Holds `m` on a thread of its own for `hold`: the constructor returns once it is held, the
+// destructor joins.
+class HolderThread {
+ public:
+  HolderThread(lockaudit::mutex& m, std::chrono::milliseconds hold)
+      : thread_([this, &m, hold] {
+          std::lock_guard<lockaudit::mutex> l(m);
+          held_.arrive_and_wait();
+          std::this_thread::sleep_for(hold);
+        }) {
+    held_.arrive_and_wait();
+  }
+  ~HolderThread() { thread_.join(); }
+  HolderThread(const HolderThread&) = delete;
+  HolderThread& operator=(const HolderThread&) = delete;
+
+ private:
+  std::barrier<> held_{2};
+  std::thread thread_;
+};
+
 size_t CountFindings(const std::string& kind, const std::string& needle) {
   size_t n = 0;
   for (const lockaudit::Finding& f : lockaudit::findings()) {
@@ -56,15 +77,10 @@ TEST(WakeTest, HoldStallReportedForALongHold) {
 
 TEST(WakeTest, WaitStallNamesTheHolder) {
   lockaudit::mutex slow_mu("wake_test.slow_mu");
-  std::barrier held(2);
-  std::thread holder([&] {
-    std::lock_guard<lockaudit::mutex> hold(slow_mu);
-    held.arrive_and_wait();
-    std::this_thread::sleep_for(700ms);
-  });
-  held.arrive_and_wait();
-  { std::lock_guard<lockaudit::mutex> wait(slow_mu); }  // waits ~700 ms
-  holder.join();
+  {
+    HolderThread holder(slow_mu, 700ms);
+    std::lock_guard<lockaudit::mutex> wait(slow_mu);  // waits ~700 ms
+  }
   auto f = AwaitFinding("wait_stall", "wake_test.slow_mu");
   ASSERT_TRUE(f.has_value());
   EXPECT_GE(f->threads.size(), 2u) << "the waiter and the holder: " << f->message;
@@ -91,18 +107,11 @@ TEST(WakeTest, ShortWaitsAndHoldsAreNotStalls) {
 
 TEST(WakeTest, BlockingInsideNonblockingScopeIsReported) {
   lockaudit::mutex state_mu("wake_test.state_mu");
-  std::barrier held(2);
-  std::thread holder([&] {
-    std::lock_guard<lockaudit::mutex> hold(state_mu);
-    held.arrive_and_wait();
-    std::this_thread::sleep_for(50ms);
-  });
-  held.arrive_and_wait();
   {
+    HolderThread holder(state_mu, 50ms);
     lockaudit::nonblocking_scope event_loop;
     std::lock_guard<lockaudit::mutex> blocked(state_mu);  // contended: the loop thread blocks
   }
-  holder.join();
   auto f = AwaitFinding("blocking_in_nonblocking", "wake_test.state_mu", 100ms);
   ASSERT_TRUE(f.has_value());
   EXPECT_NE(f->message.find("nonblocking_scope"), std::string::npos) << f->message;
