@@ -10,8 +10,9 @@ namespace lockaudit::core {
 
 std::atomic<bool> g_inline_mutex_try{false};
 
-void WakeMutexWaiter(pthread_mutex_t* m) noexcept {
+__attribute__((noinline)) int WakeMutexWaiter(pthread_mutex_t* m) noexcept {
   syscall(SYS_futex, &m->__data.__lock, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr, nullptr, 0);
+  return 0;
 }
 
 namespace {

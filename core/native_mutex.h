@@ -56,8 +56,9 @@ struct NativeMutexFns {
 // it was refused, or nullptr when accepted. Call once, before audited threads lock.
 const char* VerifyNativeMutex(const NativeMutexFns& fns) noexcept;
 
-// Wakes one thread blocked on the mutex word (the contended unlock).
-void WakeMutexWaiter(pthread_mutex_t* m) noexcept;
+// Wakes one thread blocked on the mutex word (the contended unlock). Returns 0 (the unlock's
+// result), so that an unlock ends with a tail call to it and saves no register for it.
+int WakeMutexWaiter(pthread_mutex_t* m) noexcept;
 
 // The protocol itself, without looking at g_inline_mutex_try (the probe runs it before it
 // turns the flag on, so no other thread ever sees an unverified inline path).
@@ -78,13 +79,17 @@ __attribute__((always_inline)) inline int Try(pthread_mutex_t* m, uint32_t tid) 
   return 0;
 }
 
-__attribute__((always_inline)) inline int Unlock(pthread_mutex_t* m) noexcept {
-  if (!IsDefault(m)) return -1;
+// The unlock of a mutex known to be a default one, but for the wake: true when a thread waits
+// (the caller then calls WakeMutexWaiter, as a tail call where it can).
+__attribute__((always_inline)) inline bool ReleaseKnownDefault(pthread_mutex_t* m) noexcept {
   m->__data.__owner = 0;
   --m->__data.__nusers;
-  if (__builtin_expect(__atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE) > 1, 0)) {
-    WakeMutexWaiter(m);
-  }
+  return __builtin_expect(__atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE) > 1, 0);
+}
+
+__attribute__((always_inline)) inline int Unlock(pthread_mutex_t* m) noexcept {
+  if (!IsDefault(m)) return -1;
+  if (ReleaseKnownDefault(m)) return WakeMutexWaiter(m);
   return 0;
 }
 }  // namespace native
@@ -94,6 +99,11 @@ __attribute__((always_inline)) inline int Unlock(pthread_mutex_t* m) noexcept {
 __attribute__((always_inline)) inline int TryDefaultMutex(pthread_mutex_t* m,
                                                          uint32_t tid) noexcept {
   return g_inline_mutex_try.load(std::memory_order_relaxed) ? native::Try(m, tid) : -1;
+}
+
+// Is the inline path on and `m` a default mutex (then native::ReleaseKnownDefault releases it)?
+__attribute__((always_inline)) inline bool InlineDefaultMutex(const pthread_mutex_t* m) noexcept {
+  return g_inline_mutex_try.load(std::memory_order_relaxed) && native::IsDefault(m);
 }
 
 // 0: released (as glibc's unlock would); -1: not a default mutex (or the inline path is off):

@@ -62,7 +62,6 @@ static_assert(sizeof(IdCacheEntry) == 64, "one cache line per id-cache entry");
 // written on the contended path (wait), on sampled releases (hold) and by GPU sync events; read
 // by Collect() and StatsForId().
 struct LockHist {
-  uint64_t edge_salt;  // EdgeSalt(HeldKey(id, kExclusive)): the context-cache lookup's salt
   uint64_t contentions;
   uint64_t wait_ns;
   uint64_t hold_ns;  // sum of the sampled holds (not scaled)
@@ -136,6 +135,10 @@ class ThreadState {
   std::atomic<uint64_t> total_contentions;
 
   IdCacheEntry id_cache[kIdCacheSize];
+  // EdgeSalt(HeldKey(id, kExclusive)) of the lock cached in id_cache[i]: the context-cache
+  // lookup's salt, read only when the held set differs from the last one (hot_path.h). A dense
+  // array, so that its index is the id-cache entry's offset shifted, not a multiply.
+  uint64_t edge_salt[kIdCacheSize];
   uint64_t edge_cache[kEdgeCacheSize];  // keys of (held set, lock, mode) contexts already learned
   HeldLock inline_held[kInlineHeld];
   LockHist lock_hist[kIdCacheSize];

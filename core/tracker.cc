@@ -424,7 +424,7 @@ LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockCl
   c.node = &E().registry.Node(id);
   c.last_sig = 0;
   c.held_key = HeldKey(id, kExclusive);
-  ts.lock_hist[&c - ts.id_cache].edge_salt = EdgeSalt(c.held_key);
+  ts.edge_salt[&c - ts.id_cache] = EdgeSalt(c.held_key);
   ts.lock_hist[&c - ts.id_cache].key = StatsKeyOf(*c.node, on_stack);
   if (on_stack) {
     RecordStackOwner(ts, id, lock);

@@ -186,7 +186,11 @@ __attribute__((noinline)) bool TryLockMutex(const void* lock, pthread_mutex_t* m
 __attribute__((noinline)) void UnlockMutex(const void* lock, pthread_mutex_t* m) noexcept {
   core_::ThreadState* ts = core_::internal::tls_state;
   if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && core_::FastRelease(*ts, lock, 0)) {
-    if (LOCKAUDIT_PREDICT_FALSE(core_::UnlockDefaultMutex(m) != 0)) pthread_mutex_unlock(m);
+    if (LOCKAUDIT_PREDICT_FALSE(!core_::InlineDefaultMutex(m))) {
+      pthread_mutex_unlock(m);
+    } else if (LOCKAUDIT_PREDICT_FALSE(core_::native::ReleaseKnownDefault(m))) {
+      core_::WakeMutexWaiter(m);
+    }
     return;
   }
   UnlockMutexRest(lock, m, LOCKAUDIT_CALLER_SITE());
