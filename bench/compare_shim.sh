@@ -13,6 +13,11 @@
 #       (default 20000000): median ns per pair and the ratio, for every mode; nothing-held and
 #       one-held also "threaded" (an idle second thread exists, so glibc's lock/unlock use their
 #       atomic paths, as in every program that can deadlock; see shim_overhead.c).
+#   (d) build/bin/shim_overhead ... threaded paired under the shim, --runs times per mode:
+#       glibc's own functions (dlsym on libc.so.6, past the shim) and the interposed ones timed in
+#       one process, alternating in blocks of 20000 pairs (iterations/2 pairs each side): the
+#       ratio measured side by side, so that a slow spell of the machine falls on both sides.
+#       One paired run without the shim checks the method (both sides glibc: about 1.00x).
 #   (c) valgrind --tool=callgrind on shim_overhead with 200000 and 400000 iterations, natively and
 #       under the shim: instructions per lock+unlock = (Ir(400k) - Ir(200k)) / 200k (startup,
 #       warm-up and exit cancel out).
@@ -35,7 +40,7 @@ while [[ $# -gt 0 ]]; do
     --runs) runs="$2"; shift 2 ;;
     --runs=*) runs="${1#*=}"; shift ;;
     --no-callgrind) callgrind=0; shift ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare_shim.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -95,6 +100,24 @@ for c in "${cases[@]}"; do
   done
 done
 
+# ---- (d) shim_overhead paired: glibc and the shim side by side in one process -----------------
+paired_cases=(nothing-held one-held rwlock-read)
+: >"$tmp/paired.txt"
+for c in "${paired_cases[@]}"; do
+  echo "[d] shim_overhead $c threaded paired: $runs runs under the shim, 1 without ..." >&2
+  for ((r = 0; r <= runs; ++r)); do
+    if ((r == runs)); then
+      kind=check
+      out="$("$prog" "$c" $((iterations / 2)) threaded paired)"
+    else
+      kind=shim
+      out="$(LD_PRELOAD="$shim" "$prog" "$c" $((iterations / 2)) threaded paired)"
+    fi
+    echo "$c $kind $(sed -n 's/^native_ns_per_op=//p' <<<"$out") $(sed -n 's/^ns_per_op=//p' <<<"$out")" \
+      >>"$tmp/paired.txt"
+  done
+done
+
 # ---- (c) callgrind instruction counts --------------------------------------------------------
 : >"$tmp/ir.txt"
 if [[ $callgrind -eq 1 ]]; then
@@ -122,10 +145,10 @@ fi
 # ---- Table ----------------------------------------------------------------------------------
 model="$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
 python3 - "$tmp/mutex_bench.json" "$tmp/timing.txt" "$tmp/ir.txt" "$model" "$(nproc)" \
-  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$iterations" "$runs" >"$tmp/table.md" <<'PY'
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$iterations" "$runs" "$tmp/paired.txt" >"$tmp/table.md" <<'PY'
 import json, statistics, sys
 
-bench_json, timing_txt, ir_txt, model, ncpu, date, iterations, runs = sys.argv[1:9]
+bench_json, timing_txt, ir_txt, model, ncpu, date, iterations, runs, paired_txt = sys.argv[1:10]
 TARGET = 1.5
 
 def label(case):
@@ -197,6 +220,36 @@ for mode in modes:
           f"{verdict(r, mode.split(':')[0] in ('nothing-held', 'one-held'))} | "
           f"{min(s) / min(n):.2f}x | "
           f"{' '.join(f'{x:.2f}' for x in n)} | {' '.join(f'{x:.2f}' for x in s)} |")
+print()
+
+# (d)
+paired = {}
+for line in open(paired_txt):
+    mode, kind, native, shim = line.split()
+    paired.setdefault(mode, {}).setdefault(kind, []).append((float(native), float(shim)))
+print("## (d) shim_overhead paired: glibc and the shim side by side in one process")
+print()
+print(f"{runs} runs under the shim per mode, each timing glibc's own functions (called through "
+      "dlsym on libc.so.6, past the shim) and the interposed ones on a second set of locks in "
+      f"the same state, alternating in blocks of 20000 pairs, {int(iterations) // 2} pairs each "
+      "side, threaded. A slow spell of the machine falls on both sides of a run alike; it still "
+      "moves the ratio between runs when it slows the side that does more work more. "
+      "\"method check\": the same run without the shim (both sides glibc).")
+print()
+print("| mode | glibc ns/op | shim ns/op | ratio (median of runs) | target | run ratios | method check |")
+print("|---|---:|---:|---:|---|---|---:|")
+for mode, kinds in paired.items():
+    runs_ = kinds.get("shim", [])
+    if not runs_:
+        continue
+    ratios = [s / n for n, s in runs_]
+    check = kinds.get("check", [])
+    chk = f"{check[0][1] / check[0][0]:.2f}x" if check else "-"
+    r = statistics.median(ratios)
+    print(f"| {mode}, threaded | {statistics.median(n for n, _ in runs_):.2f} | "
+          f"{statistics.median(s for _, s in runs_):.2f} | {r:.2f}x | "
+          f"{verdict(r, mode in ('nothing-held', 'one-held'))} | "
+          f"{' '.join(f'{x:.2f}' for x in ratios)} | {chk} |")
 print()
 
 # (c)
