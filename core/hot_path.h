@@ -49,6 +49,14 @@ inline uint32_t CachedGeneration(const IdCacheEntry& c) {
 }
 static_assert(sizeof(NodeId) == 8, "NodeId is generation << 32 | index");
 
+// The node's level (low half) and foreign-unlock count (high half), read as one 64-bit word:
+// a held entry's prefix_max_level and foreign_unlocks_at when the lock's own level is the prefix
+// (as when no lock has a level). Relaxed, as the two separate loads are.
+inline uint64_t LevelAndForeign(const LockNode& node) {
+  using Word = uint64_t __attribute__((may_alias));
+  return __atomic_load_n(reinterpret_cast<const Word*>(&node.level), __ATOMIC_RELAXED);
+}
+
 // Writes two adjacent 32-bit fields of a HeldLock with one 64-bit store (x86-64 is little-endian).
 __attribute__((always_inline)) inline void StorePair(void* first, uint32_t lo,
                                                     uint32_t hi) noexcept {
@@ -161,32 +169,77 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
                               CachedGeneration(c))) {
     return false;
   }
-  if (LOCKAUDIT_PREDICT_FALSE(OwnerFrameDead(c.owner_cfa, c.owner_ret))) return false;
+  // (A lock on no thread's stack has owner_cfa 0: one compare, the rest stays off the path.)
+  if (LOCKAUDIT_PREDICT_FALSE(c.owner_cfa != 0) && OwnerFrameDead(c.owner_cfa, c.owner_ret)) {
+    return false;
+  }
   if ((flags & kFromShim) && node.api_managed.load(std::memory_order_relaxed)) {
     return true;  // an instrumented type's own std:: call: that type reports it
   }
   const uint32_t n = ts.held_count;
   if (LOCKAUDIT_PREDICT_FALSE(n == ts.held_capacity || HoldSampleDue(c))) return false;
   HeldLock& h = BeginHeld(ts, n, c, lock, flags, site);
-  int prefix = kNoLevel;
-  // Two copies of the checks, so that the common one (no lock has a level) carries no level in
-  // a register: with one more value live, the fast path saves a callee-saved register.
-  if (LOCKAUDIT_PREDICT_TRUE(!g_levels_in_use.load(std::memory_order_relaxed))) {
-    if (n != 0 && LOCKAUDIT_PREDICT_FALSE(NestedPrefix(ts, n, (&h)[-1], c, flags, kNoLevel,
-                                                       false) == kDeclined)) {
-      return false;  // the begun entry is dropped
-    }
-  } else {
-    prefix = node.level.load(std::memory_order_relaxed);
-    if (n != 0) {
-      const int64_t p = NestedPrefix(ts, n, (&h)[-1], c, flags, prefix, true);  // held[n - 1]
-      if (LOCKAUDIT_PREDICT_FALSE(p == kDeclined)) return false;
-      prefix = static_cast<int>(p);
-    }
+  const bool levels = g_levels_in_use.load(std::memory_order_relaxed);
+  const int level = levels ? node.level.load(std::memory_order_relaxed) : kNoLevel;
+  int prefix = level;
+  if (n != 0) {
+    const int64_t p = NestedPrefix(ts, n, (&h)[-1], c, flags, level, levels);  // held[n - 1]
+    if (LOCKAUDIT_PREDICT_FALSE(p == kDeclined)) return false;  // the begun entry is dropped
+    prefix = static_cast<int>(p);
   }
   const uint64_t held_key =
       LOCKAUDIT_PREDICT_FALSE((flags & kShared) != 0) ? HeldKey(c.id, flags) : c.held_key;
   CommitHeld(ts, n, c, h, prefix, held_key, 0);
+  return true;
+}
+
+// FastAcquire's most common case only, for the inline path of the default mutex (both
+// front-ends): no lock has a level, and either nothing is held or the lock is taken exclusively
+// under the same held set as the last time its context was found known (IdCacheEntry::last_sig).
+// Everything else (a try or a shared acquisition under held locks, another held set, levels)
+// returns false, and the caller's out-of-line path runs the full FastAcquire before the slow
+// path. Kept this small, the function needs no callee-saved register: GCC gave the full version
+// two to four, a store and a load each on every call.
+__attribute__((always_inline)) inline bool FastAcquireCommon(ThreadState& ts, const void* lock,
+                                                            uint32_t flags, Site site) noexcept {
+  if ((flags & kShared) != 0) return false;  // (its held key is not the cached one)
+  IdCacheEntry* entry = &CacheEntry(ts, lock);
+  asm("" : "+r"(entry));  // as in FastAcquire
+  IdCacheEntry& c = *entry;
+  if (LOCKAUDIT_PREDICT_FALSE(c.addr != reinterpret_cast<uintptr_t>(lock))) return false;
+  const LockNode& node = *c.node;
+  if (LOCKAUDIT_PREDICT_FALSE(node.generation.load(std::memory_order_acquire) !=
+                              CachedGeneration(c))) {
+    return false;
+  }
+  if (LOCKAUDIT_PREDICT_FALSE(c.owner_cfa != 0) && OwnerFrameDead(c.owner_cfa, c.owner_ret)) {
+    return false;
+  }
+  if ((flags & kFromShim) && node.api_managed.load(std::memory_order_relaxed)) {
+    return true;  // an instrumented type's own std:: call: that type reports it
+  }
+  const uint32_t n = ts.held_count;
+  if (LOCKAUDIT_PREDICT_FALSE(n == ts.held_capacity || HoldSampleDue(c) ||
+                              g_levels_in_use.load(std::memory_order_relaxed))) {
+    return false;
+  }
+  uint64_t sig = c.held_key;
+  if (n != 0) {
+    const uint64_t top_sig = ts.held[n - 1].sig;
+    // A try scans for a re-lock (FastAcquire); a blocking acquisition needs none: last_sig is
+    // only set from a known context, and a context whose lock is held is never learned.
+    if (LOCKAUDIT_PREDICT_FALSE((flags & kTry) != 0 || top_sig != c.last_sig)) {
+      return false;
+    }
+    sig ^= top_sig;
+  }
+  HeldLock& h = BeginHeld(ts, n, c, lock, flags, site);
+  // No level in use: the prefix is kNoLevel, the node's level as it is.
+  const uint64_t prefix_foreign = LevelAndForeign(node);
+  __builtin_memcpy(&h.prefix_max_level, &prefix_foreign, sizeof prefix_foreign);
+  h.sig = sig;
+  ts.held_count = n + 1;
+  ++c.acquisitions;
   return true;
 }
 
@@ -210,14 +263,15 @@ __attribute__((always_inline)) inline bool FastRelease(ThreadState& ts, const vo
 
 // The uncontended acquisition of a default pthread mutex `m` (recorded as `lock`, which the
 // instrumented types give as their own address) by both front-ends: the inline try
-// (native_mutex.h) and the fast path's record. kRecorded when both happened; else the try's
-// result: 0 (acquired, not recorded: OnAcquired must), EBUSY, or -1 (not tried: call glibc).
+// (native_mutex.h) and the fast path's record of its common case (FastAcquireCommon).
+// kRecorded when both happened; else the try's result: 0 (acquired, not recorded: the caller's
+// out-of-line path runs FastAcquire, then OnAcquired), EBUSY, or -1 (not tried: call glibc).
 inline constexpr int kRecorded = 1;
 __attribute__((always_inline)) inline int TryDefaultAndRecord(ThreadState& ts, pthread_mutex_t* m,
                                                               const void* lock, uint32_t flags,
                                                               Site site) noexcept {
   const int rc = TryDefaultMutex(m, ts.tid);
-  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && FastAcquire(ts, lock, flags, site)) return kRecorded;
+  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && FastAcquireCommon(ts, lock, flags, site)) return kRecorded;
   return rc;
 }
 

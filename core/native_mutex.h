@@ -37,6 +37,11 @@ namespace lockaudit::core {
 // True once VerifyNativeMutex() accepted this glibc (try and unlock). Written at start-up, read
 // with a relaxed load (a plain one on x86-64).
 extern std::atomic<bool> g_inline_mutex_try;
+// The same decision in the form the fast paths test with one OR against the mutex's __kind:
+// 0 when g_inline_mutex_try is true, -1 when not (so "__kind | guard" is 0 exactly for a default
+// mutex with the inline path on). A plain int, written with g_inline_mutex_try by
+// VerifyNativeMutex at start-up, before any other thread exists.
+extern int g_inline_mutex_guard;
 
 // The engine's class of a pthread mutex: glibc keeps the type in the low bits of __kind (set at
 // init, never changed).
@@ -67,8 +72,9 @@ inline bool IsDefault(const pthread_mutex_t* m) {
   return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == PTHREAD_MUTEX_TIMED_NP;
 }
 
-__attribute__((always_inline)) inline int Try(pthread_mutex_t* m, uint32_t tid) noexcept {
-  if (!IsDefault(m)) return -1;
+// The try of a mutex known to be a default one: 0 or EBUSY.
+__attribute__((always_inline)) inline int TryKnownDefault(pthread_mutex_t* m,
+                                                         uint32_t tid) noexcept {
   int expected = 0;
   if (!__atomic_compare_exchange_n(&m->__data.__lock, &expected, 1, /*weak=*/false,
                                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
@@ -77,6 +83,10 @@ __attribute__((always_inline)) inline int Try(pthread_mutex_t* m, uint32_t tid) 
   m->__data.__owner = static_cast<int>(tid);
   ++m->__data.__nusers;
   return 0;
+}
+
+__attribute__((always_inline)) inline int Try(pthread_mutex_t* m, uint32_t tid) noexcept {
+  return IsDefault(m) ? TryKnownDefault(m, tid) : -1;
 }
 
 // The unlock of a mutex known to be a default one, but for the wake: true when a thread waits
@@ -94,22 +104,25 @@ __attribute__((always_inline)) inline int Unlock(pthread_mutex_t* m) noexcept {
 }
 }  // namespace native
 
+// Is the inline path on and `m` a default mutex (then native::TryKnownDefault and
+// native::ReleaseKnownDefault do glibc's work)? One load of __kind, one OR, one branch.
+__attribute__((always_inline)) inline bool InlineDefaultMutex(const pthread_mutex_t* m) noexcept {
+  return (__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) | g_inline_mutex_guard) == 0;
+}
+
 // 0: acquired (as glibc's trylock would); EBUSY: held by someone; -1: not a default mutex (or
 // the inline try is off): call glibc's trylock. `tid`: the calling thread's kernel tid.
 __attribute__((always_inline)) inline int TryDefaultMutex(pthread_mutex_t* m,
                                                          uint32_t tid) noexcept {
-  return g_inline_mutex_try.load(std::memory_order_relaxed) ? native::Try(m, tid) : -1;
-}
-
-// Is the inline path on and `m` a default mutex (then native::ReleaseKnownDefault releases it)?
-__attribute__((always_inline)) inline bool InlineDefaultMutex(const pthread_mutex_t* m) noexcept {
-  return g_inline_mutex_try.load(std::memory_order_relaxed) && native::IsDefault(m);
+  return InlineDefaultMutex(m) ? native::TryKnownDefault(m, tid) : -1;
 }
 
 // 0: released (as glibc's unlock would); -1: not a default mutex (or the inline path is off):
 // call glibc's unlock.
 __attribute__((always_inline)) inline int UnlockDefaultMutex(pthread_mutex_t* m) noexcept {
-  return g_inline_mutex_try.load(std::memory_order_relaxed) ? native::Unlock(m) : -1;
+  if (!InlineDefaultMutex(m)) return -1;
+  if (native::ReleaseKnownDefault(m)) return WakeMutexWaiter(m);
+  return 0;
 }
 
 }  // namespace lockaudit::core

@@ -35,14 +35,16 @@ enum class NameSource : uint8_t { kNone = 0, kFirstSite = 1, kSymbol = 2, kExpli
 extern std::atomic<bool> g_levels_in_use;
 
 struct LockNode {
-  // Read on every acquisition: kept together in the node's first 16 bytes.
+  // Read on every acquisition: kept together in the node's first 16 bytes. level and
+  // foreign_unlocks are adjacent, in this order, 8-aligned: a held entry copies them with one
+  // 64-bit load (hot_path.h, LevelAndForeign).
   std::atomic<uint32_t> generation{0};  // odd while live
-  std::atomic<int> level{kNoLevel};
-  std::atomic<uint32_t> foreign_unlocks{0};  // unlocks by a thread that did not hold it
   std::atomic<bool> api_managed{false};       // an instrumented type: ignore kFromShim events
   std::atomic<bool> in_graph{false};
   LockClass cls = LockClass::kMutex;
   NameSource name_source = NameSource::kNone;
+  std::atomic<int> level{kNoLevel};
+  std::atomic<uint32_t> foreign_unlocks{0};  // unlocks by a thread that did not hold it
   std::atomic<uintptr_t> addr{0};
   std::atomic<const char*> name{nullptr};  // interned, engine-owned; set under the registry mutex
   std::atomic<uintptr_t> first_site_pc{0};
@@ -59,8 +61,10 @@ struct LockNode {
   uint32_t next_free = 0;
 };
 
-static_assert(sizeof(std::atomic<uint32_t>) * 3 + sizeof(std::atomic<bool>) * 2 + 2 <= 16,
-              "the fields read on every acquisition share one cache line");
+static_assert(offsetof(LockNode, foreign_unlocks) == offsetof(LockNode, level) + 4 &&
+                  offsetof(LockNode, level) % 8 == 0 && offsetof(LockNode, foreign_unlocks) < 16,
+              "the fields read on every acquisition share one cache line; level and "
+              "foreign_unlocks are read as one 64-bit word");
 
 class LockRegistry {
  public:

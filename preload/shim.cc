@@ -342,10 +342,9 @@ constexpr int kNotTried = -2;
 __attribute__((noinline)) int MutexLockRest(pthread_mutex_t* m, int rc, Site site) noexcept {
   if (!Ready()) return ENOSYS;
   if (rc == kNotTried && Audited() == nullptr) return real::pthread_mutex_lock(m);
-  if (rc < 0) {
-    rc = real::pthread_mutex_trylock(m);
-    if (FastAfterTry(rc, m, core::kExclusive, site)) return rc;
-  }
+  if (rc < 0) rc = real::pthread_mutex_trylock(m);
+  // (Also when the inline try acquired it: its fast path covers the common case only.)
+  if (FastAfterTry(rc, m, core::kExclusive, site)) return rc;
   return LockSlow(
       m, MutexClass(m), core::kExclusive, site, EBUSY, rc,
       [m] { return real::pthread_mutex_lock(m); }, PthreadAcquired, [m](uint64_t at) {
@@ -359,10 +358,8 @@ __attribute__((noinline)) int MutexLockRest(pthread_mutex_t* m, int rc, Site sit
 __attribute__((noinline)) int MutexTryRest(pthread_mutex_t* m, int rc, Site site) noexcept {
   if (!Ready()) return ENOSYS;
   if (rc == kNotTried && Audited() == nullptr) return real::pthread_mutex_trylock(m);
-  if (rc < 0) {
-    rc = real::pthread_mutex_trylock(m);
-    if (FastAfterTry(rc, m, core::kTry, site)) return rc;
-  }
+  if (rc < 0) rc = real::pthread_mutex_trylock(m);
+  if (FastAfterTry(rc, m, core::kTry, site)) return rc;
   return TrySlow(m, MutexClass(m), core::kExclusive, site, rc, PthreadAcquired);
 }
 

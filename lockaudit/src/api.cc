@@ -147,7 +147,10 @@ __attribute__((noinline)) bool TryMutexRest(const void* lock, pthread_mutex_t* m
   if (rc < 0) rc = pthread_mutex_trylock(m);
   if (rc != 0) return false;
   core_::ThreadState* ts = core_::ThisThread();
-  if (ts != nullptr) core_::OnAcquired(*ts, lock, core_::MutexClass(m), flags, site);
+  // The inline path's fast path covers the common case only: the full one first.
+  if (ts != nullptr && !core_::FastAcquire(*ts, lock, flags, site)) {
+    core_::OnAcquired(*ts, lock, core_::MutexClass(m), flags, site);
+  }
   return true;
 }
 

@@ -207,6 +207,36 @@ TEST(MutexTest, RelocksUnderAHeldLockKeepTheBooksOnTheFastPath) {
   EXPECT_EQ(lockaudit::lock_statistics(&r).acquisitions, 1000u);
 }
 
+// One lock taken, many times over, under changing held sets: the inline fast path covers only
+// the held set of the last known context and leaves the others to the full fast path and the
+// slow path. Every acquisition must be counted and both edges learned: the inversions taken
+// afterwards are reported.
+TEST(MutexTest, ALockTakenUnderChangingHeldSetsKeepsItsEdgesAndCounts) {
+  FindingsSince since;
+  lockaudit::mutex a("alternate.a");
+  lockaudit::mutex b("alternate.b");
+  lockaudit::mutex c("alternate.c");
+  OnThread([&] {
+    for (int i = 0; i < 1000; ++i) {
+      {
+        std::lock_guard la(a);
+        std::lock_guard lc(c);
+      }
+      {
+        std::lock_guard lb(b);
+        std::lock_guard lc(c);
+      }
+      std::lock_guard lc(c);
+      ASSERT_TRUE(lockaudit::is_held(c)) << "round " << i;
+    }
+  });
+  EXPECT_THAT(since.Get(), SizeIs(0));
+  EXPECT_EQ(lockaudit::lock_statistics(&c).acquisitions, 3000u);
+  OnThread([&] { std::lock_guard lc(c); std::lock_guard la(a); });
+  OnThread([&] { std::lock_guard lc(c); std::lock_guard lb(b); });
+  EXPECT_THAT(since.OfKind("lock_order_cycle"), SizeIs(2));
+}
+
 TEST(MutexTest, RecursiveMutexInversionReported) {
   FindingsSince since;
   lockaudit::recursive_mutex r("recinv.r");
