@@ -11,6 +11,8 @@
 //    outer->inner is learned (stack capture, graph insert) in the first iteration only; later
 //    iterations take the "edge already known" path.
 //  - TenHeld: ten outer locks are held (the known-edge path with a deeper held stack).
+// PairedMutex: std::mutex and lockaudit::mutex timed alternately in blocks inside one
+// benchmark (counters std_ns, lockaudit_ns, ratio), the side-by-side figure.
 // SharedMutex benchmarks take `inner` with lock_shared/unlock_shared (outer locks are held
 // exclusively); Mutex and RecursiveMutex use lock/unlock.
 //
@@ -20,6 +22,7 @@
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <chrono>
 #include <mutex>
 #include <shared_mutex>
 
@@ -64,7 +67,60 @@ void RunLockUnlock(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// One iteration = kBlock lock+unlock pairs of a std::mutex, then kBlock of a lockaudit::mutex
+// (the order swapped every iteration), each block timed: the two are measured side by side, so
+// that a slow spell of the machine falls on both. Reports per-pair times of each and their
+// ratio as counters (std_ns, lockaudit_ns, ratio); `kHeld` outer locks of each type are held.
+template <int kHeld>
+void RunPaired(benchmark::State& state) {
+  constexpr int kBlock = 2000;
+  std::array<std::mutex, kHeld> std_outer;
+  std::array<lockaudit::mutex, kHeld> la_outer;
+  std::mutex std_inner;
+  lockaudit::mutex la_inner;
+  for (auto& m : std_outer) m.lock();
+  for (auto& m : la_outer) m.lock();
+  std::mutex* sp = &std_inner;
+  lockaudit::mutex* lp = &la_inner;
+  auto block = [](auto* p) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kBlock; ++i) {
+      benchmark::DoNotOptimize(p);
+      p->lock();
+      benchmark::ClobberMemory();
+      p->unlock();
+    }
+    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  double std_ns = 0;
+  double la_ns = 0;
+  bool std_first = true;
+  for (auto _ : state) {
+    if (std_first) {
+      std_ns += block(sp);
+      la_ns += block(lp);
+    } else {
+      la_ns += block(lp);
+      std_ns += block(sp);
+    }
+    std_first = !std_first;
+  }
+  for (int i = kHeld; i-- > 0;) la_outer[i].unlock();
+  for (int i = kHeld; i-- > 0;) std_outer[i].unlock();
+  const double pairs = static_cast<double>(state.iterations()) * kBlock;
+  state.counters["std_ns"] = std_ns / pairs;
+  state.counters["lockaudit_ns"] = la_ns / pairs;
+  state.counters["ratio"] = std_ns > 0 ? la_ns / std_ns : 0;
+}
+
 }  // namespace
+
+// BM_PairedMutex_<NothingHeld|OneHeld>: std::mutex and lockaudit::mutex side by side.
+void BM_PairedMutex_NothingHeld(benchmark::State& s) { RunPaired<0>(s); }
+void BM_PairedMutex_OneHeld(benchmark::State& s) { RunPaired<1>(s); }
+BENCHMARK(BM_PairedMutex_NothingHeld);
+BENCHMARK(BM_PairedMutex_OneHeld);
 
 // BM_<Std|Lockaudit><Type>_<NothingHeld|OneHeld|TenHeld>
 #define LOCKAUDIT_MUTEX_BENCH(Flavor, Type, M, kShared)                                  \

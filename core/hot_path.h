@@ -270,9 +270,9 @@ inline constexpr int kRecorded = 1;
 __attribute__((always_inline)) inline int TryDefaultAndRecord(ThreadState& ts, pthread_mutex_t* m,
                                                               const void* lock, uint32_t flags,
                                                               Site site) noexcept {
-  const int rc = TryDefaultMutex(m, ts.tid);
-  if (LOCKAUDIT_PREDICT_TRUE(rc == 0) && FastAcquireCommon(ts, lock, flags, site)) return kRecorded;
-  return rc;
+  if (LOCKAUDIT_PREDICT_FALSE(!InlineDefaultMutex(m))) return -1;
+  if (LOCKAUDIT_PREDICT_FALSE(native::TryKnownDefault(m, ts.tid) != 0)) return EBUSY;
+  return FastAcquireCommon(ts, lock, flags, site) ? kRecorded : 0;
 }
 
 }  // namespace lockaudit::core

@@ -140,34 +140,40 @@ void NonblockingBegin() noexcept { core_::NonblockingBegin(); }
 void NonblockingEnd() noexcept { core_::NonblockingEnd(); }
 
 namespace {
-// LockMutexTry/TryLockMutex when the inline try and the fast path did not settle it; `rc`: the
-// inline try's result (core::TryDefaultMutex), or -1 when nothing was tried yet.
-__attribute__((noinline)) bool TryMutexRest(const void* lock, pthread_mutex_t* m, unsigned flags,
-                                            int rc, core_::Site site) noexcept {
-  if (rc < 0) rc = pthread_mutex_trylock(m);
-  if (rc != 0) return false;
+// LockMutexTry/TryLockMutex after the inline try acquired `m` and its fast path declined: the
+// full fast path, then the slow path.
+__attribute__((noinline)) bool AcquiredMutexRest(const void* lock, pthread_mutex_t* m,
+                                                 unsigned flags, core_::Site site) noexcept {
   core_::ThreadState* ts = core_::ThisThread();
-  // The inline path's fast path covers the common case only: the full one first.
   if (ts != nullptr && !core_::FastAcquire(*ts, lock, flags, site)) {
     core_::OnAcquired(*ts, lock, core_::MutexClass(m), flags, site);
   }
   return true;
 }
 
+// LockMutexTry/TryLockMutex when nothing was tried inline (not a default mutex, the inline path
+// off, or no thread state yet): glibc's try.
+__attribute__((noinline)) bool UntriedMutexRest(const void* lock, pthread_mutex_t* m,
+                                                unsigned flags, core_::Site site) noexcept {
+  if (pthread_mutex_trylock(m) != 0) return false;
+  return AcquiredMutexRest(lock, m, flags, site);
+}
+
 // The try of LockMutexTry (kFlags = kExclusive) and TryLockMutex (kTry). The uncontended path
 // makes no call (core/native_mutex.h) and every other path leaves through a tail call, with
 // few values live: no register is saved (each save is a store, drained before the next atomic).
+// (Two rest functions, not one taking the try's result: the result would stay live in a
+// register through the fast path, and cost a saved one.)
 template <unsigned kFlags>
 __attribute__((always_inline)) inline bool TryMutex(const void* lock, pthread_mutex_t* m,
                                                     core_::Site site) noexcept {
   core_::ThreadState* ts = core_::internal::tls_state;
-  int rc = -1;
-  if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr)) {
-    rc = core_::TryDefaultAndRecord(*ts, m, lock, kFlags, site);
-    if (LOCKAUDIT_PREDICT_TRUE(rc == core_::kRecorded)) return true;
-    if (rc == EBUSY) return false;
-  }
-  return TryMutexRest(lock, m, kFlags, rc, site);
+  if (LOCKAUDIT_PREDICT_FALSE(ts == nullptr)) return UntriedMutexRest(lock, m, kFlags, site);
+  const int rc = core_::TryDefaultAndRecord(*ts, m, lock, kFlags, site);
+  if (LOCKAUDIT_PREDICT_TRUE(rc == core_::kRecorded)) return true;
+  if (rc == 0) return AcquiredMutexRest(lock, m, kFlags, site);
+  if (rc == EBUSY) return false;
+  return UntriedMutexRest(lock, m, kFlags, site);
 }
 
 __attribute__((noinline)) void UnlockMutexRest(const void* lock, pthread_mutex_t* m,
@@ -186,7 +192,19 @@ __attribute__((noinline)) bool TryLockMutex(const void* lock, pthread_mutex_t* m
   return TryMutex<core_::kTry>(lock, m, LOCKAUDIT_CALLER_SITE());
 }
 
-__attribute__((noinline)) void UnlockMutex(const void* lock, pthread_mutex_t* m) noexcept {
+__attribute__((noinline)) bool LockMutexAt(pthread_mutex_t* m) noexcept {
+  return TryMutex<core_::kExclusive>(m, m, LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) bool TryLockMutexAt(pthread_mutex_t* m) noexcept {
+  return TryMutex<core_::kTry>(m, m, LOCKAUDIT_CALLER_SITE());
+}
+
+namespace {
+// UnlockMutex and UnlockMutexAt: the release's record and the unlock; the uncontended path
+// makes no call but the wake's (a tail call).
+__attribute__((always_inline)) inline void Unlock(const void* lock, pthread_mutex_t* m,
+                                                  core_::Site site) noexcept {
   core_::ThreadState* ts = core_::internal::tls_state;
   if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && core_::FastRelease(*ts, lock, 0)) {
     if (LOCKAUDIT_PREDICT_FALSE(!core_::InlineDefaultMutex(m))) {
@@ -196,7 +214,16 @@ __attribute__((noinline)) void UnlockMutex(const void* lock, pthread_mutex_t* m)
     }
     return;
   }
-  UnlockMutexRest(lock, m, LOCKAUDIT_CALLER_SITE());
+  UnlockMutexRest(lock, m, site);
+}
+}  // namespace
+
+__attribute__((noinline)) void UnlockMutex(const void* lock, pthread_mutex_t* m) noexcept {
+  Unlock(lock, m, LOCKAUDIT_CALLER_SITE());
+}
+
+__attribute__((noinline)) void UnlockMutexAt(pthread_mutex_t* m) noexcept {
+  Unlock(m, m, LOCKAUDIT_CALLER_SITE());
 }
 
 __attribute__((noinline)) void Released(const void* lock) noexcept {

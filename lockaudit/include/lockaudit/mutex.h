@@ -69,6 +69,11 @@ LOCKAUDIT_PUBLIC void Released(const void* lock) noexcept;
 LOCKAUDIT_PUBLIC bool LockMutexTry(const void* lock, pthread_mutex_t* m) noexcept;
 LOCKAUDIT_PUBLIC bool TryLockMutex(const void* lock, pthread_mutex_t* m) noexcept;
 LOCKAUDIT_PUBLIC void UnlockMutex(const void* lock, pthread_mutex_t* m) noexcept;
+// The same for a type whose pthread mutex sits at the type's own address (lock == m), as in
+// every type here: one pointer less to keep live through the fast path.
+LOCKAUDIT_PUBLIC bool LockMutexAt(pthread_mutex_t* m) noexcept;
+LOCKAUDIT_PUBLIC bool TryLockMutexAt(pthread_mutex_t* m) noexcept;
+LOCKAUDIT_PUBLIC void UnlockMutexAt(pthread_mutex_t* m) noexcept;
 // The blocking wait of a contended lock (after BeforeBlock): waits with the watchdog's deadline
 // first (core/wake.h), then without one. Returns what the pthread call returned.
 LOCKAUDIT_PUBLIC int LockWatched(uint64_t token, pthread_mutex_t* m) noexcept;
@@ -131,7 +136,12 @@ class ExclusiveLock {
   }
   void unlock() {
     if constexpr (kEnabled && kPthreadMutex) {
-      UnlockMutex(this, native_.native_handle());
+      pthread_mutex_t* m = native_.native_handle();
+      if (static_cast<const void*>(m) == static_cast<const void*>(this)) {  // (known at compile time)
+        UnlockMutexAt(m);
+      } else {
+        UnlockMutex(this, m);
+      }
     } else {
       if constexpr (kEnabled) Released(this);
       native_.unlock();
@@ -150,8 +160,11 @@ class ExclusiveLock {
   // The non-blocking try and, when it succeeds, the acquisition's record.
   bool TryAcquire(unsigned flags) {
     if constexpr (kPthreadMutex) {
-      return flags == kTry ? TryLockMutex(this, native_.native_handle())
-                           : LockMutexTry(this, native_.native_handle());
+      pthread_mutex_t* m = native_.native_handle();
+      if (static_cast<const void*>(m) == static_cast<const void*>(this)) {  // (known at compile time)
+        return flags == kTry ? TryLockMutexAt(m) : LockMutexAt(m);
+      }
+      return flags == kTry ? TryLockMutex(this, m) : LockMutexTry(this, m);
     } else {
       bool ok = native_.try_lock();
       if (ok) Acquired(this, kClass, flags);
