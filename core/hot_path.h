@@ -223,9 +223,10 @@ __attribute__((always_inline)) inline bool FastAcquireCommon(ThreadState& ts, co
                               g_levels_in_use.load(std::memory_order_relaxed))) {
     return false;
   }
+  HeldLock* const h = &ts.held[n];
   uint64_t sig = c.held_key;
   if (n != 0) {
-    const uint64_t top_sig = ts.held[n - 1].sig;
+    const uint64_t top_sig = h[-1].sig;  // held[n - 1]
     // A try scans for a re-lock (FastAcquire); a blocking acquisition needs none: last_sig is
     // only set from a known context, and a context whose lock is held is never learned.
     if (LOCKAUDIT_PREDICT_FALSE((flags & kTry) != 0 || top_sig != c.last_sig)) {
@@ -233,11 +234,11 @@ __attribute__((always_inline)) inline bool FastAcquireCommon(ThreadState& ts, co
     }
     sig ^= top_sig;
   }
-  HeldLock& h = BeginHeld(ts, n, c, lock, flags, site);
+  BeginHeld(ts, n, c, lock, flags, site);  // fills *h
   // No level in use: the prefix is kNoLevel, the node's level as it is.
   const uint64_t prefix_foreign = LevelAndForeign(node);
-  __builtin_memcpy(&h.prefix_max_level, &prefix_foreign, sizeof prefix_foreign);
-  h.sig = sig;
+  __builtin_memcpy(&h->prefix_max_level, &prefix_foreign, sizeof prefix_foreign);
+  h->sig = sig;
   ts.held_count = n + 1;
   ++c.acquisitions;
   return true;
