@@ -194,9 +194,9 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
 }
 
 // FastAcquire's most common case only, for the inline path of the default mutex (both
-// front-ends): no lock has a level, and either nothing is held or the lock is taken exclusively
-// under the same held set as the last time its context was found known (IdCacheEntry::last_sig).
-// Everything else (a try or a shared acquisition under held locks, another held set, levels)
+// front-ends): no lock has a level, and either nothing is held, or the lock is tried, or it is
+// taken exclusively under the same held set as the last time its context was found known
+// (IdCacheEntry::last_sig). Everything else (a shared acquisition, another held set, levels)
 // returns false, and the caller's out-of-line path runs the full FastAcquire before the slow
 // path. Kept this small, the function needs no callee-saved register: GCC gave the full version
 // two to four, a store and a load each on every call.
@@ -227,9 +227,14 @@ __attribute__((always_inline)) inline bool FastAcquireCommon(ThreadState& ts, co
   uint64_t sig = c.held_key;
   if (n != 0) {
     const uint64_t top_sig = h[-1].sig;  // held[n - 1]
-    // A try scans for a re-lock (FastAcquire); a blocking acquisition needs none: last_sig is
-    // only set from a known context, and a context whose lock is held is never learned.
-    if (LOCKAUDIT_PREDICT_FALSE((flags & kTry) != 0 || top_sig != c.last_sig)) {
+    if ((flags & kTry) != 0) {
+      // A try adds no edge: no context to know, only a re-lock to rule out.
+      for (uint32_t i = 0; i < n; ++i) {
+        if (LOCKAUDIT_PREDICT_FALSE(ts.held[i].id == c.id)) return false;
+      }
+    } else if (LOCKAUDIT_PREDICT_FALSE(top_sig != c.last_sig)) {
+      // (No re-lock scan: last_sig is only set from a known context, and a context whose lock
+      // is held is never learned.)
       return false;
     }
     sig ^= top_sig;
