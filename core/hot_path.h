@@ -156,26 +156,45 @@ __attribute__((always_inline)) inline int64_t NestedPrefix(const ThreadState& ts
   return prev > level ? prev : level;
 }
 
-__attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const void* lock,
-                                                      uint32_t flags, Site site) noexcept {
-  IdCacheEntry* entry = &CacheEntry(ts, lock);
+// The checks both acquisition fast paths start with: is the lock cached and live (its node not
+// destroyed since, its stack frame, if any, not returned)? kYes sets `entry` and `node`;
+// kNothingToRecord: an instrumented type's own std:: call seen by the shim (that type reports
+// it); kNo: the slow path must decide. (A result code, not a sentinel pointer: the compiler
+// folds the constant codes away, not a compare of the pointer that the asm below hides.)
+enum class Live { kNo, kNothingToRecord, kYes };
+__attribute__((always_inline)) inline Live LiveCacheEntry(ThreadState& ts, const void* lock,
+                                                         uint32_t flags, IdCacheEntry*& entry,
+                                                         const LockNode*& node) noexcept {
+  entry = &CacheEntry(ts, lock);
   // Keeps the entry's address in one register: left alone, the compiler recomputes it from the
   // slot index at every use and runs out of scratch registers (then saves callee-saved ones).
   asm("" : "+r"(entry));
-  IdCacheEntry& c = *entry;
-  if (LOCKAUDIT_PREDICT_FALSE(c.addr != reinterpret_cast<uintptr_t>(lock))) return false;
-  const LockNode& node = *c.node;
-  if (LOCKAUDIT_PREDICT_FALSE(node.generation.load(std::memory_order_acquire) !=
+  const IdCacheEntry& c = *entry;
+  if (LOCKAUDIT_PREDICT_FALSE(c.addr != reinterpret_cast<uintptr_t>(lock))) return Live::kNo;
+  node = c.node;
+  if (LOCKAUDIT_PREDICT_FALSE(node->generation.load(std::memory_order_acquire) !=
                               CachedGeneration(c))) {
-    return false;
+    return Live::kNo;
   }
   // (A lock on no thread's stack has owner_cfa 0: one compare, the rest stays off the path.)
   if (LOCKAUDIT_PREDICT_FALSE(c.owner_cfa != 0) && OwnerFrameDead(c.owner_cfa, c.owner_ret)) {
-    return false;
+    return Live::kNo;
   }
-  if ((flags & kFromShim) && node.api_managed.load(std::memory_order_relaxed)) {
-    return true;  // an instrumented type's own std:: call: that type reports it
+  if ((flags & kFromShim) && node->api_managed.load(std::memory_order_relaxed)) {
+    return Live::kNothingToRecord;
   }
+  return Live::kYes;
+}
+
+__attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const void* lock,
+                                                      uint32_t flags, Site site) noexcept {
+  IdCacheEntry* entry;
+  const LockNode* live_node;
+  const Live live = LiveCacheEntry(ts, lock, flags, entry, live_node);
+  if (LOCKAUDIT_PREDICT_FALSE(live == Live::kNo)) return false;
+  if (live == Live::kNothingToRecord) return true;  // an instrumented type's own std:: call
+  IdCacheEntry& c = *entry;
+  const LockNode& node = *live_node;
   const uint32_t n = ts.held_count;
   if (LOCKAUDIT_PREDICT_FALSE(n == ts.held_capacity || HoldSampleDue(c))) return false;
   HeldLock& h = BeginHeld(ts, n, c, lock, flags, site);
@@ -203,21 +222,13 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
 __attribute__((always_inline)) inline bool FastAcquireCommon(ThreadState& ts, const void* lock,
                                                             uint32_t flags, Site site) noexcept {
   if ((flags & kShared) != 0) return false;  // (its held key is not the cached one)
-  IdCacheEntry* entry = &CacheEntry(ts, lock);
-  asm("" : "+r"(entry));  // as in FastAcquire
+  IdCacheEntry* entry;
+  const LockNode* live_node;
+  const Live live = LiveCacheEntry(ts, lock, flags, entry, live_node);
+  if (LOCKAUDIT_PREDICT_FALSE(live == Live::kNo)) return false;
+  if (live == Live::kNothingToRecord) return true;  // an instrumented type's own std:: call
   IdCacheEntry& c = *entry;
-  if (LOCKAUDIT_PREDICT_FALSE(c.addr != reinterpret_cast<uintptr_t>(lock))) return false;
-  const LockNode& node = *c.node;
-  if (LOCKAUDIT_PREDICT_FALSE(node.generation.load(std::memory_order_acquire) !=
-                              CachedGeneration(c))) {
-    return false;
-  }
-  if (LOCKAUDIT_PREDICT_FALSE(c.owner_cfa != 0) && OwnerFrameDead(c.owner_cfa, c.owner_ret)) {
-    return false;
-  }
-  if ((flags & kFromShim) && node.api_managed.load(std::memory_order_relaxed)) {
-    return true;  // an instrumented type's own std:: call: that type reports it
-  }
+  const LockNode& node = *live_node;
   const uint32_t n = ts.held_count;
   if (LOCKAUDIT_PREDICT_FALSE(n == ts.held_capacity || HoldSampleDue(c) ||
                               g_levels_in_use.load(std::memory_order_relaxed))) {

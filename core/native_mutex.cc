@@ -8,7 +8,6 @@
 
 namespace lockaudit::core {
 
-std::atomic<bool> g_inline_mutex_try{false};
 int g_inline_mutex_guard = -1;
 
 __attribute__((noinline)) int WakeMutexWaiter(pthread_mutex_t* m) noexcept {
@@ -32,7 +31,6 @@ bool SameBytes(const pthread_mutex_t& a, const pthread_mutex_t& b) {
 }  // namespace
 
 const char* VerifyNativeMutex(const NativeMutexFns& fns) noexcept {
-  g_inline_mutex_try.store(false, std::memory_order_relaxed);
   g_inline_mutex_guard = -1;
   if (fns.lock == nullptr || fns.trylock == nullptr || fns.unlock == nullptr) {
     return "glibc's mutex functions are not resolved";
@@ -68,7 +66,6 @@ const char* VerifyNativeMutex(const NativeMutexFns& fns) noexcept {
     same = native::Unlock(&probe) == 0 && SameBytes(probe, fresh);
   }
   same = same && fns.trylock(&probe) == 0 && fns.unlock(&probe) == 0;
-  g_inline_mutex_try.store(same, std::memory_order_relaxed);
   g_inline_mutex_guard = same ? 0 : -1;
   return same ? nullptr : "the inline unlock differs";
 }

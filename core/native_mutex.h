@@ -34,14 +34,12 @@
 
 namespace lockaudit::core {
 
-// True once VerifyNativeMutex() accepted this glibc (try and unlock). Written at start-up, read
-// with a relaxed load (a plain one on x86-64).
-extern std::atomic<bool> g_inline_mutex_try;
-// The same decision in the form the fast paths test with one OR against the mutex's __kind:
-// 0 when g_inline_mutex_try is true, -1 when not (so "__kind | guard" is 0 exactly for a default
-// mutex with the inline path on). A plain int, written with g_inline_mutex_try by
+// 0 once VerifyNativeMutex() accepted this glibc (try and unlock), -1 before and when refused:
+// the form the fast paths test with one OR against the mutex's __kind ("__kind | guard" is 0
+// exactly for a default mutex with the inline path on). A plain int, written by
 // VerifyNativeMutex at start-up, before any other thread exists.
 extern int g_inline_mutex_guard;
+inline bool InlineMutexPathOn() { return g_inline_mutex_guard == 0; }
 
 // The engine's class of a pthread mutex: glibc keeps the type in the low bits of __kind (set at
 // init, never changed).
@@ -57,7 +55,7 @@ struct NativeMutexFns {
   int (*unlock)(pthread_mutex_t*);
 };
 
-// Probes the protocol above on a private mutex and sets g_inline_mutex_try. Returns the reason
+// Probes the protocol above on a private mutex and sets g_inline_mutex_guard. Returns the reason
 // it was refused, or nullptr when accepted. Call once, before audited threads lock.
 const char* VerifyNativeMutex(const NativeMutexFns& fns) noexcept;
 
@@ -65,8 +63,8 @@ const char* VerifyNativeMutex(const NativeMutexFns& fns) noexcept;
 // result), so that an unlock ends with a tail call to it and saves no register for it.
 int WakeMutexWaiter(pthread_mutex_t* m) noexcept;
 
-// The protocol itself, without looking at g_inline_mutex_try (the probe runs it before it
-// turns the flag on, so no other thread ever sees an unverified inline path).
+// The protocol itself, without looking at g_inline_mutex_guard (the probe runs it before it
+// turns the path on, so no other thread ever sees an unverified inline path).
 namespace native {
 inline bool IsDefault(const pthread_mutex_t* m) {
   return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == PTHREAD_MUTEX_TIMED_NP;
@@ -117,12 +115,21 @@ __attribute__((always_inline)) inline int TryDefaultMutex(pthread_mutex_t* m,
   return InlineDefaultMutex(m) ? native::TryKnownDefault(m, tid) : -1;
 }
 
+// The unlock of `m` by its owner: inline for a default mutex (0, as glibc's unlock returns;
+// the wake, when a thread waits, and `other` are tail calls), `other(m)` for any other (a lambda,
+// so that a function pointer it calls is loaded only on that path).
+template <class Other>
+__attribute__((always_inline)) inline int UnlockDefaultMutexOr(pthread_mutex_t* m,
+                                                              Other other) noexcept {
+  if (LOCKAUDIT_PREDICT_FALSE(!InlineDefaultMutex(m))) return other(m);
+  if (LOCKAUDIT_PREDICT_FALSE(native::ReleaseKnownDefault(m))) return WakeMutexWaiter(m);
+  return 0;
+}
+
 // 0: released (as glibc's unlock would); -1: not a default mutex (or the inline path is off):
 // call glibc's unlock.
 __attribute__((always_inline)) inline int UnlockDefaultMutex(pthread_mutex_t* m) noexcept {
-  if (!InlineDefaultMutex(m)) return -1;
-  if (native::ReleaseKnownDefault(m)) return WakeMutexWaiter(m);
-  return 0;
+  return UnlockDefaultMutexOr(m, [](pthread_mutex_t*) { return -1; });
 }
 
 }  // namespace lockaudit::core

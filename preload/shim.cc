@@ -444,11 +444,8 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_unlock(pthread_mutex_t* m) noexcept {
   // functions were resolved.
   ThreadState* ts = core::internal::tls_state;
   if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && core::FastRelease(*ts, m, core::kFromShim)) {
-    if (LOCKAUDIT_PREDICT_FALSE(!core::InlineDefaultMutex(m))) return real::pthread_mutex_unlock(m);
-    if (LOCKAUDIT_PREDICT_FALSE(core::native::ReleaseKnownDefault(m))) {
-      return core::WakeMutexWaiter(m);
-    }
-    return 0;
+    return core::UnlockDefaultMutexOr(
+        m, [](pthread_mutex_t* x) noexcept { return real::pthread_mutex_unlock(x); });
   }
   return MutexUnlockRest(m, LOCKAUDIT_CALLER_SITE());
 }

@@ -207,11 +207,7 @@ __attribute__((always_inline)) inline void Unlock(const void* lock, pthread_mute
                                                   core_::Site site) noexcept {
   core_::ThreadState* ts = core_::internal::tls_state;
   if (LOCKAUDIT_PREDICT_TRUE(ts != nullptr) && core_::FastRelease(*ts, lock, 0)) {
-    if (LOCKAUDIT_PREDICT_FALSE(!core_::InlineDefaultMutex(m))) {
-      pthread_mutex_unlock(m);
-    } else if (LOCKAUDIT_PREDICT_FALSE(core_::native::ReleaseKnownDefault(m))) {
-      core_::WakeMutexWaiter(m);
-    }
+    core_::UnlockDefaultMutexOr(m, [](pthread_mutex_t* x) { return pthread_mutex_unlock(x); });
     return;
   }
   UnlockMutexRest(lock, m, site);

@@ -29,7 +29,7 @@ class NativeMutexTest : public ::testing::Test {
   void SetUp() override {
     const char* why = VerifyNativeMutex(Glibc());
     ASSERT_EQ(why, nullptr) << "this glibc's default mutex differs: " << why;
-    ASSERT_TRUE(g_inline_mutex_try);
+    ASSERT_TRUE(InlineMutexPathOn());
   }
 };
 
@@ -154,7 +154,7 @@ TEST(NativeMutexProbeTest, RefusesAProtocolThatDiffers) {
   const char* why = VerifyNativeMutex({&LockWithoutOwner, &pthread_mutex_trylock,
                                        &pthread_mutex_unlock});
   EXPECT_NE(why, nullptr);
-  EXPECT_FALSE(g_inline_mutex_try);
+  EXPECT_FALSE(InlineMutexPathOn());
   pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
   EXPECT_EQ(TryDefaultMutex(&m, Tid()), -1);  // off: glibc decides
   EXPECT_NE(VerifyNativeMutex({nullptr, nullptr, nullptr}), nullptr);
