@@ -15,6 +15,23 @@
 
 namespace lockaudit::core {
 
+// futex(2) without the libc wrapper: under the shim, syscall() is interposed, and the engine's
+// own waits must never pass through an interposer (a fork handler waiting here would re-enter it).
+inline long RawFutex(uint32_t* addr, int op, uint32_t val) noexcept {
+#if defined(__x86_64__)
+  long ret;
+  register long r10 __asm__("r10") = 0;  // timeout: none
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "0"(static_cast<long>(SYS_futex)), "D"(addr), "S"(static_cast<long>(op)),
+                     "d"(static_cast<long>(val)), "r"(r10)
+                   : "rcx", "r11", "memory");
+  return ret;
+#else
+  return syscall(SYS_futex, addr, op, val, nullptr, nullptr, 0);
+#endif
+}
+
 class EngineMutex {
  public:
   constexpr EngineMutex() = default;
@@ -32,8 +49,7 @@ class EngineMutex {
   }
   void unlock() noexcept {
     if (state_.exchange(0, std::memory_order_release) == 2) {
-      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&state_), FUTEX_WAKE_PRIVATE, 1, nullptr,
-              nullptr, 0);
+      RawFutex(reinterpret_cast<uint32_t*>(&state_), FUTEX_WAKE_PRIVATE, 1);
     }
   }
   // After fork in the child: the forking thread is the only one left.
@@ -44,8 +60,7 @@ class EngineMutex {
     // 0 = free, 1 = locked, 2 = locked with waiters (Drepper, "Futexes Are Tricky").
     uint32_t c = state_.exchange(2, std::memory_order_acquire);
     while (c != 0) {
-      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&state_), FUTEX_WAIT_PRIVATE, 2, nullptr,
-              nullptr, 0);
+      RawFutex(reinterpret_cast<uint32_t*>(&state_), FUTEX_WAIT_PRIVATE, 2);
       c = state_.exchange(2, std::memory_order_acquire);
     }
   }

@@ -11,8 +11,17 @@ namespace {
 
 void Warn(void (*warn)(const char*), const char* var, const char* value, const char* why,
           const char* def) {
+  // The value as shown: its first 200 bytes, control characters as '?', so that a value holding
+  // '\n' (or a terminal escape) cannot break the warning's one line (found by tests/fuzz).
+  char shown[201];
+  size_t n = 0;
+  for (; n < sizeof shown - 1 && value[n] != '\0'; ++n) {
+    const auto c = static_cast<unsigned char>(value[n]);
+    shown[n] = (c < 0x20 || c == 0x7f) ? '?' : value[n];
+  }
+  shown[n] = '\0';
   char line[kMaxOptionLen + 256];
-  snprintf(line, sizeof line, "lockaudit: warning: %s: '%.200s' %s; using %s\n", var, value, why,
+  snprintf(line, sizeof line, "lockaudit: warning: %s: '%s' %s; using %s\n", var, shown, why,
            def[0] ? def : "none");
   warn(line);
 }
@@ -66,6 +75,18 @@ void ParseReportAbort(bool* out, const char* var, const char* value, const char*
   Warn(warn, var, value, "is not 'report' or 'abort'", def);
 }
 
+// A set value outside [min, max] is refused: one warning, and the default (parsed from the
+// table, -1 for a word) is used.
+void CheckRange(long* out, const OptionInfo& info, const char* value, long min, long max,
+                void (*warn)(const char*)) {
+  if (value == nullptr || *out == -1 || (*out >= min && *out <= max)) return;
+  const char* def = info.default_value;
+  char why[96];
+  snprintf(why, sizeof why, "is not in %ld-%ld", min, max);
+  Warn(warn, info.variable, value, why, def);
+  *out = (def[0] >= '0' && def[0] <= '9') ? strtol(def, nullptr, 10) : -1;
+}
+
 const OptionInfo kTable[] = {
 #define LOCKAUDIT_OPTION(field, var, type, def, desc) {#var, def, desc},
 #include "options.inc"
@@ -86,17 +107,19 @@ void ParseOptions(Options* out, const char* (*getenv_fn)(const char*),
   ParseReportAbort(&out->f##_abort, v, val, def, warn)
 #include "options.inc"
 #undef LOCKAUDIT_OPTION
-  // Range checks that the table's types cannot express.
-  if (out->exitcode > 255) {
-    Warn(warn, "LOCKAUDIT_EXITCODE", getenv_fn("LOCKAUDIT_EXITCODE"), "is not in 0-255",
-         "unchanged");
-    out->exitcode = -1;
-  }
-  if (out->stack_depth < 1 || out->stack_depth > 128) {
-    Warn(warn, "LOCKAUDIT_STACK_DEPTH", getenv_fn("LOCKAUDIT_STACK_DEPTH"), "is not in 1-128",
-         "24");
-    out->stack_depth = 24;
-  }
+  // Range checks from the table (LOCKAUDIT_OPTION_RANGE).
+#define LOCKAUDIT_OPTION(field, var, type, def, desc) \
+  [[maybe_unused]] const OptionInfo field##_info{#var, def, desc};
+#define LOCKAUDIT_OPTION_RANGE(field, min, max)
+#include "options.inc"
+#undef LOCKAUDIT_OPTION
+#undef LOCKAUDIT_OPTION_RANGE
+#define LOCKAUDIT_OPTION(field, var, type, def, desc)
+#define LOCKAUDIT_OPTION_RANGE(field, min, max) \
+  CheckRange(&out->field, field##_info, getenv_fn(field##_info.variable), min, max, warn);
+#include "options.inc"
+#undef LOCKAUDIT_OPTION
+#undef LOCKAUDIT_OPTION_RANGE
   if (out->log[0] == '\0') snprintf(out->log, kMaxOptionLen, "stderr");
 }
 

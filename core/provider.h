@@ -91,6 +91,22 @@ class EngineScope {
   ThreadState* saved_;
   uint8_t saved_mode_;
   int saved_errno_;
+  int saved_cancel_ = 0;
+};
+
+// Whether allocations of the engine's own code on this thread come from the engine's arena
+// (core/engine_arena.h): inside the engine, unless a ProgramHeapScope is open.
+bool UseEngineArena() noexcept;
+
+// Inside the engine, memory that is handed to the program (or to a library that frees it
+// with the program's allocator: the exporter's snapshot, the public API's results) is taken
+// from the program's allocator while one of these is open.
+class ProgramHeapScope {
+ public:
+  ProgramHeapScope() noexcept;
+  ~ProgramHeapScope();
+  ProgramHeapScope(const ProgramHeapScope&) = delete;
+  ProgramHeapScope& operator=(const ProgramHeapScope&) = delete;
 };
 
 void SetThreadName(const char* name) noexcept;          // also names later reports
@@ -145,8 +161,10 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags = 0
 
 // ---- Condition variables -----------------------------------------------------------------
 
-// Before waiting: the mutex is released in the engine's view.
-void OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site,
+// Before waiting: the mutex is released in the engine's view. False (and nothing recorded)
+// when the calling thread does not hold `mutex`: the wait then fails (EPERM for an
+// error-checking mutex) or is undefined, and OnCondWaitEnd must not be called for it.
+bool OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site,
                      uint32_t flags = 0) noexcept;
 // After waiting (woken, timed out or spurious): the mutex is held again.
 void OnCondWaitEnd(ThreadState& ts, const void* cond, const void* mutex, LockClass cls,

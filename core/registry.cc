@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <new>
 
 #include "raw_log.h"
@@ -21,21 +22,49 @@ void* MapZeroed(size_t bytes) {
 
 }  // namespace
 
+LockRegistry::Index* LockRegistry::NewIndex(uint32_t bits) noexcept {
+  const size_t slots = size_t{1} << bits;
+  auto* index = static_cast<Index*>(MapZeroed(offsetof(Index, slots) + slots * sizeof(Slot)));
+  if (index != nullptr) index->mask = slots - 1;
+  return index;
+}
+
 LockRegistry::LockRegistry() {
-  size_t slots = size_t{1} << kIndexBits;
-  index_ = static_cast<Slot*>(MapZeroed(slots * sizeof(Slot)));
-  index_mask_ = index_ ? slots - 1 : 0;
+  index_.store(NewIndex(kFirstIndexBits), std::memory_order_release);
   page_filter_ = static_cast<std::atomic<uint64_t>*>(MapZeroed(kFilterBits / 8));
 }
 
+bool LockRegistry::GrowLocked() noexcept {
+  Index* old = index_.load(std::memory_order_relaxed);
+  if (old->mask + 1 >= (size_t{1} << kIndexBits)) return false;
+  uint32_t bits = 0;
+  while ((size_t{1} << bits) < (old->mask + 1) * 2) ++bits;
+  Index* grown = NewIndex(bits);
+  if (grown == nullptr) return false;
+  for (size_t i = 0; i <= old->mask; ++i) {
+    uintptr_t a = old->slots[i].addr.load(std::memory_order_relaxed);
+    if (a == 0) continue;
+    size_t j = Hash(a) & grown->mask;
+    while (grown->slots[j].addr.load(std::memory_order_relaxed) != 0) j = (j + 1) & grown->mask;
+    grown->slots[j].id.store(old->slots[i].id.load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+    grown->slots[j].addr.store(a, std::memory_order_relaxed);
+  }
+  grown->previous = old;
+  index_.store(grown, std::memory_order_release);
+  return true;
+}
+
 NodeId LockRegistry::Lookup(const void* addr) const noexcept {
-  if (index_ == nullptr) return 0;
+  const Index* index = index_.load(std::memory_order_acquire);
+  if (index == nullptr) return 0;
+  const size_t mask = index->mask;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
-  for (size_t i = Hash(a) & index_mask_, n = 0; n <= index_mask_; i = (i + 1) & index_mask_, ++n) {
-    uintptr_t sa = index_[i].addr.load(std::memory_order_acquire);
+  for (size_t i = Hash(a) & mask, n = 0; n <= mask; i = (i + 1) & mask, ++n) {
+    uintptr_t sa = index->slots[i].addr.load(std::memory_order_acquire);
     if (sa == 0) return 0;
     if (sa == a) {
-      NodeId id = index_[i].id.load(std::memory_order_acquire);
+      NodeId id = index->slots[i].id.load(std::memory_order_acquire);
       // The slot may have been reused between the two loads: validate against the node.
       if (IsLive(id) && Node(id).addr.load(std::memory_order_acquire) == a) return id;
       return 0;
@@ -46,17 +75,19 @@ NodeId LockRegistry::Lookup(const void* addr) const noexcept {
 
 NodeId LockRegistry::Find(const void* addr) noexcept {
   NodeId id = Lookup(addr);
-  if (id != 0 || index_ == nullptr) return id;
+  if (id != 0 || index_.load(std::memory_order_acquire) == nullptr) return id;
   EngineLock lock(mu_);
   Slot* s = FindSlotLocked(reinterpret_cast<uintptr_t>(addr));
   return s ? s->id.load(std::memory_order_relaxed) : 0;
 }
 
 LockRegistry::Slot* LockRegistry::FindSlotLocked(uintptr_t a) noexcept {
-  for (size_t i = Hash(a) & index_mask_, n = 0; n <= index_mask_; i = (i + 1) & index_mask_, ++n) {
-    uintptr_t sa = index_[i].addr.load(std::memory_order_relaxed);
+  Index* index = index_.load(std::memory_order_relaxed);
+  const size_t mask = index->mask;
+  for (size_t i = Hash(a) & mask, n = 0; n <= mask; i = (i + 1) & mask, ++n) {
+    uintptr_t sa = index->slots[i].addr.load(std::memory_order_relaxed);
     if (sa == 0) return nullptr;
-    if (sa == a) return &index_[i];
+    if (sa == a) return &index->slots[i];
   }
   return nullptr;
 }
@@ -64,16 +95,16 @@ LockRegistry::Slot* LockRegistry::FindSlotLocked(uintptr_t a) noexcept {
 NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexcept {
   *is_new = false;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
-  if (index_ == nullptr || a == 0) return 0;
+  if (index_.load(std::memory_order_relaxed) == nullptr || a == 0) return 0;
   EngineLock lock(mu_);
-  size_t i = Hash(a) & index_mask_;
-  for (size_t n = 0; n <= index_mask_; i = (i + 1) & index_mask_, ++n) {
-    uintptr_t sa = index_[i].addr.load(std::memory_order_relaxed);
-    if (sa == a) return index_[i].id.load(std::memory_order_relaxed);
-    if (sa == 0) break;
-  }
-  // Keep the index at most 3/4 full, and the node table within bounds.
-  bool index_full = used_slots_ + 1 > (index_mask_ + 1) / 4 * 3;
+  if (Slot* s = FindSlotLocked(a)) return s->id.load(std::memory_order_relaxed);
+  // Keep the index at most 3/4 full (growing it while it can), and the node table within bounds.
+  bool index_full = used_slots_ + 1 > (index_.load(std::memory_order_relaxed)->mask + 1) / 4 * 3;
+  if (index_full && GrowLocked()) index_full = false;
+  Index* table = index_.load(std::memory_order_relaxed);
+  const size_t mask = table->mask;
+  size_t i = Hash(a) & mask;
+  while (table->slots[i].addr.load(std::memory_order_relaxed) != 0) i = (i + 1) & mask;
   uint32_t index = free_head_;
   if (index == 0 && next_index_.load(std::memory_order_relaxed) >= kMaxChunks * kChunkSize) {
     index_full = true;
@@ -119,7 +150,7 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   node.addr.store(a, std::memory_order_relaxed);
   node.generation.store(gen, std::memory_order_release);
   NodeId id = MakeNodeId(gen, index);
-  Slot* s = &index_[i];
+  Slot* s = &table->slots[i];
   ++used_slots_;
   s->id.store(id, std::memory_order_relaxed);
   s->addr.store(a, std::memory_order_release);
@@ -138,19 +169,21 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
 // check), never a wrong id.
 void LockRegistry::RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), void* ctx) noexcept {
   NodeId id = s->id.load(std::memory_order_relaxed);
-  size_t i = static_cast<size_t>(s - index_);
-  for (size_t j = (i + 1) & index_mask_;; j = (j + 1) & index_mask_) {
-    uintptr_t ja = index_[j].addr.load(std::memory_order_relaxed);
+  Slot* slots = index_.load(std::memory_order_relaxed)->slots;
+  const size_t mask = index_.load(std::memory_order_relaxed)->mask;
+  size_t i = static_cast<size_t>(s - slots);
+  for (size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+    uintptr_t ja = slots[j].addr.load(std::memory_order_relaxed);
     if (ja == 0) break;
-    size_t home = Hash(ja) & index_mask_;
+    size_t home = Hash(ja) & mask;
     bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
     if (stays) continue;
-    index_[i].addr.store(0, std::memory_order_release);
-    index_[i].id.store(index_[j].id.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    index_[i].addr.store(ja, std::memory_order_release);
+    slots[i].addr.store(0, std::memory_order_release);
+    slots[i].id.store(slots[j].id.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    slots[i].addr.store(ja, std::memory_order_release);
     i = j;
   }
-  index_[i].addr.store(0, std::memory_order_release);
+  slots[i].addr.store(0, std::memory_order_release);
   --used_slots_;
   LockNode& node = Node(id);
   node.addr.store(0, std::memory_order_relaxed);
@@ -160,7 +193,7 @@ void LockRegistry::RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), 
 }
 
 NodeId LockRegistry::Remove(const void* addr) noexcept {
-  if (index_ == nullptr) return 0;
+  if (index_.load(std::memory_order_relaxed) == nullptr) return 0;
   EngineLock lock(mu_);
   Slot* s = FindSlotLocked(reinterpret_cast<uintptr_t>(addr));
   if (s == nullptr) return 0;
@@ -194,7 +227,7 @@ bool LockRegistry::MayContain(const void* begin, size_t size) const noexcept {
 
 void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*),
                                void* ctx) {
-  if (index_ == nullptr || size == 0) return;
+  if (index_.load(std::memory_order_relaxed) == nullptr || size == 0) return;
   uintptr_t lo = reinterpret_cast<uintptr_t>(begin);
   uintptr_t hi = lo + size;
   NodeId removed[64];
@@ -231,12 +264,13 @@ void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed
           }
         }
       } else {
-        for (size_t i = 0; i <= index_mask_ && !more; ++i) {
-          uintptr_t sa = index_[i].addr.load(std::memory_order_relaxed);
+        Index* index = index_.load(std::memory_order_relaxed);
+        for (size_t i = 0; i <= index->mask && !more; ++i) {
+          uintptr_t sa = index->slots[i].addr.load(std::memory_order_relaxed);
           // A removal may shift a later entry into slot i: look at it again.
           while (sa != 0 && sa >= lo && sa < hi && !more) {
-            take(&index_[i]);
-            sa = index_[i].addr.load(std::memory_order_relaxed);
+            take(&index->slots[i]);
+            sa = index->slots[i].addr.load(std::memory_order_relaxed);
           }
         }
       }

@@ -71,7 +71,10 @@ class LockRegistry {
   static constexpr uint32_t kChunkBits = 14;
   static constexpr uint32_t kChunkSize = 1u << kChunkBits;
   static constexpr uint32_t kMaxChunks = 256;  // 4M live locks
-  static constexpr uint32_t kIndexBits = 23;   // 8M index slots (128 MiB reserved, lazily used)
+  // The index of addresses starts at 2^kFirstIndexBits slots (1 MiB) and doubles when 3/4 full,
+  // up to 2^kIndexBits (8M slots, 128 MiB): a process reserves address space for the locks it has.
+  static constexpr uint32_t kFirstIndexBits = 16;
+  static constexpr uint32_t kIndexBits = 23;
 
   LockRegistry();
 
@@ -130,9 +133,19 @@ class LockRegistry {
   Slot* FindSlotLocked(uintptr_t a) noexcept;
   void RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), void* ctx) noexcept;
 
+  // One generation of the index. Readers load `index_` once and probe that table; a table
+  // replaced by a larger one is kept (never unmapped: a reader may still probe it, and sees
+  // there only locks that Lookup's node check then rejects or that Find finds again).
+  struct Index {
+    size_t mask;
+    Index* previous;
+    Slot slots[1];  // mask + 1 of them
+  };
+  static Index* NewIndex(uint32_t bits) noexcept;
+  bool GrowLocked() noexcept;  // false when already at kIndexBits or out of memory
+
   mutable EngineMutex mu_;
-  Slot* index_ = nullptr;
-  size_t index_mask_ = 0;
+  std::atomic<Index*> index_{nullptr};
   std::atomic<LockNode*> chunks_[kMaxChunks] = {};
   std::atomic<uint32_t> next_index_{1};  // index 0 is never used
   uint32_t free_head_ = 0;

@@ -1,28 +1,26 @@
 #include "report.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fnmatch.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <unordered_map>
 
+#include "config_file.h"
 #include "engine_mutex.h"
+#include "hash.h"
 #include "raw_log.h"
 
 namespace lockaudit::core {
 namespace {
 
-constexpr const char* kKindNames[] = {
-    "lock_order_cycle", "hierarchy_violation", "deadlock",         "double_lock",
-    "unlock_not_held",  "destroy_held",        "thread_exit_holding", "cond_mutex_mismatch",
-    "wait_stall",       "hold_stall",          "blocking_in_nonblocking", "gpu_sync_under_lock",
-    "wake_budget",
-};
-static_assert(sizeof kKindNames / sizeof kKindNames[0] == static_cast<size_t>(FindingKind::kCount));
 
 struct Suppression {
   std::string kind;  // "*" matches every kind
@@ -34,10 +32,126 @@ struct Callback {
   void* arg;
 };
 
+// One output of the report: the text log or the JSON Lines file, or stderr.
+//
+// The descriptor belongs to lockaudit, but the program may close it (daemons close every
+// descriptor; close_range(3, ~0U)) and get the same number back for a file of its own: before
+// each write the descriptor is checked to still be the file opened (device and inode), else the
+// file is opened again (appending) and the program's descriptor is left alone. A FIFO is opened
+// without waiting for a reader (none: one warning, no output), and the first failed write is
+// warned about once (a full disk, /dev/full).
+// Thread-safety: callers hold the report mutex.
+class Sink {
+ public:
+  void UseStderr() {
+    Close();
+    fd_ = STDERR_FILENO;
+  }
+  void Off() { Close(); }
+  bool on() const { return fd_ >= 0; }
+
+  // Opens `path` for `var` (the variable named in warnings); false with one warning.
+  bool Open(const std::string& path, const char* var, bool truncate, const char* otherwise) {
+    Close();
+    var_ = var;
+    path_ = path;
+    otherwise_ = otherwise;
+    return Reopen(truncate ? O_TRUNC : O_APPEND, true);
+  }
+
+  void Write(const std::string& text) {
+    if (fd_ < 0) return;
+    if (!path_.empty() && !StillOurs()) {
+      RawLog("lockaudit: warning: %s: the program closed the descriptor of '%s'; opening it "
+             "again (appending)\n", var_, path_.c_str());
+      fd_ = -1;  // that number is the program's now: never closed or written by lockaudit
+      if (!Reopen(O_APPEND, true)) return;
+    }
+    const char* p = text.data();
+    size_t left = text.size();
+    while (left > 0) {
+      ssize_t n = write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        if (!warned_write_ && !path_.empty()) {
+          warned_write_ = true;
+          RawLog("lockaudit: warning: %s: cannot write to '%s': %s; findings are missing from "
+                 "it\n", var_, path_.c_str(), n < 0 ? strerror(errno) : "nothing written");
+        }
+        return;
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+  }
+
+  void Close() {
+    if (fd_ >= 0 && !path_.empty() && StillOurs()) close(fd_);
+    fd_ = -1;
+    path_.clear();
+  }
+
+  // After fork, when the child writes a file of its own (%p): the parent's stays open there.
+  void ForgetAfterFork() {
+    if (fd_ >= 0 && !path_.empty() && StillOurs()) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  bool StillOurs() const {
+    struct stat st {};
+    return fstat(fd_, &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_;
+  }
+
+  bool Reopen(int mode, bool warn) {
+    int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | mode, 0644);
+    if (fd < 0) {
+      const int err = errno;
+      if (warn) {
+        RawLog("lockaudit: warning: %s: cannot open '%s': %s; %s\n", var_, path_.c_str(),
+               err == ENXIO ? "it is a FIFO with no reader" : strerror(err), otherwise_);
+      }
+      return false;
+    }
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) ||
+                                 S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode))) {
+      if (warn) {
+        RawLog("lockaudit: warning: %s: '%s' is not a file; %s\n", var_, path_.c_str(), otherwise_);
+      }
+      close(fd);
+      return false;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // writes wait, as for any file
+    fd_ = fd;
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+    return true;
+  }
+
+  int fd_ = -1;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::string path_;  // empty: stderr (never checked or closed)
+  const char* var_ = "";
+  const char* otherwise_ = "";
+  bool warned_write_ = false;
+};
+
+// Findings of one code path: how many, and the first one's message.
+struct FindingGroup {
+  uint64_t count = 0;
+  FindingKind kind = FindingKind::kLockOrderCycle;
+  std::string first_message;
+};
+constexpr uint64_t kExamplesPerGroup = 3;
+constexpr size_t kGroupFrames = 6;  // frames of each stack that identify the code path
+
 struct ReportState {
   EngineMutex mu;
-  int log_fd = STDERR_FILENO;  // -1: off
-  int json_fd = -1;
+  std::unordered_map<uint64_t, FindingGroup> groups;  // by GroupKey
+  Sink log;   // stderr unless LOCKAUDIT_LOG says otherwise
+  Sink json;  // LOCKAUDIT_REPORT
   std::vector<Suppression> suppressions;
   std::vector<Finding> findings;
   std::vector<Callback> callbacks;
@@ -56,16 +170,6 @@ ReportState& State() {
   return *s;
 }
 
-void WriteAll(int fd, const std::string& s) {
-  const char* p = s.data();
-  size_t left = s.size();
-  while (left > 0) {
-    ssize_t n = write(fd, p, left);
-    if (n <= 0) return;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-}
 
 std::string Hex(uintptr_t v) {
   char buf[32];
@@ -278,8 +382,8 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
-// Opens the JSON Lines report, %p expanded to the pid; -1 (with one warning) when it cannot.
-int OpenReport(const std::string& tmpl) {
+// The JSON Lines report's path: the template with %p expanded to the pid.
+std::string ReportPath(const std::string& tmpl) {
   std::string path;
   for (size_t i = 0; i < tmpl.size(); ++i) {
     if (tmpl[i] == '%' && i + 1 < tmpl.size() && tmpl[i + 1] == 'p') {
@@ -289,70 +393,68 @@ int OpenReport(const std::string& tmpl) {
       path += tmpl[i];
     }
   }
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    RawLog("lockaudit: warning: LOCKAUDIT_REPORT: cannot open '%s': %s; no JSON report\n",
-           path.c_str(), strerror(errno));
-  }
-  return fd;
+  return path;
 }
 
 void InitReport(const Options& opts) {
   ReportState& s = State();
-  if (strcmp(opts.log, "off") == 0) {
-    s.log_fd = -1;
-  } else if (strcmp(opts.log, "stderr") != 0) {
-    int fd = open(opts.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      RawLog("lockaudit: warning: LOCKAUDIT_LOG: cannot open '%s': %s; using stderr\n", opts.log,
-             strerror(errno));
-    } else {
-      s.log_fd = fd;
+  {
+    EngineLock lock(s.mu);
+    s.log.UseStderr();
+    if (strcmp(opts.log, "off") == 0) {
+      s.log.Off();
+    } else if (strcmp(opts.log, "stderr") != 0) {
+      if (!s.log.Open(opts.log, "LOCKAUDIT_LOG", false, "using stderr")) s.log.UseStderr();
     }
-  }
-  if (opts.report[0] != '\0') {
-    s.report_template = opts.report;
-    s.json_fd = OpenReport(s.report_template);
+    if (opts.report[0] != '\0') {
+      s.report_template = opts.report;
+      s.json.Open(ReportPath(s.report_template), "LOCKAUDIT_REPORT", true, "no JSON report");
+    }
   }
   if (opts.suppressions[0] != '\0') LoadSuppressions(opts.suppressions);
 }
 
 size_t LoadSuppressions(const char* path) {
   ReportState& s = State();
-  FILE* f = fopen(path, "re");
-  if (f == nullptr) {
-    RawLog("lockaudit: warning: LOCKAUDIT_SUPPRESSIONS: cannot open '%s': %s; no suppressions\n",
-           path, strerror(errno));
+  std::string text, why;
+  if (!ReadConfigFile(path, &text, &why)) {
+    RawLog("lockaudit: warning: LOCKAUDIT_SUPPRESSIONS: '%s' %s; no suppressions\n", path,
+           why.c_str());
     return 0;
   }
-  char line[1024];
-  int lineno = 0;
+  if (!why.empty()) RawLog("lockaudit: warning: LOCKAUDIT_SUPPRESSIONS: '%s' %s\n", path, why.c_str());
   size_t added = 0;
-  while (fgets(line, sizeof line, f)) {
-    ++lineno;
-    std::string l(line);
-    while (!l.empty() && (l.back() == '\n' || l.back() == '\r' || l.back() == ' ')) l.pop_back();
-    size_t start = l.find_first_not_of(" \t");
-    if (start == std::string::npos || l[start] == '#') continue;
-    l = l.substr(start);
-    size_t colon = l.find(':');
-    bool known = false;
-    if (colon != std::string::npos) {
-      std::string kind = l.substr(0, colon);
-      known = kind == "*";
-      for (const char* k : kKindNames) known = known || kind == k;
-    }
-    if (!known || colon + 1 >= l.size()) {
-      RawLog("lockaudit: warning: LOCKAUDIT_SUPPRESSIONS: %s:%d: '%s' is not <kind>:<glob>; line "
-             "ignored\n", path, lineno, l.c_str());
-      continue;
+  ForEachConfigLine(text, [&](const ConfigLine& line) {
+    std::string kind, pattern, reason;
+    if (!ParseSuppressionLine(line.text, &kind, &pattern, &reason)) {
+      RawLog("lockaudit: warning: LOCKAUDIT_SUPPRESSIONS: %s:%d: '%s' %s; line ignored\n", path,
+             line.number, ShownLine(line.text).c_str(), reason.c_str());
+      return;
     }
     EngineLock lock(s.mu);
-    s.suppressions.push_back({l.substr(0, colon), l.substr(colon + 1)});
+    s.suppressions.push_back({kind, pattern});
     ++added;
-  }
-  fclose(f);
+  });
   return added;
+}
+
+// The code path of a finding: its kind and the top frames of its stacks (for a cycle, of every
+// edge, in any order); 0 when it has no stack to tell paths apart (never grouped).
+uint64_t GroupKey(const Finding& f) {
+  auto stack_key = [](StackId id) -> uint64_t {
+    if (id == 0) return 0;
+    uint64_t h = 0x9E3779B97F4A7C15ULL;
+    std::vector<uintptr_t> pcs = GetStack(id);
+    for (size_t i = 0; i < pcs.size() && i < kGroupFrames; ++i) h = Mix64(h ^ pcs[i]);
+    return h;
+  };
+  uint64_t paths = 0;
+  for (const ReportEdge& e : f.edges) {
+    paths += Mix64(stack_key(e.stack) ^ Mix64(stack_key(e.held_stack) + 1));  // order-free
+  }
+  paths ^= stack_key(f.stack);
+  if (paths == 0) return 0;
+  return Mix64(paths ^ (static_cast<uint64_t>(f.kind) + 1)) | 1;
 }
 
 void Publish(Finding f) {
@@ -376,18 +478,32 @@ void Publish(Finding f) {
     }
   }
   std::vector<Callback> callbacks;
+  const uint64_t group_key = f.suppressed ? 0 : GroupKey(f);
   {
     EngineLock lock(s.mu);
+    // Findings of one code path (the same kind at the same stacks: a loop over fresh locks)
+    // are written in full kExamplesPerGroup times, then only counted (WriteSummary).
+    bool example = true;
+    if (group_key != 0) {
+      FindingGroup& g = s.groups[group_key];
+      if (g.count++ == 0) {
+        g.kind = f.kind;
+        g.first_message = f.message;
+      }
+      example = g.count <= kExamplesPerGroup;
+    }
     if (f.suppressed) {
       s.suppressed.fetch_add(1, std::memory_order_relaxed);
     } else {
       s.count.fetch_add(1, std::memory_order_relaxed);
       s.by_kind[static_cast<size_t>(f.kind)].fetch_add(1, std::memory_order_relaxed);
-      if (s.log_fd >= 0) WriteAll(s.log_fd, f.text);
-      if (s.json_fd >= 0 && !s.summary_written) WriteAll(s.json_fd, f.json + "\n");  // write(2)
+      if (example) {
+        s.log.Write(f.text);
+        if (!s.summary_written) s.json.Write(f.json + "\n");  // write(2)
+      }
       callbacks = s.callbacks;
     }
-    s.findings.push_back(f);
+    if (example) s.findings.push_back(f);
   }
   if (f.suppressed) return;
   for (const Callback& c : callbacks) c.fn(f, c.arg);
@@ -396,14 +512,17 @@ void Publish(Finding f) {
 void PublishEdge(const ReportLock& from, const ReportLock& to, const ReportThread& thread,
                  StackId stack, StackId held_stack) {
   ReportState& s = State();
-  if (s.json_fd < 0) return;
+  {
+    EngineLock lock(s.mu);
+    if (!s.json.on()) return;
+  }
   std::string line = "{\"type\":\"edge\",\"pid\":" + std::to_string(getpid()) +
                      ",\"from\":" + JsonLock(from) + ",\"to\":" + JsonLock(to) +
                      ",\"thread\":" + JsonThread(thread) + ",\"stack\":" +
                      JsonFrames(SymbolizeStack(stack)) + ",\"held_stack\":" +
                      JsonFrames(SymbolizeStack(held_stack)) + "}\n";
   EngineLock lock(s.mu);
-  if (!s.summary_written) WriteAll(s.json_fd, line);
+  if (!s.summary_written) s.json.Write(line);
 }
 
 uint64_t FindingCount() { return State().count.load(std::memory_order_relaxed); }
@@ -462,13 +581,26 @@ void WriteSummary(const SummaryCounts& c) {
             " contended\n";
   }
   EngineLock lock(s.mu);
-  if (s.json_fd >= 0 && !s.shared_with_parent) WriteAll(s.json_fd, json);
+  for (const auto& [key, g] : s.groups) {
+    if (g.count <= kExamplesPerGroup) continue;
+    const uint64_t more = g.count - kExamplesPerGroup;
+    if (!s.shared_with_parent && !s.summary_written) {
+      s.json.Write("{\"type\":\"finding_group\",\"pid\":" + std::to_string(getpid()) +
+                   ",\"kind\":\"" + KindName(g.kind) + "\",\"count\":" +
+                   std::to_string(g.count) + ",\"shown\":" + std::to_string(kExamplesPerGroup) +
+                   ",\"first_message\":\"" + JsonEscape(g.first_message) + "\"}\n");
+    }
+    s.log.Write("lockaudit: " + std::to_string(more) + " more " + KindName(g.kind) +
+                " finding(s) from the same code path as '" + g.first_message + "' (" +
+                std::to_string(g.count) + " in all; the first " +
+                std::to_string(kExamplesPerGroup) + " are shown)\n");
+  }
+  if (!s.shared_with_parent) s.json.Write(json);
   s.summary_written = true;
-  if (s.log_fd >= 0 && !text.empty()) WriteAll(s.log_fd, text);
+  if (!text.empty()) s.log.Write(text);
 }
 
-void ReportPrepareFork() { State().mu.lock(); }
-void ReportParentAfterFork() { State().mu.unlock(); }
+EngineMutex& ReportMutex() { return State().mu; }
 void ReportChildAfterFork() {
   ReportState& s = State();
   s.mu.ResetAfterFork();
@@ -479,10 +611,11 @@ void ReportChildAfterFork() {
   s.suppressed.store(0);
   for (auto& k : s.by_kind) k.store(0);
   s.findings.clear();
-  if (s.json_fd >= 0 && s.report_template.find("%p") != std::string::npos) {
-    close(s.json_fd);
-    s.json_fd = OpenReport(s.report_template);
-  } else if (s.json_fd >= 0) {
+  s.groups.clear();
+  if (s.json.on() && s.report_template.find("%p") != std::string::npos) {
+    s.json.ForgetAfterFork();
+    s.json.Open(ReportPath(s.report_template), "LOCKAUDIT_REPORT", true, "no JSON report");
+  } else if (s.json.on()) {
     s.shared_with_parent = true;
   }
 }

@@ -11,28 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "finding_kind.h"
 #include "options.h"
 #include "registry.h"
 #include "stacks.h"
 
 namespace lockaudit::core {
 
-enum class FindingKind : uint8_t {
-  kLockOrderCycle,
-  kHierarchyViolation,
-  kDeadlock,
-  kDoubleLock,
-  kUnlockNotHeld,
-  kDestroyHeld,
-  kThreadExitHolding,
-  kCondMutexMismatch,
-  kWaitStall,
-  kHoldStall,
-  kBlockingInNonblocking,
-  kGpuSyncUnderLock,
-  kWakeBudget,
-  kCount,
-};
 const char* KindName(FindingKind kind);
 
 struct ReportLock {
@@ -92,8 +77,8 @@ void WriteSummary(const SummaryCounts& c);
 
 // Loads a suppressions file; each malformed line gives one warning. Returns the rule count.
 size_t LoadSuppressions(const char* path);
-void ReportPrepareFork();
-void ReportParentAfterFork();
+class EngineMutex;
+EngineMutex& ReportMutex();  // taken across fork (tracker.cc, ForkPrepare)
 void ReportChildAfterFork();
 
 // JSON helpers shared with the query API.

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "engine_mutex.h"
+#include "engine_thread.h"
 #include "provider.h"
 
 namespace lockaudit::core {
@@ -294,22 +295,12 @@ namespace {
 // work runs on a short-lived helper thread with a big stack, while the caller waits.
 constexpr size_t kSymbolizeStackRoom = 1u << 20;
 constexpr size_t kHelperStack = 8u << 20;
-__thread uintptr_t t_stack_lo __attribute__((tls_model("initial-exec"))) = 0;
-__thread bool t_stack_known __attribute__((tls_model("initial-exec"))) = false;
 
 size_t StackRoomLeft() {
-  if (!t_stack_known) {
-    t_stack_known = true;
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-      void* base = nullptr;
-      size_t size = 0;
-      if (pthread_attr_getstack(&attr, &base, &size) == 0) t_stack_lo = reinterpret_cast<uintptr_t>(base);
-      pthread_attr_destroy(&attr);
-    }
-  }
+  uintptr_t lo = 0, hi = 0;
+  ThreadStackBounds(&lo, &hi);  // no heap (core/engine_thread.h)
   const uintptr_t sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  return t_stack_lo != 0 && sp > t_stack_lo ? sp - t_stack_lo : SIZE_MAX;
+  return lo != 0 && sp > lo ? sp - lo : SIZE_MAX;
 }
 
 template <class Fn>
@@ -328,7 +319,7 @@ void OnRoomyStack(Fn&& fn) {
       (*static_cast<Fn*>(arg))();
       return nullptr;
     };
-    if (pthread_create(&helper, &attr, run, &fn) == 0) {
+    if (CreateWithSignalsBlocked(pthread_create, &helper, &attr, run, &fn) == 0) {
       pthread_join(helper, nullptr);
       ran = true;
     }
@@ -396,15 +387,8 @@ std::string DataSymbol(uintptr_t addr) {
   return name;
 }
 
-void StacksPrepareFork() {
-  GetDepot().mu.lock();
-  GetSymbolizer().mu.lock();
-}
-
-void StacksParentAfterFork() {
-  GetSymbolizer().mu.unlock();
-  GetDepot().mu.unlock();
-}
+EngineMutex& StacksDepotMutex() { return GetDepot().mu; }
+EngineMutex& StacksSymbolizerMutex() { return GetSymbolizer().mu; }
 
 void StacksResetAfterFork() {
   GetDepot().mu.ResetAfterFork();

@@ -56,8 +56,10 @@ std::vector<SymbolizedFrame> SymbolizeStack(StackId id);
 std::string DataSymbol(uintptr_t addr);
 // Fork: the depot and symbolizer locks are taken before fork and released (parent) or reset
 // (child) after it, so the child never sees them mid-update.
-void StacksPrepareFork();
-void StacksParentAfterFork();
+class EngineMutex;
+// Taken across fork (tracker.cc, ForkPrepare).
+EngineMutex& StacksDepotMutex();
+EngineMutex& StacksSymbolizerMutex();
 void StacksResetAfterFork();
 
 }  // namespace lockaudit::core

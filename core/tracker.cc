@@ -21,7 +21,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config_file.h"
+#include "engine_arena.h"
 #include "engine_mutex.h"
+#include "engine_thread.h"
 #include "hot_path.h"
 #include "known_edges.h"
 #include "lock_order_graph.h"
@@ -175,16 +178,9 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
   ts->incarnation = e.next_incarnation.fetch_add(1, std::memory_order_relaxed);
   ts->pthread_id = static_cast<uintptr_t>(pthread_self());
   ts->stack_lo = ts->stack_hi = 0;
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    void* base = nullptr;
-    size_t size = 0;
-    if (pthread_attr_getstack(&attr, &base, &size) == 0) {
-      ts->stack_lo = reinterpret_cast<uintptr_t>(base);
-      ts->stack_hi = ts->stack_lo + size;
-    }
-    pthread_attr_destroy(&attr);
-  }
+  // Never pthread_getattr_np here: it mallocs, and this thread may be inside its allocator's
+  // own lock (jemalloc) or in a signal handler (core/engine_thread.h).
+  ThreadStackBounds(&ts->stack_lo, &ts->stack_hi);
   ts->waiting_cond_mutex = nullptr;
   memset(ts->name, 0, sizeof ts->name);
   prctl(PR_GET_NAME, ts->name, 0, 0, 0);
@@ -239,15 +235,20 @@ uint64_t StatsKeyOf(const LockNode& n, bool on_stack) {
 
 // Inside-engine scope without the public class's bookkeeping, for this file.
 // Also keeps errno: an interposed call must leave it as the real function did.
+// Cancellation is disabled meanwhile: the engine's write()/open() are cancellation points, and
+// a lock call, which is none, must never act on a pending cancel.
 struct Inside {
   ThreadState* saved = tls_state;
   uint8_t saved_mode = tls_mode;
   int saved_errno = errno;
+  int saved_cancel = 0;
   Inside() {
     tls_state = nullptr;
     tls_mode = kInside;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &saved_cancel);
   }
   ~Inside() {
+    pthread_setcancelstate(saved_cancel, nullptr);
     tls_state = saved;
     tls_mode = saved_mode;
     errno = saved_errno;
@@ -949,8 +950,10 @@ EngineScope::EngineScope() noexcept : saved_(tls_state) {
   saved_errno_ = errno;
   tls_state = nullptr;
   tls_mode = kInside;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &saved_cancel_);  // as Inside
 }
 EngineScope::~EngineScope() {
+  pthread_setcancelstate(saved_cancel_, nullptr);
   tls_state = saved_;
   tls_mode = saved_mode_;
   errno = saved_errno_;
@@ -958,9 +961,17 @@ EngineScope::~EngineScope() {
 
 bool InsideEngine() noexcept { return tls_mode == kInside; }
 
+namespace {
+__thread uint32_t tls_program_heap __attribute__((tls_model("initial-exec"))) = 0;
+}  // namespace
+bool UseEngineArena() noexcept { return tls_mode == kInside && tls_program_heap == 0; }
+ProgramHeapScope::ProgramHeapScope() noexcept { ++tls_program_heap; }
+ProgramHeapScope::~ProgramHeapScope() { --tls_program_heap; }
+
 void BecomeEngineThread() noexcept {
   tls_state = nullptr;
   tls_mode = kInside;
+  RegisterEngineTask();
 }
 
 void StartBackground() noexcept {
@@ -1228,11 +1239,15 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) no
 
 // ---- Provider: condition variables -------------------------------------------------------
 
-void OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site,
+bool OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site,
                      uint32_t flags) noexcept {
+  bool held = false;
+  for (uint32_t i = ts.held_count; i > 0 && !held; --i) held = ts.held[i - 1].addr == mutex;
+  if (!held) return false;
   OnReleased(ts, mutex, site, flags);
   ts.waiting_cond_mutex = mutex;
   wake::CondWaitBegin(ts, cond, mutex, site);
+  return true;
 }
 
 void OnCondWaitEnd(ThreadState& ts, const void* cond, const void* mutex, LockClass cls,
@@ -1257,32 +1272,64 @@ void OnCondDestroy(const void* cond) noexcept {
 
 // ---- Provider: fork ----------------------------------------------------------------------
 
+// The engine's mutexes, taken across fork() so that the child inherits consistent tables.
+// Taken by trying each in turn and starting again after any miss (with a short sleep): no
+// order among them is assumed, so the prefork handler can never deadlock with a thread that
+// takes two of them in another order (a symbolizing report does). Released in reverse.
+EngineMutex* const* ForkMutexes(size_t* count) {
+  static EngineMutex* list[10];
+  size_t n = 0;
+  list[n++] = &E().graph_mu;
+  list[n++] = &E().registry.mutex();
+  list[n++] = &E().threads_mu;
+  list[n++] = &ReportMutex();
+  list[n++] = &E().evidence_mu;
+  list[n++] = &E().site_names_mu;
+  list[n++] = &StacksDepotMutex();
+  list[n++] = &StacksSymbolizerMutex();
+  list[n++] = &stats::RetiredMutex();
+  *count = n;
+  return list;
+}
+
+__thread bool tls_fork_locked __attribute__((tls_model("initial-exec"))) = false;
+
 void ForkPrepare() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
-  E().graph_mu.lock();
-  E().registry.mutex().lock();
-  E().threads_mu.lock();
-  ReportPrepareFork();
-  E().evidence_mu.lock();
-  E().site_names_mu.lock();
-  StacksPrepareFork();
-  stats::RetiredMutex().lock();
+  Inside inside;
+  size_t n = 0;
+  EngineMutex* const* mus = ForkMutexes(&n);
+  for (uint32_t attempt = 0;; ++attempt) {
+    size_t got = 0;
+    while (got < n && mus[got]->try_lock()) ++got;
+    if (got == n) {
+      if (arena::TryLockForFork()) break;
+    }
+    while (got > 0) mus[--got]->unlock();
+    if (attempt < 16) {
+      sched_yield();
+    } else {
+      timespec d{0, 50000};  // 50 us
+      nanosleep(&d, nullptr);
+    }
+  }
+  tls_fork_locked = true;
 }
 
 void ForkParent() noexcept {
-  if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
-  stats::RetiredMutex().unlock();
-  StacksParentAfterFork();
-  E().site_names_mu.unlock();
-  E().evidence_mu.unlock();
-  ReportParentAfterFork();
-  E().threads_mu.unlock();
-  E().registry.mutex().unlock();
-  E().graph_mu.unlock();
+  if (g_status.load() != static_cast<int>(EngineStatus::kReady) || !tls_fork_locked) return;
+  tls_fork_locked = false;
+  arena::ParentAfterFork();
+  size_t n = 0;
+  EngineMutex* const* mus = ForkMutexes(&n);
+  while (n > 0) mus[--n]->unlock();
 }
 
 void ForkChild() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
+  tls_fork_locked = false;
+  arena::ChildAfterFork();
+  ForgetEngineTasksAfterFork();
   Engine& e = E();
   ReportChildAfterFork();
   e.threads_mu.ResetAfterFork();
@@ -1333,33 +1380,24 @@ int Finish() noexcept {
 // ---- Queries -----------------------------------------------------------------------------
 
 size_t LoadHierarchy(const char* path) {
-  FILE* f = fopen(path, "re");
-  if (f == nullptr) {
-    RawLog("lockaudit: warning: LOCKAUDIT_HIERARCHY: cannot open '%s': %s; no levels\n", path,
-           strerror(errno));
+  std::string text, why;
+  if (!ReadConfigFile(path, &text, &why)) {
+    RawLog("lockaudit: warning: LOCKAUDIT_HIERARCHY: '%s' %s; no levels\n", path, why.c_str());
     return 0;
   }
-  char line[1024];
-  int lineno = 0;
+  if (!why.empty()) RawLog("lockaudit: warning: LOCKAUDIT_HIERARCHY: '%s' %s\n", path, why.c_str());
   size_t added = 0;
-  while (fgets(line, sizeof line, f)) {
-    ++lineno;
-    char* hash = strchr(line, '#');
-    if (hash) *hash = '\0';
-    char name[512];
-    char extra[8];
+  ForEachConfigLine(text, [&](const ConfigLine& line) {
+    std::string name, reason;
     int level = 0;
-    int got = sscanf(line, "%511s %d %7s", name, &level, extra);
-    if (got <= 0) continue;  // blank or comment
-    if (got != 2) {
-      RawLog("lockaudit: warning: LOCKAUDIT_HIERARCHY: %s:%d: expected '<lock name> <level>'; "
-             "line ignored\n", path, lineno);
-      continue;
+    if (!ParseHierarchyLine(line.text, &name, &level, &reason)) {
+      RawLog("lockaudit: warning: LOCKAUDIT_HIERARCHY: %s:%d: %s in '%s'; line ignored\n", path,
+             line.number, reason.c_str(), ShownLine(line.text).c_str());
+      return;
     }
     E().hierarchy[name] = level;
     ++added;
-  }
-  fclose(f);
+  });
   return added;
 }
 

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine_thread.h"
 #include "hash.h"
 #include "hot_path.h"
 #include "raw_log.h"
@@ -425,6 +426,7 @@ void Scan(Watchdog& w) {
 
 void* WatchdogMain(void*) {
   EngineScope scope;  // engine-owned for its whole life: never audited
+  RegisterEngineTask();
   prctl(PR_SET_NAME, "lockaudit-watch", 0, 0, 0);
   Watchdog* w = new Watchdog();
   const uint64_t period_ns =
@@ -434,6 +436,9 @@ void* WatchdogMain(void*) {
                static_cast<long>(period_ns % 1000000000ull)};
     nanosleep(&d, nullptr);
     if (g_stop.load(std::memory_order_acquire) || internal::EngineFinished()) break;
+    // main() called pthread_exit() and every program thread has ended since: the process ends
+    // now, as it would without lockaudit's threads (exit(0), as glibc does for the last thread).
+    if (OnlyEngineThreadsLeft()) exit(0);
     Scan(*w);
   }
   return nullptr;
@@ -476,7 +481,7 @@ void EnsureWatchdog() {
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 8u << 20);  // reports symbolize: libdw needs deep stacks
   pthread_t thread;
-  if (pthread_create(&thread, &attr, WatchdogMain, nullptr) != 0) {
+  if (CreateWithSignalsBlocked(pthread_create, &thread, &attr, WatchdogMain, nullptr) != 0) {
     RawLog("lockaudit: warning: cannot start the watchdog thread; actual deadlocks and stalls "
            "are not reported\n");
   }

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "engine_arena.h"
+#include "engine_thread.h"
 #include "hot_path.h"
 #include "metrics.h"
 #include "native_mutex.h"
@@ -166,7 +168,9 @@ class CondWaitScope {
  public:
   CondWaitScope(ThreadState* ts, const void* cond, const void* mutex, LockClass cls, Site site)
       : ts_(ts), cond_(cond), mutex_(mutex), cls_(cls), site_(site) {
-    if (ts_) core::OnCondWaitBegin(*ts_, cond_, mutex_, site_, core::kFromShim);
+    // A wait on a mutex this thread does not hold is not recorded (EPERM for an error-checking
+    // mutex: the mutex stays unlocked after it).
+    if (ts_ && !core::OnCondWaitBegin(*ts_, cond_, mutex_, site_, core::kFromShim)) ts_ = nullptr;
   }
   ~CondWaitScope() {
     if (ts_) core::OnCondWaitEnd(*ts_, cond_, mutex_, cls_, core::kFromShim, site_);
@@ -319,6 +323,7 @@ void StartMetrics() { lockaudit::metrics::StartFromOptions(); }
 __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
   Ready();
   RealFree();
+  core::NoteThreadStackNow();  // the main thread's stack, while malloc is safe
   if (const char* why = core::VerifyNativeMutex(
           {real::pthread_mutex_lock, real::pthread_mutex_trylock, real::pthread_mutex_unlock})) {
     core::RawLog("lockaudit: note: default mutexes are tried through pthread_mutex_trylock (%s)\n",
@@ -669,10 +674,31 @@ bool HasUserStack(const pthread_attr_t* attr) {
   return reinterpret_cast<uintptr_t>(addr) + size != 0;
 }
 
+// A program thread notes its stack before its own code runs, where malloc is safe
+// (core/engine_thread.h: the engine may first meet it inside its allocator's lock).
+struct ProgramThreadStart {
+  void* (*fn)(void*);
+  void* arg;
+};
+void* ProgramThreadMain(void* p) {
+  ProgramThreadStart start = *static_cast<ProgramThreadStart*>(p);
+  core::arena::Free(p);
+  core::NoteThreadStackNow();
+  return start.fn(start.arg);
+}
+
 LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
                                        void* (*fn)(void*), void* arg) noexcept {
   if (!Ready()) return EAGAIN;
-  if (!core::InsideEngine()) return real::pthread_create(thread, attr, fn, arg);
+  if (!core::InsideEngine()) {
+    if (core::Disabled()) return real::pthread_create(thread, attr, fn, arg);
+    auto* start = static_cast<ProgramThreadStart*>(core::arena::Alloc(sizeof(ProgramThreadStart)));
+    if (start == nullptr) return real::pthread_create(thread, attr, fn, arg);
+    *start = ProgramThreadStart{fn, arg};
+    int rc = real::pthread_create(thread, attr, ProgramThreadMain, start);
+    if (rc != 0) core::arena::Free(start);
+    return rc;
+  }
   auto* start = static_cast<EngineThreadStart*>(malloc(sizeof(EngineThreadStart)));
   if (start == nullptr) return EAGAIN;
   *start = EngineThreadStart{fn, arg};
@@ -688,7 +714,8 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
     big = *attr;  // glibc: a shallow copy shares only the CPU set, which is not changed here
     if (pthread_attr_setstacksize(&big, kEngineThreadStack) == 0) use = &big;
   }
-  int rc = real::pthread_create(thread, use, EngineThreadMain, start);
+  // Engine threads block every asynchronous signal (core/engine_thread.h).
+  int rc = core::CreateWithSignalsBlocked(real::pthread_create, thread, use, EngineThreadMain, start);
   if (attr == nullptr && use == &big) pthread_attr_destroy(&big);
   if (rc != 0) free(start);
   return rc;

@@ -10,6 +10,15 @@
 #include <civetweb.h>
 #include <CivetServer.h>
 #include <prometheus/collectable.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
 
@@ -104,7 +113,46 @@ struct Running {
   std::shared_ptr<EngineCollectable> collectable;
   std::unique_ptr<::prometheus::Exposer> exposer;
   CivetCallbacks callbacks;
+  ListenAddress address;  // as bound (port filled in)
+  pid_t pid = 0;          // the process that started the server
 };
+
+// civetweb's accept loop polls its listening socket with a timeout of seconds and looks at its
+// stop flag only between polls: while the server stops, a connection to it every few
+// milliseconds wakes the loop, so that a process ends at once instead of waiting for the poll.
+void StopQuickly(Running* r) {
+  std::atomic<bool> stopped{false};
+  std::thread waker([r, &stopped] {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    const std::string host = r->address.host == "0.0.0.0" ? "127.0.0.1"
+                             : r->address.host == "::"    ? "::1"
+                                                          : r->address.host;
+    if (r->address.ipv6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(static_cast<uint16_t>(r->address.port));
+      if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) return;
+      len = sizeof *a;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(static_cast<uint16_t>(r->address.port));
+      if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) return;
+      len = sizeof *a;
+    }
+    for (int i = 0; i < 500 && !stopped.load(); ++i) {  // at most about 5 s
+      int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return;
+      connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
+      close(fd);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  r->exposer.reset();
+  stopped.store(true);
+  waker.join();
+}
 std::atomic<bool> g_started{false};
 
 struct StartCall {
@@ -164,9 +212,13 @@ const LockauditExporterHost* g_host = nullptr;
 
 void StopServingAtExit() {
   struct Stop {
-    static void Run(void* arg) { static_cast<Running*>(arg)->exposer.reset(); }
+    static void Run(void* arg) { StopQuickly(static_cast<Running*>(arg)); }
   };
-  if (g_running != nullptr && g_host != nullptr) g_host->run_in_engine(&Stop::Run, g_running);
+  if (g_running == nullptr || g_host == nullptr) return;
+  // A forked child has a copy of the server's objects but none of its threads: stopping it
+  // there would wait for threads that do not exist. The parent's server is the parent's.
+  if (g_running->pid != getpid()) return;
+  g_host->run_in_engine(&Stop::Run, g_running);
 }
 
 int Start(const char* address_text, const LockauditExporterHost* host, char* message,
@@ -204,6 +256,9 @@ int Start(const char* address_text, const LockauditExporterHost* host, char* mes
   // Serves until the process exits. At exit the server is stopped (its threads joined) before
   // the static destructors run: a scrape served while they run would touch destroyed objects
   // (libraries' statics, this file's log), and a crash at exit would change the exit status.
+  running->address = *address;
+  running->address.port = call.port;
+  running->pid = getpid();
   g_running = running.release();
   g_host = host;
   atexit(StopServingAtExit);

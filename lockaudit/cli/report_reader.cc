@@ -146,18 +146,23 @@ std::optional<Report> ReadReport(const std::string& path, std::ostream& diagnost
     PrintUnreadable(path, std::strerror(errno), diagnostics);
     return std::nullopt;
   }
-  Report report{.path = path};
+  return ReadReportStream(in, path, diagnostics);
+}
+
+std::optional<Report> ReadReportStream(std::istream& in, const std::string& name,
+                                       std::ostream& diagnostics) {
+  Report report{.path = name};
   std::string text;
   for (int line_number = 1; std::getline(in, text); ++line_number) {
     if (IsBlank(text)) continue;
     const std::string error = ConsumeLine(text, report);
     if (!error.empty()) {
-      diagnostics << "lockaudit: " << path << ":" << line_number << ": " << error
+      diagnostics << "lockaudit: " << name << ":" << line_number << ": " << error
                   << "; line skipped\n";
     }
   }
   if (in.bad()) {
-    PrintUnreadable(path, std::strerror(errno), diagnostics);
+    PrintUnreadable(name, std::strerror(errno), diagnostics);
     return std::nullopt;
   }
   return report;

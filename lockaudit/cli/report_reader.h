@@ -8,6 +8,7 @@
 #ifndef LOCKAUDIT_CLI_REPORT_READER_H_
 #define LOCKAUDIT_CLI_REPORT_READER_H_
 
+#include <istream>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -19,6 +20,12 @@ namespace lockaudit::cli {
 // Reads `path`. When the file cannot be read at all, prints one line to `diagnostics` and returns
 // nullopt.
 std::optional<Report> ReadReport(const std::string& path, std::ostream& diagnostics);
+
+// Reads an open stream as ReadReport reads a file: `name` stands for the file in diagnostics and
+// in Report::path. Returns nullopt (one line printed) when the stream fails with a read error.
+// ReadReport is this after opening the file; the fuzz target (tests/fuzz) drives it directly.
+std::optional<Report> ReadReportStream(std::istream& in, const std::string& name,
+                                       std::ostream& diagnostics);
 
 }  // namespace lockaudit::cli
 

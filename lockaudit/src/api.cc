@@ -275,6 +275,7 @@ LockInfo Lock(const core_::ReportLock& l) {
 
 Finding Convert(const core_::Finding& f) {
   core_::EngineScope inside;
+  core_::ProgramHeapScope heap;  // the result belongs to the program
   Finding out;
   out.kind = core_::KindName(f.kind);
   out.message = f.message;

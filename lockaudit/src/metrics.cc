@@ -31,11 +31,19 @@ void RunInEngine(void (*fn)(void*), void* arg) {
   fn(arg);
 }
 
+// The exporter frees the snapshot with its own (the program's) allocator: it is collected inside
+// the engine and copied onto the program's heap.
+core_::stats::Snapshot CollectForExporter() {
+  core_::stats::Snapshot s = core_::stats::Collect();
+  core_::ProgramHeapScope heap;
+  return core_::stats::Snapshot(s);
+}
+
 // The table the exporter keeps for the life of the process.
 LockauditExporterHost* HostTable() {
   static LockauditExporterHost* table = [] {
     auto* t = new LockauditExporterHost;
-    t->collect = &core_::stats::Collect;
+    t->collect = &CollectForExporter;
     t->bucket_bound = &core_::stats::BucketBound;
     t->max_series = core_::GetOptions().max_series;
     t->run_in_engine = &RunInEngine;

@@ -17,7 +17,9 @@
 //     "from"/"to" naming locks of the finding, a "thread" with a "tid", and non-empty "stack" and
 //     "held_stack" arrays; the edges form one simple cycle;
 //   * exactly one summary line, the last line, with non-negative integers findings, suppressed,
-//     locks, edges, acquisitions, contentions; its "findings" equals the number of finding lines.
+//     locks, edges, acquisitions, contentions; its "findings" equals the number of finding lines
+//     plus, for each "finding_group" line (findings of one code path beyond the examples
+//     written), its "count" less its "shown";
 // Asserted on request:
 //   --expect KIND=N         exactly N findings of KIND (repeatable)
 //   --expect-total N        exactly N findings in all
@@ -25,6 +27,7 @@
 //   --single-thread B       every lock_order_cycle has "single_thread": B (at least one must exist)
 //   --lock-name NAME        some finding's "locks" has a lock named exactly NAME (repeatable)
 //   --summary-min F=N       summary field F >= N (repeatable); --summary-max F=N: F <= N
+//   --group KIND=N          a finding_group line of KIND with "count" N (repeatable)
 //   --no-summary true       the program was killed or aborted: there must be NO summary line
 //   --deadlock-threads N    every deadlock finding names exactly N threads and has N edges,
 //                           each with a non-empty "stack" (where that thread blocked)
@@ -73,6 +76,7 @@ bool IsSummaryField(std::string_view field) {
 struct Options {
   std::string path;
   std::map<std::string, std::int64_t> expect;  // kind -> exact count
+  std::map<std::string, std::int64_t> groups;  // kind -> finding_group count
   std::optional<std::int64_t> expect_total;
   std::optional<std::int64_t> edges;
   std::optional<bool> single_thread;
@@ -129,6 +133,10 @@ Options ParseOptions(int argc, char** argv) {
       options.expect[kind] = count;
     } else if (option == "--expect-total") {
       options.expect_total = ParseCount(option, value);
+    } else if (option == "--group") {
+      auto [kind, count] = ParseAssignment(option, value);
+      if (!IsKind(kind)) Usage("--group: unknown kind '" + kind + "'");
+      options.groups[kind] = count;
     } else if (option == "--edges") {
       options.edges = ParseCount(option, value);
     } else if (option == "--single-thread") {
@@ -235,6 +243,8 @@ class ReportChecker {
       ++summaries_;
       *summary_line = line_;
       CheckSummary(line);
+    } else if (*type == "finding_group") {
+      CheckGroup(line);
     }
     // Any other type (e.g. "edge") is skipped, as DESIGN.md §5 tells readers to.
   }
@@ -468,6 +478,20 @@ class ReportChecker {
     }
   }
 
+  void CheckGroup(const json& group) {
+    const auto kind = group.find("kind");
+    if (kind == group.end() || !kind->is_string() || !IsKind(kind->get<std::string>())) {
+      Fail("finding_group: no known \"kind\"");
+      return;
+    }
+    const auto count = RequireInteger(group, "count", "finding_group", true);
+    const auto shown = RequireInteger(group, "shown", "finding_group");
+    if (!count || !shown) return;
+    if (*shown >= *count) Fail("finding_group: \"shown\" is not below \"count\"");
+    grouped_extra_ += *count - *shown;
+    groups_[kind->get<std::string>()] += *count;
+  }
+
   void CheckSummary(const json& summary) {
     for (std::string_view field : kSummaryFields) {
       const std::string key(field);
@@ -489,9 +513,17 @@ class ReportChecker {
 
   void CheckExpectations() {
     if (const auto it = summary_.find("findings");
-        summaries_ == 1 && it != summary_.end() && it->second != total_findings_) {
+        summaries_ == 1 && it != summary_.end() && it->second != total_findings_ + grouped_extra_) {
       Fail("summary: \"findings\" is " + std::to_string(it->second) + " but the report has " +
-           std::to_string(total_findings_) + " finding line(s)");
+           std::to_string(total_findings_) + " finding line(s) and " +
+           std::to_string(grouped_extra_) + " more counted in finding_group lines");
+    }
+    for (const auto& [kind, want] : options_.groups) {
+      const auto found = groups_.count(kind) ? groups_.at(kind) : 0;
+      if (found != want) {
+        Fail("expected a finding_group of " + std::to_string(want) + " " + kind +
+             " finding(s), found " + std::to_string(found));
+      }
     }
     for (const auto& [kind, want] : options_.expect) {
       const auto found = counts_.count(kind) ? counts_.at(kind) : 0;
@@ -522,6 +554,8 @@ class ReportChecker {
   int problems_ = 0;
   int summaries_ = 0;
   std::int64_t total_findings_ = 0;
+  std::int64_t grouped_extra_ = 0;                // counted only in finding_group lines
+  std::map<std::string, std::int64_t> groups_;    // kind -> finding_group counts
   std::map<std::string, std::int64_t> counts_;   // kind -> findings
   std::map<std::string, std::int64_t> summary_;  // summary field -> value
   std::set<std::string> lock_names_;             // every lock name seen in a finding

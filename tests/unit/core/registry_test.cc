@@ -373,7 +373,7 @@ size_t HomeSlot(uintptr_t a) {
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdULL;
   x ^= x >> 33;
-  return static_cast<size_t>(x) & ((size_t{1} << LockRegistry::kIndexBits) - 1);
+  return static_cast<size_t>(x) & ((size_t{1} << LockRegistry::kFirstIndexBits) - 1);
 }
 
 TEST(LockRegistryTest, ConcurrentLookupInOneProbeClusterNeverReturnsAnotherLocksId) {
@@ -389,7 +389,7 @@ TEST(LockRegistryTest, ConcurrentLookupInOneProbeClusterNeverReturnsAnotherLocks
 TEST(LockRegistryTest, RemoveRangeInsideOneWrappingProbeClusterRemovesExactlyTheRange) {
   // 160 locks whose home slots lie in the index's last 64 and first 64 slots: one probe cluster
   // that wraps around the end, so every removal shifts entries, some of them across the wrap.
-  const size_t last = (size_t{1} << LockRegistry::kIndexBits) - 1;
+  const size_t last = (size_t{1} << LockRegistry::kFirstIndexBits) - 1;
   std::vector<uintptr_t> addrs;  // ascending
   for (uintptr_t a = kBase; addrs.size() < 160; a += 8) {
     const size_t home = HomeSlot(a);

@@ -1,0 +1,130 @@
+#include "config_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "finding_kind.h"
+
+namespace lockaudit::core {
+
+bool ReadConfigFile(const char* path, std::string* text, std::string* why) {
+  text->clear();
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (the program would hang before main).
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    *why = std::string("cannot open: ") + strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    *why = std::string("cannot stat: ") + strerror(errno);
+    close(fd);
+    return false;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    *why = "is a directory, not a file";
+    close(fd);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+    *why = "is not a regular file";
+    close(fd);
+    return false;
+  }
+  // Reads block again (a pipe with a writer is read to its end); a FIFO with no writer reads as
+  // end of file at once.
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *why = std::string("cannot read: ") + strerror(errno);
+      close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    text->append(buf, static_cast<size_t>(n));
+    if (text->size() >= kMaxConfigFileBytes) {
+      text->resize(kMaxConfigFileBytes);
+      *why = "is larger than 16 MiB; the rest is ignored";
+      break;
+    }
+  }
+  close(fd);
+  return true;
+}
+
+std::string StripConfigLine(const std::string& raw) {
+  size_t end = raw.find('#');
+  if (end == std::string::npos) end = raw.size();
+  size_t begin = 0;
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; };
+  while (begin < end && blank(raw[begin])) ++begin;
+  while (end > begin && blank(raw[end - 1])) --end;
+  return raw.substr(begin, end - begin);
+}
+
+bool ParseHierarchyLine(const std::string& line, std::string* name, int* level,
+                        std::string* why) {
+  size_t last_blank = line.find_last_of(" \t");
+  if (last_blank == std::string::npos) {
+    *why = "expected '<lock name> <level>'";
+    return false;
+  }
+  std::string field = line.substr(last_blank + 1);
+  size_t name_end = last_blank;
+  while (name_end > 0 && (line[name_end - 1] == ' ' || line[name_end - 1] == '\t')) --name_end;
+  if (name_end == 0) {
+    *why = "expected '<lock name> <level>'";
+    return false;
+  }
+  errno = 0;
+  char* end = nullptr;
+  long v = strtol(field.c_str(), &end, 10);
+  if (field.empty() || *end != '\0' || errno != 0 || v < INT_MIN || v > INT_MAX) {
+    *why = "the level '" + ShownLine(field) + "' is not an integer (the level is the last field)";
+    return false;
+  }
+  *name = line.substr(0, name_end);
+  *level = static_cast<int>(v);
+  return true;
+}
+
+bool ParseSuppressionLine(const std::string& line, std::string* kind, std::string* pattern,
+                          std::string* why) {
+  size_t colon = line.find(':');
+  if (colon == std::string::npos || colon + 1 >= line.size()) {
+    *why = "is not <kind>:<pattern>";
+    return false;
+  }
+  std::string k = line.substr(0, colon);
+  bool known = k == "*";
+  for (const char* name : kKindNames) known = known || k == name;
+  if (!known) {
+    *why = "'" + ShownLine(k) + "' is not a finding kind (or '*')";
+    return false;
+  }
+  *kind = k;
+  *pattern = line.substr(colon + 1);
+  return true;
+}
+
+std::string ShownLine(const std::string& line) {
+  constexpr size_t kShown = 80;
+  std::string out;
+  for (size_t i = 0; i < line.size() && i < kShown; ++i) {
+    unsigned char c = static_cast<unsigned char>(line[i]);
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  }
+  if (line.size() > kShown) out += "...";
+  return out;
+}
+
+}  // namespace lockaudit::core

@@ -1,0 +1,66 @@
+// core/config_file: reading and parsing the files users hand the engine (LOCKAUDIT_HIERARCHY,
+// LOCKAUDIT_SUPPRESSIONS). Pure functions over text, so the fuzz targets (tests/fuzz) drive the
+// very code the engine runs.
+//
+// Thread-safety: none needed (no state). Cost: linear in the file; runs once at start-up.
+#ifndef LOCKAUDIT_CORE_CONFIG_FILE_H_
+#define LOCKAUDIT_CORE_CONFIG_FILE_H_
+
+#include <cstddef>
+#include <string>
+
+namespace lockaudit::core {
+
+// Files larger than this are read up to it, with a warning: a config file is a few KB.
+inline constexpr size_t kMaxConfigFileBytes = 16u << 20;
+
+// Reads the whole file at `path` into *text. Refuses (false, *why set to a reason for the user)
+// a path that cannot be opened, a directory, or anything that is not a regular file, a FIFO or
+// a character device; a FIFO with no writer reads as empty instead of blocking the program.
+bool ReadConfigFile(const char* path, std::string* text, std::string* why);
+
+// One line of a config file, as given to a parser: the text without its line end, with
+// comments (from '#') and surrounding blanks removed. Empty lines are never passed.
+struct ConfigLine {
+  int number;  // 1-based, counting every line of the file however long
+  std::string text;
+};
+
+// Calls fn(const ConfigLine&) for every non-empty line of `text` (lines end at '\n'; a final
+// "\r" is dropped; a NUL byte ends nothing).
+template <class Fn>
+void ForEachConfigLine(const std::string& text, Fn fn);
+
+// "<lock name> <level>": the level is the last blank-separated field, so names may contain
+// blanks as lockaudit prints them ("(anonymous namespace)::orders_mu", "heap@Restock
+// (inventory.cc:21)"). False with *why for a line that cannot be used.
+bool ParseHierarchyLine(const std::string& line, std::string* name, int* level, std::string* why);
+
+// "<kind>:<pattern>", kind one of the finding kinds or "*". False with *why otherwise.
+bool ParseSuppressionLine(const std::string& line, std::string* kind, std::string* pattern,
+                          std::string* why);
+
+// A line as shown in a warning: at most 80 characters, non-printable bytes as '?'.
+std::string ShownLine(const std::string& line);
+
+// ---- implementation ------------------------------------------------------------------------
+
+std::string StripConfigLine(const std::string& raw);
+
+template <class Fn>
+void ForEachConfigLine(const std::string& text, Fn fn) {
+  size_t pos = 0;
+  int number = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    ++number;
+    std::string l = StripConfigLine(text.substr(pos, end - pos));
+    if (!l.empty()) fn(ConfigLine{number, std::move(l)});
+    pos = end + 1;
+  }
+}
+
+}  // namespace lockaudit::core
+
+#endif  // LOCKAUDIT_CORE_CONFIG_FILE_H_

@@ -1,0 +1,51 @@
+// EngineArena: the engine's own memory, never the program's allocator.
+//
+// The engine runs inside lock calls that the program's allocator itself makes (jemalloc and
+// tcmalloc take pthread mutexes), and inside signal handlers that interrupted malloc. Memory it
+// takes there from malloc would re-enter an allocator that holds its own lock: a crash or a
+// self-deadlock. So every allocation made inside the engine (EngineScope, engine threads) comes
+// from this arena: mmap'ed chunks, size classes with free lists, guarded by one EngineMutex (a
+// futex word, never seen by the shim). The link step of the engine hosts (the shim and
+// liblockaudit.so) routes malloc/free/new/delete of the engine's own code here while the calling
+// thread is inside the engine (engine_arena_wrap.cc, `-Wl,--wrap`); memory is freed to whichever
+// allocator owns its address, so a block may cross that boundary either way.
+//
+// Thread-safety: every function may be called from any thread; calls are serialized by the
+// arena's mutex. Not reentrant from a signal handler that interrupted the arena itself (the
+// engine passes such a handler's lock calls straight through: it is inside the engine).
+// Invariants: a block's chunk (its address rounded down to kChunkBytes) is registered while the
+// block lives; a chunk serves one size class, or one large block.
+// Cost: O(1) per call plus one mmap per chunk (256 KiB) or large block; memory of freed small
+// blocks is kept for reuse, large blocks are unmapped.
+#ifndef LOCKAUDIT_CORE_ENGINE_ARENA_H_
+#define LOCKAUDIT_CORE_ENGINE_ARENA_H_
+
+#include <cstddef>
+
+namespace lockaudit::core::arena {
+
+inline constexpr size_t kChunkBytes = size_t{1} << 18;
+
+// nullptr when the memory cannot be mapped. `align` is a power of two.
+void* Alloc(size_t bytes, size_t align = 16) noexcept;
+void* Calloc(size_t count, size_t bytes) noexcept;
+// Like realloc(3) for a block of this arena (or nullptr).
+void* Realloc(void* p, size_t bytes) noexcept;
+// `p` must be a block of this arena (Owns(p)) or nullptr.
+void Free(void* p) noexcept;
+// Whether `p` lies in a live chunk of this arena. Lock-free.
+bool Owns(const void* p) noexcept;
+size_t UsableSize(const void* p) noexcept;
+
+// Bytes of chunks mapped now (for tests and the summary).
+size_t MappedBytes() noexcept;
+
+// fork(): the parent holds the arena's mutex across the call; the child resets it.
+void PrepareFork() noexcept;
+void ParentAfterFork() noexcept;
+void ChildAfterFork() noexcept;
+bool TryLockForFork() noexcept;
+
+}  // namespace lockaudit::core::arena
+
+#endif  // LOCKAUDIT_CORE_ENGINE_ARENA_H_
