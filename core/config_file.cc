@@ -101,7 +101,7 @@ bool ParseSuppressionLine(const std::string& line, std::string* kind, std::strin
                           std::string* why) {
   size_t colon = line.find(':');
   if (colon == std::string::npos || colon + 1 >= line.size()) {
-    *why = "is not <kind>:<pattern>";
+    *why = "is not <kind>:<glob>";
     return false;
   }
   std::string k = line.substr(0, colon);

@@ -18,6 +18,8 @@
 using lockaudit::core::UseEngineArena;
 namespace arena = lockaudit::core::arena;
 
+// The linker's --wrap names are reserved identifiers by the letter of the standard.
+// NOLINTBEGIN(bugprone-reserved-identifier)
 extern "C" {
 void* __real_malloc(size_t);
 void* __real_calloc(size_t, size_t);
@@ -164,3 +166,4 @@ LOCKAUDIT_WRAP void __wrap__ZdaPvmSt11align_val_t(void* p, size_t n, std::align_
   __real__ZdaPvmSt11align_val_t(p, n, a);
 }
 }  // extern "C"
+// NOLINTEND(bugprone-reserved-identifier)

@@ -144,7 +144,7 @@ void StopQuickly(Running* r) {
     for (int i = 0; i < 500 && !stopped.load(); ++i) {  // at most about 5 s
       int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (fd < 0) return;
-      connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
+      (void)connect(fd, reinterpret_cast<sockaddr*>(&ss), len);  // only to wake the poll
       close(fd);
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

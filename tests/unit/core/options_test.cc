@@ -113,12 +113,12 @@ TEST_F(OptionsTest, ParsesEachVariable) {
 
 TEST_F(OptionsTest, AcceptsRangeLimitsAndSpellings) {
   g_env = {{"LOCKAUDIT_EXITCODE", "0"}, {"LOCKAUDIT_STACK_DEPTH", "1"},
-           {"LOCKAUDIT_STALL_MS", "0"}, {"LOCKAUDIT_ON_DEADLOCK", "report"}};
+           {"LOCKAUDIT_STALL_MS", "1"}, {"LOCKAUDIT_ON_DEADLOCK", "report"}};
   const Options& o = Parse();
   EXPECT_TRUE(g_warnings.empty()) << g_warnings.front();
   EXPECT_EQ(o.exitcode, 0);
   EXPECT_EQ(o.stack_depth, 1);
-  EXPECT_EQ(o.stall_ms, 0);
+  EXPECT_EQ(o.stall_ms, 1);
   EXPECT_FALSE(o.on_deadlock_abort);
 
   g_env = {{"LOCKAUDIT_EXITCODE", "255"}};
@@ -166,6 +166,18 @@ TEST_F(OptionsTest, MalformedValuesWarnOnceAndUseTheDefault) {
       {"LOCKAUDIT_STALL_MS", "abc", "1000"},
       {"LOCKAUDIT_STALL_MS", "-5", "1000"},
       {"LOCKAUDIT_STALL_MS", "12ms", "1000"},
+      // Issue 19 (14): a value too large for the engine's arithmetic used to be accepted and
+      // wrap (invented stall and wake findings); 0 used to fall back to the default silently.
+      {"LOCKAUDIT_STALL_MS", "18446744073710", "1000"},
+      {"LOCKAUDIT_STALL_MS", "99999999999999999999999", "1000"},
+      {"LOCKAUDIT_STALL_MS", "0", "1000"},
+      {"LOCKAUDIT_STALL_MS", "86400001", "1000"},
+      {"LOCKAUDIT_WAKE_BUDGET_MS", "0", "none"},
+      {"LOCKAUDIT_WAKE_BUDGET_MS", "18446744073710", "none"},
+      {"LOCKAUDIT_MAX_SERIES", "0", "50"},
+      {"LOCKAUDIT_MAX_SERIES", "100001", "50"},
+      {"LOCKAUDIT_EXITCODE", "256", "unchanged"},
+      {"LOCKAUDIT_EXITCODE", "-1", "unchanged"},
       {"LOCKAUDIT_DISABLE", "maybe", "0"},
       {"LOCKAUDIT_ON_DEADLOCK", "explode", "report"},
       {"LOCKAUDIT_EXITCODE", "300", "unchanged"},
@@ -188,7 +200,21 @@ TEST_F(OptionsTest, MalformedValuesWarnOnceAndUseTheDefault) {
     EXPECT_EQ(o.exitcode, -1);
     EXPECT_EQ(o.stack_depth, 24);
     EXPECT_EQ(o.max_series, 50);
+    EXPECT_EQ(o.wake_budget_ms, -1);
   }
+}
+
+// A value with a newline or a terminal escape cannot split the warning or reach the terminal
+// raw (found by tests/fuzz/options_fuzzer.cc).
+TEST_F(OptionsTest, ControlCharactersInAValueKeepTheWarningOnOneLine) {
+  g_env = {{"LOCKAUDIT_STALL_MS", "12\nlockaudit: lock_order_cycle: fake\x1b[2J"}};
+  const Options& o = Parse();
+  ASSERT_EQ(g_warnings.size(), 1u);
+  const std::string& line = g_warnings[0];
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << line;
+  EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+  EXPECT_NE(line.find("'12?lockaudit: lock_order_cycle: fake?[2J'"), std::string::npos) << line;
+  EXPECT_EQ(o.stall_ms, 1000);
 }
 
 TEST_F(OptionsTest, EachMalformedVariableWarnsSeparately) {
