@@ -8,6 +8,7 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,10 +18,12 @@ namespace lockaudit::core {
 
 // futex(2) without the libc wrapper: under the shim, syscall() is interposed, and the engine's
 // own waits must never pass through an interposer (a fork handler waiting here would re-enter it).
-inline long RawFutex(uint32_t* addr, int op, uint32_t val) noexcept {
+// `timeout`: relative, for FUTEX_WAIT only; nullptr waits without one.
+inline long RawFutex(uint32_t* addr, int op, uint32_t val,
+                     const struct timespec* timeout = nullptr) noexcept {
 #if defined(__x86_64__)
   long ret;
-  register long r10 __asm__("r10") = 0;  // timeout: none
+  register long r10 __asm__("r10") = reinterpret_cast<long>(timeout);
   __asm__ volatile("syscall"
                    : "=a"(ret)
                    : "0"(static_cast<long>(SYS_futex)), "D"(addr), "S"(static_cast<long>(op)),
@@ -28,7 +31,7 @@ inline long RawFutex(uint32_t* addr, int op, uint32_t val) noexcept {
                    : "rcx", "r11", "memory");
   return ret;
 #else
-  return syscall(SYS_futex, addr, op, val, nullptr, nullptr, 0);
+  return syscall(SYS_futex, addr, op, val, timeout, nullptr, 0);
 #endif
 }
 

@@ -184,6 +184,13 @@ void NoteThreadStackNow() noexcept {
   pthread_attr_destroy(&attr);
 }
 
+void NoteThreadStack(uintptr_t lo, uintptr_t hi) noexcept {
+  if (lo >= hi) return;
+  t_stack_lo = lo;
+  t_stack_hi = hi;
+  t_stack_tried = true;
+}
+
 bool ThreadStackBounds(uintptr_t* lo, uintptr_t* hi) noexcept {
   if (!t_stack_tried) {
     t_stack_tried = true;

@@ -57,6 +57,11 @@ namespace lockaudit::core {
 // else finds the mapping that holds the stack pointer in /proc/self/maps (raw reads), once per
 // thread; false when neither works.
 void NoteThreadStackNow() noexcept;
+// The bounds as the caller knows them (the shim's thread trampoline: its own frame and the
+// stack size it created the thread with): no call at all. pthread_getattr_np would malloc (its
+// CPU set), and a thread's first malloc makes glibc reserve a 64 MiB arena for it: 200 threads
+// that never allocate would reserve 12.8 GB of address space (ulimit -v fails them).
+void NoteThreadStack(uintptr_t lo, uintptr_t hi) noexcept;
 bool ThreadStackBounds(uintptr_t* lo, uintptr_t* hi) noexcept;
 
 }  // namespace lockaudit::core

@@ -186,6 +186,27 @@ __attribute__((always_inline)) inline Live LiveCacheEntry(ThreadState& ts, const
   return Live::kYes;
 }
 
+// A signal handler on this thread that locks and unlocks while a fast path fills held[n] (after
+// its first store, before the store of held_count that covers the slot) pushes onto the same
+// slot and overwrites it: the thread would then "hold" the handler's lock and not its own (an
+// invented double_lock or unlock_not_held later). So once held_count covers the slot, the fast
+// path reads back the two fields it stored first (a compiler barrier orders them; a handler on
+// the same thread needs no fence) and, in the rare case a handler overwrote them, stores the
+// entry again: no handler can take the slot now. Two loads and a compare on the path.
+LOCKAUDIT_COLD inline void RefillHeld(ThreadState& ts, uint32_t n, const IdCacheEntry& c,
+                                      const void* lock, uint32_t flags, Site site,
+                                      uint64_t prefix_foreign, uint64_t sig) noexcept {
+  HeldLock& h = BeginHeld(ts, n, c, lock, flags, site);
+  __builtin_memcpy(&h.prefix_max_level, &prefix_foreign, sizeof prefix_foreign);
+  h.sig = sig;
+}
+__attribute__((always_inline)) inline bool HeldSlotOverwritten(const HeldLock& h,
+                                                              const IdCacheEntry& c,
+                                                              const void* lock) noexcept {
+  asm volatile("" ::: "memory");  // the slot is read back after the store of held_count
+  return LOCKAUDIT_PREDICT_FALSE(h.id != c.id || h.addr != lock);
+}
+
 __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const void* lock,
                                                       uint32_t flags, Site site) noexcept {
   IdCacheEntry* entry;
@@ -209,6 +230,13 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
   const uint64_t held_key =
       LOCKAUDIT_PREDICT_FALSE((flags & kShared) != 0) ? HeldKey(c.id, flags) : c.held_key;
   CommitHeld(ts, n, c, h, prefix, held_key, 0);
+  if (HeldSlotOverwritten(h, c, lock)) {
+    const uint64_t prefix_foreign =
+        static_cast<uint32_t>(prefix) |
+        (static_cast<uint64_t>(c.node->foreign_unlocks.load(std::memory_order_relaxed)) << 32);
+    RefillHeld(ts, n, c, lock, flags, site, prefix_foreign,
+               n != 0 ? (&h)[-1].sig ^ held_key : held_key);
+  }
   return true;
 }
 
@@ -256,6 +284,7 @@ __attribute__((always_inline)) inline bool FastAcquireCommon(ThreadState& ts, co
   __builtin_memcpy(&h->prefix_max_level, &prefix_foreign, sizeof prefix_foreign);
   h->sig = sig;
   ts.held_count = n + 1;
+  if (HeldSlotOverwritten(*h, c, lock)) RefillHeld(ts, n, c, lock, flags, site, prefix_foreign, sig);
   ++c.acquisitions;
   return true;
 }

@@ -1,8 +1,8 @@
 #include "report.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <fnmatch.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <functional>
+#include <string>
 #include <unordered_map>
 
 #include "config_file.h"
@@ -454,6 +456,11 @@ uint64_t GroupKey(const Finding& f) {
   }
   paths ^= stack_key(f.stack);
   if (paths == 0) return 0;
+  // And the locks' names: heap locks are named by their allocation site, so the fresh pairs of
+  // one pool still group, while distinct named locks inverted by one function stay apart.
+  uint64_t names = 0;
+  for (const ReportLock& l : f.locks) names += Mix64(std::hash<std::string>{}(l.name) + 2);
+  paths = Mix64(paths ^ names);
   return Mix64(paths ^ (static_cast<uint64_t>(f.kind) + 1)) | 1;
 }
 

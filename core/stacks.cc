@@ -329,7 +329,9 @@ void OnRoomyStack(Fn&& fn) {
 }
 }  // namespace
 
-std::vector<SymbolizedFrame> Symbolize(uintptr_t pc, bool is_return_address) {
+namespace {
+// The work itself, on the calling thread, under the symbolizer's mutex.
+std::vector<SymbolizedFrame> SymbolizeHere(uintptr_t pc, bool is_return_address) {
   Symbolizer& s = GetSymbolizer();
   EngineLock lock(s.mu);
   uint64_t key = (static_cast<uint64_t>(pc) << 1) | is_return_address;
@@ -339,6 +341,166 @@ std::vector<SymbolizedFrame> Symbolize(uintptr_t pc, bool is_return_address) {
   // The helper runs under this thread's hold of s.mu (it takes no lock itself).
   OnRoomyStack([&] { frames = SymbolizeLocked(s, pc, is_return_address); });
   s.cache.emplace(key, frames);
+  return frames;
+}
+
+std::string DataSymbolLocked(Symbolizer& s, uintptr_t addr);
+
+std::string DataSymbolHere(uintptr_t addr) {
+  Symbolizer& s = GetSymbolizer();
+  EngineLock lock(s.mu);
+  std::string name;
+  OnRoomyStack([&] { name = DataSymbolLocked(s, addr); });  // module reporting reads ELF files
+  return name;
+}
+
+// ---- The symbolizer thread ----------------------------------------------------------------
+// libdw, libelf and the demangler allocate with the program's allocator. A program thread that
+// ran them could be inside a signal handler that interrupted malloc, whose lock it then holds:
+// it would wait for itself forever (jemalloc, tcmalloc and glibc alike). So program threads
+// never run them: one engine thread does (big stack, asynchronous signals blocked), and a
+// program thread hands it the job and waits a bounded time. Should the job be stuck behind the
+// allocator's lock that the waiting thread itself holds, the wait ends, the caller gets no
+// symbol (a module+offset or hex name), the handler returns, the allocator's lock is released,
+// and the job completes into the cache for the next report. The wait is long enough for a cold
+// read of a large binary's DWARF; the symbolizer thread never waits for a program thread.
+struct SymbolizeJob {
+  static constexpr uint32_t kQueued = 0, kDone = 1, kAbandoned = 2;
+  std::atomic<uint32_t> state{kQueued};  // futex word
+  bool data = false;                     // DataSymbol(value), else Symbolize(value, ret)
+  bool is_return_address = false;
+  uintptr_t value = 0;
+  std::vector<SymbolizedFrame> frames;
+  std::string name;
+  SymbolizeJob* next = nullptr;
+};
+
+constexpr int64_t kJobWaitNs = 3'000'000'000;
+
+struct JobQueue {
+  EngineMutex mu;
+  SymbolizeJob* head = nullptr;
+  SymbolizeJob* tail = nullptr;
+  std::atomic<uint32_t> pending{0};  // futex word: jobs queued
+  std::atomic<bool> running{false};  // the thread is up (false again in a forked child)
+  std::atomic<pid_t> tid{0};
+};
+JobQueue& Jobs() {
+  static JobQueue* q = new JobQueue();
+  return *q;
+}
+
+void RunJob(SymbolizeJob& j) {
+  if (j.data) {
+    j.name = DataSymbolHere(j.value);
+  } else {
+    j.frames = SymbolizeHere(j.value, j.is_return_address);
+  }
+}
+
+void* SymbolizerMain(void*) {
+  EngineScope scope;  // engine-owned for its whole life
+  RegisterEngineTask();
+  JobQueue& q = Jobs();
+  q.tid.store(static_cast<pid_t>(gettid()), std::memory_order_release);
+  for (;;) {
+    SymbolizeJob* j = nullptr;
+    {
+      EngineLock lock(q.mu);
+      j = q.head;
+      if (j != nullptr) {
+        q.head = j->next;
+        if (q.head == nullptr) q.tail = nullptr;
+        q.pending.fetch_sub(1, std::memory_order_relaxed);
+      }
+    }
+    if (j == nullptr) {
+      RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAIT_PRIVATE, 0);
+      continue;
+    }
+    RunJob(*j);
+    if (j->state.exchange(SymbolizeJob::kDone, std::memory_order_acq_rel) ==
+        SymbolizeJob::kAbandoned) {
+      delete j;  // its caller gave up waiting; the result is in the cache
+    } else {
+      RawFutex(reinterpret_cast<uint32_t*>(&j->state), FUTEX_WAKE_PRIVATE, 1);
+    }
+  }
+  return nullptr;
+}
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// Runs `j` on the symbolizer thread; false when it did not finish in time (the thread then owns
+// and deletes the job) or when there is no symbolizer thread (the caller runs it itself).
+bool OnSymbolizerThread(SymbolizeJob* j) {
+  JobQueue& q = Jobs();
+  if (!q.running.load(std::memory_order_acquire)) return false;
+  {
+    EngineLock lock(q.mu);
+    if (q.tail != nullptr) {
+      q.tail->next = j;
+    } else {
+      q.head = j;
+    }
+    q.tail = j;
+    q.pending.fetch_add(1, std::memory_order_relaxed);
+  }
+  RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAKE_PRIVATE, 1);
+  const int64_t deadline = MonotonicNs() + kJobWaitNs;
+  for (;;) {
+    if (j->state.load(std::memory_order_acquire) == SymbolizeJob::kDone) return true;
+    const int64_t left = deadline - MonotonicNs();
+    if (left <= 0) break;
+    timespec t{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+    RawFutex(reinterpret_cast<uint32_t*>(&j->state), FUTEX_WAIT_PRIVATE, SymbolizeJob::kQueued,
+             &t);
+  }
+  uint32_t expected = SymbolizeJob::kQueued;
+  if (j->state.compare_exchange_strong(expected, SymbolizeJob::kAbandoned,
+                                       std::memory_order_acq_rel)) {
+    return false;
+  }
+  return true;  // done just now
+}
+
+// Whether this thread must hand libdw work to the symbolizer thread.
+bool HandOff() {
+  JobQueue& q = Jobs();
+  return q.running.load(std::memory_order_acquire) &&
+         q.tid.load(std::memory_order_acquire) != static_cast<pid_t>(gettid());
+}
+}  // namespace
+
+std::vector<SymbolizedFrame> Symbolize(uintptr_t pc, bool is_return_address) {
+  if (!HandOff()) return SymbolizeHere(pc, is_return_address);
+  {
+    Symbolizer& s = GetSymbolizer();  // a cached pc needs no thread
+    EngineLock lock(s.mu);
+    auto it = s.cache.find((static_cast<uint64_t>(pc) << 1) | is_return_address);
+    if (it != s.cache.end()) return it->second;
+  }
+  auto* j = new SymbolizeJob();
+  j->value = pc;
+  j->is_return_address = is_return_address;
+  if (!OnSymbolizerThread(j)) {
+    if (j->state.load(std::memory_order_acquire) == SymbolizeJob::kAbandoned) {
+      SymbolizedFrame f;  // see above: no symbol this time
+      f.pc = pc;
+      f.module = "?";
+      f.offset = pc;
+      f.symbolized = false;
+      return {f};
+    }
+    delete j;
+    return SymbolizeHere(pc, is_return_address);
+  }
+  std::vector<SymbolizedFrame> frames = std::move(j->frames);
+  delete j;
   return frames;
 }
 
@@ -380,11 +542,34 @@ std::string DataSymbolLocked(Symbolizer& s, uintptr_t addr) {
 }  // namespace
 
 std::string DataSymbol(uintptr_t addr) {
-  Symbolizer& s = GetSymbolizer();
-  EngineLock lock(s.mu);
-  std::string name;
-  OnRoomyStack([&] { name = DataSymbolLocked(s, addr); });  // module reporting reads ELF files
+  if (!HandOff()) return DataSymbolHere(addr);
+  auto* j = new SymbolizeJob();
+  j->data = true;
+  j->value = addr;
+  if (!OnSymbolizerThread(j)) {
+    if (j->state.load(std::memory_order_acquire) == SymbolizeJob::kAbandoned) return {};
+    delete j;
+    return DataSymbolHere(addr);
+  }
+  std::string name = std::move(j->name);
+  delete j;
   return name;
+}
+
+void StartSymbolizerThread() noexcept {
+  JobQueue& q = Jobs();
+  static std::atomic<bool> started{false};
+  if (started.exchange(true)) return;
+  EngineScope scope;
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return;
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, kHelperStack);
+  pthread_t thread;
+  if (CreateWithSignalsBlocked(pthread_create, &thread, &attr, SymbolizerMain, nullptr) == 0) {
+    q.running.store(true, std::memory_order_release);
+  }
+  pthread_attr_destroy(&attr);
 }
 
 EngineMutex& StacksDepotMutex() { return GetDepot().mu; }
@@ -393,6 +578,13 @@ EngineMutex& StacksSymbolizerMutex() { return GetSymbolizer().mu; }
 void StacksResetAfterFork() {
   GetDepot().mu.ResetAfterFork();
   GetSymbolizer().mu.ResetAfterFork();
+  // The symbolizer thread does not exist in the child: symbolize on the calling thread there.
+  // Queued jobs are the parent's (its waiters do not exist here either).
+  JobQueue& q = Jobs();
+  q.mu.ResetAfterFork();
+  q.running.store(false, std::memory_order_relaxed);
+  q.head = q.tail = nullptr;
+  q.pending.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace lockaudit::core

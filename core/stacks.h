@@ -45,6 +45,9 @@ struct SymbolizedFrame {
   int line = 0;          // 0 if no debug info
   std::string module;    // basename of the object file
   uintptr_t offset = 0;  // pc as an address in the module's ELF file (for addr2line -e MODULE)
+  // False when the pc could not be looked up this time (the symbolizer thread did not answer in
+  // time, stacks.cc): the frame holds only the pc, and a name made from it is not to be cached.
+  bool symbolized = true;
 };
 // The frames of one pc: inlined functions innermost first, then the real function (so a lock
 // call inlined from a header shows the user's line too). `is_return_address`: the pc is a
@@ -54,6 +57,11 @@ std::vector<SymbolizedFrame> SymbolizeStack(StackId id);
 // Name of the data symbol covering `addr` ("g_mu" or "g_bank+0x28"); for static data of a
 // module without symbols (a stripped binary), "<module>+0x<ELF address>"; empty for the heap.
 std::string DataSymbol(uintptr_t addr);
+// Starts the engine thread that runs every lookup for the program's threads (libdw allocates
+// with the program's allocator, which a thread in a signal handler may hold locked); before it
+// runs, and in a forked child, lookups run on the calling thread. Call once the host is
+// initialised (provider.h StartBackground).
+void StartSymbolizerThread() noexcept;
 // Fork: the depot and symbolizer locks are taken before fork and released (parent) or reset
 // (child) after it, so the child never sees them mid-update.
 class EngineMutex;

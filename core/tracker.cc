@@ -255,13 +255,35 @@ struct Inside {
   }
 };
 
+// While a slow path changes this thread's held set (or the wait it publishes), a signal handler
+// that interrupts it and locks must not change them too: the two pushes would take one slot, and
+// the thread would "hold" the handler's lock instead of its own (invented double_lock,
+// unlock_not_held and lock_order_cycle findings). The shield hides the thread's state for that
+// time, so the handler's lock and unlock calls pass through unrecorded, both of them, as inside
+// the engine. (The fast paths check their slot instead: hot_path.h HeldSlotOverwritten.)
+// Costs two TLS stores; used only off the fast path.
+struct SignalShield {
+  ThreadState* saved = tls_state;
+  SignalShield() noexcept {
+    tls_state = nullptr;
+    asm volatile("" ::: "memory");
+  }
+  ~SignalShield() {
+    asm volatile("" ::: "memory");
+    tls_state = saved;
+  }
+  SignalShield(const SignalShield&) = delete;
+  SignalShield& operator=(const SignalShield&) = delete;
+};
+
 ReportThread ThreadOf(const ThreadState& ts) { return ReportThread{ts.tid, ts.name}; }
 
 // ---- Naming and levels -------------------------------------------------------------------
 
 // "<prefix><function> (<file>:<line>)" of a lock or wait call site.
-std::string SiteName(uintptr_t pc, const char* prefix) {
+std::string SiteName(uintptr_t pc, const char* prefix, bool* complete = nullptr) {
   SymbolizedFrame f = Symbolize(pc, true).back();  // the real function, not a header's inline
+  if (complete != nullptr) *complete = f.symbolized;
   char where[96];
   snprintf(where, sizeof where, "%s+0x%lx", f.module.c_str(), static_cast<unsigned long>(f.offset));
   std::string r = prefix + (f.function.empty() ? std::string(where) : f.function);
@@ -274,8 +296,9 @@ std::string SiteName(uintptr_t pc, const char* prefix) {
 
 // The interned "heap@<function> (<file>:<line>)" name of a lock site, symbolized once per site:
 // code that creates many locks at one site (and learns edges for each) must not run libdw for
-// every one of them. Null when out of memory.
-const char* CachedSiteName(uintptr_t pc, bool on_stack) {
+// every one of them. Null when out of memory, or when the site could not be symbolized this
+// time (the name made without symbols is then in *uncached, and is not interned).
+const char* CachedSiteName(uintptr_t pc, bool on_stack, std::string* uncached) {
   Engine& e = E();
   const uint64_t key = (static_cast<uint64_t>(pc) << 1) | (on_stack ? 1 : 0);
   {
@@ -283,7 +306,10 @@ const char* CachedSiteName(uintptr_t pc, bool on_stack) {
     auto it = e.site_names.find(key);
     if (it != e.site_names.end()) return it->second;
   }
-  const std::string name = SiteName(pc, on_stack ? "stack@" : "heap@");  // outside the mutex
+  bool complete = true;
+  const std::string name = SiteName(pc, on_stack ? "stack@" : "heap@", &complete);  // unlocked
+  *uncached = name;
+  if (!complete) return nullptr;  // no symbol this time: not interned, asked again next time
   EngineLock lock(e.site_names_mu);
   auto [it, inserted] = e.site_names.emplace(key, nullptr);
   if (inserted) it->second = Intern(name);
@@ -309,8 +335,9 @@ std::string NameOf(NodeId id) {
   uintptr_t pc = n.first_site_pc.load(std::memory_order_relaxed);
   if (pc != 0) {
     const bool on_stack = n.stack_owner_cfa.load(std::memory_order_relaxed) != 0;
-    const char* site_name = CachedSiteName(pc, on_stack);
-    if (site_name == nullptr) return SiteName(pc, on_stack ? "stack@" : "heap@");
+    std::string uncached;
+    const char* site_name = CachedSiteName(pc, on_stack, &uncached);
+    if (site_name == nullptr) return uncached.empty() ? SiteName(pc, on_stack ? "stack@" : "heap@") : uncached;
     EngineLock lock(e.registry.mutex());
     if (n.name_source < NameSource::kFirstSite && e.registry.IsLive(id)) {
       n.name.store(site_name, std::memory_order_release);  // later calls: one load
@@ -536,6 +563,13 @@ LOCKAUDIT_COLD void ReportSimple(ThreadState& ts, FindingKind kind, NodeId id, S
     f.message.replace(pos, 2, "'" + f.locks[0].name + "'");
   }
   Publish(std::move(f));
+}
+// A literal message: the string is built inside the engine (from its arena), never on the
+// program's allocator, which the interrupted code may hold locked (a signal handler's lock).
+LOCKAUDIT_COLD void ReportSimple(ThreadState& ts, FindingKind kind, NodeId id, Site site,
+                                 const char* message, bool dedupe = true) {
+  Inside inside;
+  ReportSimple(ts, kind, id, site, std::string(message), dedupe);
 }
 
 LOCKAUDIT_COLD void ReportHierarchy(ThreadState& ts, NodeId id, Site site) {
@@ -978,6 +1012,7 @@ void StartBackground() noexcept {
   EnsureInitialized();
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
   wake::AllowBackground();
+  StartSymbolizerThread();
 }
 
 void NonblockingBegin() noexcept {
@@ -1081,6 +1116,7 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level,
 }
 
 void OnDestroy(ThreadState* ts, const void* lock, Site site, bool destroyed) noexcept {
+  SignalShield shield;
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
   if (ts != nullptr) {
     for (uint32_t i = ts->held_count; i-- > 0;) {
@@ -1131,6 +1167,7 @@ void SetLockLevel(const void* lock, int level) noexcept {
 
 void OnAcquired(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags,
                 Site site) noexcept {
+  SignalShield shield;
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
   if (LOCKAUDIT_PREDICT_FALSE(c == nullptr)) return;
   Acquire(ts, *c, lock, cls, flags, site, false);
@@ -1138,6 +1175,7 @@ void OnAcquired(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
 
 uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags,
                      Site site) noexcept {
+  SignalShield shield;
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
   if (c == nullptr || IgnoredShimEvent(*c, flags)) return 0;
   ++ts.lock_hist[c - ts.id_cache].contentions;
@@ -1167,6 +1205,7 @@ void OnStillBlocked(ThreadState& ts) noexcept { wake::StillBlocked(ts); }
 
 void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags, Site site,
                 uint64_t token, bool acquired) noexcept {
+  SignalShield shield;
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
   // An ignored event is an instrumented type's own std:: call under the shim, made inside the
   // type's own (published) wait: that wait is not over.
@@ -1201,6 +1240,7 @@ LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site, 
     return;
   }
   E().registry.Node(id).foreign_unlocks.fetch_add(1, std::memory_order_relaxed);
+  Inside inside;  // the message below is built from the engine's arena
   ReportSimple(ts, FindingKind::kUnlockNotHeld, id, site,
                "%L released by thread '" + std::string(ts.name) + "' (tid " +
                    std::to_string(ts.tid) + "), which does not hold it");
@@ -1208,6 +1248,7 @@ LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site, 
 }  // namespace
 
 void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) noexcept {
+  SignalShield shield;
   for (uint32_t i = ts.held_count; i-- > 0;) {
     HeldLock& h = ts.held[i];
     if (h.addr != lock) continue;
@@ -1241,6 +1282,7 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) no
 
 bool OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site,
                      uint32_t flags) noexcept {
+  SignalShield shield;
   bool held = false;
   for (uint32_t i = ts.held_count; i > 0 && !held; --i) held = ts.held[i - 1].addr == mutex;
   if (!held) return false;
@@ -1252,6 +1294,7 @@ bool OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site 
 
 void OnCondWaitEnd(ThreadState& ts, const void* cond, const void* mutex, LockClass cls,
                    uint32_t flags, Site site) noexcept {
+  SignalShield shield;
   wake::CondWaitEnd(ts, cond);
   // Re-acquiring after a wait is a blocking acquisition: edges from other held locks are real.
   ts.waiting_cond_mutex = nullptr;

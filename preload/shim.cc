@@ -336,6 +336,19 @@ __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
   core::StartBackground();  // the program is initialised: the watchdog may start
 }
 
+// glibc 2.36's trylock of an unrecoverable robust mutex sets the lock word to the caller's tid
+// before it sees the state, then returns ENOTRECOVERABLE without clearing it (natively too: a
+// second trylock by that thread then returns EBUSY). A blocking call's hidden try is the shim's
+// own and must leave no trace: the word is put back, and the program's real call decides (it
+// returns what it returns natively). False when the state is not that one.
+bool UndoUnrecoverableTry(pthread_mutex_t* m) {
+  constexpr int kNotRecoverable = 0x7ffffffe;  // glibc's PTHREAD_MUTEX_NOTRECOVERABLE owner
+  if (__atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) != kNotRecoverable) return false;
+  int expected = static_cast<int>(gettid());
+  return __atomic_compare_exchange_n(&m->__data.__lock, &expected, 0, false, __ATOMIC_RELEASE,
+                                     __ATOMIC_RELAXED);
+}
+
 // `rc` of MutexLockRest/MutexTryRest when nothing was tried yet.
 constexpr int kNotTried = -2;
 
@@ -348,6 +361,7 @@ __attribute__((noinline)) int MutexLockRest(pthread_mutex_t* m, int rc, Site sit
   if (!Ready()) return ENOSYS;
   if (rc == kNotTried && Audited() == nullptr) return real::pthread_mutex_lock(m);
   if (rc < 0) rc = real::pthread_mutex_trylock(m);
+  if (rc == ENOTRECOVERABLE && UndoUnrecoverableTry(m)) return real::pthread_mutex_lock(m);
   // (Also when the inline try acquired it: its fast path covers the common case only.)
   if (FastAfterTry(rc, m, core::kExclusive, site)) return rc;
   return LockSlow(
@@ -430,6 +444,7 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_timedlock(pthread_mutex_t* m, const struct
   if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::pthread_mutex_timedlock(m, t);
   const int rc = real::pthread_mutex_trylock(m);
   if (FastAfterTry(rc, m, core::kTimed, LOCKAUDIT_CALLER_SITE())) return rc;
+  if (rc == ENOTRECOVERABLE && UndoUnrecoverableTry(m)) return real::pthread_mutex_timedlock(m, t);
   return LockSlow(m, MutexClass(m), core::kTimed, LOCKAUDIT_CALLER_SITE(), EBUSY, rc,
                   [m, t] { return real::pthread_mutex_timedlock(m, t); }, PthreadAcquired);
 }
@@ -440,6 +455,7 @@ LOCKAUDIT_INTERPOSE int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c,
   if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::pthread_mutex_clocklock(m, c, t);
   const int rc = real::pthread_mutex_trylock(m);
   if (FastAfterTry(rc, m, core::kTimed, LOCKAUDIT_CALLER_SITE())) return rc;
+  if (rc == ENOTRECOVERABLE && UndoUnrecoverableTry(m)) return real::pthread_mutex_clocklock(m, c, t);
   return LockSlow(m, MutexClass(m), core::kTimed, LOCKAUDIT_CALLER_SITE(), EBUSY, rc,
                   [m, c, t] { return real::pthread_mutex_clocklock(m, c, t); }, PthreadAcquired);
 }
@@ -653,7 +669,7 @@ struct EngineThreadStart {
 };
 void* EngineThreadMain(void* p) {
   EngineThreadStart start = *static_cast<EngineThreadStart*>(p);
-  free(p);
+  core::arena::Free(p);  // not free(): with an allocator preloaded first, that is the allocator's
   core::BecomeEngineThread();
   return start.fn(start.arg);
 }
@@ -679,12 +695,40 @@ bool HasUserStack(const pthread_attr_t* attr) {
 struct ProgramThreadStart {
   void* (*fn)(void*);
   void* arg;
+  uintptr_t stack_lo;    // a caller-provided stack: its exact bounds
+  uintptr_t stack_hi;
+  size_t stack_size;     // else the size glibc allocated it with
 };
 void* ProgramThreadMain(void* p) {
   ProgramThreadStart start = *static_cast<ProgramThreadStart*>(p);
   core::arena::Free(p);
-  core::NoteThreadStackNow();
+  if (start.stack_hi != 0) {
+    core::NoteThreadStack(start.stack_lo, start.stack_hi);
+  } else if (start.stack_size != 0) {
+    // The thread's own frames all lie below this one; above it are glibc's start frame, the
+    // thread descriptor and static TLS (a __thread lock there is not a stack lock).
+    const auto hi = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    core::NoteThreadStack(hi > start.stack_size ? hi - start.stack_size : 0, hi);
+  }
   return start.fn(start.arg);
+}
+
+// The stack a new thread gets: exact bounds of a caller-provided one, else its size.
+void StackOf(const pthread_attr_t* attr, ProgramThreadStart* s) {
+  pthread_attr_t def;
+  if (attr == nullptr) {
+    if (pthread_attr_init(&def) != 0) return;
+    attr = &def;  // glibc: an unset size reads as the process's default thread stack size
+  }
+  void* addr = nullptr;
+  size_t size = 0;
+  if (HasUserStack(attr) && pthread_attr_getstack(attr, &addr, &size) == 0) {
+    s->stack_lo = reinterpret_cast<uintptr_t>(addr);
+    s->stack_hi = s->stack_lo + size;
+  } else if (pthread_attr_getstacksize(attr, &size) == 0) {
+    s->stack_size = size;
+  }
+  if (attr == &def) pthread_attr_destroy(&def);
 }
 
 LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
@@ -694,12 +738,13 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
     if (core::Disabled()) return real::pthread_create(thread, attr, fn, arg);
     auto* start = static_cast<ProgramThreadStart*>(core::arena::Alloc(sizeof(ProgramThreadStart)));
     if (start == nullptr) return real::pthread_create(thread, attr, fn, arg);
-    *start = ProgramThreadStart{fn, arg};
+    *start = ProgramThreadStart{fn, arg, 0, 0, 0};
+    StackOf(attr, start);
     int rc = real::pthread_create(thread, attr, ProgramThreadMain, start);
     if (rc != 0) core::arena::Free(start);
     return rc;
   }
-  auto* start = static_cast<EngineThreadStart*>(malloc(sizeof(EngineThreadStart)));
+  auto* start = static_cast<EngineThreadStart*>(core::arena::Alloc(sizeof(EngineThreadStart)));
   if (start == nullptr) return EAGAIN;
   *start = EngineThreadStart{fn, arg};
   pthread_attr_t big;
@@ -717,7 +762,7 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
   // Engine threads block every asynchronous signal (core/engine_thread.h).
   int rc = core::CreateWithSignalsBlocked(real::pthread_create, thread, use, EngineThreadMain, start);
   if (attr == nullptr && use == &big) pthread_attr_destroy(&big);
-  if (rc != 0) free(start);
+  if (rc != 0) core::arena::Free(start);
   return rc;
 }
 
