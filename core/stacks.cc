@@ -15,8 +15,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <new>
 #include <unordered_map>
 
+#include "engine_arena.h"
 #include "engine_mutex.h"
 #include "engine_thread.h"
 #include "provider.h"
@@ -96,9 +98,11 @@ struct Symbolizer {
     return m;
   }
 };
+Symbolizer* g_symbolizer = nullptr;
 Symbolizer& GetSymbolizer() {
-  static Symbolizer* s = new Symbolizer();
-  return *s;
+  static Symbolizer* first = g_symbolizer = new Symbolizer();
+  (void)first;
+  return *g_symbolizer;
 }
 
 std::string Demangle(const char* name) {
@@ -367,6 +371,9 @@ std::string DataSymbolHere(uintptr_t addr) {
 struct SymbolizeJob {
   static constexpr uint32_t kQueued = 0, kDone = 1, kAbandoned = 2;
   std::atomic<uint32_t> state{kQueued};  // futex word
+  void (*post_fn)(void*) = nullptr;      // a posted job: post_fn(post_arg), nobody waits
+  void* post_arg = nullptr;
+  bool barrier = false;                  // runs nothing: done when the jobs before it are
   bool data = false;                     // DataSymbol(value), else Symbolize(value, ret)
   bool is_return_address = false;
   uintptr_t value = 0;
@@ -391,6 +398,7 @@ JobQueue& Jobs() {
 }
 
 void RunJob(SymbolizeJob& j) {
+  if (j.barrier) return;
   if (j.data) {
     j.name = DataSymbolHere(j.value);
   } else {
@@ -418,6 +426,11 @@ void* SymbolizerMain(void*) {
       RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAIT_PRIVATE, 0);
       continue;
     }
+    if (j->post_fn != nullptr) {
+      j->post_fn(j->post_arg);
+      delete j;
+      continue;
+    }
     RunJob(*j);
     if (j->state.exchange(SymbolizeJob::kDone, std::memory_order_acq_rel) ==
         SymbolizeJob::kAbandoned) {
@@ -435,9 +448,8 @@ int64_t MonotonicNs() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-// Runs `j` on the symbolizer thread; false when it did not finish in time (the thread then owns
-// and deletes the job) or when there is no symbolizer thread (the caller runs it itself).
-bool OnSymbolizerThread(SymbolizeJob* j) {
+// Queues `j` for the symbolizer thread; false when there is none.
+bool Enqueue(SymbolizeJob* j) {
   JobQueue& q = Jobs();
   if (!q.running.load(std::memory_order_acquire)) return false;
   {
@@ -451,7 +463,14 @@ bool OnSymbolizerThread(SymbolizeJob* j) {
     q.pending.fetch_add(1, std::memory_order_relaxed);
   }
   RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAKE_PRIVATE, 1);
-  const int64_t deadline = MonotonicNs() + kJobWaitNs;
+  return true;
+}
+
+// Runs `j` on the symbolizer thread; false when it did not finish in time (the thread then owns
+// and deletes the job) or when there is no symbolizer thread (the caller runs it itself).
+bool OnSymbolizerThread(SymbolizeJob* j, int64_t wait_ns = kJobWaitNs) {
+  if (!Enqueue(j)) return false;
+  const int64_t deadline = MonotonicNs() + wait_ns;
   for (;;) {
     if (j->state.load(std::memory_order_acquire) == SymbolizeJob::kDone) return true;
     const int64_t left = deadline - MonotonicNs();
@@ -478,11 +497,15 @@ bool HandOff() {
 
 std::vector<SymbolizedFrame> Symbolize(uintptr_t pc, bool is_return_address) {
   if (!HandOff()) return SymbolizeHere(pc, is_return_address);
-  {
-    Symbolizer& s = GetSymbolizer();  // a cached pc needs no thread
-    EngineLock lock(s.mu);
+  Symbolizer& s = GetSymbolizer();
+  if (s.mu.try_lock()) {  // a cached pc needs no thread. (Never a blocking lock here: the
+    // symbolizer thread holds it while libdw may wait for an allocator lock this thread holds.)
     auto it = s.cache.find((static_cast<uint64_t>(pc) << 1) | is_return_address);
-    if (it != s.cache.end()) return it->second;
+    std::vector<SymbolizedFrame> hit;
+    const bool found = it != s.cache.end();
+    if (found) hit = it->second;
+    s.mu.unlock();
+    if (found) return hit;
   }
   auto* j = new SymbolizeJob();
   j->value = pc;
@@ -556,6 +579,25 @@ std::string DataSymbol(uintptr_t addr) {
   return name;
 }
 
+bool PostToSymbolizerThread(void (*fn)(void*), void* arg) noexcept {
+  if (!HandOff()) return false;
+  auto* j = new SymbolizeJob();
+  j->post_fn = fn;
+  j->post_arg = arg;
+  if (Enqueue(j)) return true;
+  delete j;
+  return false;
+}
+
+void DrainSymbolizerThread(int64_t max_wait_ns) noexcept {
+  if (!HandOff()) return;
+  auto* j = new SymbolizeJob();
+  j->barrier = true;
+  // Abandoned (the wait ran out): the symbolizer thread deletes it when it gets there.
+  const bool done = OnSymbolizerThread(j, max_wait_ns);
+  if (done || j->state.load(std::memory_order_acquire) != SymbolizeJob::kAbandoned) delete j;
+}
+
 void StartSymbolizerThread() noexcept {
   JobQueue& q = Jobs();
   static std::atomic<bool> started{false};
@@ -575,9 +617,22 @@ void StartSymbolizerThread() noexcept {
 EngineMutex& StacksDepotMutex() { return GetDepot().mu; }
 EngineMutex& StacksSymbolizerMutex() { return GetSymbolizer().mu; }
 
-void StacksResetAfterFork() {
+void StacksResetAfterFork(bool symbolizer_was_busy) {
   GetDepot().mu.ResetAfterFork();
-  GetSymbolizer().mu.ResetAfterFork();
+  if (symbolizer_was_busy) {
+    // The parent forked in the middle of a lookup (tracker.cc ForkPrepare): that symbolizer's
+    // state may be half updated. It is left as it is (never freed) and a fresh one serves here.
+    GetSymbolizer();
+    // From the engine's arena: another atfork child handler (the allocator's own) may not have
+    // released the program allocator's locks yet.
+    if (void* mem = arena::Alloc(sizeof(Symbolizer), alignof(Symbolizer))) {
+      g_symbolizer = new (mem) Symbolizer();
+    } else {
+      g_symbolizer->mu.ResetAfterFork();  // no memory: take the chance
+    }
+  } else {
+    GetSymbolizer().mu.ResetAfterFork();
+  }
   // The symbolizer thread does not exist in the child: symbolize on the calling thread there.
   // Queued jobs are the parent's (its waiters do not exist here either).
   JobQueue& q = Jobs();

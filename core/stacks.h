@@ -62,13 +62,22 @@ std::string DataSymbol(uintptr_t addr);
 // runs, and in a forked child, lookups run on the calling thread. Call once the host is
 // initialised (provider.h StartBackground).
 void StartSymbolizerThread() noexcept;
+// Runs fn(arg) later on the symbolizer thread, after the jobs already queued (the report's edge
+// lines, whose lock names need symbols); false when there is no such thread or this is it (the
+// caller then runs it itself).
+bool PostToSymbolizerThread(void (*fn)(void*), void* arg) noexcept;
+// Waits until every job posted before the call has run, at most `max_wait_ns` (at exit, before
+// the summary).
+void DrainSymbolizerThread(int64_t max_wait_ns) noexcept;
 // Fork: the depot and symbolizer locks are taken before fork and released (parent) or reset
 // (child) after it, so the child never sees them mid-update.
 class EngineMutex;
 // Taken across fork (tracker.cc, ForkPrepare).
 EngineMutex& StacksDepotMutex();
 EngineMutex& StacksSymbolizerMutex();
-void StacksResetAfterFork();
+// `symbolizer_was_busy`: the fork happened without the symbolizer's mutex (its thread was in a
+// lookup that could not finish): the child gets a new symbolizer.
+void StacksResetAfterFork(bool symbolizer_was_busy);
 
 }  // namespace lockaudit::core
 

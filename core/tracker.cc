@@ -316,51 +316,99 @@ const char* CachedSiteName(uintptr_t pc, bool on_stack, std::string* uncached) {
   return it->second;
 }
 
-std::string NameOf(NodeId id) {
+// What names a lock, read without symbolizing (cheap, on the acquiring thread): the name itself
+// may be made later, on the symbolizer thread, when the lock may be gone.
+struct NameInputs {
+  NodeId id = 0;
+  bool live = false;
+  uintptr_t addr = 0;
+  int level = kNoLevel;
+  const char* name = nullptr;  // interned, once known
+  uintptr_t site_pc = 0;
+  bool on_stack = false;
+};
+
+NameInputs NameInputsOf(NodeId id) {
   Engine& e = E();
-  if (!e.registry.IsLive(id)) return "(destroyed lock)";
+  NameInputs in;
+  in.id = id;
+  if (!e.registry.IsLive(id)) return in;
   LockNode& n = e.registry.Node(id);
-  const char* name = n.name.load(std::memory_order_acquire);
-  if (name != nullptr) return name;
-  uintptr_t addr = n.addr.load(std::memory_order_relaxed);
-  std::string sym = DataSymbol(addr);
-  if (!sym.empty()) {
+  in.live = true;
+  in.addr = n.addr.load(std::memory_order_relaxed);
+  in.level = n.level.load(std::memory_order_relaxed);
+  in.name = n.name.load(std::memory_order_acquire);
+  in.site_pc = n.first_site_pc.load(std::memory_order_relaxed);
+  in.on_stack = n.stack_owner_cfa.load(std::memory_order_relaxed) != 0;
+  return in;
+}
+
+// The name, stored into the node when it is still the same lock (later calls: one load).
+std::string NameFrom(const NameInputs& in) {
+  Engine& e = E();
+  if (in.name != nullptr) return in.name;
+  if (!in.live) return "(destroyed lock)";
+  auto store = [&](const char* interned, NameSource source) {
+    if (interned == nullptr) return;
     EngineLock lock(e.registry.mutex());
-    if (n.name_source < NameSource::kSymbol && e.registry.IsLive(id)) {
-      n.name.store(Intern(sym), std::memory_order_release);
-      n.name_source = NameSource::kSymbol;
+    if (!e.registry.IsLive(in.id)) return;
+    LockNode& n = e.registry.Node(in.id);
+    if (n.name_source < source) {
+      n.name.store(interned, std::memory_order_release);
+      n.name_source = source;
     }
+  };
+  std::string sym = DataSymbol(in.addr);
+  if (!sym.empty()) {
+    store(Intern(sym), NameSource::kSymbol);
     return sym;
   }
-  uintptr_t pc = n.first_site_pc.load(std::memory_order_relaxed);
-  if (pc != 0) {
-    const bool on_stack = n.stack_owner_cfa.load(std::memory_order_relaxed) != 0;
+  if (in.site_pc != 0) {
     std::string uncached;
-    const char* site_name = CachedSiteName(pc, on_stack, &uncached);
-    if (site_name == nullptr) return uncached.empty() ? SiteName(pc, on_stack ? "stack@" : "heap@") : uncached;
-    EngineLock lock(e.registry.mutex());
-    if (n.name_source < NameSource::kFirstSite && e.registry.IsLive(id)) {
-      n.name.store(site_name, std::memory_order_release);  // later calls: one load
-      n.name_source = NameSource::kFirstSite;
+    const char* site_name = CachedSiteName(in.site_pc, in.on_stack, &uncached);
+    if (site_name == nullptr) {
+      return uncached.empty() ? SiteName(in.site_pc, in.on_stack ? "stack@" : "heap@") : uncached;
     }
+    store(site_name, NameSource::kFirstSite);
     return site_name;
   }
   char buf[48];
-  snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(addr));
+  snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(in.addr));
   return buf;
 }
 
-ReportLock LockOf(NodeId id) {
+std::string NameOf(NodeId id) { return NameFrom(NameInputsOf(id)); }
+
+ReportLock LockFrom(const NameInputs& in) {
   ReportLock l;
-  l.id = id;
-  if (E().registry.IsLive(id)) {
-    LockNode& n = E().registry.Node(id);
-    l.addr = n.addr.load(std::memory_order_relaxed);
-    l.level = n.level.load(std::memory_order_relaxed);
-  }
-  l.name = NameOf(id);
+  l.id = in.id;
+  l.addr = in.addr;
+  l.level = in.level;
+  l.name = NameFrom(in);
   return l;
 }
+
+// A new direct edge's report line, written by the symbolizer thread (its names may need
+// symbols), deduplicated by the pair of names.
+struct EdgeJob {
+  NameInputs from, to;
+  ReportThread thread;
+  StackId stack = 0, held_stack = 0;
+};
+void PublishEdgeJob(void* arg) {
+  EdgeJob* j = static_cast<EdgeJob*>(arg);
+  Engine& e = E();
+  ReportLock from = LockFrom(j->from), to = LockFrom(j->to);
+  bool fresh;
+  {
+    EngineLock lock(e.graph_mu);
+    fresh = e.published_edges.insert({from.name, to.name}).second;
+  }
+  if (fresh) PublishEdge(from, to, j->thread, j->stack, j->held_stack);
+  delete j;
+}
+
+ReportLock LockOf(NodeId id) { return LockFrom(NameInputsOf(id)); }
 
 // Applies the hierarchy file to a newly registered lock (by explicit or symbol name).
 void ApplyHierarchy(NodeId id, const char* explicit_name) {
@@ -810,12 +858,11 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     }
   }
   for (const EdgeRecord& r : new_edges) {
-    ReportLock from = LockOf(r.from), to = LockOf(r.to);
-    {
-      EngineLock lock(e.graph_mu);
-      if (!e.published_edges.insert({from.name, to.name}).second) continue;
-    }
-    PublishEdge(from, to, r.thread, r.stack, r.held_stack);
+    // The edge line names its locks, and naming may symbolize: that runs on the symbolizer
+    // thread, never on this one (which may hold an allocator lock, stacks.h).
+    auto* job = new EdgeJob{NameInputsOf(r.from), NameInputsOf(r.to), r.thread, r.stack,
+                            r.held_stack};
+    if (!PostToSymbolizerThread(PublishEdgeJob, job)) PublishEdgeJob(job);
   }
   for (PendingCycle& pc : cycles) {
     Finding f;
@@ -1329,19 +1376,21 @@ EngineMutex* const* ForkMutexes(size_t* count) {
   list[n++] = &E().evidence_mu;
   list[n++] = &E().site_names_mu;
   list[n++] = &StacksDepotMutex();
-  list[n++] = &StacksSymbolizerMutex();
-  list[n++] = &stats::RetiredMutex();
+  list[n++] = &stats::RetiredMutex();  // (the symbolizer's: see ForkPrepare)
   *count = n;
   return list;
 }
 
 __thread bool tls_fork_locked __attribute__((tls_model("initial-exec"))) = false;
+__thread bool tls_fork_symbolizer_locked __attribute__((tls_model("initial-exec"))) = false;
 
 void ForkPrepare() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
   Inside inside;
   size_t n = 0;
   EngineMutex* const* mus = ForkMutexes(&n);
+  // Before any lock is taken: the first call creates the symbolizer (from the arena).
+  EngineMutex& symbolizer_mu = StacksSymbolizerMutex();
   for (uint32_t attempt = 0;; ++attempt) {
     size_t got = 0;
     while (got < n && mus[got]->try_lock()) ++got;
@@ -1357,11 +1406,26 @@ void ForkPrepare() noexcept {
     }
   }
   tls_fork_locked = true;
+  // The symbolizer's mutex is held by its thread while libdw runs, and libdw may be waiting for
+  // an allocator lock that the allocator's own fork handler (jemalloc's, tcmalloc's) has just
+  // taken on this thread: waiting for it could never end. A bounded try, then: when it fails,
+  // the child starts a symbolizer of its own (StacksResetAfterFork) instead of the one that was
+  // mid-lookup when the parent forked.
+  tls_fork_symbolizer_locked = false;
+  for (int attempt = 0; attempt < 200; ++attempt) {  // about 20 ms
+    if (symbolizer_mu.try_lock()) {
+      tls_fork_symbolizer_locked = true;
+      break;
+    }
+    timespec d{0, 100000};
+    nanosleep(&d, nullptr);
+  }
 }
 
 void ForkParent() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady) || !tls_fork_locked) return;
   tls_fork_locked = false;
+  if (tls_fork_symbolizer_locked) StacksSymbolizerMutex().unlock();
   arena::ParentAfterFork();
   size_t n = 0;
   EngineMutex* const* mus = ForkMutexes(&n);
@@ -1380,7 +1444,7 @@ void ForkChild() noexcept {
   e.graph_mu.ResetAfterFork();
   e.evidence_mu.ResetAfterFork();
   e.site_names_mu.ResetAfterFork();
-  StacksResetAfterFork();
+  StacksResetAfterFork(!tls_fork_symbolizer_locked);
   stats::StatsResetAfterFork();
   wake::ForkChild();
   // Only the forking thread survives: every other state is free again.
@@ -1401,6 +1465,7 @@ int Finish() noexcept {
   if (e.finished.exchange(true)) return -1;
   wake::Stop();
   Inside inside;
+  DrainSymbolizerThread(5'000'000'000);  // the edge lines still queued go before the summary
   SummaryCounts c{};
   c.locks = e.registry.EverRegistered();
   {
