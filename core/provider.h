@@ -213,6 +213,10 @@ void BecomeEngineThread() noexcept;
 // Keeps this engine from ever starting (another engine instance in the process owns auditing:
 // liblockaudit.so when the LD_PRELOAD shim is loaded). No effect once initialised.
 void StandDown() noexcept;
+// Sets LOCKAUDIT_REPORT_APPEND=1 in this process's environment, so that the processes it starts
+// append to its report instead of emptying it. Only where setenv is safe: the shim's constructor
+// (no other thread yet). No effect without a report, or with %p in its path (a file per process).
+void ExportReportAppend() noexcept;
 // Writes the summary and applies LOCKAUDIT_EXITCODE; returns the exit code to force, or -1.
 int Finish() noexcept;
 

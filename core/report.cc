@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <functional>
@@ -18,6 +19,7 @@
 #include "config_file.h"
 #include "engine_mutex.h"
 #include "hash.h"
+#include "provider.h"
 #include "raw_log.h"
 
 namespace lockaudit::core {
@@ -406,14 +408,26 @@ void InitReport(const Options& opts) {
     if (strcmp(opts.log, "off") == 0) {
       s.log.Off();
     } else if (strcmp(opts.log, "stderr") != 0) {
-      if (!s.log.Open(opts.log, "LOCKAUDIT_LOG", false, "using stderr")) s.log.UseStderr();
+      if (!s.log.Open(ReportPath(opts.log), "LOCKAUDIT_LOG", false, "using stderr")) {
+        s.log.UseStderr();
+      }
     }
     if (opts.report[0] != '\0') {
       s.report_template = opts.report;
-      s.json.Open(ReportPath(s.report_template), "LOCKAUDIT_REPORT", true, "no JSON report");
+      // Emptied by the first process only: the processes it starts (a shell's commands, make's
+      // jobs) append (LOCKAUDIT_REPORT_APPEND, ExportReportAppend), so none overwrites another's
+      // findings; their lines carry their pid.
+      s.json.Open(ReportPath(s.report_template), "LOCKAUDIT_REPORT", !opts.report_append,
+                  "no JSON report");
     }
   }
   if (opts.suppressions[0] != '\0') LoadSuppressions(opts.suppressions);
+}
+
+void ExportReportAppend() noexcept {
+  ReportState& s = State();
+  if (!s.json.on() || s.report_template.find("%p") != std::string::npos) return;
+  setenv("LOCKAUDIT_REPORT_APPEND", "1", 1);
 }
 
 size_t LoadSuppressions(const char* path) {
@@ -567,6 +581,7 @@ void WriteSummary(const SummaryCounts& c) {
   ReportState& s = State();
   uint64_t n = FindingCount();
   std::string json = "{\"type\":\"summary\",\"pid\":" + std::to_string(getpid()) +
+                     ",\"program\":\"" + JsonEscape(program_invocation_name) + "\"" +
                      ",\"findings\":" + std::to_string(n) +
                      ",\"suppressed\":" + std::to_string(SuppressedCount()) +
                      ",\"locks\":" + std::to_string(c.locks) + ",\"edges\":" +

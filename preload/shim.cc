@@ -330,6 +330,7 @@ __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
                  why);
   }
   core::EnsureInitialized();  // also registers the engine's fork handlers
+  if (!core::Disabled()) core::ExportReportAppend();  // the processes it starts keep its report
   if (!core::Disabled() && core::GetOptions().gtest) LoadGtestHelper(argv, envp);
   if (!core::Disabled() && core::GetOptions().cuda) LoadCuptiModule();
   StartMetrics();

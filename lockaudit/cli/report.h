@@ -70,6 +70,7 @@ struct EdgeRecord {
 // A "summary" line, written at exit. Absent counters read as 0.
 struct Summary {
   std::optional<int64_t> pid{};
+  std::string program{};  // argv[0] of the process, when the engine wrote it
   int64_t findings = 0;
   int64_t suppressed = 0;
   int64_t locks = 0;

@@ -99,6 +99,7 @@ EdgeRecord ParseEdge(const json& line) {
 Summary ParseSummary(const json& line) {
   auto counter = [&line](const char* key) { return GetInt(line, key).value_or(0); };
   return Summary{.pid = GetInt(line, "pid"),
+                 .program = GetString(line, "program"),
                  .findings = counter("findings"),
                  .suppressed = counter("suppressed"),
                  .locks = counter("locks"),

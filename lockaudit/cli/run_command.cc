@@ -2,12 +2,15 @@
 // the shim: exports the LOCKAUDIT_* options and LD_PRELOAD, forks and execs the program, waits,
 // then summarizes the JSON Lines report and exits with the program's status (or --exitcode's).
 #include <fcntl.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 
@@ -113,6 +116,9 @@ bool PreloadShim(std::ostream& err) {
 void ExportOptions(const RunRequest& request, const std::string& report_path) {
   for (const auto& [variable, value] : request.env) setenv(variable.c_str(), value.c_str(), 1);
   setenv("LOCKAUDIT_REPORT", report_path.c_str(), 1);
+  // This run's report starts empty (an outer audited process may have set it); the program's
+  // engine sets it again for the processes the program starts.
+  unsetenv("LOCKAUDIT_REPORT_APPEND");
 }
 
 volatile sig_atomic_t g_child_pid = 0;
@@ -157,7 +163,7 @@ std::optional<int> ExitCodeOption(const RunRequest& request) {
 
 // Reads the report of the finished program, prints the summary, returns lockaudit's exit status.
 int Summarize(const RunRequest& request, const ReportFile& report_file, pid_t pid,
-              ProcessExit exit, bool audited) {
+              ProcessExit exit, bool audited, time_t started) {
   const RunContext context{.program = request.program.front(),
                            .pid = pid,
                            .exit = exit,
@@ -166,7 +172,35 @@ int Summarize(const RunRequest& request, const ReportFile& report_file, pid_t pi
                            .log = EnvValue("LOCKAUDIT_LOG"),
                            .exitcode = ExitCodeOption(request),
                            .audited = audited};
-  const std::optional<Report> report = ReadReport(context.report_path, std::cerr);
+  std::optional<Report> report = ReadReport(context.report_path, std::cerr);
+  // With %p every process wrote its own file: the others of this run are read too.
+  const std::string& tmpl = report_file.path();
+  if (tmpl.find("%p") != std::string::npos) {
+    std::string pattern = tmpl;
+    for (size_t at = pattern.find("%p"); at != std::string::npos; at = pattern.find("%p", at)) {
+      pattern.replace(at, 2, "[0-9]*");
+    }
+    glob_t found{};
+    if (glob(pattern.c_str(), 0, nullptr, &found) == 0) {
+      for (size_t i = 0; i < found.gl_pathc; ++i) {
+        const std::string other = found.gl_pathv[i];
+        struct stat st {};
+        if (other == context.report_path || stat(other.c_str(), &st) != 0 ||
+            st.st_mtime < started) {
+          continue;  // the program's own file, or one from an earlier run
+        }
+        std::optional<Report> more = ReadReport(other, std::cerr);
+        if (!more) continue;
+        if (!report) report = Report{.path = context.report_path};
+        report->findings.insert(report->findings.end(), more->findings.begin(),
+                                more->findings.end());
+        report->edges.insert(report->edges.end(), more->edges.begin(), more->edges.end());
+        report->summaries.insert(report->summaries.end(), more->summaries.begin(),
+                                 more->summaries.end());
+      }
+    }
+    globfree(&found);
+  }
   PrintRunSummary(report ? &*report : nullptr, context, std::cerr);
   return RunExitStatus(context, report ? CountFindings(*report) : 0);
 }
@@ -181,9 +215,16 @@ int RunMain(const Args& args) {
     return 0;
   }
   ReportFile report_file;
-  if (!report_file.Open(request->Get("LOCKAUDIT_REPORT"), std::cerr)) return 2;
+  // --report, else LOCKAUDIT_REPORT from the environment, else a temporary file.
+  std::optional<std::string> requested = request->Get("LOCKAUDIT_REPORT");
+  if (!requested) {
+    requested = EnvValue("LOCKAUDIT_REPORT");
+    if (requested && requested->empty()) requested.reset();
+  }
+  if (!report_file.Open(requested, std::cerr)) return 2;
   ExportOptions(*request, report_file.path());
   const bool audited = PreloadShim(std::cerr);
+  const time_t started = time(nullptr);
   const SpawnResult child = Spawn(request->program);
   if (child.pid < 0) {
     std::cerr << "lockaudit: run: cannot execute '" << request->program.front()
@@ -192,7 +233,7 @@ int RunMain(const Args& args) {
   }
   ShieldFromSignals(child.pid);
   const ProcessExit exit = WaitForExit(child.pid);
-  return Summarize(*request, report_file, child.pid, exit, audited);
+  return Summarize(*request, report_file, child.pid, exit, audited, started);
 }
 
 }  // namespace lockaudit::cli

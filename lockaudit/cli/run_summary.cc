@@ -73,6 +73,32 @@ void PrintCounters(const Report& report, const RunContext& context, std::ostream
   out << "\n";
 }
 
+// With more than one process in the report: each process that had findings, by pid.
+void PrintProcesses(const Report& report, std::ostream& out) {
+  std::map<int64_t, int64_t> listed;  // pid -> findings written in full
+  for (const Finding& finding : report.findings) {
+    if (finding.pid) ++listed[*finding.pid];
+  }
+  std::map<int64_t, const Summary*> summary_of;
+  for (const Summary& summary : report.summaries) {
+    if (summary.pid) summary_of[*summary.pid] = &summary;
+  }
+  std::map<int64_t, bool> pids;
+  for (const auto& [pid, n] : listed) pids[pid] = true;
+  for (const auto& [pid, summary] : summary_of) pids[pid] = true;
+  if (pids.size() < 2) return;
+  for (const auto& [pid, unused] : pids) {
+    auto s = summary_of.find(pid);
+    const int64_t n = std::max(listed[pid], s != summary_of.end() ? s->second->findings : 0);
+    if (n == 0) continue;
+    out << "lockaudit:   process " << pid;
+    if (s != summary_of.end() && !s->second->program.empty()) out << " (" << s->second->program << ")";
+    out << ": " << CountOf(n, "finding");
+    if (s == summary_of.end()) out << " (no summary line: it did not exit normally)";
+    out << "\n";
+  }
+}
+
 void PrintReportLocation(const RunContext& context, std::ostream& out) {
   if (context.report_kept) {
     out << "lockaudit: full report: " << context.report_path
@@ -105,6 +131,7 @@ void PrintRunSummary(const Report* report, const RunContext& context, std::ostre
   } else {
     PrintFindings(*report, out);
     PrintCounters(*report, context, out);
+    PrintProcesses(*report, out);
     if (context.audited || context.report_kept) PrintReportLocation(context, out);
   }
   const int64_t findings = report == nullptr ? 0 : CountFindings(*report);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -14,6 +15,10 @@ static pthread_mutex_t g_child_mu = PTHREAD_MUTEX_INITIALIZER;
 int main(void) {
   ITEST_OK(pthread_mutex_lock(&g_child_mu));
   ITEST_OK(pthread_mutex_unlock(&g_child_mu));
+  // A program that runs a while: the exporter's server is up (and between two of its polls)
+  // when the program forks and when it exits.
+  struct timespec pause = {0, 300000000};
+  nanosleep(&pause, NULL);
   pid_t pid = fork();
   if (pid < 0) return 2;
   if (pid == 0) {

@@ -18,6 +18,8 @@
 #                    test is SKIPPED (exit 77, ctest SKIP_RETURN_CODE), with the reason
 #   --ulimit-v KB    `ulimit -v KB` for every run (an address-space limit)
 #   --timeout S      each run is killed after S seconds (default 60); a timeout is a failure
+#   --no-findings    the shim's report must hold no finding (a correct program: nothing may be
+#                    invented, e.g. by a signal handler's locks interleaved with the thread's)
 #
 # Exit status: 0 all runs agree; 1 a difference, a timeout or a missing report (one line
 # "differential: FAILED: ..." then the diff or the stderr tail); 2 bad usage; 77 skipped.
@@ -29,13 +31,14 @@ usage() {
   exit 2
 }
 
-allocator="" order=both ulimit_v="" limit=60
+allocator="" order=both ulimit_v="" limit=60 no_findings=0
 while (($#)); do
   case $1 in
     --allocator) (($# >= 2)) || usage; allocator=$2; shift 2 ;;
     --order) (($# >= 2)) || usage; order=$2; shift 2 ;;
     --ulimit-v) (($# >= 2)) || usage; ulimit_v=$2; shift 2 ;;
     --timeout) (($# >= 2)) || usage; limit=$2; shift 2 ;;
+    --no-findings) no_findings=1; shift ;;
     --) shift; break ;;
     -*) usage ;;
     *) break ;;
@@ -133,6 +136,8 @@ for entry in "${shim_runs[@]}"; do
     problem="exit status differs: natively $(describe_status "$(<"$work/native.status")"), under the shim $(describe_status "$(<"$work/$tag.status")")"
   elif [[ ! -s $report ]]; then
     problem="the shim wrote no report to LOCKAUDIT_REPORT (was it loaded?)"
+  elif ((no_findings)) && grep -q '"type":"finding"' "$report"; then
+    problem="the report holds finding(s) for a correct program: $(grep '"type":"finding"' "$report" | grep -o '"message":"[^"]*' | cut -c12- | head -n 3 | tr '\n' ';')"
   fi
   if [[ -n $problem ]]; then
     failed=1

@@ -3,7 +3,7 @@
  * Part "handler": a SIGUSR1 handler locks and unlocks a pthread mutex and a spinlock while the
  * main thread loops malloc/free and lock/unlock of another mutex (so signals land inside the
  * shim's lock, unlock and free interceptors); a second thread sends SIGUSR1 to the main thread
- * 20000 times, each time waiting until the handler has run, so the count handled is exact.
+ * 5000 times, each time waiting until the handler has run, so the count handled is exact.
  * Part "sigwait": SIGTERM is blocked in every thread the program creates, one thread sigwait()s
  * for it and main sends kill(getpid(), SIGTERM); natively the sigwait thread gets it and the
  * program exits 0. A shim whose own threads leave SIGTERM unblocked lets the kernel deliver it
@@ -20,7 +20,7 @@
 
 #include "rtest.h"
 
-enum { kSignals = 20000 };
+enum { kSignals = 5000 };
 
 pthread_mutex_t g_handler_mu = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t g_loop_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -252,13 +252,15 @@ TEST_F(OptionsTest, TooLongPathWarnsAndUsesTheDefault) {
 TEST_F(OptionsTest, OptionTableListsEveryDesignVariable) {
   // DESIGN.md §4, plus LOCKAUDIT_MAX_SERIES from §6, LOCKAUDIT_GTEST (issue 6: the switch
   // for unmodified gtest binaries under the shim) and LOCKAUDIT_CUDA (issue 7: the shim loads
-  // the CUPTI module).
+  // the CUPTI module), and LOCKAUDIT_REPORT_APPEND (issue 15: the processes an audited process
+  // starts append to its report).
   const std::set<std::string> design = {
       "LOCKAUDIT_REPORT",      "LOCKAUDIT_LOG",          "LOCKAUDIT_EXITCODE",
       "LOCKAUDIT_ON_DEADLOCK", "LOCKAUDIT_STALL_MS",     "LOCKAUDIT_HIERARCHY",
       "LOCKAUDIT_SUPPRESSIONS", "LOCKAUDIT_NONBLOCKING_THREADS", "LOCKAUDIT_WAKE_BUDGET_MS",
       "LOCKAUDIT_PROMETHEUS",  "LOCKAUDIT_STACK_DEPTH",  "LOCKAUDIT_DISABLE",
-      "LOCKAUDIT_MAX_SERIES",  "LOCKAUDIT_GTEST",        "LOCKAUDIT_CUDA"};
+      "LOCKAUDIT_MAX_SERIES",  "LOCKAUDIT_GTEST",        "LOCKAUDIT_CUDA",
+      "LOCKAUDIT_REPORT_APPEND"};
   size_t count = 0;
   const OptionInfo* table = OptionTable(&count);
   ASSERT_NE(table, nullptr);
