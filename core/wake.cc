@@ -23,6 +23,7 @@
 
 #include "engine_thread.h"
 #include "hash.h"
+#include "stacks.h"
 #include "hot_path.h"
 #include "raw_log.h"
 #include "report.h"
@@ -294,6 +295,7 @@ void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps,
   Publish(std::move(f));  // each edge carries where its thread blocked
   if (Cfg().abort_on_deadlock) {
     RawLog("lockaudit: LOCKAUDIT_ON_DEADLOCK=abort: aborting the deadlocked program\n");
+    DrainSymbolizerThread(2'000'000'000);  // the edge lines still queued reach the report first
     abort();
   }
 }
