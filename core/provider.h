@@ -213,6 +213,9 @@ void BecomeEngineThread() noexcept;
 // Keeps this engine from ever starting (another engine instance in the process owns auditing:
 // liblockaudit.so when the LD_PRELOAD shim is loaded). No effect once initialised.
 void StandDown() noexcept;
+// Writes one informational line (ending in '\n') to the text log (LOCKAUDIT_LOG: stderr, a file,
+// or nowhere when off). Warnings do not come here: they always reach stderr (raw_log.h).
+void LogNote(const char* line) noexcept;
 // Sets LOCKAUDIT_REPORT_APPEND=1 in this process's environment, so that the processes it starts
 // append to its report instead of emptying it. Only where setenv is safe: the shim's constructor
 // (no other thread yet). No effect without a report, or with %p in its path (a file per process).

@@ -461,6 +461,12 @@ void InitReport(const Options& opts) {
   if (opts.suppressions[0] != '\0') LoadSuppressions(opts.suppressions);
 }
 
+void LogNote(const char* line) noexcept {
+  ReportState& s = State();
+  EngineLock lock(s.mu);
+  s.log.Write(line);
+}
+
 void ExportReportAppend() noexcept {
   ReportState& s = State();
   if (!s.json.on() || s.report_template.find("%p") != std::string::npos) return;

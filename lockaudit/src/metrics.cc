@@ -11,6 +11,7 @@
 // (the exporter library refuses a second start). Cost: one dlopen and two threads, once.
 #include <dlfcn.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -103,7 +104,9 @@ int ServeMetrics(const char* address, const char* what) {
     core_::RawLog("lockaudit: warning: %s: %s; metrics off\n", what, message);
     return -1;
   }
-  core_::RawLog("lockaudit: metrics on %s\n", message);
+  char line[600];
+  snprintf(line, sizeof line, "lockaudit: metrics on %s\n", message);
+  core_::LogNote(line);  // the text log: not on stderr with LOCKAUDIT_LOG=off
   return port;
 }
 

@@ -109,6 +109,10 @@ case $case in
     # The exporter used to make every exit wait up to 2 s for civetweb's next poll.
     ((local_ms < elapsed_ms + 1000)) ||
       fail "with the exporter the program took ${local_ms} ms, without it ${elapsed_ms} ms"
+    # Issue 15: the "metrics on" line belongs to the text log, which LOCKAUDIT_LOG=off turns off.
+    run 20 LOCKAUDIT_LOG=off LOCKAUDIT_PROMETHEUS=127.0.0.1:0 "$programs/fork_child_exit"
+    expect_status 0
+    grep -q 'metrics on' "$err" && fail "LOCKAUDIT_LOG=off, yet stderr has: $(grep 'metrics on' "$err")"
     ;;
   sigwait)
     run 20 "$programs/sigwait_server"
