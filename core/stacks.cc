@@ -127,7 +127,28 @@ std::string Basename(const char* path) {
 
 }  // namespace
 
+// libunwind takes a pthread mutex of its own while it steps (its caches of the loaded objects):
+// a fork while another thread unwinds gives the child that mutex held by nobody, and the child's
+// first capture waits forever. So a fork goes ahead only when no thread is in a capture, and a
+// capture that starts while a fork is under way gives up (no stack for that one event) rather
+// than wait: it may hold an engine lock the fork needs (StacksTryPrepareFork).
+std::atomic<uint32_t> g_unwinding{0};
+std::atomic<bool> g_fork_pending{false};
+
+struct UnwindGate {
+  bool open;
+  UnwindGate() noexcept {
+    g_unwinding.fetch_add(1, std::memory_order_seq_cst);
+    open = !g_fork_pending.load(std::memory_order_seq_cst);
+  }
+  ~UnwindGate() { g_unwinding.fetch_sub(1, std::memory_order_release); }
+  UnwindGate(const UnwindGate&) = delete;
+  UnwindGate& operator=(const UnwindGate&) = delete;
+};
+
 size_t CaptureFrames(RawFrame* out, size_t max, uintptr_t start_pc) {
+  UnwindGate gate;
+  if (!gate.open) return 0;
   unw_context_t ctx;
   unw_cursor_t cursor;
   if (unw_getcontext(&ctx) != 0 || unw_init_local(&cursor, &ctx) != 0) return 0;
@@ -612,6 +633,18 @@ void StartSymbolizerThread() noexcept {
     q.running.store(true, std::memory_order_release);
   }
   pthread_attr_destroy(&attr);
+}
+
+bool StacksTryPrepareFork() noexcept {
+  g_fork_pending.store(true, std::memory_order_seq_cst);
+  if (g_unwinding.load(std::memory_order_seq_cst) == 0) return true;
+  g_fork_pending.store(false, std::memory_order_release);
+  return false;
+}
+
+void StacksAfterFork(bool child) noexcept {
+  if (child) g_unwinding.store(0, std::memory_order_relaxed);  // only this thread is left
+  g_fork_pending.store(false, std::memory_order_release);
 }
 
 EngineMutex& StacksDepotMutex() { return GetDepot().mu; }

@@ -74,6 +74,10 @@ void DrainSymbolizerThread(int64_t max_wait_ns) noexcept;
 class EngineMutex;
 // Taken across fork (tracker.cc, ForkPrepare).
 EngineMutex& StacksDepotMutex();
+// fork(): true when no thread is unwinding (libunwind's own mutex must not be copied held); new
+// captures then give up until StacksAfterFork, in the parent and in the child. False: retry.
+bool StacksTryPrepareFork() noexcept;
+void StacksAfterFork(bool child) noexcept;
 EngineMutex& StacksSymbolizerMutex();
 // `symbolizer_was_busy`: the fork happened without the symbolizer's mutex (its thread was in a
 // lookup that could not finish): the child gets a new symbolizer.

@@ -1394,8 +1394,10 @@ void ForkPrepare() noexcept {
   for (uint32_t attempt = 0;; ++attempt) {
     size_t got = 0;
     while (got < n && mus[got]->try_lock()) ++got;
-    if (got == n) {
-      if (arena::TryLockForFork()) break;
+    if (got == n && arena::TryLockForFork()) {
+      // And no thread inside libunwind (whose own mutex the child would inherit held).
+      if (StacksTryPrepareFork()) break;
+      arena::ParentAfterFork();
     }
     while (got > 0) mus[--got]->unlock();
     if (attempt < 16) {
@@ -1426,6 +1428,7 @@ void ForkParent() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady) || !tls_fork_locked) return;
   tls_fork_locked = false;
   if (tls_fork_symbolizer_locked) StacksSymbolizerMutex().unlock();
+  StacksAfterFork(false);
   arena::ParentAfterFork();
   size_t n = 0;
   EngineMutex* const* mus = ForkMutexes(&n);
@@ -1445,6 +1448,7 @@ void ForkChild() noexcept {
   e.evidence_mu.ResetAfterFork();
   e.site_names_mu.ResetAfterFork();
   StacksResetAfterFork(!tls_fork_symbolizer_locked);
+  StacksAfterFork(true);
   stats::StatsResetAfterFork();
   wake::ForkChild();
   // Only the forking thread survives: every other state is free again.

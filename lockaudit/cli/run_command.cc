@@ -5,6 +5,7 @@
 #include <glob.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,6 +206,29 @@ int Summarize(const RunRequest& request, const ReportFile& report_file, pid_t pi
   return RunExitStatus(context, report ? CountFindings(*report) : 0);
 }
 
+// --report, else LOCKAUDIT_REPORT from the environment (when not empty), else none (a
+// temporary file).
+std::optional<std::string> RequestedReport(const RunRequest& request) {
+  if (std::optional<std::string> flag = request.Get("LOCKAUDIT_REPORT")) return flag;
+  const char* env = std::getenv("LOCKAUDIT_REPORT");
+  if (env == nullptr || *env == '\0') return std::nullopt;
+  return std::string(env);
+}
+
+// Ends lockaudit by the signal that ended the program (valgrind does the same), so that whoever
+// runs it sees the crash; no core file of lockaudit's own (the program wrote its own, if any).
+void ReRaise(int signal_number) {
+  std::cerr.flush();
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  signal(signal_number, SIG_DFL);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, signal_number);
+  sigprocmask(SIG_UNBLOCK, &only, nullptr);
+  raise(signal_number);  // returns only for a signal whose default is not to end the process
+}
+
 }  // namespace
 
 int RunMain(const Args& args) {
@@ -215,13 +239,7 @@ int RunMain(const Args& args) {
     return 0;
   }
   ReportFile report_file;
-  // --report, else LOCKAUDIT_REPORT from the environment, else a temporary file.
-  std::optional<std::string> requested = request->Get("LOCKAUDIT_REPORT");
-  if (!requested) {
-    requested = EnvValue("LOCKAUDIT_REPORT");
-    if (requested && requested->empty()) requested.reset();
-  }
-  if (!report_file.Open(requested, std::cerr)) return 2;
+  if (!report_file.Open(RequestedReport(*request), std::cerr)) return 2;
   ExportOptions(*request, report_file.path());
   const bool audited = PreloadShim(std::cerr);
   const time_t started = time(nullptr);
@@ -233,7 +251,9 @@ int RunMain(const Args& args) {
   }
   ShieldFromSignals(child.pid);
   const ProcessExit exit = WaitForExit(child.pid);
-  return Summarize(*request, report_file, child.pid, exit, audited, started);
+  const int status = Summarize(*request, report_file, child.pid, exit, audited, started);
+  if (exit.signal != 0 && status == exit.status) ReRaise(exit.signal);
+  return status;
 }
 
 }  // namespace lockaudit::cli

@@ -216,7 +216,8 @@ std::string RunHelp() {
   help << "\nThe shim is liblockaudit_preload.so in the lib directory of the build or install\n"
           "tree lockaudit runs from, or the file named by LOCKAUDIT_PRELOAD_LIB. Without it\n"
           "PROGRAM runs unaudited, with a warning.\n\n"
-          "exit status: PROGRAM's exit status, 128+N if signal N killed it; with\n"
+          "exit status: PROGRAM's exit status; if signal N killed it, lockaudit ends by\n"
+          "signal N too, after the summary (a shell shows 128+N); with\n"
           "--exitcode N, N when the report holds a finding (even if PROGRAM was killed);\n"
           "127 if PROGRAM cannot be started; 2 for a bad option.\n";
   return help.str();

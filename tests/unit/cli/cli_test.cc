@@ -52,6 +52,7 @@ size_t CountOccurrences(const std::string& text, const std::string& needle) {
 
 struct CliResult {
   int status = -1;  // exit code, or 128 + signal
+  int signal = 0;   // the signal that ended lockaudit itself, or 0
   std::string out;
   std::string err;
 };
@@ -80,6 +81,7 @@ CliResult RunCli(const std::vector<std::string>& args, const EnvChanges& env = {
   waitpid(pid, &raw, 0);
   CliResult result;
   result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  result.signal = WIFSIGNALED(raw) ? WTERMSIG(raw) : 0;
   result.out = ReadFile(out_path);
   result.err = ReadFile(err_path);
   unlink(out_path.c_str());
@@ -265,6 +267,17 @@ TEST(RunCommandTest, ExitsWithProgramStatus) {
 
 TEST(RunCommandTest, KilledProgramGives128PlusSignal) {
   EXPECT_EQ(RunCli({"run", "--", "/bin/sh", "-c", "kill -9 $$"}, kNoShim).status, 137);
+}
+
+// Issue 15: run ends by the program's signal, as valgrind does, so that a caller (ctest, a shell,
+// make) sees a crash, not an exit status; after the summary, which is printed first.
+TEST(RunCommandTest, KilledProgramsSignalEndsRunToo) {
+  const CliResult r = RunCli({"run", "--", "/bin/sh", "-c", "kill -TERM $$"}, kNoShim);
+  EXPECT_EQ(r.signal, SIGTERM) << r.err;
+  EXPECT_NE(r.err.find("was killed by signal 15"), std::string::npos) << r.err;
+  const CliResult ok = RunCli({"run", "--", "/bin/sh", "-c", "exit 3"}, kNoShim);
+  EXPECT_EQ(ok.signal, 0);
+  EXPECT_EQ(ok.status, 3);
 }
 
 TEST(RunCommandTest, ExitcodeAppliesToFindingsOfAKilledProgram) {
