@@ -8,7 +8,7 @@
 //
 // The engine is built as C++20: std::string is then instantiated in the host itself, not taken
 // from libstdc++.so, so its allocations pass here too (tests/unit/core/arena_link_check.sh
-// checks the shim imports none of std::string's allocating members).
+// checks that no code of either host calls an allocation function's PLT entry directly).
 #include <cstddef>
 #include <new>
 
