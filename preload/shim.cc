@@ -897,9 +897,6 @@ LOCKAUDIT_INTERPOSE int cnd_broadcast(cnd_t* c) {  // <threads.h>: no noexcept
 // The filter (one bit per page that ever held a lock) keeps the common free() to two loads.
 
 LOCKAUDIT_INTERPOSE void free(void* p) noexcept {
-  // A block of the engine's arena (engine_arena.h) that reached a plain free(): the engine's own
-  // code here calls this definition, not __wrap_free (a defined symbol is not wrapped).
-  if (core::arena::Owns(p)) return core::arena::Free(p);
   FreeFn real_free = RealFree();
   if (p != nullptr) {
     UsableFn usable = g_real_usable.load(std::memory_order_acquire);

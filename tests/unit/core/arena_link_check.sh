@@ -6,7 +6,8 @@
 #
 # Usage: arena_link_check.sh OBJDUMP LIBRARY...
 # For each library: disassembles it and lists every call to an allocation function's PLT entry
-# from a function that is not one of the __wrap_ functions. Allowed: strdup in
+# (or to the shim's own free(), which is not wrapped: a defined symbol is not) from a function
+# that is not one of the __wrap_ functions. Allowed: strdup in
 # FindLocalDebuginfo (the path string libdw takes over and frees itself).
 # Exit status: 0 none found; 1 a direct call (each printed: function and callee); 2 bad usage.
 set -u
@@ -21,7 +22,7 @@ for lib in "$@"; do
     failed=1
     continue
   fi
-  calls=$("$objdump" -d --no-show-raw-insn "$lib" | awk -v re="<($alloc)@plt>" '
+  calls=$("$objdump" -d --no-show-raw-insn "$lib" | awk -v re="<($alloc)(@plt)?>$" '
     /^[0-9a-f]+ <.*>:$/ { fn = $2 }
     /call/ && $0 ~ re && fn !~ /@plt>:$/ { print fn " -> " $NF }' |
     grep -v '^<__wrap_' | grep -v '^<_ZN9lockaudit4core12_GLOBAL__N_118FindLocalDebuginfo.*<strdup@plt>$' | sort | uniq -c)
