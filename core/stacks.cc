@@ -239,7 +239,38 @@ std::string InlinedName(Dwarf_Die* die) {
   }
   if (linkage != nullptr) return Demangle(linkage);
   const char* name = dwarf_diename(die);
-  return name ? name : "";
+  if (name == nullptr) return "";
+  // No linkage name (GCC gives none to a lambda's operator()): qualify the plain name with the
+  // scopes that contain its declaration, so `operator()` reads `main()::<lambda()>::operator()`.
+  Dwarf_Die origin = *die, spec;
+  for (int hop = 0; hop < 4; ++hop) {  // inlined instance -> abstract origin -> declaration
+    Dwarf_Attribute a;
+    if (dwarf_attr(&origin, DW_AT_abstract_origin, &a) == nullptr &&
+        dwarf_attr(&origin, DW_AT_specification, &a) == nullptr) {
+      break;
+    }
+    if (dwarf_formref_die(&a, &spec) == nullptr) break;
+    origin = spec;
+  }
+  Dwarf_Die* scopes = nullptr;
+  const int n = dwarf_getscopes_die(&origin, &scopes);
+  std::string qualified;
+  for (int i = n - 1; i >= 1; --i) {  // outermost first; scopes[0] is the DIE itself
+    const int tag = dwarf_tag(&scopes[i]);
+    if (tag != DW_TAG_namespace && tag != DW_TAG_class_type && tag != DW_TAG_structure_type &&
+        tag != DW_TAG_subprogram) {
+      continue;
+    }
+    const char* part = dwarf_diename(&scopes[i]);
+    // An unnamed class around an operator() is a lambda's closure (as the demangler says).
+    const char* unnamed = tag == DW_TAG_namespace ? "(anonymous namespace)"
+                          : strcmp(name, "operator()") == 0 ? "{lambda}"
+                                                            : "(anonymous)";
+    qualified += part ? part : unnamed;
+    qualified += tag == DW_TAG_subprogram ? "()::" : "::";
+  }
+  free(scopes);
+  return qualified + name;
 }
 
 // The frames of one pc, innermost inlined function first, the real function last (what

@@ -70,6 +70,9 @@ struct Snapshot {
   uint64_t graph_locks = 0;  // live locks in the lock-order graph
   uint64_t graph_edges = 0;  // live lock-order edges
   uint64_t threads = 0;      // audited threads alive now
+  uint64_t threads_blocked = 0;     // audited threads blocked in a lock acquisition now
+  uint64_t threads_deadlocked = 0;  // threads in an actual deadlock the watchdog found, still stuck
+  uint64_t hold_sample_period = 0;  // LockRow::hold times 1 in this many holds
   std::vector<GpuSyncRow> gpu_sync;
   std::vector<GpuKernelRow> gpu_kernels;
   uint64_t dispatch_cpu = 0, dispatch_gpu = 0;

@@ -280,9 +280,28 @@ ReportThread ThreadOf(const ThreadState& ts) { return ReportThread{ts.tid, ts.na
 
 // ---- Naming and levels -------------------------------------------------------------------
 
-// "<prefix><function> (<file>:<line>)" of a lock or wait call site.
+// A frame of the C and C++ standard libraries' headers, inlined into the program (std::mutex::lock,
+// __gthread_mutex_lock, std::thread's _M_run around a lambda): a site name skips these.
+bool IsLibraryFrame(const SymbolizedFrame& f) {
+  const std::string& fn = f.function;
+  for (const char* prefix : {"std::", "__gnu_cxx::", "__gthread", "__cxxabiv1::", "__pthread"}) {
+    if (fn.compare(0, strlen(prefix), prefix) == 0) return true;
+  }
+  return f.file.compare(0, 13, "/usr/include/") == 0 || f.file.find("/c++/") != std::string::npos;
+}
+
+// "<prefix><function> (<file>:<line>)" of a lock or wait call site: the innermost frame of the
+// pc's inline chain that belongs to the program (a lambda inlined into std::thread's _M_run is
+// named by the lambda and its line), else the real function.
 std::string SiteName(uintptr_t pc, const char* prefix, bool* complete = nullptr) {
-  SymbolizedFrame f = Symbolize(pc, true).back();  // the real function, not a header's inline
+  const std::vector<SymbolizedFrame> frames = Symbolize(pc, true);
+  SymbolizedFrame f = frames.back();
+  for (const SymbolizedFrame& candidate : frames) {
+    if (!candidate.function.empty() && !IsLibraryFrame(candidate)) {
+      f = candidate;
+      break;
+    }
+  }
   if (complete != nullptr) *complete = f.symbolized;
   char where[96];
   snprintf(where, sizeof where, "%s+0x%lx", f.module.c_str(), static_cast<unsigned long>(f.offset));
@@ -1742,6 +1761,7 @@ Snapshot Collect() {
     for (ThreadState* t = e.threads.load(std::memory_order_acquire); t; t = t->next) {
       if (!t->in_use.load(std::memory_order_acquire)) continue;  // flushed when it exited
       ++s.threads;
+      if (t->wait_seq.load(std::memory_order_acquire) & 1) ++s.threads_blocked;
       for (uint32_t i = 0; i < ThreadState::kIdCacheSize; ++i) {
         const IdCacheEntry& c = t->id_cache[i];
         const LockHist& h = t->lock_hist[i];
@@ -1813,6 +1833,8 @@ Snapshot Collect() {
     EngineLock lock(e.graph_mu);
     s.graph_edges = e.edges.size();
   }
+  s.threads_deadlocked = wake::DeadlockedThreads();
+  s.hold_sample_period = ThreadState::kHoldSamplePeriod;
   FillGlobal(&s);
   return s;
 }

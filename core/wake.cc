@@ -237,6 +237,10 @@ struct HoldTrack {
   bool reported;
 };
 
+// Threads in the actual deadlocks of the last scan (lockaudit_threads_deadlocked): a deadlock
+// stays counted for as long as its threads stay stuck.
+std::atomic<uint64_t> g_deadlocked_threads{0};
+
 struct Watchdog {
   // Blocked episodes (incarnation, seq) that were stuck in the previous scan.
   std::set<std::pair<uint64_t, uint64_t>> stuck_before;
@@ -343,6 +347,7 @@ void Scan(Watchdog& w) {
 
   // Cycles among stuck threads: follow the first holder until a thread repeats.
   std::vector<bool> in_cycle(n, false);
+  uint64_t deadlocked = 0;
   for (int start = 0; start < n; ++start) {
     if (!stuck[start] || in_cycle[start]) continue;
     std::vector<int> path;
@@ -363,8 +368,12 @@ void Scan(Watchdog& w) {
               now - t.since_ns >= stall && (t.wait_stack != 0 || now - t.since_ns >= 2 * stall);
     }
     for (int i : cycle) in_cycle[i] = true;
-    if (ready) ReportDeadlock(w, snaps, cycle);
+    if (ready) {
+      deadlocked += cycle.size();
+      ReportDeadlock(w, snaps, cycle);
+    }
   }
+  g_deadlocked_threads.store(deadlocked, std::memory_order_relaxed);
   w.stuck_before = std::move(stuck_now);
 
   // Wait stalls: blocked past the threshold, not part of a deadlock.
@@ -470,6 +479,8 @@ void Init(const Options& opts) {
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem != MAP_FAILED) g_cond_slots.store(static_cast<CondSlot*>(mem), std::memory_order_release);
 }
+
+uint64_t DeadlockedThreads() { return g_deadlocked_threads.load(std::memory_order_relaxed); }
 
 void AllowBackground() { g_background_ok.store(true, std::memory_order_release); }
 

@@ -30,6 +30,8 @@ void Init(const Options& opts);
 void AllowBackground();  // from now on the watchdog may be started
 // Starts the watchdog thread if it does not run in this process yet (cheap when it does).
 void EnsureWatchdog();
+// Threads in the actual deadlocks the watchdog's last scan found (0 when none or not running).
+uint64_t DeadlockedThreads();
 void ForkChild();  // the watchdog thread did not survive the fork: restart it lazily
 void Stop();       // at exit: no more reports
 

@@ -43,13 +43,11 @@ constexpr int kHttpThreads = 2;  // a scrape is cheap; more threads only cost me
 
 // Reads the engine through the host table at every scrape.
 // Thread-safety: Collect() runs concurrently on civetweb's worker threads; the engine is read by
-// one of them at a time (collect_mu_); the options are immutable after construction.
+// one of them at a time (collect_mu_), which also guards the family builder's state.
 class EngineCollectable final : public ::prometheus::Collectable {
  public:
-  explicit EngineCollectable(const LockauditExporterHost* host) : host_(host) {
-    options_.max_series = host->max_series < 0 ? 0 : static_cast<size_t>(host->max_series);
-    for (int i = 0; i < host->bucket_count; ++i) options_.bucket_bounds.push_back(host->bucket_bound(i));
-  }
+  explicit EngineCollectable(const LockauditExporterHost* host)
+      : host_(host), builder_(OptionsOf(host)) {}
 
   std::vector<::prometheus::MetricFamily> Collect() const override {
     Scrape scrape{this, {}};
@@ -65,23 +63,29 @@ class EngineCollectable final : public ::prometheus::Collectable {
     static void Run(void* arg) {
       auto* s = static_cast<Scrape*>(arg);
       try {
-        core::stats::Snapshot snapshot;
-        {
-          // One Collect() at a time: concurrent scrapes share nothing in the engine's read side
-          // then, and a burst of scrapes costs the audited threads one reader, not two.
-          std::lock_guard<std::mutex> lock(s->self->collect_mu_);
-          snapshot = s->self->host_->collect();
-        }
-        s->families = ToFamilies(snapshot, s->self->options_);
+        // One scrape at a time: concurrent scrapes share nothing in the engine's read side then,
+        // a burst of scrapes costs the audited threads one reader, not two, and the builder's
+        // memory of chosen series and exported values sees the snapshots in order.
+        std::lock_guard<std::mutex> lock(s->self->collect_mu_);
+        const core::stats::Snapshot snapshot = s->self->host_->collect();
+        s->families = s->self->builder_.Build(snapshot);
       } catch (...) {
         s->families.clear();
       }
     }
   };
 
+  static FamilyOptions OptionsOf(const LockauditExporterHost* host) {
+    FamilyOptions o;
+    o.max_series = host->max_series < 0 ? 0 : static_cast<size_t>(host->max_series);
+    for (int i = 0; i < host->bucket_count; ++i) o.bucket_bounds.push_back(host->bucket_bound(i));
+    o.version = LOCKAUDIT_VERSION;
+    return o;
+  }
+
   const LockauditExporterHost* host_;
-  FamilyOptions options_;
   mutable std::mutex collect_mu_;
+  mutable FamilyBuilder builder_;  // under collect_mu_
 };
 
 // civetweb's error lines (e.g. "cannot bind to 127.0.0.1:9464: 98 (Address already in use)",

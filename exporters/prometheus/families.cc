@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -77,35 +78,9 @@ void AddHistogram(MetricFamily& f, std::vector<ClientMetric::Label> labels,
   f.metric.push_back(std::move(m));
 }
 
-// Keeps the `max_series` rows that rank first by `before` under their own name and sums the rest
-// (and any row literally named "other") into one row named "other", placed last. Rows sharing a
-// name are merged first, so the cap counts distinct label values.
-template <class Row, class Merge, class Before>
-std::vector<Row> Capped(const std::vector<Row>& rows, std::string Row::*name, size_t max_series,
-                        Merge merge, Before before) {
-  std::map<std::string, Row> by_name;
-  for (const Row& r : rows) {
-    auto [it, fresh] = by_name.try_emplace(r.*name, r);
-    if (!fresh) merge(it->second, r);
-  }
-  std::vector<Row> sorted;
-  sorted.reserve(by_name.size());
-  for (auto& [n, r] : by_name) sorted.push_back(std::move(r));
-  std::stable_sort(sorted.begin(), sorted.end(), before);  // map order: ties end by name
-  std::vector<Row> out;
-  Row other{};
-  other.*name = kOtherSeries;
-  bool have_other = false;
-  for (Row& r : sorted) {
-    if (out.size() < max_series && r.*name != kOtherSeries) {
-      out.push_back(std::move(r));
-    } else {
-      merge(other, r);
-      have_other = true;
-    }
-  }
-  if (have_other) out.push_back(std::move(other));
-  return out;
+void MaxInto(stats::Histogram& into, const stats::Histogram& h) {
+  for (int i = 0; i <= stats::kBuckets; ++i) into.counts[i] = std::max(into.counts[i], h.counts[i]);
+  into.sum_ns = std::max(into.sum_ns, h.sum_ns);
 }
 
 void MergeLock(stats::LockRow& into, const stats::LockRow& r) {
@@ -116,24 +91,118 @@ void MergeLock(stats::LockRow& into, const stats::LockRow& r) {
   into.gpu_sync_ns += r.gpu_sync_ns;
 }
 
+void MaxLock(stats::LockRow& into, const stats::LockRow& r) {
+  into.acquisitions = std::max(into.acquisitions, r.acquisitions);
+  into.contentions = std::max(into.contentions, r.contentions);
+  MaxInto(into.wait, r.wait);
+  MaxInto(into.hold, r.hold);
+  into.gpu_sync_ns = std::max(into.gpu_sync_ns, r.gpu_sync_ns);
+}
+
 void MergeCond(stats::CondRow& into, const stats::CondRow& r) {
   AddInto(into.wake, r.wake);
   into.budget_violations += r.budget_violations;
+}
+
+void MaxCond(stats::CondRow& into, const stats::CondRow& r) {
+  MaxInto(into.wake, r.wake);
+  into.budget_violations = std::max(into.budget_violations, r.budget_violations);
 }
 
 void MergeKernel(stats::GpuKernelRow& into, const stats::GpuKernelRow& r) {
   AddInto(into.seconds, r.seconds);
 }
 
+void MaxKernel(stats::GpuKernelRow& into, const stats::GpuKernelRow& r) {
+  MaxInto(into.seconds, r.seconds);
+}
+
+// The label values of one family group that have their own series, and the rows exported last
+// (the chosen names and "other"), for the never-decreasing rule.
+template <class Row>
+struct Series {
+  std::set<std::string> chosen;
+  std::map<std::string, Row> last;
+};
+
+// Rows merged by name; the chosen ones under their own name (chosen at the first scrape that
+// has them while there is room, ranked by `before`), all others summed into one row named
+// "other", placed last. Each returned row is at least the one returned for its name before.
+template <class Row, class Merge, class Max, class Before>
+std::vector<Row> Stable(const std::vector<Row>& rows, std::string Row::*name, size_t max_series,
+                        Merge merge, Max max, Before before, Series<Row>& series) {
+  std::map<std::string, Row> by_name;
+  for (const Row& r : rows) {
+    auto [it, fresh] = by_name.try_emplace(r.*name, r);
+    if (!fresh) merge(it->second, r);
+  }
+  if (series.chosen.size() < max_series) {
+    // Room is left only while every name seen so far has its own series: nothing ever moves
+    // out of "other".
+    std::vector<const Row*> fresh;
+    for (const auto& [n, r] : by_name) {
+      if (n != kOtherSeries && !series.chosen.count(n)) fresh.push_back(&r);
+    }
+    std::stable_sort(fresh.begin(), fresh.end(),
+                     [&](const Row* a, const Row* b) { return before(*a, *b); });  // ties: name
+    for (const Row* r : fresh) {
+      if (series.chosen.size() >= max_series) break;
+      series.chosen.insert(r->*name);
+    }
+  }
+  std::vector<Row> out;
+  Row other{};
+  bool have_other = series.last.count(kOtherSeries) != 0;
+  for (auto& [n, r] : by_name) {
+    if (series.chosen.count(n)) continue;
+    merge(other, r);
+    have_other = true;
+  }
+  for (const std::string& n : series.chosen) {
+    auto it = by_name.find(n);
+    Row r{};
+    if (it != by_name.end()) r = it->second;
+    r.*name = n;
+    out.push_back(std::move(r));
+  }
+  // Most active first (as the first scrape ranked them), for a reader of the raw exposition.
+  std::stable_sort(out.begin(), out.end(), before);
+  if (have_other) {
+    other.*name = kOtherSeries;
+    out.push_back(std::move(other));
+  }
+  for (Row& r : out) {
+    auto [it, fresh] = series.last.try_emplace(r.*name, r);
+    if (!fresh) {
+      max(r, it->second);
+      it->second = r;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct FamilyBuilder::State {
+  Series<stats::LockRow> locks;
+  Series<stats::CondRow> conds;
+  Series<stats::GpuKernelRow> kernels;
+  std::map<std::pair<std::string, bool>, stats::Histogram> gpu_sync;  // exported last
+  bool gpu_seen = false;
+};
+
+namespace {
+
 void AddLockFamilies(const stats::Snapshot& s, const FamilyOptions& o,
-                     std::vector<MetricFamily>& out) {
-  if (s.locks.empty()) return;
-  const std::vector<stats::LockRow> locks = Capped(
-      s.locks, &stats::LockRow::name, o.max_series, MergeLock,
+                     FamilyBuilder::State& st, std::vector<MetricFamily>& out) {
+  if (s.locks.empty() && st.locks.last.empty()) return;
+  const std::vector<stats::LockRow> locks = Stable(
+      s.locks, &stats::LockRow::name, o.max_series, MergeLock, MaxLock,
       [](const stats::LockRow& a, const stats::LockRow& b) {
         if (a.contentions != b.contentions) return a.contentions > b.contentions;
         return a.acquisitions > b.acquisitions;
-      });
+      },
+      st.locks);
   MetricFamily acquisitions = Family("lockaudit_lock_acquisitions_total",
                                      "Acquisitions of the lock (blocking and successful tries).",
                                      MetricType::Counter);
@@ -141,10 +210,14 @@ void AddLockFamilies(const stats::Snapshot& s, const FamilyOptions& o,
                                     "Acquisitions that found the lock taken and had to block.",
                                     MetricType::Counter);
   MetricFamily wait = Family("lockaudit_lock_wait_seconds",
-                             "Time blocked in contended acquisitions of the lock.",
+                             "Time blocked in contended acquisitions of the lock (every one).",
                              MetricType::Histogram);
-  MetricFamily hold = Family("lockaudit_lock_hold_seconds",
-                             "Time the lock was held (sampled holds).", MetricType::Histogram);
+  MetricFamily hold = Family("lockaudit_lock_hold_sampled_seconds",
+                             "Hold times of a sample of the lock's holds: 1 in "
+                             "lockaudit_lock_hold_sample_period acquisitions per thread is timed. "
+                             "Quantiles hold as they are; multiply _sum and _count by the period "
+                             "for totals.",
+                             MetricType::Histogram);
   for (const stats::LockRow& r : locks) {
     AddCounter(acquisitions, {{"lock", r.name}}, r.acquisitions);
     AddCounter(contentions, {{"lock", r.name}}, r.contentions);
@@ -155,25 +228,51 @@ void AddLockFamilies(const stats::Snapshot& s, const FamilyOptions& o,
   out.push_back(std::move(contentions));
   out.push_back(std::move(wait));
   out.push_back(std::move(hold));
+  AddGauge(out, "lockaudit_lock_hold_sample_period",
+           "One hold in this many (per thread and lock) is timed into "
+           "lockaudit_lock_hold_sampled_seconds.",
+           s.hold_sample_period);
+  if (st.gpu_seen) {
+    MetricFamily gpu = Family("lockaudit_lock_gpu_sync_seconds_total",
+                              "Time threads spent in synchronising CUDA calls while holding the "
+                              "lock (every call, not sampled).",
+                              MetricType::Counter);
+    for (const stats::LockRow& r : locks) {
+      ClientMetric m = Labelled({{"lock", r.name}});
+      m.counter.value = static_cast<double>(r.gpu_sync_ns) / kNsPerSecond;
+      gpu.metric.push_back(std::move(m));
+    }
+    out.push_back(std::move(gpu));
+  }
 }
 
-void AddCondFamily(const stats::Snapshot& s, const FamilyOptions& o,
+void AddCondFamily(const stats::Snapshot& s, const FamilyOptions& o, FamilyBuilder::State& st,
                    std::vector<MetricFamily>& out) {
-  if (s.conds.empty()) return;
+  if (s.conds.empty() && st.conds.last.empty()) return;
   const std::vector<stats::CondRow> conds =
-      Capped(s.conds, &stats::CondRow::name, o.max_series, MergeCond,
+      Stable(s.conds, &stats::CondRow::name, o.max_series, MergeCond, MaxCond,
              [](const stats::CondRow& a, const stats::CondRow& b) {
                return CountOf(a.wake) > CountOf(b.wake);
-             });
+             },
+             st.conds);
   MetricFamily wake = Family("lockaudit_cond_wake_latency_seconds",
                              "Time from pthread_cond_signal/broadcast to the woken waiter running "
                              "again (mutex re-acquired).",
                              MetricType::Histogram);
-  for (const stats::CondRow& r : conds) AddHistogram(wake, {{"cond", r.name}}, r.wake, o.bucket_bounds);
+  MetricFamily budget = Family("lockaudit_cond_wake_budget_violations_total",
+                               "Wakes slower than LOCKAUDIT_WAKE_BUDGET_MS (always 0 when no "
+                               "budget is set).",
+                               MetricType::Counter);
+  for (const stats::CondRow& r : conds) {
+    AddHistogram(wake, {{"cond", r.name}}, r.wake, o.bucket_bounds);
+    AddCounter(budget, {{"cond", r.name}}, r.budget_violations);
+  }
   out.push_back(std::move(wake));
+  out.push_back(std::move(budget));
 }
 
-void AddEngineFamilies(const stats::Snapshot& s, std::vector<MetricFamily>& out) {
+void AddEngineFamilies(const stats::Snapshot& s, const FamilyOptions& o,
+                       std::vector<MetricFamily>& out) {
   MetricFamily stalls = Family("lockaudit_stalls_total",
                                "Waits on (kind=wait) or holds of (kind=hold) one lock longer than "
                                "LOCKAUDIT_STALL_MS.",
@@ -183,7 +282,7 @@ void AddEngineFamilies(const stats::Snapshot& s, std::vector<MetricFamily>& out)
   out.push_back(std::move(stalls));
 
   MetricFamily findings = Family("lockaudit_findings_total",
-                                 "Unsuppressed findings, by kind (DESIGN.md §5).",
+                                 "Unsuppressed findings, by kind (docs/report.md).",
                                  MetricType::Counter);
   for (const stats::FindingCountRow& r : s.findings) AddCounter(findings, {{"kind", r.kind}}, r.count);
   out.push_back(std::move(findings));
@@ -191,27 +290,44 @@ void AddEngineFamilies(const stats::Snapshot& s, std::vector<MetricFamily>& out)
   AddGauge(out, "lockaudit_graph_locks", "Live locks in the lock-order graph.", s.graph_locks);
   AddGauge(out, "lockaudit_graph_edges", "Live lock-order edges.", s.graph_edges);
   AddGauge(out, "lockaudit_threads", "Audited threads alive now.", s.threads);
+  AddGauge(out, "lockaudit_threads_blocked",
+           "Audited threads blocked in a lock acquisition now.", s.threads_blocked);
+  AddGauge(out, "lockaudit_threads_deadlocked",
+           "Threads in an actual deadlock found by the watchdog, for as long as they stay stuck.",
+           s.threads_deadlocked);
+
+  MetricFamily info = Family("lockaudit_build_info", "The lockaudit version serving these metrics.",
+                             MetricType::Gauge);
+  ClientMetric m = Labelled({{"version", o.version}});
+  m.gauge.value = 1;
+  info.metric.push_back(std::move(m));
+  out.push_back(std::move(info));
 }
 
-void AddGpuFamilies(const stats::Snapshot& s, const FamilyOptions& o,
+void AddGpuFamilies(const stats::Snapshot& s, const FamilyOptions& o, FamilyBuilder::State& st,
                     std::vector<MetricFamily>& out) {
-  if (!s.gpu_sync.empty()) {
+  for (const stats::GpuSyncRow& r : s.gpu_sync) {
+    stats::Histogram& last = st.gpu_sync[{r.api, r.under_lock}];
+    MaxInto(last, r.seconds);
+  }
+  if (!st.gpu_sync.empty()) {
     MetricFamily sync = Family("lockaudit_gpu_sync_seconds",
                                "Duration of synchronising CUDA calls, by API and whether the "
                                "thread held audited locks.",
                                MetricType::Histogram);
-    for (const stats::GpuSyncRow& r : s.gpu_sync) {
-      AddHistogram(sync, {{"api", r.api}, {"under_lock", r.under_lock ? "true" : "false"}},
-                   r.seconds, o.bucket_bounds);
+    for (const auto& [key, h] : st.gpu_sync) {
+      AddHistogram(sync, {{"api", key.first}, {"under_lock", key.second ? "true" : "false"}}, h,
+                   o.bucket_bounds);
     }
     out.push_back(std::move(sync));
   }
-  if (!s.gpu_kernels.empty()) {
+  if (!s.gpu_kernels.empty() || !st.kernels.last.empty()) {
     const std::vector<stats::GpuKernelRow> kernels =
-        Capped(s.gpu_kernels, &stats::GpuKernelRow::kernel, o.max_series, MergeKernel,
+        Stable(s.gpu_kernels, &stats::GpuKernelRow::kernel, o.max_series, MergeKernel, MaxKernel,
                [](const stats::GpuKernelRow& a, const stats::GpuKernelRow& b) {
                  return a.seconds.sum_ns > b.seconds.sum_ns;
-               });
+               },
+               st.kernels);
     MetricFamily kernel = Family("lockaudit_gpu_kernel_seconds",
                                  "Duration of GPU kernels and copies (CUPTI activity records).",
                                  MetricType::Histogram);
@@ -232,13 +348,23 @@ void AddGpuFamilies(const stats::Snapshot& s, const FamilyOptions& o,
 
 }  // namespace
 
-std::vector<MetricFamily> ToFamilies(const stats::Snapshot& snapshot, const FamilyOptions& options) {
+FamilyBuilder::FamilyBuilder(FamilyOptions options)
+    : options_(std::move(options)), state_(std::make_unique<State>()) {}
+
+FamilyBuilder::~FamilyBuilder() = default;
+
+std::vector<MetricFamily> FamilyBuilder::Build(const stats::Snapshot& snapshot) {
   std::vector<MetricFamily> out;
-  AddLockFamilies(snapshot, options, out);
-  AddCondFamily(snapshot, options, out);
-  AddEngineFamilies(snapshot, out);
-  AddGpuFamilies(snapshot, options, out);
+  state_->gpu_seen = state_->gpu_seen || !snapshot.gpu_sync.empty();
+  AddLockFamilies(snapshot, options_, *state_, out);
+  AddCondFamily(snapshot, options_, *state_, out);
+  AddEngineFamilies(snapshot, options_, out);
+  AddGpuFamilies(snapshot, options_, *state_, out);
   return out;
+}
+
+std::vector<MetricFamily> ToFamilies(const stats::Snapshot& snapshot, const FamilyOptions& options) {
+  return FamilyBuilder(options).Build(snapshot);
 }
 
 }  // namespace lockaudit::exporters

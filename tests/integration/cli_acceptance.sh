@@ -16,7 +16,7 @@ case $case_name in
     err=$("$bin/lockaudit" run -- "$bin/inventory" 2>&1 >/dev/null); rc=$?
     [[ $rc -eq 0 ]] || fail "exit status $rc, want 0 (the program's)"
     grep -q "^lockaudit: lock_order_cycle: potential deadlock: 2 locks" <<<"$err" || fail "no cycle in: $err"
-    grep -q "PlaceOrder (inventory.cc:30), while holding '(anonymous namespace)::orders_mu' taken at PlaceOrder (inventory.cc:28)" <<<"$err" \
+    grep -q "(anonymous namespace)::PlaceOrder (inventory.cc:30), while holding '(anonymous namespace)::orders_mu' taken at (anonymous namespace)::PlaceOrder (inventory.cc:28)" <<<"$err" \
       || fail "edge does not point at inventory.cc lines: $err"
     "$bin/lockaudit" run -- /bin/sh -c 'exit 7' 2>/dev/null; rc=$?
     [[ $rc -eq 7 ]] || fail "exit status $rc, want the program's 7"

@@ -18,7 +18,7 @@ from promtest import Processes, fail, http_get  # noqa: E402
 
 LOCK_FAMILIES = ["lockaudit_lock_acquisitions_total", "lockaudit_lock_contentions_total",
                  "lockaudit_lock_wait_seconds_bucket", "lockaudit_lock_wait_seconds_count",
-                 "lockaudit_lock_hold_seconds_bucket", "lockaudit_lock_hold_seconds_sum"]
+                 "lockaudit_lock_hold_sampled_seconds_bucket", "lockaudit_lock_hold_sampled_seconds_sum"]
 
 
 def run(procs, program, max_series):

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end: a real Prometheus server scrapes metrics_demo running under the shim.
 
-Usage: prometheus_e2e.py SHIM DEMO RULES.yml DASHBOARD.json WORKDIR [GPU_FEED]
+Usage: prometheus_e2e.py SHIM DEMO RULES.yml DASHBOARD.json WORKDIR DEADLOCK_RING [GPU_FEED]
+
+DEADLOCK_RING (tests/integration/deadlock_ring.c) is a third target of the job: two threads that
+deadlock for real, so the critical LockauditDeadlock alert must fire and stay firing.
 
 GPU_FEED (tests/integration/prometheus/gpu_feed.cc), when given, is a second target of the same
 job: it feeds the GPU and dispatcher families (a real CPU-only dispatcher and a replay of CUPTI
@@ -38,14 +41,16 @@ from promtest import Processes, fail, free_port, http_get, parse_exposition, pro
 JOB = "lockaudit-demo"
 DEMO_FAMILIES = [
     "lockaudit_lock_acquisitions_total", "lockaudit_lock_contentions_total",
-    "lockaudit_lock_wait_seconds_bucket", "lockaudit_lock_hold_seconds_bucket",
+    "lockaudit_lock_wait_seconds_bucket", "lockaudit_lock_hold_sampled_seconds_bucket",
     "lockaudit_cond_wake_latency_seconds_bucket", "lockaudit_stalls_total",
     "lockaudit_findings_total", "lockaudit_graph_locks", "lockaudit_graph_edges", "lockaudit_threads",
 ]
-GPU_FAMILIES = ["lockaudit_gpu_sync_seconds", "lockaudit_gpu_kernel_seconds", "lockaudit_dispatch_total"]
-GPU_RULE_INPUTS = {"lockaudit:gpu_sync_seconds:p99": "lockaudit_gpu_sync_seconds"}
+GPU_FAMILIES = ["lockaudit_gpu_sync_seconds", "lockaudit_gpu_kernel_seconds", "lockaudit_dispatch_total",
+                "lockaudit_lock_gpu_sync_seconds_total"]
+GPU_RULE_INPUTS = {"instance_api_under_lock:lockaudit_gpu_sync_seconds:p99_rate5m": "lockaudit_gpu_sync_seconds",
+                   "instance_lock:lockaudit_lock_gpu_sync_seconds:rate5m": "lockaudit_lock_gpu_sync_seconds_total"}
 # Alerts the demo provokes, and those it cannot (they need an hour of history or a spike).
-PROVOKED_ALERTS = {"LockauditNewFinding", "LockauditStalls", "LockauditWakeLatencyHigh"}
+PROVOKED_ALERTS = {"LockauditNewFinding", "LockauditStalls", "LockauditWakeLatencyHigh", "LockauditDeadlock"}
 DEADLINE_S = 75
 
 
@@ -94,11 +99,11 @@ def scalar(base, expr):
 
 
 def main():
-    if len(sys.argv) not in (6, 7):
+    if len(sys.argv) not in (7, 8):
         print(__doc__, file=sys.stderr)
         return 2
-    shim, demo, rules, dashboard, workdir = sys.argv[1:6]
-    gpu_feed = sys.argv[6] if len(sys.argv) == 7 else None
+    shim, demo, rules, dashboard, workdir, ring = sys.argv[1:7]
+    gpu_feed = sys.argv[7] if len(sys.argv) == 8 else None
     prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
     if not prometheus or not promtool:
         print("SKIP: the prometheus server or promtool is not installed (Debian: apt-get install prometheus)")
@@ -155,6 +160,10 @@ def main():
                 fail(f"promtool check metrics (gpu_feed): {r.stdout}{r.stderr}")
             print(f"gpu_feed at {gpu_instance}: {', '.join(GPU_FAMILIES)} present")
 
+        ring_p = procs.start("deadlock_ring", [ring, "mutex", "2"],
+                             shim_env(shim, LOCKAUDIT_PROMETHEUS="127.0.0.1:0", LOCKAUDIT_STALL_MS=200))
+        ring_instance = urllib.parse.urlparse(procs.wait_metrics_url(ring_p)).netloc
+
         prom_port = free_port()
         config = os.path.join(workdir, "prometheus.yml")
         with open(config, "w") as f:
@@ -166,7 +175,7 @@ rule_files:
 scrape_configs:
   - job_name: {JOB}
     static_configs:
-      - targets: ['{instance}'{f", '{gpu_instance}'" if gpu_instance else ""}]
+      - targets: ['{instance}', '{ring_instance}'{f", '{gpu_instance}'" if gpu_instance else ""}]
 """)
         procs.start("prometheus", [prometheus, f"--config.file={config}",
                                    f"--storage.tsdb.path={os.path.join(workdir, 'data')}",
@@ -236,12 +245,24 @@ scrape_configs:
                 fail(f"alerts not active: {sorted(PROVOKED_ALERTS - set(active))} (active: {active})")
             time.sleep(1)
         print(f"alerts active: {active}")
+        _, body = http_get(f"{base}/api/v1/alerts")
+        dead = [a for a in json.loads(body)["data"]["alerts"] if a["labels"]["alertname"] == "LockauditDeadlock"]
+        if [a["labels"].get("instance") for a in dead] != [ring_instance] or dead[0]["labels"].get("severity") != "critical":
+            fail(f"LockauditDeadlock should be critical and on {ring_instance} only: {dead}")
+        if not dead[0]["annotations"].get("runbook_url", "").startswith("docs/runbook.md#"):
+            fail(f"LockauditDeadlock has no runbook_url: {dead[0]['annotations']}")
+        time.sleep(3)  # it keeps firing while the program is hung
+        _, body = http_get(f"{base}/api/v1/alerts")
+        states = [a["state"] for a in json.loads(body)["data"]["alerts"] if a["labels"]["alertname"] == "LockauditDeadlock"]
+        if states != ["firing"]:
+            fail(f"LockauditDeadlock is {states} 3 s later, want firing while deadlock_ring is hung")
+        print(f"LockauditDeadlock: critical, firing for {ring_instance} while it is hung")
 
         top = prom_query(base, f'topk(1, lockaudit_lock_contentions_total{{job="{JOB}",instance="{instance}"}})')[1]
         if top[0]["metric"]["lock"] != "g_queue_mu":
             fail(f"most contended lock is {top[0]['metric']['lock']}, expected g_queue_mu")
-        slow = scalar(base, 'lockaudit:cond_wake_latency_seconds:p99{cond="g_slow_cv"}')
-        fast = scalar(base, 'lockaudit:cond_wake_latency_seconds:p99{cond="g_ping_cv"}')
+        slow = scalar(base, 'instance_cond:lockaudit_cond_wake_latency_seconds:p99_rate5m{cond="g_slow_cv"}')
+        fast = scalar(base, 'instance_cond:lockaudit_cond_wake_latency_seconds:p99_rate5m{cond="g_ping_cv"}')
         if not (slow >= 0.016 and fast < slow):
             fail(f"wake p99: g_slow_cv {slow} s (notifier works 20 ms under the mutex), g_ping_cv {fast} s")
         on_demo = f'instance="{instance}"'

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -102,7 +103,7 @@ TEST(PrometheusFamiliesTest, LockLabelCappedByContentionRestSummedIntoOther) {
   for (int i = 0; i < 10; ++i) s.locks.push_back(Lock("lock" + std::to_string(i), 100 + i, i));
   const auto fs = ToFamilies(s, Options(3));
   for (const char* name : {"lockaudit_lock_acquisitions_total", "lockaudit_lock_contentions_total",
-                           "lockaudit_lock_wait_seconds", "lockaudit_lock_hold_seconds"}) {
+                           "lockaudit_lock_wait_seconds", "lockaudit_lock_hold_sampled_seconds"}) {
     const MetricFamily* f = Find(fs, name);
     ASSERT_NE(f, nullptr) << name;
     std::set<std::string> labels;
@@ -157,6 +158,7 @@ TEST(PrometheusFamiliesTest, TenThousandLocksGiveAtMostMaxSeriesPlusOne) {
   for (size_t max : {size_t{0}, size_t{1}, size_t{50}}) {
     const auto fs = ToFamilies(s, Options(max));
     for (const MetricFamily& f : fs) {
+      if (f.type == MetricType::Gauge) continue;  // lockaudit_lock_hold_sample_period: no label
       if (f.name.find("lock_") != std::string::npos || f.name.find("cond_") != std::string::npos) {
         EXPECT_EQ(f.metric.size(), max + 1) << f.name << " max " << max;
       }
@@ -225,6 +227,162 @@ TEST(PrometheusFamiliesTest, FixedFamiliesAlwaysOptionalOnesOnlyWithData) {
   auto dispatch = ByLabel(*Find(fs, "lockaudit_dispatch_total"), "target");
   EXPECT_DOUBLE_EQ(dispatch["cpu"]->counter.value, 0);
   EXPECT_DOUBLE_EQ(dispatch["gpu"]->counter.value, 4);
+}
+
+// Every value of every counter/histogram series of `now` is at least that of the same series in
+// `before`; no series of `before` is missing from `now`.
+void ExpectMonotonic(const std::vector<MetricFamily>& before, const std::vector<MetricFamily>& now,
+                     const std::string& when) {
+  for (const MetricFamily& fb : before) {
+    if (fb.type != MetricType::Counter && fb.type != MetricType::Histogram) continue;
+    const MetricFamily* fn = Find(now, fb.name);
+    ASSERT_NE(fn, nullptr) << fb.name << " vanished " << when;
+    for (const ClientMetric& mb : fb.metric) {
+      const ClientMetric* mn = nullptr;
+      for (const ClientMetric& m : fn->metric) {
+        if (m.label.size() == mb.label.size() &&
+            std::equal(m.label.begin(), m.label.end(), mb.label.begin(),
+                       [](const auto& a, const auto& b) { return a.name == b.name && a.value == b.value; })) {
+          mn = &m;
+        }
+      }
+      const std::string series = fb.name + "{" + (mb.label.empty() ? "" : mb.label[0].value) + "}";
+      ASSERT_NE(mn, nullptr) << series << " vanished " << when;
+      if (fb.type == MetricType::Counter) {
+        EXPECT_GE(mn->counter.value, mb.counter.value) << series << " went down " << when;
+        continue;
+      }
+      EXPECT_GE(mn->histogram.sample_count, mb.histogram.sample_count) << series << " " << when;
+      EXPECT_GE(mn->histogram.sample_sum, mb.histogram.sample_sum) << series << " " << when;
+      for (size_t i = 0; i < mb.histogram.bucket.size(); ++i) {
+        EXPECT_GE(mn->histogram.bucket[i].cumulative_count, mb.histogram.bucket[i].cumulative_count)
+            << series << " bucket " << i << " " << when;
+      }
+    }
+  }
+}
+
+TEST(PrometheusFamilyBuilderTest, ChangingRankingKeepsSeriesAndNoCounterGoesDown) {
+  // Six locks, two series: the hottest lock changes every "scrape", as in a program with phases.
+  FamilyBuilder b(Options(2));
+  std::vector<stats::LockRow> rows;
+  for (int i = 0; i < 6; ++i) rows.push_back(Lock("phase" + std::to_string(i), 10, 0));
+  rows[0].contentions = 5;
+  rows[1].contentions = 3;
+  std::vector<MetricFamily> before;
+  std::set<std::string> first_labels;
+  for (int scrape = 0; scrape < 12; ++scrape) {
+    const int hot = scrape % 6;
+    rows[hot].contentions += 1000 * (scrape + 1);  // the last phase's lock ends up hottest
+    rows[hot].acquisitions += 5000;
+    rows[hot].wait.counts[4] += 1000;
+    rows[hot].wait.sum_ns += 1000 * 40000;
+    rows[hot].hold.counts[1] += 40;
+    stats::Snapshot s;
+    s.locks = rows;
+    s.hold_sample_period = 128;
+    const auto now = b.Build(s);
+    std::set<std::string> labels;
+    for (const ClientMetric& m : Find(now, "lockaudit_lock_contentions_total")->metric) {
+      labels.insert(Label(m, "lock"));
+    }
+    if (scrape == 0) {
+      first_labels = labels;
+      EXPECT_EQ(labels, (std::set<std::string>{"phase0", "phase1", "other"}));
+    }
+    EXPECT_EQ(labels, first_labels) << "scrape " << scrape;
+    if (!before.empty()) ExpectMonotonic(before, now, "at scrape " + std::to_string(scrape));
+    // Nothing lost: the series add up to the engine's total.
+    double total = 0, want = 0;
+    for (const ClientMetric& m : Find(now, "lockaudit_lock_contentions_total")->metric) total += m.counter.value;
+    for (const auto& r : rows) want += static_cast<double>(r.contentions);
+    EXPECT_DOUBLE_EQ(total, want) << "scrape " << scrape;
+    before = now;
+  }
+  // A one-shot ranking of the last snapshot would have picked other locks: the sticky set matters.
+  stats::Snapshot last;
+  last.locks = rows;
+  std::set<std::string> one_shot;
+  const auto one_shot_families = ToFamilies(last, Options(2));
+  for (const ClientMetric& m : Find(one_shot_families, "lockaudit_lock_contentions_total")->metric) {
+    one_shot.insert(Label(m, "lock"));
+  }
+  EXPECT_NE(one_shot, first_labels);
+}
+
+TEST(PrometheusFamilyBuilderTest, NewLocksGetSeriesWhileThereIsRoomThenJoinOther) {
+  FamilyBuilder b(Options(3));
+  stats::Snapshot s;
+  s.locks = {Lock("a", 1, 0)};
+  auto fs = b.Build(s);
+  EXPECT_EQ(ByLabel(*Find(fs, "lockaudit_lock_acquisitions_total"), "lock").size(), 1u);
+  s.locks.push_back(Lock("b", 1, 0));
+  s.locks.push_back(Lock("c", 1, 0));
+  s.locks.push_back(Lock("d", 9, 9));  // room for two of the three new ones: d (hottest), then b
+  fs = b.Build(s);
+  auto acq = ByLabel(*Find(fs, "lockaudit_lock_acquisitions_total"), "lock");
+  EXPECT_EQ(acq.size(), 4u);
+  for (const char* own : {"a", "b", "d", "other"}) EXPECT_EQ(acq.count(own), 1u) << own;
+  EXPECT_DOUBLE_EQ(acq["other"]->counter.value, 1);  // c
+  s.locks.push_back(Lock("e", 500, 400));  // hotter than all, but the set is full: other
+  fs = b.Build(s);
+  acq = ByLabel(*Find(fs, "lockaudit_lock_acquisitions_total"), "lock");
+  EXPECT_EQ(acq.count("e"), 0u);
+  EXPECT_DOUBLE_EQ(acq["other"]->counter.value, 501);
+}
+
+TEST(PrometheusFamilyBuilderTest, ASeriesWhoseLockIsGoneKeepsItsLastValues) {
+  FamilyBuilder b(Options(50));
+  stats::Snapshot s;
+  s.locks = {Lock("gone", 40, 4), Lock("stays", 5, 1)};
+  s.conds.resize(1);
+  s.conds[0].name = "cv";
+  s.conds[0].wake.counts[3] = 7;
+  s.conds[0].budget_violations = 2;
+  const auto before = b.Build(s);
+  s.locks = {Lock("stays", 6, 1)};  // e.g. a row renamed or summed elsewhere by the engine
+  s.conds[0].budget_violations = 1;  // must not show as a decrease either
+  const auto now = b.Build(s);
+  ExpectMonotonic(before, now, "after the lock went");
+  auto acq = ByLabel(*Find(now, "lockaudit_lock_acquisitions_total"), "lock");
+  EXPECT_DOUBLE_EQ(acq["gone"]->counter.value, 40);
+  auto budget = ByLabel(*Find(now, "lockaudit_cond_wake_budget_violations_total"), "cond");
+  EXPECT_DOUBLE_EQ(budget["cv"]->counter.value, 2);
+}
+
+TEST(PrometheusFamilyBuilderTest, NewFamiliesBlockedDeadlockedHoldPeriodGpuAndBuildInfo) {
+  FamilyOptions o = Options(50);
+  o.version = "9.8.7";
+  FamilyBuilder b(o);
+  stats::Snapshot s;
+  s.locks = {Lock("mu", 10, 2)};
+  s.locks[0].gpu_sync_ns = 2'500'000'000;
+  s.threads_blocked = 3;
+  s.threads_deadlocked = 2;
+  s.hold_sample_period = 128;
+  auto fs = b.Build(s);
+  EXPECT_EQ(Find(fs, "lockaudit_lock_gpu_sync_seconds_total"), nullptr) << "no CUDA sync traced yet";
+  EXPECT_DOUBLE_EQ(Find(fs, "lockaudit_threads_blocked")->metric[0].gauge.value, 3);
+  EXPECT_DOUBLE_EQ(Find(fs, "lockaudit_threads_deadlocked")->metric[0].gauge.value, 2);
+  EXPECT_DOUBLE_EQ(Find(fs, "lockaudit_lock_hold_sample_period")->metric[0].gauge.value, 128);
+  EXPECT_EQ(Find(fs, "lockaudit_lock_hold_seconds"), nullptr) << "the sampled histogram says so";
+  ASSERT_NE(Find(fs, "lockaudit_lock_hold_sampled_seconds"), nullptr);
+  const MetricFamily* info = Find(fs, "lockaudit_build_info");
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(Label(info->metric[0], "version"), "9.8.7");
+  EXPECT_DOUBLE_EQ(info->metric[0].gauge.value, 1);
+  stats::GpuSyncRow sync;
+  sync.api = "cudaDeviceSynchronize";
+  sync.under_lock = true;
+  sync.seconds.counts[9] = 1;
+  s.gpu_sync.push_back(sync);
+  fs = b.Build(s);
+  const MetricFamily* gpu = Find(fs, "lockaudit_lock_gpu_sync_seconds_total");
+  ASSERT_NE(gpu, nullptr);
+  EXPECT_EQ(gpu->type, MetricType::Counter);
+  EXPECT_DOUBLE_EQ(ByLabel(*gpu, "lock")["mu"]->counter.value, 2.5);
+  s.gpu_sync.clear();  // the engine never forgets them; the builder would not either
+  ExpectMonotonic(fs, b.Build(s), "after the GPU rows went");
 }
 
 TEST(ListenAddressTest, AcceptsPortHostPortAndIpv6) {
