@@ -8,6 +8,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
 #include "finding_kind.h"
 
@@ -101,7 +103,7 @@ bool ParseSuppressionLine(const std::string& line, std::string* kind, std::strin
                           std::string* why) {
   size_t colon = line.find(':');
   if (colon == std::string::npos || colon + 1 >= line.size()) {
-    *why = "is not <kind>:<glob>";
+    *why = "is not <kind>:<pattern>";
     return false;
   }
   std::string k = line.substr(0, colon);
@@ -125,6 +127,56 @@ std::string ShownLine(const std::string& line) {
   }
   if (line.size() > kShown) out += "...";
   return out;
+}
+
+bool SuppressionPatternMatches(const std::string& pattern, const std::string& value) {
+  std::string_view p = pattern, v = value;
+  const bool anchor_start = !p.empty() && p.front() == '^';
+  if (anchor_start) p.remove_prefix(1);
+  const bool anchor_end = !p.empty() && p.back() == '$';
+  if (anchor_end) p.remove_suffix(1);
+  std::vector<std::string_view> parts;
+  for (size_t from = 0;;) {
+    const size_t star = p.find('*', from);
+    parts.push_back(p.substr(from, star == std::string_view::npos ? std::string_view::npos : star - from));
+    if (star == std::string_view::npos) break;
+    from = star + 1;
+  }
+  if (parts.size() == 1) {
+    const std::string_view only = parts[0];
+    if (anchor_start && anchor_end) return v == only;
+    if (anchor_start) return v.substr(0, only.size()) == only;
+    if (anchor_end) return v.size() >= only.size() && v.substr(v.size() - only.size()) == only;
+    return v.find(only) != std::string_view::npos;
+  }
+  // First part at the start (anchored) or anywhere, middle parts leftmost in order, the last
+  // part at the end (anchored) or anywhere after: leftmost matches leave the most room.
+  size_t pos = 0;
+  const std::string_view first = parts.front(), last = parts.back();
+  if (anchor_start) {
+    if (v.substr(0, first.size()) != first) return false;
+    pos = first.size();
+  } else {
+    const size_t at = v.find(first);
+    if (at == std::string_view::npos) return false;
+    pos = at + first.size();
+  }
+  for (size_t i = 1; i + 1 < parts.size(); ++i) {
+    const size_t at = v.find(parts[i], pos);
+    if (at == std::string_view::npos) return false;
+    pos = at + parts[i].size();
+  }
+  if (anchor_end) return v.size() >= pos + last.size() && v.substr(v.size() - last.size()) == last;
+  return v.find(last, pos) != std::string_view::npos;
+}
+
+std::string SuppressionLineFor(const char* kind, const std::string& name) {
+  std::string line = std::string(kind) + ":^";
+  for (char c : name) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    line += (c == '#' || u < 0x20 || u == 0x7f) ? '*' : c;
+  }
+  return line + "$";
 }
 
 }  // namespace lockaudit::core

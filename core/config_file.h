@@ -43,6 +43,17 @@ bool ParseSuppressionLine(const std::string& line, std::string* kind, std::strin
 // A line as shown in a warning: at most 80 characters, non-printable bytes as '?'.
 std::string ShownLine(const std::string& line);
 
+// Does a suppression pattern match `value` (a lock name, a frame's function, file path, file
+// basename or module)? As in the sanitizers' suppressions: the pattern matches anywhere in the
+// value (substring); '*' matches any run of characters, also none; a leading '^' anchors the
+// pattern at the value's start, a trailing '$' at its end. Nothing else is special.
+bool SuppressionPatternMatches(const std::string& pattern, const std::string& value);
+
+// A suppression line, ready to paste into a suppressions file, that matches exactly `name` in a
+// finding of `kind`: "kind:^name$". Characters a suppressions file cannot hold ('#' starts a
+// comment, control characters) become '*'.
+std::string SuppressionLineFor(const char* kind, const std::string& name);
+
 // ---- implementation ------------------------------------------------------------------------
 
 std::string StripConfigLine(const std::string& raw);

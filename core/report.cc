@@ -1,7 +1,6 @@
 #include "report.h"
 
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,8 +26,11 @@ namespace {
 
 
 struct Suppression {
-  std::string kind;  // "*" matches every kind
-  std::string glob;
+  std::string kind;     // "*" matches every kind
+  std::string pattern;  // SuppressionPatternMatches (config_file.h)
+  std::string rule;     // the line as written, and where: for the summary
+  std::string where;    // "<file>:<line>"
+  uint64_t matched = 0;  // findings it suppressed (under ReportState::mu)
 };
 struct Callback {
   int handle;
@@ -220,6 +222,23 @@ std::string JsonLock(const ReportLock& l) {
   return out + "}";
 }
 
+// A demangled function without its parameter list and qualifiers: "f(int*) const" -> "f", so
+// that `^f$` matches it as it would a C function.
+std::string WithoutParameters(const std::string& fn) {
+  std::string f = fn;
+  for (const char* q : {" const", " volatile", " &&", " &"}) {
+    const size_t n = strlen(q);
+    if (f.size() > n && f.compare(f.size() - n, n, q) == 0) f.resize(f.size() - n);
+  }
+  if (f.empty() || f.back() != ')') return fn;
+  int depth = 0;
+  for (size_t i = f.size(); i-- > 0;) {
+    if (f[i] == ')') ++depth;
+    if (f[i] == '(' && --depth == 0) return i == 0 ? fn : f.substr(0, i);
+  }
+  return fn;
+}
+
 // Frames of the standard library's and lockaudit's own inline plumbing (std::lock_guard,
 // __gthread_mutex_lock, lockaudit::mutex::lock): collapsed in the text report.
 bool IsPlumbing(const SymbolizedFrame& f) {
@@ -307,6 +326,15 @@ void Render(Finding& f) {
     t += "  note: every edge was seen in one thread; another thread running the same code can "
          "deadlock with it\n";
   }
+  // The line that suppresses this finding: the program's own frame where it happened (for a
+  // cycle, where its first edge's lock was taken), else its first lock's name.
+  const SymbolizedFrame* own = UserFrame(f.stack != 0 || edge_stacks.empty() ? stack : edge_stacks[0]);
+  if (own != nullptr && !own->function.empty()) {
+    f.suppression = SuppressionLineFor(KindName(f.kind), WithoutParameters(own->function));
+  } else if (!f.locks.empty()) {
+    f.suppression = SuppressionLineFor(KindName(f.kind), f.locks[0].name);
+  }
+  if (!f.suppression.empty()) t += "  to suppress, add to LOCKAUDIT_SUPPRESSIONS: " + f.suppression + "\n";
 
   std::string& j = f.json;
   j = "{\"type\":\"finding\",\"kind\":\"" + std::string(KindName(f.kind)) + "\",\"message\":\"" +
@@ -333,22 +361,28 @@ void Render(Finding& f) {
   for (size_t i = 0; i < f.threads.size(); ++i) j += (i ? "," : "") + JsonThread(f.threads[i]);
   j += "]";
   if (f.stack != 0) j += ",\"stack\":" + JsonFrames(stack);
+  if (!f.suppression.empty()) j += ",\"suppression\":\"" + JsonEscape(f.suppression) + "\"";
   j += "}";
 }
 
+// Does the rule match a lock name of the finding, or a function (with or without its
+// parameters), file (path or basename) or module of a frame of any of its stacks?
 bool Matches(const Suppression& s, const Finding& f) {
   if (s.kind != "*" && s.kind != KindName(f.kind)) return false;
-  auto glob = [&](const std::string& v) {
-    return !v.empty() && fnmatch(s.glob.c_str(), v.c_str(), 0) == 0;
+  auto match = [&](const std::string& v) {
+    return !v.empty() && SuppressionPatternMatches(s.pattern, v);
   };
   for (const ReportLock& l : f.locks) {
-    if (glob(l.name)) return true;
+    if (match(l.name)) return true;
   }
   auto frames_match = [&](StackId id) {
     for (const SymbolizedFrame& fr : SymbolizeStack(id)) {
-      if (glob(fr.function) || glob(fr.file)) return true;
+      if (match(fr.function) || match(WithoutParameters(fr.function)) || match(fr.file) ||
+          match(fr.module)) {
+        return true;
+      }
       const char* slash = strrchr(fr.file.c_str(), '/');
-      if (slash && glob(slash + 1)) return true;
+      if (slash && match(slash + 1)) return true;
     }
     return false;
   };
@@ -491,7 +525,8 @@ size_t LoadSuppressions(const char* path) {
       return;
     }
     EngineLock lock(s.mu);
-    s.suppressions.push_back({kind, pattern});
+    s.suppressions.push_back(
+        {kind, pattern, line.text, std::string(path) + ":" + std::to_string(line.number), 0});
     ++added;
   });
   return added;
@@ -535,9 +570,11 @@ void Publish(Finding f) {
     EngineLock lock(s.mu);
     rules = s.suppressions;
   }
-  for (const Suppression& r : rules) {
-    if (Matches(r, f)) {
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (Matches(rules[i], f)) {
       f.suppressed = true;
+      EngineLock lock(s.mu);
+      if (i < s.suppressions.size()) ++s.suppressions[i].matched;
       break;
     }
   }
@@ -630,7 +667,22 @@ void WriteSummary(const SummaryCounts& c) {
                      ",\"locks\":" + std::to_string(c.locks) + ",\"edges\":" +
                      std::to_string(c.edges) + ",\"acquisitions\":" +
                      std::to_string(c.acquisitions) + ",\"contentions\":" +
-                     std::to_string(c.contentions) + "}\n";
+                     std::to_string(c.contentions);
+  std::string used_text;
+  {
+    EngineLock lock(s.mu);
+    std::string used;
+    for (const Suppression& r : s.suppressions) {
+      if (r.matched == 0) continue;
+      used += std::string(used.empty() ? "" : ",") + "{\"rule\":\"" + JsonEscape(r.rule) +
+              "\",\"where\":\"" + JsonEscape(r.where) + "\",\"matched\":" +
+              std::to_string(r.matched) + "}";
+      used_text += "lockaudit: suppression '" + r.rule + "' (" + r.where + ") matched " +
+                   std::to_string(r.matched) + " finding(s)\n";
+    }
+    if (!used.empty()) json += ",\"suppressions\":[" + used + "]";
+  }
+  json += "}\n";
   std::string text;
   if (n > 0 || SuppressedCount() > 0) {
     text = "lockaudit: summary: " + std::to_string(n) + " finding(s)";
@@ -662,7 +714,7 @@ void WriteSummary(const SummaryCounts& c) {
   }
   if (!s.shared_with_parent) s.json.Write(json);
   s.summary_written = true;
-  if (!text.empty()) s.log.Write(text);
+  if (!text.empty()) s.log.Write(text + used_text);
 }
 
 EngineMutex& ReportMutex() { return State().mu; }

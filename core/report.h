@@ -50,6 +50,7 @@ struct Finding {
   bool suppressed = false;
   std::string text;  // the text report, as written to the log
   std::string json;  // the JSON line, without newline
+  std::string suppression;  // a suppressions-file line that matches this finding exactly
 };
 
 void InitReport(const Options& opts);

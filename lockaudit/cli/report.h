@@ -55,6 +55,7 @@ struct Finding {
   std::vector<FindingEdge> edges{};
   std::vector<ThreadInfo> threads{};
   Stack stack{};
+  std::string suppression{};  // the suppressions-file line that matches it (docs/suppressions.md)
 };
 
 // An "edge" line: the first observation of a lock-order edge, both locks spelled out.
@@ -68,6 +69,13 @@ struct EdgeRecord {
 };
 
 // A "summary" line, written at exit. Absent counters read as 0.
+// A suppression rule that matched, from a summary line.
+struct SuppressionUse {
+  std::string rule{};   // as written in the file
+  std::string where{};  // "<file>:<line>"
+  int64_t matched = 0;
+};
+
 struct Summary {
   std::optional<int64_t> pid{};
   std::string program{};  // argv[0] of the process, when the engine wrote it
@@ -77,6 +85,7 @@ struct Summary {
   int64_t edges = 0;
   int64_t acquisitions = 0;
   int64_t contentions = 0;
+  std::vector<SuppressionUse> suppressions{};
 };
 
 // Everything the CLI understood in one report file, in file order. A file may hold the lines of

@@ -77,6 +77,7 @@ Finding ParseFinding(const json& line) {
                   .pid = GetInt(line, "pid"),
                   .time = GetString(line, "time"),
                   .stack = ParseStack(line, "stack")};
+  finding.suppression = GetString(line, "suppression");
   auto single = line.find("single_thread");
   finding.single_thread = single != line.end() && single->is_boolean() && single->get<bool>();
   for (const json& lock : GetArray(line, "locks")) finding.locks.push_back(ParseLock(lock));
@@ -98,6 +99,13 @@ EdgeRecord ParseEdge(const json& line) {
 
 Summary ParseSummary(const json& line) {
   auto counter = [&line](const char* key) { return GetInt(line, key).value_or(0); };
+  std::vector<SuppressionUse> used;
+  for (const json& use : GetArray(line, "suppressions")) {
+    if (!use.is_object()) continue;
+    used.push_back(SuppressionUse{.rule = GetString(use, "rule"),
+                                  .where = GetString(use, "where"),
+                                  .matched = GetInt(use, "matched").value_or(0)});
+  }
   return Summary{.pid = GetInt(line, "pid"),
                  .program = GetString(line, "program"),
                  .findings = counter("findings"),
@@ -105,7 +113,8 @@ Summary ParseSummary(const json& line) {
                  .locks = counter("locks"),
                  .edges = counter("edges"),
                  .acquisitions = counter("acquisitions"),
-                 .contentions = counter("contentions")};
+                 .contentions = counter("contentions"),
+                 .suppressions = std::move(used)};
 }
 
 // Adds the record on `text` to `report`. Returns why the line was unusable, or "" when it was

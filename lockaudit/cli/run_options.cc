@@ -42,7 +42,7 @@ constexpr RunOption kRunOptions[] = {
     {"--hierarchy", "LOCKAUDIT_HIERARCHY", "FILE", "a readable file",
      "lock levels, '<lock name> <level>' per line", Accepts::kReadableFile},
     {"--suppressions", "LOCKAUDIT_SUPPRESSIONS", "FILE", "a readable file",
-     "suppressions, '<kind>:<glob on function, file or lock>' per line",
+     "suppressions, '<kind>:<pattern>' per line (docs/suppressions.md)",
      Accepts::kReadableFile},
     {"--log", "LOCKAUDIT_LOG", "stderr|off|PATH", "stderr, off or a file path",
      "where the text report goes (default: stderr)", Accepts::kLog},

@@ -71,6 +71,7 @@ void PrintCounters(const Report& report, const RunContext& context, std::ostream
       << CountOf(total.contentions, "contention") << ", " << total.suppressed << " suppressed";
   if (report.summaries.size() > 1) out << " (" << report.summaries.size() << " processes)";
   out << "\n";
+  PrintSuppressionsUsed(report.summaries, out);
 }
 
 // With more than one process in the report: each process that had findings, by pid.

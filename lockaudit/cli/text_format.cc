@@ -1,6 +1,9 @@
 // lockaudit/cli/text_format: text layout of findings, frames, threads and summaries.
 #include "text_format.h"
 
+#include <map>
+#include <utility>
+
 namespace lockaudit::cli {
 namespace {
 
@@ -103,6 +106,21 @@ void RenderFinding(const Finding& finding, std::ostream& out) {
     out << "  stack:\n";
     RenderFrames(finding.stack, out);
   }
+  if (!finding.suppression.empty()) {
+    out << "  to suppress, add to LOCKAUDIT_SUPPRESSIONS: " << finding.suppression << "\n";
+  }
+}
+
+void PrintSuppressionsUsed(const std::vector<Summary>& summaries, std::ostream& out) {
+  std::map<std::pair<std::string, std::string>, int64_t> used;  // (rule, where) -> matched
+  for (const Summary& summary : summaries) {
+    for (const SuppressionUse& use : summary.suppressions) used[{use.rule, use.where}] += use.matched;
+  }
+  for (const auto& [rule, matched] : used) {
+    out << "lockaudit: suppression '" << rule.first << "'";
+    if (!rule.second.empty()) out << " (" << rule.second << ")";
+    out << " matched " << CountOf(matched, "finding") << "\n";
+  }
 }
 
 void RenderSummary(const Summary& summary, std::ostream& out) {
@@ -112,6 +130,7 @@ void RenderSummary(const Summary& summary, std::ostream& out) {
       << " suppressed, " << CountOf(summary.locks, "lock") << ", " << CountOf(summary.edges, "edge")
       << ", " << CountOf(summary.acquisitions, "acquisition") << ", "
       << CountOf(summary.contentions, "contention") << "\n";
+  PrintSuppressionsUsed({summary}, out);
 }
 
 }  // namespace lockaudit::cli

@@ -44,6 +44,9 @@ void RenderFinding(const Finding& finding, std::ostream& out);
 
 // "lockaudit: summary (pid 123): 1 finding, 0 suppressed, 12 locks, ..."
 void RenderSummary(const Summary& summary, std::ostream& out);
+// "lockaudit: suppression '<rule>' (<file>:<line>) matched N findings", one line per rule that
+// matched in any of the summaries (counts added up across processes).
+void PrintSuppressionsUsed(const std::vector<Summary>& summaries, std::ostream& out);
 
 }  // namespace lockaudit::cli
 

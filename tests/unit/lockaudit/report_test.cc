@@ -145,7 +145,7 @@ TEST(ReportTest, SuppressionsFileSilencesMatchingFinding) {
   RunResult r = RunBank("LOCKAUDIT_SUPPRESSIONS=" + supp + " LOCKAUDIT_EXITCODE=9");
   EXPECT_EQ(r.status, 0) << "a suppressed finding must not force the exit code\n" << r.err;
   EXPECT_EQ(r.err.find("lockaudit: lock_order_cycle"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("supp.txt:3: 'bogus line' is not <kind>:<glob>; line ignored"),
+  EXPECT_NE(r.err.find("supp.txt:3: 'bogus line' is not <kind>:<pattern>; line ignored"),
             std::string::npos) << r.err;
 }
 
