@@ -170,6 +170,21 @@ bool SuppressionPatternMatches(const std::string& pattern, const std::string& va
   return v.find(last, pos) != std::string_view::npos;
 }
 
+std::string FunctionWithoutParameters(const std::string& fn) {
+  std::string f = fn;
+  for (const char* q : {" const", " volatile", " &&", " &"}) {
+    const size_t n = strlen(q);
+    if (f.size() > n && f.compare(f.size() - n, n, q) == 0) f.resize(f.size() - n);
+  }
+  if (f.empty() || f.back() != ')') return fn;
+  int depth = 0;
+  for (size_t i = f.size(); i-- > 0;) {
+    if (f[i] == ')') ++depth;
+    if (f[i] == '(' && --depth == 0) return i == 0 ? fn : f.substr(0, i);
+  }
+  return fn;
+}
+
 std::string SuppressionLineFor(const char* kind, const std::string& name) {
   std::string line = std::string(kind) + ":^";
   for (char c : name) {

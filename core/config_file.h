@@ -49,6 +49,10 @@ std::string ShownLine(const std::string& line);
 // pattern at the value's start, a trailing '$' at its end. Nothing else is special.
 bool SuppressionPatternMatches(const std::string& pattern, const std::string& value);
 
+// A demangled function without its parameter list and qualifiers: "f(int*) const" -> "f", so
+// that `^f$` matches it as it would a C function. Anything else is returned as it is.
+std::string FunctionWithoutParameters(const std::string& function);
+
 // A suppression line, ready to paste into a suppressions file, that matches exactly `name` in a
 // finding of `kind`: "kind:^name$". Characters a suppressions file cannot hold ('#' starts a
 // comment, control characters) become '*'.

@@ -222,23 +222,6 @@ std::string JsonLock(const ReportLock& l) {
   return out + "}";
 }
 
-// A demangled function without its parameter list and qualifiers: "f(int*) const" -> "f", so
-// that `^f$` matches it as it would a C function.
-std::string WithoutParameters(const std::string& fn) {
-  std::string f = fn;
-  for (const char* q : {" const", " volatile", " &&", " &"}) {
-    const size_t n = strlen(q);
-    if (f.size() > n && f.compare(f.size() - n, n, q) == 0) f.resize(f.size() - n);
-  }
-  if (f.empty() || f.back() != ')') return fn;
-  int depth = 0;
-  for (size_t i = f.size(); i-- > 0;) {
-    if (f[i] == ')') ++depth;
-    if (f[i] == '(' && --depth == 0) return i == 0 ? fn : f.substr(0, i);
-  }
-  return fn;
-}
-
 // Frames of the standard library's and lockaudit's own inline plumbing (std::lock_guard,
 // __gthread_mutex_lock, lockaudit::mutex::lock): collapsed in the text report.
 bool IsPlumbing(const SymbolizedFrame& f) {
@@ -330,7 +313,7 @@ void Render(Finding& f) {
   // cycle, where its first edge's lock was taken), else its first lock's name.
   const SymbolizedFrame* own = UserFrame(f.stack != 0 || edge_stacks.empty() ? stack : edge_stacks[0]);
   if (own != nullptr && !own->function.empty()) {
-    f.suppression = SuppressionLineFor(KindName(f.kind), WithoutParameters(own->function));
+    f.suppression = SuppressionLineFor(KindName(f.kind), FunctionWithoutParameters(own->function));
   } else if (!f.locks.empty()) {
     f.suppression = SuppressionLineFor(KindName(f.kind), f.locks[0].name);
   }
@@ -377,7 +360,7 @@ bool Matches(const Suppression& s, const Finding& f) {
   }
   auto frames_match = [&](StackId id) {
     for (const SymbolizedFrame& fr : SymbolizeStack(id)) {
-      if (match(fr.function) || match(WithoutParameters(fr.function)) || match(fr.file) ||
+      if (match(fr.function) || match(FunctionWithoutParameters(fr.function)) || match(fr.file) ||
           match(fr.module)) {
         return true;
       }
@@ -610,15 +593,30 @@ void Publish(Finding f) {
   for (const Callback& c : callbacks) c.fn(f, c.arg);
 }
 
+namespace {
+std::string JsonModes(uint8_t modes) {
+  std::string out = "[";
+  if (modes & 1) out += "\"exclusive\"";
+  if (modes & 2) out += std::string(modes & 1 ? "," : "") + "\"shared\"";
+  return out + "]";
+}
+}  // namespace
+
 void PublishEdge(const ReportLock& from, const ReportLock& to, const ReportThread& thread,
-                 StackId stack, StackId held_stack) {
+                 StackId stack, StackId held_stack, uint8_t from_modes, uint8_t to_modes,
+                 const std::vector<ReportLock>& gates) {
   ReportState& s = State();
   {
     EngineLock lock(s.mu);
     if (!s.json.on()) return;
   }
+  std::string gate_list = "[";
+  for (size_t i = 0; i < gates.size(); ++i) gate_list += (i ? "," : "") + JsonLock(gates[i]);
+  gate_list += "]";
   std::string line = "{\"type\":\"edge\",\"pid\":" + std::to_string(getpid()) +
                      ",\"from\":" + JsonLock(from) + ",\"to\":" + JsonLock(to) +
+                     ",\"from_modes\":" + JsonModes(from_modes) + ",\"to_modes\":" +
+                     JsonModes(to_modes) + ",\"gates\":" + gate_list +
                      ",\"thread\":" + JsonThread(thread) + ",\"stack\":" +
                      JsonFrames(SymbolizeStack(stack)) + ",\"held_stack\":" +
                      JsonFrames(SymbolizeStack(held_stack)) + "}\n";

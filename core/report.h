@@ -57,8 +57,11 @@ void InitReport(const Options& opts);
 // Symbolizes, applies suppressions, writes sinks, runs callbacks, records the finding.
 void Publish(Finding f);
 // Writes an `edge` line to the JSON Lines report (for `lockaudit graph` / `merge`).
+// `from_modes`/`to_modes`: bit 0 exclusive, bit 1 shared (how `from` was held, how `to` was
+// requested, over every observation); `gates`: the locks held exclusively around every one.
 void PublishEdge(const ReportLock& from, const ReportLock& to, const ReportThread& thread,
-                 StackId stack, StackId held_stack);
+                 StackId stack, StackId held_stack, uint8_t from_modes, uint8_t to_modes,
+                 const std::vector<ReportLock>& gates);
 
 uint64_t FindingCount();     // unsuppressed
 uint64_t SuppressedCount();

@@ -78,7 +78,9 @@ struct Engine {
   EngineMutex evidence_mu;
   std::unordered_map<uint64_t, StackId> evidence;
   // Edge lines already written, by (from name, to name): a report stays bounded under churn.
-  std::set<std::pair<std::string, std::string>> published_edges;
+  // Edge lines written, by pair of names, with the evidence they said (modes and gate names):
+  // a line is written again only when that changes.
+  std::map<std::pair<std::string, std::string>, std::string> published_edges;
   EngineMutex site_names_mu;  // leaf
   std::unordered_map<uint64_t, const char*> site_names;  // (first site pc, on stack) -> name
   EngineMutex threads_mu;
@@ -407,23 +409,42 @@ ReportLock LockFrom(const NameInputs& in) {
   return l;
 }
 
-// A new direct edge's report line, written by the symbolizer thread (its names may need
-// symbols), deduplicated by the pair of names.
+// A direct edge's report line, written by the symbolizer thread (its names may need symbols),
+// deduplicated by the pair of names. `update`: the edge's modes or gates changed since its line
+// was written; written only if a line for the pair was (with what it says now).
 struct EdgeJob {
   NameInputs from, to;
   ReportThread thread;
   StackId stack = 0, held_stack = 0;
+  uint8_t from_modes = 0, to_modes = 0;
+  std::vector<NameInputs> gates;
+  bool update = false;
 };
 void PublishEdgeJob(void* arg) {
   EdgeJob* j = static_cast<EdgeJob*>(arg);
   Engine& e = E();
   ReportLock from = LockFrom(j->from), to = LockFrom(j->to);
-  bool fresh;
+  std::vector<ReportLock> gates;
+  std::string said = std::to_string(j->from_modes) + "/" + std::to_string(j->to_modes);
+  for (const NameInputs& g : j->gates) {
+    gates.push_back(LockFrom(g));
+    said += "/" + gates.back().name;
+  }
+  bool write;
   {
     EngineLock lock(e.graph_mu);
-    fresh = e.published_edges.insert({from.name, to.name}).second;
+    auto it = e.published_edges.find({from.name, to.name});
+    if (it == e.published_edges.end()) {
+      write = !j->update;
+      if (write) e.published_edges.emplace(std::make_pair(from.name, to.name), said);
+    } else {
+      write = it->second != said;
+      it->second = said;
+    }
   }
-  if (fresh) PublishEdge(from, to, j->thread, j->stack, j->held_stack);
+  if (write) {
+    PublishEdge(from, to, j->thread, j->stack, j->held_stack, j->from_modes, j->to_modes, gates);
+  }
   delete j;
 }
 
@@ -788,6 +809,7 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
   if (!fresh.empty()) CaptureEvidence(ts, fresh, site, &stack, &held_stacks);
   const uint8_t to_mode = (flags & kShared) ? 2 : 1;
   std::vector<EdgeRecord> new_edges;
+  std::vector<EdgeRecord> changed_edges;  // modes or gates changed: their lines, rewritten
   std::vector<PendingCycle> cycles;
   {
     EngineLock lock(e.graph_mu);
@@ -853,6 +875,7 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
       }
       if (changed) MarkSaturated(r);
       if (changed && e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
+      if (changed) changed_edges.push_back(r);
     }
     static const LockOrderGraph::EdgeProps kNone;
     auto props = [&e](LockOrderGraph::Node x, LockOrderGraph::Node y)
@@ -876,13 +899,16 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
       cycles.push_back(std::move(pc));
     }
   }
-  for (const EdgeRecord& r : new_edges) {
+  auto post = [](const EdgeRecord& r, bool update) {
     // The edge line names its locks, and naming may symbolize: that runs on the symbolizer
     // thread, never on this one (which may hold an allocator lock, stacks.h).
     auto* job = new EdgeJob{NameInputsOf(r.from), NameInputsOf(r.to), r.thread, r.stack,
-                            r.held_stack};
+                            r.held_stack, r.props.from_modes, r.props.to_modes, {}, update};
+    for (uint64_t g : r.props.gates) job->gates.push_back(NameInputsOf(static_cast<NodeId>(g)));
     if (!PostToSymbolizerThread(PublishEdgeJob, job)) PublishEdgeJob(job);
-  }
+  };
+  for (const EdgeRecord& r : new_edges) post(r, false);
+  for (const EdgeRecord& r : changed_edges) post(r, true);
   for (PendingCycle& pc : cycles) {
     Finding f;
     f.kind = FindingKind::kLockOrderCycle;

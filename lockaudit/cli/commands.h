@@ -4,7 +4,9 @@
 #ifndef LOCKAUDIT_CLI_COMMANDS_H_
 #define LOCKAUDIT_CLI_COMMANDS_H_
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lockaudit::cli {
@@ -22,6 +24,10 @@ int MergeMain(const Args& args);
 
 // True when `args` ask for help (--help or -h anywhere before a "--").
 bool WantsHelp(const Args& args);
+
+// Takes the value of `flag` from "--flag=value" (args[i]) or from the next argument (i advances);
+// nullopt when args[i] is not that flag or the value is missing.
+std::optional<std::string> OptionValue(const Args& args, size_t& i, std::string_view flag);
 
 }  // namespace lockaudit::cli
 

@@ -42,16 +42,6 @@ struct GraphArgs {
   std::string output;  // empty: stdout
 };
 
-// Takes the value of `flag` from "--flag=value" or from the next argument.
-std::optional<std::string> OptionValue(const Args& args, size_t& i, std::string_view flag) {
-  const std::string& arg = args[i];
-  if (arg.size() > flag.size() && arg.starts_with(flag) && arg[flag.size()] == '=') {
-    return arg.substr(flag.size() + 1);
-  }
-  if (arg != flag || i + 1 == args.size()) return std::nullopt;
-  return args[++i];
-}
-
 std::optional<GraphArgs> ParseGraphArgs(const Args& args) {
   GraphArgs parsed;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -132,6 +122,15 @@ int WriteSvg(const std::string& dot, const std::string& output) {
 }
 
 }  // namespace
+
+std::optional<std::string> OptionValue(const Args& args, size_t& i, std::string_view flag) {
+  const std::string& arg = args[i];
+  if (arg.size() > flag.size() && arg.starts_with(flag) && arg[flag.size()] == '=') {
+    return arg.substr(flag.size() + 1);
+  }
+  if (arg != flag || i + 1 == args.size()) return std::nullopt;
+  return args[++i];
+}
 
 int GraphMain(const Args& args) {
   if (WantsHelp(args)) {

@@ -58,11 +58,20 @@ struct Finding {
   std::string suppression{};  // the suppressions-file line that matches it (docs/suppressions.md)
 };
 
-// An "edge" line: the first observation of a lock-order edge, both locks spelled out.
+// Lock modes of an edge line, as bits: how `from` was held / how `to` was requested.
+inline constexpr uint8_t kModeExclusive = 1, kModeShared = 2;
+
+// An "edge" line: the first observation of a lock-order edge, both locks spelled out; written
+// again when its modes or gates change (the last line of a pair says it all).
 struct EdgeRecord {
   std::optional<int64_t> pid{};
   LockInfo from{};
   LockInfo to{};
+  // Bits kModeExclusive/kModeShared over every observation. A report without the fields (older
+  // lockaudit) reads as exclusive: such an edge is never left out of a cycle.
+  uint8_t from_modes = kModeExclusive;
+  uint8_t to_modes = kModeExclusive;
+  std::vector<LockInfo> gates{};  // locks held exclusively around every observation
   ThreadInfo thread{};
   Stack stack{};        // where `to` was acquired
   Stack held_stack{};   // where `from` had been acquired

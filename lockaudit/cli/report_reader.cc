@@ -88,13 +88,27 @@ Finding ParseFinding(const json& line) {
   return finding;
 }
 
+// ["exclusive", "shared"] -> mode bits; absent or unreadable: exclusive (never left out).
+uint8_t ParseModes(const json& line, const char* key) {
+  uint8_t modes = 0;
+  for (const json& mode : GetArray(line, key)) {
+    if (mode == "exclusive") modes |= kModeExclusive;
+    if (mode == "shared") modes |= kModeShared;
+  }
+  return modes == 0 ? kModeExclusive : modes;
+}
+
 EdgeRecord ParseEdge(const json& line) {
-  return EdgeRecord{.pid = GetInt(line, "pid"),
-                    .from = ParseLock(GetObject(line, "from")),
-                    .to = ParseLock(GetObject(line, "to")),
-                    .thread = ParseThread(GetObject(line, "thread")),
-                    .stack = ParseStack(line, "stack"),
-                    .held_stack = ParseStack(line, "held_stack")};
+  EdgeRecord edge{.pid = GetInt(line, "pid"),
+                  .from = ParseLock(GetObject(line, "from")),
+                  .to = ParseLock(GetObject(line, "to")),
+                  .from_modes = ParseModes(line, "from_modes"),
+                  .to_modes = ParseModes(line, "to_modes"),
+                  .thread = ParseThread(GetObject(line, "thread")),
+                  .stack = ParseStack(line, "stack"),
+                  .held_stack = ParseStack(line, "held_stack")};
+  for (const json& gate : GetArray(line, "gates")) edge.gates.push_back(ParseLock(gate));
+  return edge;
 }
 
 Summary ParseSummary(const json& line) {

@@ -6,6 +6,8 @@
 #   run-exitcode       `lockaudit run --exitcode 66` exits 66 with findings, 0 without
 #   graph-svg          `lockaudit graph --format svg` draws both locks and the cycle in red
 #   merge-cross-run    `lockaudit merge` finds a cycle whose two edges come from two runs
+#   merge-rules        merge leaves out what run leaves out (gated and read-read cycles), takes
+#                      --suppressions, writes JSON Lines that `lockaudit report` reads
 set -u
 case_name=$1 bin=$2 programs=$3 work=$4
 mkdir -p "$work"
@@ -44,6 +46,41 @@ case $case_name in
     [[ $rc -eq 1 ]] || fail "merge exit $rc, want 1 (cycle found): $out"
     grep -q "g_merge_a" <<<"$out" && grep -q "g_merge_b" <<<"$out" || fail "lock names missing: $out"
     grep -qi "cross-run" <<<"$out" || fail "not marked cross-run: $out"
+    ;;
+  merge-rules)
+    for order in gated-ab gated-ba read-ab read-ba ab ba; do
+      "$bin/lockaudit" run --report "$work/$order.jsonl" -- "$programs/merge_half" $order 2>/dev/null || fail "run $order"
+    done
+    out=$("$bin/lockaudit" merge "$work/gated-ab.jsonl" "$work/gated-ba.jsonl" 2>&1); rc=$?
+    [[ $rc -eq 0 ]] || fail "a cycle gated in both runs: merge exit $rc, want 0: $out"
+    grep -q "left out (cannot deadlock as observed): 1 gated cycle" <<<"$out" || fail "gated cycle not counted as left out: $out"
+    out=$("$bin/lockaudit" merge "$work/read-ab.jsonl" "$work/read-ba.jsonl" 2>&1); rc=$?
+    [[ $rc -eq 0 ]] || fail "a read-read cycle: merge exit $rc, want 0: $out"
+    grep -q "0 gated cycles .*, 1 read-read" <<<"$out" || fail "read-read cycle not counted as left out: $out"
+    # A gate in one run only does not guard the other run's edge: a real cycle.
+    out=$("$bin/lockaudit" merge "$work/gated-ab.jsonl" "$work/ba.jsonl" 2>&1); rc=$?
+    [[ $rc -eq 1 ]] || fail "gated in one run only: merge exit $rc, want 1: $out"
+    printf 'lock_order_cycle:^g_merge_a$\n' >"$work/supp"
+    out=$("$bin/lockaudit" merge --suppressions "$work/supp" "$work/ab.jsonl" "$work/ba.jsonl" 2>&1); rc=$?
+    [[ $rc -eq 0 ]] || fail "--suppressions: merge exit $rc, want 0: $out"
+    grep -q "suppression 'lock_order_cycle:^g_merge_a\$' (.*supp:1) matched 1 cycle" <<<"$out" || fail "--suppressions: the rule is not listed: $out"
+    "$bin/lockaudit" merge --format jsonl "$work/ab.jsonl" "$work/ba.jsonl" >"$work/merged.jsonl" 2>"$work/merged.err"; rc=$?
+    [[ $rc -eq 1 ]] || fail "--format jsonl: exit $rc, want 1"
+    python3 - "$work/merged.jsonl" <<'PY' || fail "--format jsonl: $(cat "$work/merged.jsonl")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+finding = [l for l in lines if l["type"] == "finding"]
+summary = [l for l in lines if l["type"] == "summary"]
+assert len(finding) == 1 and finding[0]["kind"] == "lock_order_cycle" and finding[0]["cross_run"], lines
+assert {l["name"] for l in finding[0]["locks"]} == {"g_merge_a", "g_merge_b"}, finding
+assert all(e["stack"] and e["file"] for e in finding[0]["edges"]), finding
+assert len(summary) == 1 and summary[0]["findings"] == 1 and summary[0]["runs"] == 2, summary
+PY
+    out=$("$bin/lockaudit" report "$work/merged.jsonl" 2>&1) || true
+    grep -q "^lockaudit: lock_order_cycle: potential deadlock: 2 locks .*(merged: no single run saw every edge)" <<<"$out" ||
+      fail "lockaudit report does not render the merged cycle: $out"
+    "$bin/lockaudit" merge --format xml "$work/ab.jsonl" 2>/dev/null; rc=$?
+    [[ $rc -eq 2 ]] || fail "--format xml: exit $rc, want 2 (usage)"
     ;;
   *) echo "unknown case $case_name" >&2; exit 2 ;;
 esac
