@@ -1,6 +1,7 @@
 // lockaudit/cli/run_command: `lockaudit run [options] -- PROGRAM ARGS...` runs a program under
 // the shim: exports the LOCKAUDIT_* options and LD_PRELOAD, forks and execs the program, waits,
 // then summarizes the JSON Lines report and exits with the program's status (or --exitcode's).
+#include <elf.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "commands.h"
@@ -114,6 +116,51 @@ bool PreloadShim(std::ostream& err) {
   return true;
 }
 
+// The file exec would run for `program` (a path, or looked up in PATH); empty if none.
+std::string ResolveProgram(const std::string& program) {
+  if (program.find('/') != std::string::npos) return program;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  for (size_t from = 0; from <= dirs.size();) {
+    size_t colon = dirs.find(':', from);
+    if (colon == std::string::npos) colon = dirs.size();
+    const std::string dir = colon == from ? "." : dirs.substr(from, colon - from);
+    const std::string candidate = dir + "/" + program;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    from = colon + 1;
+  }
+  return "";
+}
+
+// An ELF executable without a PT_INTERP program header has no dynamic loader to honour
+// LD_PRELOAD (static, also static-pie). Anything else (a script, an unreadable file) is assumed
+// dynamic: exec decides.
+bool IsStaticallyLinked(const std::string& program) {
+  const std::string file = ResolveProgram(program);
+  if (file.empty()) return false;
+  std::ifstream in(file, std::ios::binary);
+  unsigned char ident[EI_NIDENT] = {};
+  if (!in.read(reinterpret_cast<char*>(ident), EI_NIDENT) || memcmp(ident, ELFMAG, SELFMAG) != 0 ||
+      ident[EI_DATA] != ELFDATA2LSB) {
+    return false;
+  }
+  auto scan = [&in](auto header, auto phdr) {
+    in.seekg(0);
+    if (!in.read(reinterpret_cast<char*>(&header), sizeof header)) return false;
+    if (header.e_type != ET_EXEC && header.e_type != ET_DYN) return false;
+    if (header.e_phentsize != sizeof phdr || header.e_phnum == 0) return false;
+    for (int i = 0; i < header.e_phnum; ++i) {
+      in.seekg(static_cast<std::streamoff>(header.e_phoff + static_cast<uint64_t>(i) * sizeof phdr));
+      if (!in.read(reinterpret_cast<char*>(&phdr), sizeof phdr)) return false;
+      if (phdr.p_type == PT_INTERP) return false;
+    }
+    return true;  // no interpreter
+  };
+  if (ident[EI_CLASS] == ELFCLASS64) return scan(Elf64_Ehdr{}, Elf64_Phdr{});
+  if (ident[EI_CLASS] == ELFCLASS32) return scan(Elf32_Ehdr{}, Elf32_Phdr{});
+  return false;
+}
+
 void ExportOptions(const RunRequest& request, const std::string& report_path) {
   for (const auto& [variable, value] : request.env) setenv(variable.c_str(), value.c_str(), 1);
   setenv("LOCKAUDIT_REPORT", report_path.c_str(), 1);
@@ -164,7 +211,7 @@ std::optional<int> ExitCodeOption(const RunRequest& request) {
 
 // Reads the report of the finished program, prints the summary, returns lockaudit's exit status.
 int Summarize(const RunRequest& request, const ReportFile& report_file, pid_t pid,
-              ProcessExit exit, bool audited, time_t started) {
+              ProcessExit exit, bool audited, bool statically_linked, time_t started) {
   const RunContext context{.program = request.program.front(),
                            .pid = pid,
                            .exit = exit,
@@ -172,7 +219,9 @@ int Summarize(const RunRequest& request, const ReportFile& report_file, pid_t pi
                            .report_kept = !report_file.temporary(),
                            .log = EnvValue("LOCKAUDIT_LOG"),
                            .exitcode = ExitCodeOption(request),
-                           .audited = audited};
+                           .audited = audited,
+                           .statically_linked = statically_linked,
+                           .disabled = EnvValue("LOCKAUDIT_DISABLE") == std::optional<std::string>("1")};
   std::optional<Report> report = ReadReport(context.report_path, std::cerr);
   // With %p every process wrote its own file: the others of this run are read too.
   const std::string& tmpl = report_file.path();
@@ -242,6 +291,14 @@ int RunMain(const Args& args) {
   if (!report_file.Open(RequestedReport(*request), std::cerr)) return 2;
   ExportOptions(*request, report_file.path());
   const bool audited = PreloadShim(std::cerr);
+  // A static program runs anyway (the processes it starts may be dynamic and audited), but the
+  // user hears at once why its own locks are not.
+  const bool statically_linked = IsStaticallyLinked(request->program.front());
+  if (statically_linked) {
+    std::cerr << "lockaudit: warning: '" << request->program.front()
+              << "' is statically linked: the shim cannot be attached to it (LD_PRELOAD needs a "
+                 "dynamically linked program); its locks are not audited\n";
+  }
   const time_t started = time(nullptr);
   const SpawnResult child = Spawn(request->program);
   if (child.pid < 0) {
@@ -251,7 +308,8 @@ int RunMain(const Args& args) {
   }
   ShieldFromSignals(child.pid);
   const ProcessExit exit = WaitForExit(child.pid);
-  const int status = Summarize(*request, report_file, child.pid, exit, audited, started);
+  const int status =
+      Summarize(*request, report_file, child.pid, exit, audited, statically_linked, started);
   if (exit.signal != 0 && status == exit.status) ReRaise(exit.signal);
   return status;
 }

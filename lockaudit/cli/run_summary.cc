@@ -52,10 +52,17 @@ void PrintFindings(const Report& report, std::ostream& out) {
 // The counters of all summary lines (one per process that exited normally), added up.
 void PrintCounters(const Report& report, const RunContext& context, std::ostream& out) {
   if (report.summaries.empty()) {
-    out << "lockaudit: no summary line: "
-        << (context.audited ? "the program did not reach a normal exit"
-                            : "the shim was not loaded, nothing was audited")
-        << "\n";
+    out << "lockaudit: no summary line: ";
+    if (!context.audited) {
+      out << "the shim was not loaded, nothing was audited";
+    } else if (context.exit.signal != 0) {
+      out << "the program was killed before its exit handlers ran; the findings above are those "
+             "written as they were found";
+    } else {
+      out << "the program ended without running its exit handlers (it called _exit(), or an "
+             "exec replaced it); the findings above are those written as they were found";
+    }
+    out << "\n";
     return;
   }
   Summary total;
@@ -127,7 +134,14 @@ int RunExitStatus(const RunContext& context, int64_t findings) {
 
 void PrintRunSummary(const Report* report, const RunContext& context, std::ostream& out) {
   PrintHeadline(context, out);
-  if (report == nullptr) {
+  if (context.statically_linked || context.disabled) {
+    out << "lockaudit: not audited: "
+        << (context.statically_linked
+                ? "the program is statically linked, and the shim attaches (by LD_PRELOAD) only to "
+                  "dynamically linked programs; link it dynamically, or link liblockaudit into it"
+                : "--disable (LOCKAUDIT_DISABLE=1) passes every lock call straight through")
+        << "\n";
+  } else if (report == nullptr) {
     out << "lockaudit: no report to summarize at " << context.report_path << "\n";
   } else {
     PrintFindings(*report, out);

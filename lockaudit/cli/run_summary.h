@@ -25,6 +25,8 @@ struct RunContext {
   std::optional<std::string> log;   // LOCKAUDIT_LOG as the program saw it
   std::optional<int> exitcode;      // --exitcode
   bool audited = false;             // the shim was preloaded
+  bool statically_linked = false;   // the program has no ELF interpreter: LD_PRELOAD cannot attach
+  bool disabled = false;            // LOCKAUDIT_DISABLE=1 (--disable)
 };
 
 // Findings in `report`: its finding lines, or the summary counters when they say more (a finding

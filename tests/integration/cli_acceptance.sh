@@ -6,6 +6,8 @@
 #   run-exitcode       `lockaudit run --exitcode 66` exits 66 with findings, 0 without
 #   graph-svg          `lockaudit graph --format svg` draws both locks and the cycle in red
 #   merge-cross-run    `lockaudit merge` finds a cycle whose two edges come from two runs
+#   run-unaudited      a static program, --disable and a program ending in _exit() get a summary
+#                      that says what happened (and keeps the finding written before _exit)
 #   merge-rules        merge leaves out what run leaves out (gated and read-read cycles), takes
 #                      --suppressions, writes JSON Lines that `lockaudit report` reads
 set -u
@@ -46,6 +48,24 @@ case $case_name in
     [[ $rc -eq 1 ]] || fail "merge exit $rc, want 1 (cycle found): $out"
     grep -q "g_merge_a" <<<"$out" && grep -q "g_merge_b" <<<"$out" || fail "lock names missing: $out"
     grep -qi "cross-run" <<<"$out" || fail "not marked cross-run: $out"
+    ;;
+  run-unaudited)
+    out=$("$bin/lockaudit" run -- "$programs/static_exit_early" static 2>&1 >/dev/null); rc=$?
+    [[ $rc -eq 0 ]] || fail "static: exit $rc, want 0"
+    grep -q "^lockaudit: warning: '.*static_exit_early' is statically linked: the shim cannot be attached" <<<"$out" ||
+      fail "static: no warning that the program is statically linked: $out"
+    grep -q "^lockaudit: not audited: the program is statically linked" <<<"$out" || fail "static: summary: $out"
+    grep -q "no findings\|did not reach a normal exit" <<<"$out" && fail "static: contradictory summary: $out"
+    out=$("$bin/lockaudit" run --disable -- "$programs/exit_early" 2>&1 >/dev/null); rc=$?
+    [[ $rc -eq 0 ]] || fail "--disable: exit $rc, want 0"
+    grep -q "^lockaudit: not audited: --disable" <<<"$out" || fail "--disable: summary: $out"
+    grep -q "no findings\|did not reach a normal exit" <<<"$out" && fail "--disable: contradictory summary: $out"
+    out=$("$bin/lockaudit" run -- "$programs/exit_early" 2>&1 >/dev/null); rc=$?
+    [[ $rc -eq 0 ]] || fail "_exit: exit $rc, want 0"
+    grep -q "^lockaudit: 1 finding: 1 lock_order_cycle" <<<"$out" || fail "_exit: the finding is not summarized: $out"
+    grep -q "^lockaudit: no summary line: the program ended without running its exit handlers (it called _exit()" <<<"$out" ||
+      fail "_exit: no explanation of the missing summary: $out"
+    grep -q "did not reach a normal exit" <<<"$out" && fail "_exit: contradictory summary: $out"
     ;;
   merge-rules)
     for order in gated-ab gated-ba read-ab read-ba ab ba; do
