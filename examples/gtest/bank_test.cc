@@ -51,13 +51,13 @@ TEST(BankTest, OppositeTransfersCanDeadlock) {
 // Passes: the inversion is expected (for example, a test that pins a known bug).
 TEST(BankTest, InversionIsReported) {
   Account carol("carol", 100), dave("dave", 100);
-  EXPECT_LOCK_FINDING("lock_order_cycle", Transfer(carol, dave, 10); Transfer(dave, carol, 5));
+  LOCKAUDIT_EXPECT_FINDING("lock_order_cycle", Transfer(carol, dave, 10); Transfer(dave, carol, 5));
 }
 
 // Passes: the fixed transfer takes the locks in one order, whatever the arguments.
 TEST(BankTest, SafeTransfersKeepOneOrder) {
   Account erin("erin", 100), frank("frank", 100);
-  EXPECT_NO_LOCK_FINDINGS(SafeTransfer(erin, frank, 10); SafeTransfer(frank, erin, 5));
+  LOCKAUDIT_EXPECT_NO_FINDINGS(SafeTransfer(erin, frank, 10); SafeTransfer(frank, erin, 5));
   EXPECT_EQ(erin.balance, 95);
   EXPECT_EQ(frank.balance, 105);
 }

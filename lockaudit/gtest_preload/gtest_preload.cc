@@ -29,7 +29,7 @@
 //    written to the lockaudit log as usual.
 //  * A finding raised on another thread just as a test ends can be charged to the next test or to
 //    the run (no listener here: gtest's current test is read when the finding is raised).
-//  * No ScopedAllowFindings/EXPECT_LOCK_FINDING in an unmodified binary: use
+//  * No ScopedAllowFindings/LOCKAUDIT_EXPECT_FINDING in an unmodified binary: use
 //    LOCKAUDIT_SUPPRESSIONS to opt out.
 //  * Findings raised after main() returns (static destructors) are logged, not reported to gtest;
 //    LOCKAUDIT_EXITCODE still applies.

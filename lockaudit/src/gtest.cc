@@ -102,8 +102,28 @@ using ::lockaudit::internal::UserFrame;
 void ReportFailure(const Finding& f, const std::string& prefix) {
   const Frame* at = UserFrame(f);
   std::string message = prefix + TrimmedText(f);
-  GTEST_MESSAGE_AT_(at ? at->file.c_str() : nullptr, at ? at->line : -1, message.c_str(),
-                    ::testing::TestPartResult::kNonFatalFailure);
+  ADD_FAILURE_AT(at ? at->file.c_str() : "unknown file", at ? at->line : -1) << message;
+}
+
+// An actual deadlock during a test: its threads stay blocked, so the test never ends and gtest
+// would never print or record it; with LOCKAUDIT_ON_DEADLOCK=abort the engine ends the process
+// right after this returns. So: fail the running test now (gtest records a failure from any
+// thread into the running test), name it on stderr, and write the XML report as it stands.
+void ReportDeadlockNow(const Finding& f, const ::testing::TestInfo* test) {
+  const std::string name =
+      test ? std::string(test->test_suite_name()) + "." + test->name() : std::string("(no test)");
+  ReportFailure(f, "lockaudit: deadlock in test " + name +
+                       " (its threads are blocked for good; the report follows):\n");
+  std::fflush(nullptr);
+  std::fprintf(stderr, "lockaudit: deadlock in test %s:\n%s\n", name.c_str(),
+               TrimmedText(f).c_str());
+  ::testing::UnitTest& unit = *::testing::UnitTest::GetInstance();
+  if (::testing::TestEventListener* xml = unit.listeners().default_xml_generator()) {
+    xml->OnTestIterationEnd(unit, 0);  // writes --gtest_output's file with the results so far
+    std::fprintf(stderr, "lockaudit: wrote the test report (--gtest_output) with test %s failed\n",
+                 name.c_str());
+  }
+  std::fflush(nullptr);
 }
 
 bool ListingTests() {
@@ -117,6 +137,7 @@ bool ListingTests() {
 void OnFinding(const Finding& f) {
   State& s = S();
   std::string prefix;
+  const ::testing::TestInfo* deadlocked_test = nullptr;
   {
     Guard g(s.mu);
     for (auto it = s.audits.rbegin(); it != s.audits.rend(); ++it) {
@@ -130,7 +151,9 @@ void OnFinding(const Finding& f) {
     }
     if (!s.listening) return;
     bool on_runner = std::this_thread::get_id() == s.runner;
-    if (s.test != nullptr && !on_runner) {
+    if (s.test != nullptr && f.kind == "deadlock") {
+      deadlocked_test = s.test;
+    } else if (s.test != nullptr && !on_runner) {
       s.deferred.push_back({f, Tid()});
       return;
     }
@@ -143,6 +166,10 @@ void OnFinding(const Finding& f) {
       // gtest charges the failure to the running suite, else to the run.
       prefix = "lockaudit: finding outside any test (in a set-up or tear-down):\n";
     }
+  }
+  if (deadlocked_test != nullptr) {
+    ReportDeadlockNow(f, deadlocked_test);
+    return;
   }
   ReportFailure(f, prefix);
 }

@@ -22,7 +22,7 @@ TEST(ConsumerGtestTest, InversionFails) {
 
 TEST(ConsumerGtestTest, ExpectedInversionPasses) {
   lockaudit::mutex a("consumer.expected_a"), b("consumer.expected_b");
-  EXPECT_LOCK_FINDING("lock_order_cycle", Invert(a, b));
+  LOCKAUDIT_EXPECT_FINDING("lock_order_cycle", Invert(a, b));
 }
 
 TEST(ConsumerGtestTest, AuditMatchesTheCycle) {
@@ -38,7 +38,7 @@ TEST(ConsumerGtestTest, CleanPasses) {
   lockaudit::mutex a("consumer.clean_a");
   std::lock_guard lock(a);
   LOCKAUDIT_ASSERT_HELD(a);
-  EXPECT_NO_LOCK_FINDINGS(std::thread([&] { LOCKAUDIT_EXPECT_NOT_HELD(a); }).join());
+  LOCKAUDIT_EXPECT_NO_FINDINGS(std::thread([&] { LOCKAUDIT_EXPECT_NOT_HELD(a); }).join());
 }
 
 }  // namespace

@@ -9,10 +9,10 @@
 //
 //   TEST(Bank, TransferKeepsLockOrder) {
 //     Bank bank;
-//     EXPECT_NO_LOCK_FINDINGS(bank.Transfer(a, b, 10); bank.Transfer(b, a, 5));
+//     LOCKAUDIT_EXPECT_NO_FINDINGS(bank.Transfer(a, b, 10); bank.Transfer(b, a, 5));
 //   }
 //   TEST(Bank, LegacyTransferIsReported) {
-//     EXPECT_LOCK_FINDING("lock_order_cycle", legacy.Transfer(a, b, 1); legacy.Transfer(b, a, 1));
+//     LOCKAUDIT_EXPECT_FINDING("lock_order_cycle", legacy.Transfer(a, b, 1); legacy.Transfer(b, a, 1));
 //   }
 //   TEST(Bank, ReportsTheCycle) {
 //     lockaudit::testing::ScopedAudit audit;
@@ -40,23 +40,20 @@
 // that exit handler is only logged). Findings in a test suite's SetUpTestSuite() or
 // TearDownTestSuite() fail that suite. With --gtest_list_tests nothing fails.
 //
-// Each distinct cycle is reported once per process (DESIGN.md §2): with --gtest_repeat, a
+// Each distinct cycle is reported once per process: with --gtest_repeat, a
 // cycle between the same two live locks fails the first iteration only. Locks that are destroyed
 // and created again start clean.
 //
 // Hanging tests. An inversion that actually deadlocks blocks the test forever; the lock-order
 // check above normally fails the test before that happens (the cycle is reported when its
 // second order is first taken, even if the run would not have hung), and a double_lock is
-// reported (and fails the test) *before* the thread blocks, so the failure is printed before
-// the hang. For real deadlocks, DESIGN.md §2 plans a watchdog: with LOCKAUDIT_ON_DEADLOCK=abort
-// it will print the `deadlock` report (every thread's held locks and stacks) and abort the
-// process within LOCKAUDIT_STALL_MS, so the test binary dies with the report instead of timing
-// out. That watchdog is NOT implemented yet: today LOCKAUDIT_ON_DEADLOCK and LOCKAUDIT_STALL_MS
-// are parsed but nothing acts on them, and a test that really deadlocks hangs until ctest's
-// TIMEOUT kills it (set one: set_tests_properties(... TIMEOUT 60)). Note for that work: the
-// `deadlock` finding will arrive from the watchdog thread while the test's thread is blocked, so
-// the listener's "report at the test's end" never happens and gtest writes no XML before the
-// abort; the listener should then print the running test's name with the report at once.
+// reported (and fails the test) *before* the thread blocks. When threads do deadlock, the
+// engine's watchdog reports a `deadlock` finding within about LOCKAUDIT_STALL_MS (default
+// 1000 ms) from its own thread while the test's threads stay blocked: the listener then fails
+// the running test at once, prints "lockaudit: deadlock in test Suite.Name" with the report on
+// stderr, and writes gtest's XML report (--gtest_output=xml) with that failure, all before
+// LOCKAUDIT_ON_DEADLOCK=abort ends the process. Without abort the test stays hung until
+// ctest's TIMEOUT (set one), but its name and report are already out.
 //
 // Thread-safety: every function and macro here may be used from any thread. The shared state
 // (current test, active scopes) is guarded by a spin lock on std::atomic_flag, which no
@@ -90,7 +87,7 @@ namespace testing {
 // raised before this call count as raised outside any test. Calling it again does nothing.
 LOCKAUDIT_PUBLIC void InstallListener();
 
-// The finding kinds of DESIGN.md §5 ("lock_order_cycle", "double_lock", ...).
+// The finding kinds of the report (docs/report.md: "lock_order_cycle", "double_lock", ...).
 LOCKAUDIT_PUBLIC const std::vector<std::string>& FindingKinds();
 
 // While it lives, findings of the given kinds (all kinds when the list is empty) do not fail the
@@ -174,22 +171,28 @@ LOCKAUDIT_PUBLIC ::testing::AssertionResult HasFindingResult(std::string_view ki
 LOCKAUDIT_PUBLIC ::testing::AssertionResult HeldResult(const void* lock, const char* expr,
                                                       bool want_held);
 
+// Predicate formatters for EXPECT_PRED_FORMAT2/3 (gtest's public macros): `text` is the
+// statement as written, `statement` a lambda running it.
 template <class Fn>
-::testing::AssertionResult NoFindings(Fn&& statement, const char* text) {
+::testing::AssertionResult NoFindingsFormat(const char*, const char*, const char* text,
+                                            const Fn& statement) {
   ScopedAudit audit;
   statement();
   return NoFindingsResult(audit, text);
 }
 
-template <class Fn>
-::testing::AssertionResult HasFinding(std::string_view kind, Fn&& statement, const char* text) {
-  if (!IsKnownKind(kind)) {
+template <class Kind, class Fn>
+::testing::AssertionResult HasFindingFormat(const char*, const char*, const char*,
+                                            const Kind& kind, const char* text,
+                                            const Fn& statement) {
+  const std::string_view k(kind);
+  if (!IsKnownKind(k)) {
     statement();
-    return HasFindingResult(kind, nullptr, text);
+    return HasFindingResult(k, nullptr, text);
   }
-  ScopedAudit audit{kind};
+  ScopedAudit audit{k};
   statement();
-  return HasFindingResult(kind, &audit, text);
+  return HasFindingResult(k, &audit, text);
 }
 
 template <class Lock>
@@ -211,36 +214,28 @@ template <class Lock>
 }  // namespace testing
 }  // namespace lockaudit
 
-#define LOCKAUDIT_GTEST_CHECK_(expression, on_failure)                       \
-  GTEST_AMBIGUOUS_ELSE_BLOCKER_                                              \
-  if (const ::testing::AssertionResult lockaudit_gtest_ar = (expression)) \
-    ;                                                                        \
-  else                                                                       \
-    on_failure(lockaudit_gtest_ar.message())
-
-// EXPECT_NO_LOCK_FINDINGS(statement): runs the statement (it may contain commas, e.g.
+// Every assertion of lockaudit is spelled LOCKAUDIT_{EXPECT,ASSERT}_...; they are built on
+// gtest's public EXPECT_PRED_FORMAT / ASSERT_PRED_FORMAT only.
+//
+// LOCKAUDIT_EXPECT_NO_FINDINGS(statement): runs the statement (it may contain commas, e.g.
 // `std::scoped_lock l(a, b)`) and fails, printing every finding's text report, if any finding
 // was raised meanwhile on any thread. Those findings fail the test once, through this macro.
-#define EXPECT_NO_LOCK_FINDINGS(...)                                                  \
-  LOCKAUDIT_GTEST_CHECK_(::lockaudit::testing::internal::NoFindings(               \
-                             [&]() { __VA_ARGS__; }, #__VA_ARGS__),                \
-                         GTEST_NONFATAL_FAILURE_)
-#define ASSERT_NO_LOCK_FINDINGS(...)                                                  \
-  LOCKAUDIT_GTEST_CHECK_(::lockaudit::testing::internal::NoFindings(               \
-                             [&]() { __VA_ARGS__; }, #__VA_ARGS__),                \
-                         GTEST_FATAL_FAILURE_)
+#define LOCKAUDIT_EXPECT_NO_FINDINGS(...)                                            \
+  EXPECT_PRED_FORMAT2(::lockaudit::testing::internal::NoFindingsFormat, #__VA_ARGS__, \
+                      ([&]() { __VA_ARGS__; }))
+#define LOCKAUDIT_ASSERT_NO_FINDINGS(...)                                            \
+  ASSERT_PRED_FORMAT2(::lockaudit::testing::internal::NoFindingsFormat, #__VA_ARGS__, \
+                      ([&]() { __VA_ARGS__; }))
 
-// EXPECT_LOCK_FINDING(kind, statement): runs the statement and fails unless at least one
+// LOCKAUDIT_EXPECT_FINDING(kind, statement): runs the statement and fails unless at least one
 // finding of `kind` (a string such as "lock_order_cycle") was raised meanwhile. The findings of
 // that kind are expected: they do not fail the test. Findings of other kinds still do.
-#define EXPECT_LOCK_FINDING(kind, ...)                                                \
-  LOCKAUDIT_GTEST_CHECK_(::lockaudit::testing::internal::HasFinding(               \
-                             (kind), [&]() { __VA_ARGS__; }, #__VA_ARGS__),        \
-                         GTEST_NONFATAL_FAILURE_)
-#define ASSERT_LOCK_FINDING(kind, ...)                                                \
-  LOCKAUDIT_GTEST_CHECK_(::lockaudit::testing::internal::HasFinding(               \
-                             (kind), [&]() { __VA_ARGS__; }, #__VA_ARGS__),        \
-                         GTEST_FATAL_FAILURE_)
+#define LOCKAUDIT_EXPECT_FINDING(kind, ...)                                                \
+  EXPECT_PRED_FORMAT3(::lockaudit::testing::internal::HasFindingFormat, (kind), #__VA_ARGS__, \
+                      ([&]() { __VA_ARGS__; }))
+#define LOCKAUDIT_ASSERT_FINDING(kind, ...)                                                \
+  ASSERT_PRED_FORMAT3(::lockaudit::testing::internal::HasFindingFormat, (kind), #__VA_ARGS__, \
+                      ([&]() { __VA_ARGS__; }))
 
 // LOCKAUDIT_ASSERT_HELD(m): a gtest failure (instead of lockaudit::assert_held's abort) unless
 // the calling thread holds `m` (a lockaudit:: lock; under the shim, any std:: or pthread lock).

@@ -43,14 +43,14 @@ void Nest(const char* first, const char* second) {
 
 TEST(FixtureTest, CleanNestingPasses) {
   Nest("fixture.clean_outer", "fixture.clean_inner");
-  EXPECT_NO_LOCK_FINDINGS(Nest("fixture.clean_a", "fixture.clean_b"));
+  LOCKAUDIT_EXPECT_NO_FINDINGS(Nest("fixture.clean_a", "fixture.clean_b"));
 }
 
 // BAD: fails through the listener, on the test's own thread.
 TEST(FixtureTest, InversionFails) { Invert("fixture.accounts", "fixture.ledger"); }
 
 TEST(FixtureTest, ExpectedInversionPasses) {
-  EXPECT_LOCK_FINDING("lock_order_cycle", Invert("fixture.expected_a", "fixture.expected_b"));
+  LOCKAUDIT_EXPECT_FINDING("lock_order_cycle", Invert("fixture.expected_a", "fixture.expected_b"));
 }
 
 TEST(FixtureTest, AllowedInversionPasses) {

@@ -112,14 +112,14 @@ TEST(ListenerTest, ConsistentOrderDoesNotFail) {
   EXPECT_THAT(failures.Get(), IsEmpty());
 }
 
-// ---- EXPECT_/ASSERT_NO_LOCK_FINDINGS --------------------------------------------------------
+// ---- EXPECT_/LOCKAUDIT_ASSERT_NO_FINDINGS --------------------------------------------------------
 
 TEST(NoFindingsMacroTest, PassesForCleanCodeAndTakesStatementsWithCommas) {
   lockaudit::mutex a("nofind.a"), b("nofind.b");
   Failures failures;
-  EXPECT_NO_LOCK_FINDINGS(std::scoped_lock both(a, b));
-  EXPECT_NO_LOCK_FINDINGS(a.lock(); b.lock(); b.unlock(); a.unlock());
-  ASSERT_NO_LOCK_FINDINGS(Nest("nofind.c", "nofind.d"));
+  LOCKAUDIT_EXPECT_NO_FINDINGS(std::scoped_lock both(a, b));
+  LOCKAUDIT_EXPECT_NO_FINDINGS(a.lock(); b.lock(); b.unlock(); a.unlock());
+  LOCKAUDIT_ASSERT_NO_FINDINGS(Nest("nofind.c", "nofind.d"));
   EXPECT_THAT(failures.Get(), IsEmpty());
 }
 
@@ -127,7 +127,7 @@ TEST(NoFindingsMacroTest, FailsOnceWithTheStatementAndTheReport) {
   std::vector<::testing::TestPartResult> got;
   {
     Failures failures;
-    EXPECT_NO_LOCK_FINDINGS(Invert("nofind.x", "nofind.y"));
+    LOCKAUDIT_EXPECT_NO_FINDINGS(Invert("nofind.x", "nofind.y"));
     got = failures.Get();
   }
   // One failure: the macro's. The listener must not report the same finding again.
@@ -142,7 +142,7 @@ TEST(NoFindingsMacroTest, FailsOnceWithTheStatementAndTheReport) {
 
 bool g_after_assert = false;
 void AssertNoFindingsThenContinue() {
-  ASSERT_NO_LOCK_FINDINGS(Invert("nofind.fatal_a", "nofind.fatal_b"));
+  LOCKAUDIT_ASSERT_NO_FINDINGS(Invert("nofind.fatal_a", "nofind.fatal_b"));
   g_after_assert = true;
 }
 
@@ -152,18 +152,18 @@ TEST(NoFindingsMacroTest, AssertFormIsFatal) {
   EXPECT_FALSE(g_after_assert);
 }
 
-// ---- EXPECT_/ASSERT_LOCK_FINDING ------------------------------------------------------------
+// ---- EXPECT_/LOCKAUDIT_ASSERT_FINDING ------------------------------------------------------------
 
 TEST(LockFindingMacroTest, ExpectedFindingPassesAndDoesNotReachTheListener) {
   Failures failures;
-  EXPECT_LOCK_FINDING("lock_order_cycle", Invert("expect.a", "expect.b"));
-  ASSERT_LOCK_FINDING("hierarchy_violation", BreakHierarchy("expect.high", "expect.low"));
+  LOCKAUDIT_EXPECT_FINDING("lock_order_cycle", Invert("expect.a", "expect.b"));
+  LOCKAUDIT_ASSERT_FINDING("hierarchy_violation", BreakHierarchy("expect.high", "expect.low"));
   EXPECT_THAT(failures.Get(), IsEmpty());
 }
 
 TEST(LockFindingMacroTest, FailsWhenNothingOfThatKindIsRaised) {
   Failures failures;
-  EXPECT_LOCK_FINDING("lock_order_cycle", Nest("expect.clean_a", "expect.clean_b"));
+  LOCKAUDIT_EXPECT_FINDING("lock_order_cycle", Nest("expect.clean_a", "expect.clean_b"));
   EXPECT_THAT(Messages(failures.Get()),
               ElementsAre(AllOf(HasSubstr("Nest(\"expect.clean_a\", \"expect.clean_b\")"),
                                 HasSubstr("raises a lock finding of kind 'lock_order_cycle'"),
@@ -172,7 +172,7 @@ TEST(LockFindingMacroTest, FailsWhenNothingOfThatKindIsRaised) {
 
 TEST(LockFindingMacroTest, FindingsOfOtherKindsStillFailThroughTheListener) {
   Failures failures;
-  EXPECT_LOCK_FINDING("hierarchy_violation", Invert("expect.other_a", "expect.other_b"));
+  LOCKAUDIT_EXPECT_FINDING("hierarchy_violation", Invert("expect.other_a", "expect.other_b"));
   EXPECT_THAT(Messages(failures.Get()),
               ElementsAre(HasSubstr("lock_order_cycle"),  // the listener, during the statement
                           HasSubstr("raises a lock finding of kind 'hierarchy_violation'")));
@@ -181,7 +181,7 @@ TEST(LockFindingMacroTest, FindingsOfOtherKindsStillFailThroughTheListener) {
 TEST(LockFindingMacroTest, UnknownKindFailsAndStillRunsTheStatement) {
   Failures failures;
   bool ran = false;
-  EXPECT_LOCK_FINDING("lock_order_cyle", ran = true);
+  LOCKAUDIT_EXPECT_FINDING("lock_order_cyle", ran = true);
   EXPECT_TRUE(ran);
   EXPECT_THAT(Messages(failures.Get()),
               ElementsAre(HasSubstr("'lock_order_cyle' is not a lockaudit finding kind")));
@@ -189,7 +189,7 @@ TEST(LockFindingMacroTest, UnknownKindFailsAndStillRunsTheStatement) {
 
 bool g_after_assert_finding = false;
 void AssertFindingThenContinue() {
-  ASSERT_LOCK_FINDING("lock_order_cycle", Nest("expect.fatal_a", "expect.fatal_b"));
+  LOCKAUDIT_ASSERT_FINDING("lock_order_cycle", Nest("expect.fatal_a", "expect.fatal_b"));
   g_after_assert_finding = true;
 }
 
