@@ -43,7 +43,7 @@ struct EdgeEvidence {
 };
 
 struct Finding {
-  std::string kind;  // DESIGN.md §5: "lock_order_cycle", "double_lock", ...
+  std::string kind;  // docs/report.md: "lock_order_cycle", "double_lock", ...
   std::string message;
   bool single_thread = false;
   std::vector<LockInfo> locks;

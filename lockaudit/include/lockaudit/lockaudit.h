@@ -34,12 +34,12 @@ LOCKAUDIT_API void lockaudit_acquire(void* lock, int flags);
 LOCKAUDIT_API void lockaudit_release(void* lock);
 LOCKAUDIT_API void lockaudit_destroy(void* lock);
 
-/* Called once per unsuppressed finding with its JSON Lines object (DESIGN.md §5), from the
+/* Called once per unsuppressed finding with its JSON Lines object (docs/report.md), from the
  * thread that found it. Pass NULL to remove. The handler must not block on audited locks. */
 typedef void (*lockaudit_finding_handler)(const char* json, void* arg);
 LOCKAUDIT_API void lockaudit_set_finding_handler(lockaudit_finding_handler handler, void* arg);
 
-/* Non-blocking context (DESIGN.md §2): between begin and end (nestable) the calling thread must
+/* Non-blocking context: between begin and end (nestable) the calling thread must
  * not block on a contended lock, a condition variable or a futex wait (std::future,
  * std::atomic::wait, ...); if it does, finding blocking_in_nonblocking. For event-loop and
  * executor threads; C++: lockaudit::nonblocking_scope. */
@@ -76,7 +76,7 @@ LOCKAUDIT_API void lockaudit_dispatch(int to_gpu);
 }
 #endif
 
-/* ---- Prometheus metrics (DESIGN.md §6) ------------------------------------------------------
+/* ---- Prometheus metrics (docs/metrics.md) -----------------------------------------------
  * Serves the engine's statistics on http://ADDRESS/metrics: ADDRESS is "[HOST:]PORT", HOST an IP
  * address (default 127.0.0.1: lock names describe the program's internals), PORT 0 picks a free
  * port. The exporter (liblockaudit_prometheus.so, found beside liblockaudit.so) runs its own two

@@ -6,7 +6,7 @@
 //
 // A TBB task that blocks on a contended lock, waits on a condition variable or on a futex
 // (std::future::get, ...) holds a worker of the pool hostage; with the observer, it is reported
-// as blocking_in_nonblocking (DESIGN.md §2), with the task's stack. Only worker threads are
+// as blocking_in_nonblocking, with the task's stack. Only worker threads are
 // marked: the thread that calls into the arena (often main) may block.
 //
 // Thread-safety: TBB calls the observer from each thread as it enters and leaves the arena.
