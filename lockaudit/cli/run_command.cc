@@ -251,7 +251,7 @@ int Summarize(const RunRequest& request, const ReportFile& report_file, pid_t pi
     }
     globfree(&found);
   }
-  PrintRunSummary(report ? &*report : nullptr, context, std::cerr);
+  if (!request.quiet) PrintRunSummary(report ? &*report : nullptr, context, std::cerr);
   return RunExitStatus(context, report ? CountFindings(*report) : 0);
 }
 

@@ -6,7 +6,11 @@
 #include <charconv>
 #include <filesystem>
 #include <sstream>
+#include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 namespace lockaudit::cli {
 namespace {
@@ -17,49 +21,96 @@ enum class Accepts {
   kPath,          // any file path; made absolute
   kReadableFile,  // an existing, readable file; made absolute
   kLog,           // stderr, off, or a path (made absolute)
-  kExitCode,      // 0-255
-  kPositiveInt,   // 1-2147483647
+  kInt,           // an integer in the option's range (core/options.inc)
   kOnDeadlock,    // report or abort
   kGlobs,         // comma-separated non-empty globs
   kHostPort,      // [HOST:]PORT; the host defaults to 127.0.0.1
 };
 
 struct RunOption {
-  std::string_view flag;
-  std::string_view variable;
-  std::string_view meta;      // value placeholder in --help; empty for a flag
-  std::string_view accepted;  // what a bad value is told to be instead
-  std::string_view help;
+  std::string flag;      // --<field> with '_' as '-'
+  std::string variable;
+  std::string meta;      // value placeholder in --help; empty for a flag
+  std::string accepted;  // what a bad value is told to be instead
+  std::string help;      // core/options.inc's description, and its default
   Accepts accepts;
+  long long min = 0, max = 0;  // kInt: LOCKAUDIT_OPTION_RANGE
 };
 
-constexpr RunOption kRunOptions[] = {
-    {"--report", "LOCKAUDIT_REPORT", "FILE", "a file path (%p expands to the pid)",
-     "JSON Lines report to keep, emptied first (default: a temporary file)",
-     Accepts::kPath},
-    {"--exitcode", "LOCKAUDIT_EXITCODE", "N", "an integer from 0 to 255",
-     "exit with N when the report holds any finding", Accepts::kExitCode},
-    {"--hierarchy", "LOCKAUDIT_HIERARCHY", "FILE", "a readable file",
-     "lock levels, '<lock name> <level>' per line", Accepts::kReadableFile},
-    {"--suppressions", "LOCKAUDIT_SUPPRESSIONS", "FILE", "a readable file",
-     "suppressions, '<kind>:<pattern>' per line (docs/suppressions.md)",
-     Accepts::kReadableFile},
-    {"--log", "LOCKAUDIT_LOG", "stderr|off|PATH", "stderr, off or a file path",
-     "where the text report goes (default: stderr)", Accepts::kLog},
-    {"--stall-ms", "LOCKAUDIT_STALL_MS", "N", "a positive integer (milliseconds)",
-     "wait/hold stall threshold (default: 1000)", Accepts::kPositiveInt},
-    {"--on-deadlock", "LOCKAUDIT_ON_DEADLOCK", "report|abort", "report or abort",
-     "on an actual deadlock: report, or report and abort (default: report)",
-     Accepts::kOnDeadlock},
-    {"--nonblocking-threads", "LOCKAUDIT_NONBLOCKING_THREADS", "GLOBS",
-     "comma-separated globs on thread names", "threads that must never block on a lock",
-     Accepts::kGlobs},
-    {"--prometheus", "LOCKAUDIT_PROMETHEUS", "[HOST:]PORT", "[HOST:]PORT with PORT from 0 to 65535",
-     "serve /metrics there (host default: 127.0.0.1; port 0: any free port, logged)",
-     Accepts::kHostPort},
-    {"--disable", "LOCKAUDIT_DISABLE", "", "",
-     "load the shim but pass every call straight through", Accepts::kFlag},
-};
+// The accepted range of an Int option: core/options.inc's LOCKAUDIT_OPTION_RANGE, the same the
+// engine checks, so the CLI never accepts what the engine would refuse (or the reverse).
+std::pair<long long, long long> RangeOf(std::string_view field) {
+#define LOCKAUDIT_OPTION(field, variable, type, default_text, description)
+#define LOCKAUDIT_OPTION_RANGE(name, lo, hi) \
+  if (field == #name) return {lo, hi};
+#include "options.inc"
+#undef LOCKAUDIT_OPTION
+#undef LOCKAUDIT_OPTION_RANGE
+  return {0, 2147483647};
+}
+
+// `lockaudit run`'s flags: one per variable of core/options.inc (the one option table; the
+// engine parses the same variables), except LOCKAUDIT_REPORT_APPEND, which the engine sets for
+// the processes it starts. How a value is checked follows from its type, and for a few
+// variables from what they hold (a file that must be readable, a log target, an address).
+std::vector<RunOption> MakeRunOptions() {
+  std::vector<RunOption> out;
+  auto add = [&out](std::string_view field, std::string_view variable, std::string_view type,
+                    std::string_view default_text, std::string_view description) {
+    if (variable == "LOCKAUDIT_REPORT_APPEND") return;
+    RunOption o;
+    o.flag = "--" + std::string(field);
+    for (char& c : o.flag) c = c == '_' ? '-' : c;
+    o.variable = variable;
+    o.help = std::string(description) +
+             (default_text.empty() ? "" : " (default: " + std::string(default_text) + ")");
+    if (type == "Bool") {
+      o.accepts = Accepts::kFlag;
+    } else if (type == "Int") {
+      o.accepts = Accepts::kInt;
+      std::tie(o.min, o.max) = RangeOf(field);
+      o.meta = "N";
+      o.accepted = "an integer from " + std::to_string(o.min) + " to " + std::to_string(o.max);
+    } else if (type == "Enum_report_abort") {
+      o.accepts = Accepts::kOnDeadlock;
+      o.meta = "report|abort";
+      o.accepted = "report or abort";
+    } else if (field == "log") {
+      o.accepts = Accepts::kLog;
+      o.meta = "stderr|off|PATH";
+      o.accepted = "stderr, off or a file path";
+    } else if (field == "hierarchy" || field == "suppressions") {
+      o.accepts = Accepts::kReadableFile;
+      o.meta = "FILE";
+      o.accepted = "a readable file";
+    } else if (field == "prometheus") {
+      o.accepts = Accepts::kHostPort;
+      o.meta = "[HOST:]PORT";
+      o.accepted = "[HOST:]PORT with PORT from 0 to 65535";
+    } else if (field == "nonblocking_threads") {
+      o.accepts = Accepts::kGlobs;
+      o.meta = "GLOBS";
+      o.accepted = "comma-separated globs on thread names";
+    } else {  // Path
+      o.accepts = Accepts::kPath;
+      o.meta = "FILE";
+      o.accepted = "a file path (%p expands to the pid)";
+    }
+    out.push_back(std::move(o));
+  };
+#define LOCKAUDIT_OPTION(field, variable, type, default_text, description) \
+  add(#field, #variable, #type, default_text, description);
+#define LOCKAUDIT_OPTION_RANGE(field, lo, hi)
+#include "options.inc"
+#undef LOCKAUDIT_OPTION
+#undef LOCKAUDIT_OPTION_RANGE
+  return out;
+}
+
+const std::vector<RunOption>& RunOptions() {
+  static const std::vector<RunOption> options = MakeRunOptions();
+  return options;
+}
 
 std::optional<long long> ParseInt(std::string_view text, long long min, long long max) {
   long long value = 0;
@@ -99,7 +150,8 @@ std::optional<std::string> NormalizeHostPort(const std::string& value) {
 }
 
 // The value to export for `value`, or nullopt when `accepts` rejects it.
-std::optional<std::string> Validate(Accepts accepts, const std::string& value) {
+std::optional<std::string> Validate(Accepts accepts, long long min, long long max,
+                                    const std::string& value) {
   switch (accepts) {
     case Accepts::kFlag:
       return "1";
@@ -110,10 +162,8 @@ std::optional<std::string> Validate(Accepts accepts, const std::string& value) {
     case Accepts::kLog:
       if (value == "stderr" || value == "off") return value;
       return value.empty() ? std::nullopt : std::optional(Absolute(value));
-    case Accepts::kExitCode:
-      return ParseInt(value, 0, 255) ? std::optional(value) : std::nullopt;
-    case Accepts::kPositiveInt:
-      return ParseInt(value, 1, 2147483647) ? std::optional(value) : std::nullopt;
+    case Accepts::kInt:
+      return ParseInt(value, min, max) ? std::optional(value) : std::nullopt;
     case Accepts::kOnDeadlock:
       return value == "report" || value == "abort" ? std::optional(value) : std::nullopt;
     case Accepts::kGlobs:
@@ -125,7 +175,7 @@ std::optional<std::string> Validate(Accepts accepts, const std::string& value) {
 }
 
 const RunOption* FindOption(std::string_view flag) {
-  for (const RunOption& option : kRunOptions) {
+  for (const RunOption& option : RunOptions()) {
     if (option.flag == flag) return &option;
   }
   return nullptr;
@@ -158,7 +208,7 @@ bool ParseOption(const Args& args, size_t& i, RunRequest& request, std::ostream&
     }
     value = args[++i];
   }
-  std::optional<std::string> validated = Validate(option->accepts, value);
+  std::optional<std::string> validated = Validate(option->accepts, option->min, option->max, value);
   if (!validated) {
     err << "lockaudit: run: " << flag << ": '" << value << "' is not accepted; expected "
         << option->accepted << "\n";
@@ -187,6 +237,10 @@ std::optional<RunRequest> ParseRunArgs(const Args& args, std::ostream& err) {
       request.help = true;
       return request;
     }
+    if (args[i] == "-q" || args[i] == "--quiet") {
+      request.quiet = true;
+      continue;
+    }
     if (!ParseOption(args, i, request, err)) return std::nullopt;
   }
   request.program.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
@@ -206,8 +260,11 @@ std::string RunHelp() {
           "where the full report is. Each option sets the LOCKAUDIT_* variable shown\n"
           "below it; other LOCKAUDIT_* variables in the environment are passed on, except\n"
           "LOCKAUDIT_REPORT, which is always set (the summary reads the report).\n\n"
-          "options:\n";
-  for (const RunOption& option : kRunOptions) {
+          "options:\n"
+          "  -q, --quiet\n"
+          "      no summary: only the program's output, the engine's own report (LOCKAUDIT_LOG)\n"
+          "      and warnings; the exit status says the same as without it\n";
+  for (const RunOption& option : RunOptions()) {
     help << "  " << option.flag << (option.meta.empty() ? "" : " ") << option.meta << "\n"
          << "      " << option.help << "\n"
          << "      " << option.variable

@@ -20,6 +20,7 @@ struct RunRequest {
   std::map<std::string, std::string> env;
   std::vector<std::string> program;  // PROGRAM ARGS...
   bool help = false;                 // --help: nothing else was parsed
+  bool quiet = false;                // -q/--quiet: no summary of lockaudit's own
 
   // The value set for `variable`, if its option was given.
   std::optional<std::string> Get(const std::string& variable) const;

@@ -331,4 +331,58 @@ TEST(RunCommandTest, BadOptionValuesExit2NamingTheOption) {
   }
 }
 
+// core/options.inc is the one option table: every variable but the one the engine sets for
+// child processes has a `run` flag, with the engine's own range.
+TEST(RunCommandTest, EveryOptionOfTheTableHasAFlagWithTheEnginesRange) {
+  std::vector<std::pair<std::string, std::string>> table;  // variable, field
+#define LOCKAUDIT_OPTION(field, variable, type, default_text, description) \
+  table.emplace_back(#variable, #field);
+#define LOCKAUDIT_OPTION_RANGE(field, lo, hi)
+#include "options.inc"
+#undef LOCKAUDIT_OPTION
+#undef LOCKAUDIT_OPTION_RANGE
+  const CliResult help = RunCli({"run", "--help"}, kNoShim);
+  ASSERT_EQ(help.status, 0);
+  size_t flags = 0;
+  for (auto [variable, field] : table) {
+    if (variable == "LOCKAUDIT_REPORT_APPEND") continue;
+    std::string flag = "--" + field;
+    for (char& c : flag) c = c == '_' ? '-' : c;
+    EXPECT_NE(help.out.find("  " + flag), std::string::npos) << flag << " missing from run --help";
+    EXPECT_NE(help.out.find("      " + variable), std::string::npos) << variable;
+    ++flags;
+  }
+  EXPECT_GE(flags, 15u);
+  // Ranges are the engine's (LOCKAUDIT_OPTION_RANGE): what it would refuse, run refuses.
+  std::vector<std::vector<std::string>> refused = {{"--stall-ms", "0"}, {"--stall-ms", "86400001"},
+                                                   {"--max-series", "0"}, {"--stack-depth", "129"},
+                                                   {"--wake-budget-ms", "0"}};
+#define LOCKAUDIT_OPTION(field, variable, type, default_text, description)
+#define LOCKAUDIT_OPTION_RANGE(field, lo, hi) \
+  refused.push_back({"--" #field, std::to_string(static_cast<long long>(hi) + 1)});
+#include "options.inc"
+#undef LOCKAUDIT_OPTION
+#undef LOCKAUDIT_OPTION_RANGE
+  for (std::vector<std::string> args : refused) {
+    for (char& c : args[0]) c = c == '_' ? '-' : c;
+    const CliResult r = RunCli({"run", args[0], args[1], "--", "/bin/true"}, kNoShim);
+    EXPECT_EQ(r.status, 2) << args[0] << " " << args[1] << " accepted";
+  }
+  const CliResult ok = RunCli({"run", "--stack-depth", "128", "--max-series", "7", "--cuda",
+                               "--gtest", "--wake-budget-ms", "5", "--", "/bin/sh", "-c",
+                               "test \"$LOCKAUDIT_STACK_DEPTH$LOCKAUDIT_MAX_SERIES\" = 1287 && "
+                               "test \"$LOCKAUDIT_CUDA$LOCKAUDIT_GTEST$LOCKAUDIT_WAKE_BUDGET_MS\" = 115"},
+                              kNoShim);
+  EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
+TEST(RunCommandTest, QuietPrintsNoSummaryButKeepsTheExitStatus) {
+  const CliResult loud = RunCli({"run", "--", "/bin/sh", "-c", "exit 3"}, kNoShim);
+  ASSERT_NE(loud.err.find("lockaudit: ----"), std::string::npos) << loud.err;
+  const CliResult quiet = RunCli({"run", "-q", "--", "/bin/sh", "-c", "exit 3"}, kNoShim);
+  EXPECT_EQ(quiet.status, 3);
+  EXPECT_EQ(quiet.err.find("lockaudit: ----"), std::string::npos) << quiet.err;
+  EXPECT_EQ(quiet.err.find("lockaudit: no"), std::string::npos) << quiet.err;
+}
+
 }  // namespace
