@@ -43,6 +43,7 @@ T Racy(const T& x) {  // a relaxed load of a field another thread writes
 
 struct Config {
   uint64_t stall_ns = 1000000000ull;
+  uint64_t shared_stall_ns = 1000000000ull;  // holds in shared (read) mode
   bool abort_on_deadlock = false;
   int64_t wake_budget_ns = -1;
   std::vector<std::string> globs;  // LOCKAUDIT_NONBLOCKING_THREADS, fixed after Init
@@ -168,6 +169,7 @@ struct HeldSnap {
   NodeId id;
   uintptr_t site_pc;
   uint64_t acquisitions;  // this thread's count for the lock: changes when it is re-taken
+  bool shared;            // held in shared (read) mode
 };
 
 struct ThreadSnap {
@@ -199,6 +201,7 @@ void ReadHeld(ThreadState& ts, std::vector<HeldSnap>* out) {
     s.addr = Racy(h.addr);
     s.id = Racy(h.id);
     s.site_pc = Racy(h.site.pc);
+    s.shared = (Racy(h.flags) & kShared) != 0;
     const size_t slot = CacheSlot(Racy(h.addr));
     const IdCacheEntry& c = ts.id_cache[slot];
     s.acquisitions = Racy(c.id) == s.id ? Racy(c.acquisitions) : 0;
@@ -414,7 +417,8 @@ void Scan(Watchdog& w) {
       auto it = w.holds.find(key);
       HoldTrack track{now, h.acquisitions, false};
       if (it != w.holds.end() && it->second.acquisitions == h.acquisitions) track = it->second;
-      if (!track.reported && !t.blocked && now - track.first_seen_ns >= stall) {
+      const uint64_t threshold = h.shared ? Cfg().shared_stall_ns : stall;
+      if (!track.reported && !t.blocked && now - track.first_seen_ns >= threshold) {
         track.reported = true;
         stats::CountStall(true);
         if (!g_stop.load() && internal::FirstReport(FindingKind::kHoldStall, h.id, 0)) {
@@ -422,9 +426,14 @@ void Scan(Watchdog& w) {
           f.kind = FindingKind::kHoldStall;
           f.locks.push_back(internal::LockOfId(h.id));
           f.threads.push_back(ReportThread{t.tid, t.name});
-          f.message = "'" + f.locks[0].name + "' has been held by thread " + Who(t) +
+          // A read hold keeps out writers only: other readers go on.
+          f.message = "'" + f.locks[0].name + "' has been held " +
+                      (h.shared ? "shared (for reading) " : "") + "by thread " + Who(t) +
                       " for at least " + Ms(now - track.first_seen_ns) + " (threshold " +
-                      Ms(stall) + "); every thread that wants it waits as long";
+                      Ms(threshold) +
+                      (h.shared ? ", LOCKAUDIT_SHARED_STALL_MS); every writer that wants it "
+                                  "waits as long (readers do not)"
+                                : "); every thread that wants it waits as long");
           f.stack = SiteStack(h.site_pc);
           Publish(std::move(f));
         }
@@ -440,8 +449,8 @@ void* WatchdogMain(void*) {
   RegisterEngineTask();
   prctl(PR_SET_NAME, "lockaudit-watch", 0, 0, 0);
   Watchdog* w = new Watchdog();
-  const uint64_t period_ns =
-      std::clamp<uint64_t>(Cfg().stall_ns / 4, 5000000ull, 250000000ull);
+  const uint64_t period_ns = std::clamp<uint64_t>(
+      std::min(Cfg().stall_ns, Cfg().shared_stall_ns) / 4, 5000000ull, 250000000ull);
   while (!g_stop.load(std::memory_order_acquire)) {
     timespec d{static_cast<time_t>(period_ns / 1000000000ull),
                static_cast<long>(period_ns % 1000000000ull)};
@@ -462,6 +471,9 @@ void* WatchdogMain(void*) {
 void Init(const Options& opts) {
   Config& c = Cfg();
   if (opts.stall_ms > 0) c.stall_ns = static_cast<uint64_t>(opts.stall_ms) * 1000000ull;
+  c.shared_stall_ns = opts.shared_stall_ms > 0
+                          ? static_cast<uint64_t>(opts.shared_stall_ms) * 1000000ull
+                          : c.stall_ns;
   c.abort_on_deadlock = opts.on_deadlock_abort;
   c.wake_budget_ns = opts.wake_budget_ms >= 0 ? opts.wake_budget_ms * 1000000ll : -1;
   std::string list = opts.nonblocking_threads;

@@ -8,6 +8,8 @@
 #   merge-cross-run    `lockaudit merge` finds a cycle whose two edges come from two runs
 #   run-unaudited      a static program, --disable and a program ending in _exit() get a summary
 #                      that says what happened (and keeps the finding written before _exit)
+#   shared-stall       a read hold past the threshold is worded as one (readers do not wait), and
+#                      LOCKAUDIT_SHARED_STALL_MS sets its own threshold
 #   merge-rules        merge leaves out what run leaves out (gated and read-read cycles), takes
 #                      --suppressions, writes JSON Lines that `lockaudit report` reads
 set -u
@@ -66,6 +68,16 @@ case $case_name in
     grep -q "^lockaudit: no summary line: the program ended without running its exit handlers (it called _exit()" <<<"$out" ||
       fail "_exit: no explanation of the missing summary: $out"
     grep -q "did not reach a normal exit" <<<"$out" && fail "_exit: contradictory summary: $out"
+    ;;
+  shared-stall)
+    out=$(LOCKAUDIT_STALL_MS=100 "$bin/lockaudit" run -- "$programs/rw_hold" 2>&1 >/dev/null) || fail "run: $out"
+    grep -q "^lockaudit: hold_stall: 'g_rw_read' has been held shared (for reading) by thread .*LOCKAUDIT_SHARED_STALL_MS); every writer that wants it waits as long (readers do not)" <<<"$out" ||
+      fail "the read hold's stall is not worded as one: $(grep hold_stall <<<"$out")"
+    grep -q "^lockaudit: hold_stall: 'g_rw_write' has been held by thread .*; every thread that wants it waits as long" <<<"$out" ||
+      fail "no hold stall for the write hold: $(grep hold_stall <<<"$out")"
+    out=$("$bin/lockaudit" run --stall-ms 100 --shared-stall-ms 5000 -- "$programs/rw_hold" 2>&1 >/dev/null) || fail "run: $out"
+    grep -q "hold_stall: 'g_rw_read'" <<<"$out" && fail "a read hold of 400 ms passed a 5000 ms shared threshold: $out"
+    grep -q "hold_stall: 'g_rw_write'" <<<"$out" || fail "the write hold's 100 ms threshold was lost: $out"
     ;;
   merge-rules)
     for order in gated-ab gated-ba read-ab read-ba ab ba; do
