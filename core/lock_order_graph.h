@@ -31,7 +31,8 @@ class LockOrderGraph {
   struct EdgeProps {
     std::vector<uint64_t> gates;  // sorted
     uint8_t from_modes = 0;       // bit0 exclusive, bit1 shared: how `from` was held
-    uint8_t to_modes = 0;         // how `to` was requested
+    uint8_t to_modes = 0;         // how `to` was requested; bit2: shared, but queued behind
+                                  // writers (a writer-preferring rwlock): readers can block it
   };
 
   // Adds x->y. Returns true if the edge is new. `*closes_cycle` tells whether it went to the

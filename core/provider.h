@@ -37,6 +37,10 @@ enum AcquireFlags : uint32_t {
   kShared = 1u << 0,  // read lock of a rwlock
   kTry = 1u << 1,     // trylock: never blocks, adds no edge into the lock
   kTimed = 1u << 2,   // timed acquisition: blocks, but gives up
+  // With kShared: a read request of a writer-preferring rwlock
+  // (PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP). It queues behind a waiting writer, so it can
+  // block while only readers hold the lock: two such read requests do not exempt a cycle.
+  kWriterPreferring = 1u << 3,
   // The event comes from an interposed pthread/C11 call. Such events are ignored for locks that
   // the instrumented types manage (OnCreate with api_managed): under the shim their own
   // std:: calls reach the interposers too, and must not be counted twice.

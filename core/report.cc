@@ -598,6 +598,7 @@ std::string JsonModes(uint8_t modes) {
   std::string out = "[";
   if (modes & 1) out += "\"exclusive\"";
   if (modes & 2) out += std::string(modes & 1 ? "," : "") + "\"shared\"";
+  if (modes & 4) out += ",\"writer_preferring\"";  // the shared request queues behind writers
   return out + "]";
 }
 }  // namespace

@@ -112,6 +112,7 @@ class ThreadState {
   const void* wait_lock;
   NodeId wait_id;
   uint64_t wait_since_ns;
+  uint32_t wait_flags;  // AcquireFlags of the blocked request (kShared: a read request)
   Site wait_site;
   // The stack at which the thread blocked, published by the thread itself once its first
   // deadline passed (0 before): the watchdog cannot unwind another thread.

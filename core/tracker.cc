@@ -807,7 +807,10 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
   StackId stack = 0;
   std::vector<StackId> held_stacks(n, 0);
   if (!fresh.empty()) CaptureEvidence(ts, fresh, site, &stack, &held_stacks);
-  const uint8_t to_mode = (flags & kShared) ? 2 : 1;
+  // Bit 4: a read request that queues behind writers (kWriterPreferring): not "shared only" for
+  // the read-read rule of FindCycle, which exempts only requests no reader can block.
+  const uint8_t to_mode = static_cast<uint8_t>(
+      ((flags & kShared) ? 2 : 1) | ((flags & kShared) && (flags & kWriterPreferring) ? 4 : 0));
   std::vector<EdgeRecord> new_edges;
   std::vector<EdgeRecord> changed_edges;  // modes or gates changed: their lines, rewritten
   std::vector<PendingCycle> cycles;
@@ -1274,7 +1277,7 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
   // Published first: the checks below may take a while (a first report symbolizes), and the
   // watchdog must see this thread as waiting, not as holding its locks for no reason.
   const uint64_t now = NowNs();
-  wake::BlockBegin(ts, c->id, lock, site, now);
+  wake::BlockBegin(ts, c->id, lock, flags, site, now);
   for (uint32_t i = ts.held_count; i-- > 0;) {
     if (ts.held[i].id == c->id) {
       Reacquire(ts, i, cls, flags, site, true);

@@ -181,6 +181,7 @@ struct ThreadSnap {
   const void* wait_lock = nullptr;
   NodeId wait_id = 0;
   uint64_t since_ns = 0;
+  uint32_t wait_flags = 0;
   uintptr_t wait_pc = 0;
   StackId wait_stack = 0;
   std::vector<HeldSnap> held;
@@ -220,6 +221,7 @@ void SnapThread(ThreadState& ts, void* arg) {
     s.wait_lock = Racy(ts.wait_lock);
     s.wait_id = Racy(ts.wait_id);
     s.since_ns = Racy(ts.wait_since_ns);
+    s.wait_flags = Racy(ts.wait_flags);
     s.wait_pc = Racy(ts.wait_site.pc);
     s.wait_stack = ts.wait_stack.load(std::memory_order_acquire);
     ReadHeld(ts, &s.held);
@@ -294,6 +296,20 @@ void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps,
     story += Who(t) + " holds '" + (held ? internal::LockOfId(held->id).name : "?") +
              "' and has waited " + Ms(NowNs() - t.since_ns) + " for '" +
              internal::LockOfId(t.wait_id).name + "'";
+    // A read request waiting on a lock held only for reading: it is queued behind a writer
+    // (a writer-preferring rwlock), and that writer is what closes the deadlock.
+    const ThreadSnap& holder = snaps[cycle[(k + 1) % cycle.size()]];
+    bool held_for_reading = false;
+    for (const HeldSnap& h : holder.held) held_for_reading |= h.addr == t.wait_lock && h.shared;
+    if ((t.wait_flags & kShared) && held_for_reading) {
+      for (const ThreadSnap& w : snaps) {
+        if (!w.blocked || w.wait_lock != t.wait_lock || (w.wait_flags & kShared)) continue;
+        story += " to read it, queued behind the writer " + Who(w) + ", which has waited " +
+                 Ms(NowNs() - w.since_ns) + " to write it while readers hold it";
+        f.threads.push_back(ReportThread{w.tid, w.name});
+        break;
+      }
+    }
   }
   f.single_thread = cycle.size() == 1;
   f.message = (cycle.size() == 1 ? std::string("a thread waits for a lock it holds itself: ")
@@ -527,7 +543,7 @@ bool NameIsNonblocking(const char* name) {
 
 uint64_t FirstCheckDelayNs() { return std::max<uint64_t>(Cfg().stall_ns / 2, 1000000ull); }
 
-void BlockBegin(ThreadState& ts, NodeId id, const void* lock, Site site,
+void BlockBegin(ThreadState& ts, NodeId id, const void* lock, uint32_t flags, Site site,
                 uint64_t now_ns) {
   if (LOCKAUDIT_PREDICT_FALSE(NonblockingNow(ts))) {
     EngineScope scope;
@@ -537,6 +553,7 @@ void BlockBegin(ThreadState& ts, NodeId id, const void* lock, Site site,
   ts.wait_lock = lock;
   ts.wait_id = id;
   ts.wait_since_ns = now_ns;
+  ts.wait_flags = flags;
   ts.wait_site = site;
   ts.wait_stack.store(0, std::memory_order_relaxed);
   uint64_t seq = ts.wait_seq.load(std::memory_order_relaxed);

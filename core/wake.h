@@ -39,7 +39,7 @@ void Stop();       // at exit: no more reports
 bool NameIsNonblocking(const char* name);
 
 // The contended path of a lock call (between the failed fast try and the real blocking call).
-void BlockBegin(ThreadState& ts, NodeId id, const void* lock, Site site,
+void BlockBegin(ThreadState& ts, NodeId id, const void* lock, uint32_t flags, Site site,
                 uint64_t now_ns);
 void BlockEnd(ThreadState& ts);
 void StillBlocked(ThreadState& ts);

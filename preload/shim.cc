@@ -492,6 +492,13 @@ LOCKAUDIT_INTERPOSE int pthread_rwlock_destroy(pthread_rwlock_t* l) noexcept {
   return rc;
 }
 
+// A read request's flags: kShared, and kWriterPreferring when the rwlock was initialised to
+// prefer writers (glibc's __flags: 0 prefers readers; 1 and 2 prefer writers, and a reader
+// then waits behind a waiting writer even while other readers hold the lock).
+inline uint32_t ReadFlags(const pthread_rwlock_t* l, uint32_t flags) {
+  return l->__data.__flags != 0 ? (flags | core::kWriterPreferring) : flags;
+}
+
 // `watch`: the clocked variant used for the deadline technique, or nullptr (timed calls).
 #define LOCKAUDIT_RWLOCK_BLOCKING(name, tryname, flags, params, args, watch)                 \
   LOCKAUDIT_INTERPOSE int name params noexcept {                                              \
@@ -509,19 +516,19 @@ LOCKAUDIT_INTERPOSE int pthread_rwlock_destroy(pthread_rwlock_t* l) noexcept {
     timespec d = MonotonicAt(at);                        \
     return real::clocked(l, CLOCK_MONOTONIC, &d);        \
   }
-LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, core::kShared,
+LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, ReadFlags(l, core::kShared),
                           (pthread_rwlock_t * l), (l),
                           LOCKAUDIT_RWLOCK_WATCH(pthread_rwlock_clockrdlock))
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, core::kExclusive,
                           (pthread_rwlock_t * l), (l),
                           LOCKAUDIT_RWLOCK_WATCH(pthread_rwlock_clockwrlock))
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_timedrdlock, pthread_rwlock_tryrdlock,
-                          core::kShared | core::kTimed,
+                          ReadFlags(l, core::kShared | core::kTimed),
                           (pthread_rwlock_t * l, const struct timespec* t), (l, t), nullptr)
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_timedwrlock, pthread_rwlock_trywrlock, core::kTimed,
                           (pthread_rwlock_t * l, const struct timespec* t), (l, t), nullptr)
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_clockrdlock, pthread_rwlock_tryrdlock,
-                          core::kShared | core::kTimed,
+                          ReadFlags(l, core::kShared | core::kTimed),
                           (pthread_rwlock_t * l, clockid_t c, const struct timespec* t), (l, c, t),
                           nullptr)
 LOCKAUDIT_RWLOCK_BLOCKING(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock, core::kTimed,

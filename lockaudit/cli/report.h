@@ -60,6 +60,9 @@ struct Finding {
 
 // Lock modes of an edge line, as bits: how `from` was held / how `to` was requested.
 inline constexpr uint8_t kModeExclusive = 1, kModeShared = 2;
+// With kModeShared in to_modes: the read request queues behind waiting writers (a
+// writer-preferring rwlock), so it is not exempt from a cycle as a read-read link.
+inline constexpr uint8_t kModeWriterPreferring = 4;
 
 // An "edge" line: the first observation of a lock-order edge, both locks spelled out; written
 // again when its modes or gates change (the last line of a pair says it all).

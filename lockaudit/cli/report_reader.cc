@@ -94,6 +94,7 @@ uint8_t ParseModes(const json& line, const char* key) {
   for (const json& mode : GetArray(line, key)) {
     if (mode == "exclusive") modes |= kModeExclusive;
     if (mode == "shared") modes |= kModeShared;
+    if (mode == "writer_preferring") modes |= kModeWriterPreferring;
   }
   return modes == 0 ? kModeExclusive : modes;
 }

@@ -10,6 +10,9 @@
 #                      that says what happened (and keeps the finding written before _exit)
 #   shared-stall       a read hold past the threshold is worded as one (readers do not wait), and
 #                      LOCKAUDIT_SHARED_STALL_MS sets its own threshold
+#   rwlock-kind        a read/write inversion on a writer-preferring rwlock is a potential deadlock
+#                      (on a reader-preferring one it is not), and the actual deadlock names the
+#                      queued writer that causes it
 #   merge-rules        merge leaves out what run leaves out (gated and read-read cycles), takes
 #                      --suppressions, writes JSON Lines that `lockaudit report` reads
 set -u
@@ -78,6 +81,17 @@ case $case_name in
     out=$("$bin/lockaudit" run --stall-ms 100 --shared-stall-ms 5000 -- "$programs/rw_hold" 2>&1 >/dev/null) || fail "run: $out"
     grep -q "hold_stall: 'g_rw_read'" <<<"$out" && fail "a read hold of 400 ms passed a 5000 ms shared threshold: $out"
     grep -q "hold_stall: 'g_rw_write'" <<<"$out" || fail "the write hold's 100 ms threshold was lost: $out"
+    ;;
+  rwlock-kind)
+    out=$(timeout 60 "$bin/lockaudit" run --stall-ms 200 --on-deadlock abort -- "$programs/rwlock_writer_preferred" writer 2>&1 >/dev/null)
+    grep -q "^lockaudit: lock_order_cycle: potential deadlock: 2 locks .*'g_wp_rw' -> 'g_wp_mu' -> 'g_wp_rw'" <<<"$out" ||
+      fail "writer-preferring: the read/write inversion is not reported: $(grep '^lockaudit: [a-z_]*:' <<<"$out")"
+    grep -q "^lockaudit: deadlock: .*for 'g_wp_rw' to read it, queued behind the writer .* to write it while readers hold it" <<<"$out" ||
+      fail "writer-preferring: the deadlock does not name the queued writer: $(grep '^lockaudit: deadlock' <<<"$out")"
+    grep -q "was killed by signal 6" <<<"$out" || fail "writer-preferring: not aborted on the deadlock: $out"
+    out=$(timeout 60 "$bin/lockaudit" run -- "$programs/rwlock_writer_preferred" reader 2>&1 >/dev/null); rc=$?
+    [[ $rc -eq 0 ]] || fail "reader-preferring: exit $rc: $out"
+    grep -q "lock_order_cycle\|deadlock:" <<<"$out" && fail "reader-preferring: a cycle that cannot deadlock is reported: $out"
     ;;
   merge-rules)
     for order in gated-ab gated-ba read-ab read-ba ab ba; do
