@@ -107,6 +107,21 @@ void PrintProcesses(const Report& report, std::ostream& out) {
   }
 }
 
+// Locks named by module and offset ("mariadbd+0x1834540"): the binary is stripped. Says where
+// names come from (the README's "Names in stripped programs").
+void PrintNamesHint(const Report& report, std::ostream& out) {
+  for (const Finding& finding : report.findings) {
+    for (const LockInfo& lock : finding.locks) {
+      const size_t plus = lock.name.rfind("+0x");
+      if (plus == std::string::npos || plus == 0 || lock.name.find(' ') != std::string::npos) continue;
+      out << "lockaudit: locks named <module>+0x<offset>: the program has no symbols for them; "
+             "install its debug symbols (Debian: the -dbgsym package, into /usr/lib/debug/.build-id) "
+             "or build with -g and do not strip; 'addr2line -e <module> <offset>' names one now\n";
+      return;
+    }
+  }
+}
+
 void PrintReportLocation(const RunContext& context, std::ostream& out) {
   if (context.report_kept) {
     out << "lockaudit: full report: " << context.report_path
@@ -147,6 +162,7 @@ void PrintRunSummary(const Report* report, const RunContext& context, std::ostre
     PrintFindings(*report, out);
     PrintCounters(*report, context, out);
     PrintProcesses(*report, out);
+    PrintNamesHint(*report, out);
     if (context.audited || context.report_kept) PrintReportLocation(context, out);
   }
   const int64_t findings = report == nullptr ? 0 : CountFindings(*report);
