@@ -166,6 +166,8 @@ struct ReportState {
   std::atomic<uint64_t> suppressed{0};
   std::atomic<uint64_t> by_kind[static_cast<size_t>(FindingKind::kCount)] = {};
   std::string report_template;  // LOCKAUDIT_REPORT as given (with %p)
+  std::string cwd;  // the working directory at start, with a trailing '/': text paths below it
+                    // are shown relative to it
   bool shared_with_parent = false;
   // The exit summary is the JSON report's last line (DESIGN.md §5): a finding made later (other
   // threads, static destructors) goes to the text log only.
@@ -261,7 +263,13 @@ std::string TextFrames(const std::vector<SymbolizedFrame>& frames, const char* i
     snprintf(head, sizeof head, "%s#%zu 0x%" PRIxPTR " ", indent, i, f.pc);
     out += head;
     out += f.function.empty() ? "??" : f.function;
-    if (!f.file.empty()) out += " " + f.file + ":" + std::to_string(f.line);
+    if (!f.file.empty()) {
+      // Below the working directory the program started in: relative, as a user typed it (the
+      // JSON report keeps the full path).
+      const std::string& cwd = State().cwd;
+      const bool below = !cwd.empty() && f.file.compare(0, cwd.size(), cwd) == 0;
+      out += " " + (below ? f.file.substr(cwd.size()) : f.file) + ":" + std::to_string(f.line);
+    }
     if (!f.module.empty()) {
       out += " (" + f.module;
       if (f.function.empty() && f.offset != 0) out += "+" + Hex(f.offset);  // for addr2line
@@ -458,6 +466,8 @@ void InitReport(const Options& opts) {
   ReportState& s = State();
   {
     EngineLock lock(s.mu);
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) != nullptr && strcmp(cwd, "/") != 0) s.cwd = std::string(cwd) + "/";
     s.log.UseStderr();
     if (strcmp(opts.log, "off") == 0) {
       s.log.Off();

@@ -124,8 +124,9 @@ std::string ResolveProgram(const std::string& program) {
   for (size_t from = 0; from <= dirs.size();) {
     size_t colon = dirs.find(':', from);
     if (colon == std::string::npos) colon = dirs.size();
-    const std::string dir = colon == from ? "." : dirs.substr(from, colon - from);
-    const std::string candidate = dir + "/" + program;
+    std::string candidate = colon == from ? "." : dirs.substr(from, colon - from);
+    candidate += "/";
+    candidate += program;
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
     from = colon + 1;
   }

@@ -94,10 +94,10 @@ case $case in
     } >"$work/supp.txt"
     run 20 LOCKAUDIT_HIERARCHY="$work/levels.txt" LOCKAUDIT_SUPPRESSIONS="$work/supp.txt" "$abba"
     expect_status 0
-    expect_lines "LOCKAUDIT_HIERARCHY" 2  # the long line and not-a-level-line, once each
+    expect_lines "warning: LOCKAUDIT_HIERARCHY" 2  # the long line and not-a-level-line, once each
     expect_warning "LOCKAUDIT_HIERARCHY: $work/levels.txt:1: the level 'x"
     expect_warning "LOCKAUDIT_HIERARCHY: $work/levels.txt:3: expected '<lock name> <level>'"
-    expect_lines "LOCKAUDIT_SUPPRESSIONS" 1  # the long line is a valid suppression
+    expect_lines "warning: LOCKAUDIT_SUPPRESSIONS" 1  # the long line is a valid suppression
     expect_warning "LOCKAUDIT_SUPPRESSIONS: $work/supp.txt:2: 'no_such_kind:foo' 'no_such_kind' is not a finding kind"
     ;;
   exporter_exit)
