@@ -32,8 +32,9 @@ options:
                      `dot` program, which must be in PATH
   -o, --output OUT   write to OUT instead of stdout
 
-exit status: 0; 1 if FILE cannot be read, OUT cannot be written, or `dot` is
-missing or fails; 2 for a usage error.
+exit status: 0 when the graph was written (whether or not it has a cycle); 2 if
+FILE cannot be read, or for a usage error; 3 if OUT cannot be written, or `dot`
+is missing or fails.
 )";
 
 struct GraphArgs {
@@ -83,7 +84,7 @@ int WriteDot(const std::string& dot, const std::string& output) {
   std::ofstream out(output);
   if (out << dot && out.flush()) return 0;
   std::cerr << "lockaudit: graph: cannot write " << output << ": " << std::strerror(errno) << "\n";
-  return 1;
+  return 3;
 }
 
 // Writes `text` to `fd` until all is written or the reader went away (its exit status tells).
@@ -102,7 +103,7 @@ int WriteSvg(const std::string& dot, const std::string& output) {
   int to_dot[2];
   if (pipe2(to_dot, O_CLOEXEC) != 0) {
     std::cerr << "lockaudit: graph: cannot create a pipe: " << std::strerror(errno) << "\n";
-    return 1;
+    return 3;
   }
   const SpawnResult child = Spawn(argv, to_dot[0]);
   close(to_dot[0]);
@@ -110,7 +111,7 @@ int WriteSvg(const std::string& dot, const std::string& output) {
     close(to_dot[1]);
     std::cerr << "lockaudit: graph: --format svg needs Graphviz's 'dot' program: cannot run dot: "
               << std::strerror(child.error) << "\n";
-    return 1;
+    return 3;
   }
   signal(SIGPIPE, SIG_IGN);  // a failing dot shows as its exit status, not as our death
   WriteAll(to_dot[1], dot);
@@ -118,7 +119,7 @@ int WriteSvg(const std::string& dot, const std::string& output) {
   const ProcessExit exit = WaitForExit(child.pid);
   if (exit.status == 0) return 0;
   std::cerr << "lockaudit: graph: dot failed with exit status " << exit.status << "\n";
-  return 1;
+  return 3;
 }
 
 }  // namespace
@@ -140,7 +141,7 @@ int GraphMain(const Args& args) {
   std::optional<GraphArgs> parsed = ParseGraphArgs(args);
   if (!parsed) return 2;
   std::optional<Report> report = ReadReport(parsed->input, std::cerr);
-  if (!report) return 1;
+  if (!report) return 2;
   const std::string dot = BuildLockOrderDot(*report);
   return parsed->format == "svg" ? WriteSvg(dot, parsed->output) : WriteDot(dot, parsed->output);
 }

@@ -24,6 +24,11 @@ commands:
       join the graphs of several runs and list their lock-order cycles,
       including those no single run saw
 
+exit status, the same for every command: 0 nothing found; 1 findings (report:
+the report holds some; merge: a cycle; run: with --exitcode, else the program's
+own status); 2 a usage error or an input that cannot be read; graph: 3 when its
+output cannot be written.
+
 'lockaudit <command> --help' describes a command; 'lockaudit --version' prints
 the version.
 )";

@@ -18,7 +18,8 @@ lock-order edge, the stacks where both locks were acquired; then the summary
 counters. A line that cannot be parsed is named (file:line) on stderr and
 skipped; line types this version does not know are skipped silently.
 
-exit status: 0; 1 if FILE cannot be read; 2 for a usage error.
+exit status (as every lockaudit subcommand): 0 if the report holds no finding;
+1 if it holds at least one; 2 if FILE cannot be read, or for a usage error.
 )";
 
 void RenderReport(const Report& report, std::ostream& out) {
@@ -46,9 +47,9 @@ int ReportMain(const Args& args) {
     return 2;
   }
   std::optional<Report> report = ReadReport(args[0], std::cerr);
-  if (!report) return 1;
+  if (!report) return 2;
   RenderReport(*report, std::cout);
-  return 0;
+  return report->findings.empty() ? 0 : 1;
 }
 
 }  // namespace lockaudit::cli

@@ -10,6 +10,7 @@
  * queued writer. Without the shim it hangs (writer) or exits 0 (reader). */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -25,10 +26,14 @@ static void SleepMs(long ms) {
   nanosleep(&d, NULL);
 }
 
+static atomic_int g_reader2_holds_mu;
+
 static void* Reader1(void* arg) {
   (void)arg;
   ITEST_OK(pthread_rwlock_rdlock(&g_wp_rw));
-  SleepMs(300);  /* the writer queues, reader 2 takes g_wp_mu and queues too */
+  /* The writer queues, reader 2 takes g_wp_mu and queues too (or, reader-preferring, gets in). */
+  while (!atomic_load(&g_reader2_holds_mu)) SleepMs(5);
+  SleepMs(100);
   ITEST_OK(pthread_mutex_lock(&g_wp_mu));
   ITEST_OK(pthread_mutex_unlock(&g_wp_mu));
   ITEST_OK(pthread_rwlock_unlock(&g_wp_rw));
@@ -45,8 +50,16 @@ static void* Writer(void* arg) {
 
 static void* Reader2(void* arg) {
   (void)arg;
-  SleepMs(200);
+  SleepMs(150);
   ITEST_OK(pthread_mutex_lock(&g_wp_mu));
+  /* Writer-preferring: wait until the writer is really queued, which a try-read then sees
+   * (EBUSY while a reader holds the lock); bounded, the timing is only a start. */
+  for (int i = 0; g_writer_preferring && i < 400; ++i) {
+    if (pthread_rwlock_tryrdlock(&g_wp_rw) != 0) break;
+    ITEST_OK(pthread_rwlock_unlock(&g_wp_rw));
+    SleepMs(5);
+  }
+  atomic_store(&g_reader2_holds_mu, 1);
   ITEST_OK(pthread_rwlock_rdlock(&g_wp_rw));
   ITEST_OK(pthread_rwlock_unlock(&g_wp_rw));
   ITEST_OK(pthread_mutex_unlock(&g_wp_mu));

@@ -127,7 +127,7 @@ TEST(CliTest, UnknownCommandIsAUsageError) {
 
 TEST(ReportCommandTest, RendersKindLockNamesAndFileLine) {
   const CliResult result = RunCli({"report", Fixture("cycle.jsonl")});
-  EXPECT_EQ(result.status, 0);
+  EXPECT_EQ(result.status, 1) << "the report holds findings";
   const std::string& out = result.out;
   EXPECT_NE(out.find("lockaudit: lock_order_cycle: lock-order cycle between 2 locks"),
             std::string::npos) << out;
@@ -150,7 +150,7 @@ TEST(ReportCommandTest, RendersKindLockNamesAndFileLine) {
 
 TEST(ReportCommandTest, MalformedLinesAreNamedAndTheRestIsProcessed) {
   const CliResult result = RunCli({"report", Fixture("malformed.jsonl")});
-  EXPECT_EQ(result.status, 0);
+  EXPECT_EQ(result.status, 1) << "the readable lines hold findings";
   EXPECT_NE(result.err.find("malformed.jsonl:2:"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("malformed.jsonl:3:"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("malformed.jsonl:4:"), std::string::npos) << result.err;
@@ -161,9 +161,9 @@ TEST(ReportCommandTest, MalformedLinesAreNamedAndTheRestIsProcessed) {
   EXPECT_NE(result.out.find("/src/worker.cc:99"), std::string::npos) << result.out;
 }
 
-TEST(ReportCommandTest, UnreadableFileExits1) {
+TEST(ReportCommandTest, UnreadableFileExits2) {
   const CliResult result = RunCli({"report", "/nonexistent/report.jsonl"});
-  EXPECT_EQ(result.status, 1);
+  EXPECT_EQ(result.status, 2);
   EXPECT_NE(result.err.find("/nonexistent/report.jsonl"), std::string::npos) << result.err;
 }
 
@@ -201,10 +201,10 @@ TEST(GraphCommandTest, SvgThroughGraphviz) {
   EXPECT_NE(result.out.find("accounts_mu"), std::string::npos);
 }
 
-TEST(GraphCommandTest, SvgWithoutGraphvizExits1) {
+TEST(GraphCommandTest, SvgWithoutGraphvizExits3) {
   const CliResult result =
       RunCli({"graph", Fixture("cycle.jsonl"), "--format", "svg"}, {{"PATH", "/nonexistent"}});
-  EXPECT_EQ(result.status, 1);
+  EXPECT_EQ(result.status, 3) << "no output could be made";
   EXPECT_NE(result.err.find("'dot'"), std::string::npos) << result.err;
   EXPECT_EQ(CountOccurrences(result.err, "\n"), 1u) << result.err;
 }
@@ -383,6 +383,20 @@ TEST(RunCommandTest, QuietPrintsNoSummaryButKeepsTheExitStatus) {
   EXPECT_EQ(quiet.status, 3);
   EXPECT_EQ(quiet.err.find("lockaudit: ----"), std::string::npos) << quiet.err;
   EXPECT_EQ(quiet.err.find("lockaudit: no"), std::string::npos) << quiet.err;
+}
+
+// One convention for every subcommand: 2 for a usage error or an input that cannot be read.
+TEST(CliTest, ExitStatusesAreTheSameAcrossSubcommands) {
+  for (const char* command : {"report", "graph", "merge"}) {
+    EXPECT_EQ(RunCli({command, "/nonexistent/r.jsonl"}).status, 2) << command << " unreadable";
+    EXPECT_EQ(RunCli({command, "--frobnicate", Fixture("cycle.jsonl")}).status, 2) << command;
+  }
+  EXPECT_EQ(RunCli({"run", "--frobnicate", "--", "/bin/true"}, kNoShim).status, 2);
+  EXPECT_EQ(RunCli({"frobnicate"}).status, 2);
+  // Findings are 1 where a subcommand reads findings: report and merge.
+  EXPECT_EQ(RunCli({"report", Fixture("cycle.jsonl")}).status, 1);
+  EXPECT_EQ(RunCli({"merge", Fixture("two_cycles.jsonl")}).status, 1);
+  EXPECT_EQ(RunCli({"merge", Fixture("acyclic.jsonl")}).status, 0);
 }
 
 }  // namespace
