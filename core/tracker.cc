@@ -420,9 +420,30 @@ struct EdgeJob {
   std::vector<NameInputs> gates;
   bool update = false;
 };
+uint64_t EdgeKey(NodeId from, NodeId to);
+
 void PublishEdgeJob(void* arg) {
   EdgeJob* j = static_cast<EdgeJob*>(arg);
   Engine& e = E();
+  {
+    // What the edge says now, not when the job was posted: jobs of two threads about one edge
+    // may run in either order, and the line written last must carry the latest evidence.
+    EngineLock lock(e.graph_mu);
+    auto it = e.edges.find(EdgeKey(j->from.id, j->to.id));
+    if (it != e.edges.end() && it->second.from == j->from.id && it->second.to == j->to.id) {
+      j->from_modes = it->second.props.from_modes;
+      j->to_modes = it->second.props.to_modes;
+      std::vector<NameInputs> now;
+      for (uint64_t g : it->second.props.gates) {
+        const NodeId id = static_cast<NodeId>(g);
+        // Gates only shrink: each is one of the job's, read while it was live.
+        auto same = std::find_if(j->gates.begin(), j->gates.end(),
+                                 [id](const NameInputs& in) { return in.id == id; });
+        now.push_back(same != j->gates.end() ? *same : NameInputsOf(id));
+      }
+      j->gates = std::move(now);
+    }
+  }
   ReportLock from = LockFrom(j->from), to = LockFrom(j->to);
   std::vector<ReportLock> gates;
   std::string said = std::to_string(j->from_modes) + "/" + std::to_string(j->to_modes);
@@ -435,7 +456,7 @@ void PublishEdgeJob(void* arg) {
     EngineLock lock(e.graph_mu);
     auto it = e.published_edges.find({from.name, to.name});
     if (it == e.published_edges.end()) {
-      write = !j->update;
+      write = !j->update;  // an update before the first line: that line will say it all
       if (write) e.published_edges.emplace(std::make_pair(from.name, to.name), said);
     } else {
       write = it->second != said;
