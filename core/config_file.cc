@@ -170,6 +170,15 @@ bool SuppressionPatternMatches(const std::string& pattern, const std::string& va
   return v.find(last, pos) != std::string_view::npos;
 }
 
+std::string NameWithoutOrdinal(const std::string& name) {
+  const size_t hash = name.rfind('#');
+  if (hash == std::string::npos || hash == 0 || hash + 1 == name.size()) return name;
+  for (size_t i = hash + 1; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return name;
+  }
+  return name.substr(0, hash);
+}
+
 std::string FunctionWithoutParameters(const std::string& fn) {
   std::string f = fn;
   for (const char* q : {" const", " volatile", " &&", " &"}) {

@@ -53,6 +53,11 @@ bool SuppressionPatternMatches(const std::string& pattern, const std::string& va
 // that `^f$` matches it as it would a C function. Anything else is returned as it is.
 std::string FunctionWithoutParameters(const std::string& function);
 
+// A lock's name without the "#k" that tells apart locks sharing a name ("heap@f (f.cc:12)#2"
+// -> "heap@f (f.cc:12)"), so that a rule written for a name matches every lock called so.
+// Anything else is returned as it is.
+std::string NameWithoutOrdinal(const std::string& name);
+
 // A suppression line, ready to paste into a suppressions file, that matches exactly `name` in a
 // finding of `kind`: "kind:^name$". Characters a suppressions file cannot hold ('#' starts a
 // comment, control characters) become '*'.

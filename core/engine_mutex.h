@@ -2,7 +2,8 @@
 // sees (and never audits or recurses into) the engine's locking.
 //
 // Thread-safety: a plain exclusive lock; not recursive. Never held on the hot path.
-// Cost: one CAS uncontended; contended waiters sleep in FUTEX_WAIT.
+// Cost: one CAS uncontended; a contended waiter spins briefly (the engine's critical sections
+// are short: a context switch costs more than the wait) and then sleeps in FUTEX_WAIT.
 #ifndef LOCKAUDIT_CORE_ENGINE_MUTEX_H_
 #define LOCKAUDIT_CORE_ENGINE_MUTEX_H_
 
@@ -61,6 +62,18 @@ class EngineMutex {
  private:
   void LockSlow() noexcept {
     // 0 = free, 1 = locked, 2 = locked with waiters (Drepper, "Futexes Are Tricky").
+    for (int i = 0; i < 128; ++i) {
+      uint32_t s = state_.load(std::memory_order_relaxed);
+      if (s == 0) {
+        uint32_t expected = 0;
+        if (state_.compare_exchange_weak(expected, 1, std::memory_order_acquire)) return;
+      } else if (s == 2) {
+        break;  // others are already asleep: queue behind them
+      }
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
     uint32_t c = state_.exchange(2, std::memory_order_acquire);
     while (c != 0) {
       RawFutex(reinterpret_cast<uint32_t*>(&state_), FUTEX_WAIT_PRIVATE, 2);

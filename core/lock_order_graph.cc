@@ -39,11 +39,11 @@ bool LockOrderGraph::IsBackEdge(Node x, Node y) const {
   return std::find(b.begin(), b.end(), y) != b.end();
 }
 
-bool LockOrderGraph::InsertEdge(Node x, Node y, bool* closes_cycle) {
+bool LockOrderGraph::InsertEdge(Node x, Node y, bool* closes_cycle, bool known_absent) {
   *closes_cycle = false;
   Ensure(x);
   Ensure(y);
-  if (HasEdge(x, y)) return false;
+  if (!known_absent && HasEdge(x, y)) return false;
   ++edge_count_;
   NodeData& nx = nodes_[x];
   NodeData& ny = nodes_[y];
@@ -157,17 +157,17 @@ std::vector<LockOrderGraph::Node> LockOrderGraph::Predecessors(Node x) const {
 }
 
 std::vector<LockOrderGraph::Node> LockOrderGraph::FindCycle(
-    Node x, Node y, const std::function<const EdgeProps&(Node, Node)>& props,
+    Node x, Node y, const std::function<EdgeProps(Node, Node)>& props,
     size_t max_visits) const {
-  const EdgeProps& first = props(x, y);
+  const EdgeProps first = props(x, y);
   // Gates of x->y we still have to "break" (find an edge on the path without them); the first
-  // eight are tracked exactly, which covers every realistic gate set.
-  const size_t ngates = std::min<size_t>(first.gates.size(), 8);
+  // kMaxGates are tracked exactly, which covers every realistic gate set.
+  const size_t ngates = std::min<size_t>(first.ngates, kMaxGates);
   const uint32_t all = (1u << ngates) - 1;
   auto Broken = [&](const EdgeProps& p) {
     uint32_t m = 0;
     for (size_t g = 0; g < ngates; ++g) {
-      if (!std::binary_search(p.gates.begin(), p.gates.end(), first.gates[g])) m |= 1u << g;
+      if (!std::binary_search(p.gates, p.gates + p.ngates, first.gates[g])) m |= 1u << g;
     }
     return m;
   };
@@ -202,7 +202,7 @@ std::vector<LockOrderGraph::Node> LockOrderGraph::FindCycle(
     if (s.node == x) continue;  // a cycle must pass x only at its end
     if (s.node >= nodes_.size()) continue;
     for (Node next : Successors(s.node)) {
-      const EdgeProps& p = props(s.node, next);
+      const EdgeProps p = props(s.node, next);
       if (s.ro && p.from_modes == kSharedOnly) continue;
       State n{next, s.mask | Broken(p), p.to_modes == kSharedOnly};
       uint64_t k = Key(n);

@@ -28,16 +28,20 @@ class LockOrderGraph {
 
   // Per-edge predicate used by cycle searches: given the edge and the search state, may the
   // path continue over it? See FindCycle().
+  // Gates tracked per edge and per search (an edge's record keeps at most this many).
+  static constexpr uint32_t kMaxGates = 8;
   struct EdgeProps {
-    std::vector<uint64_t> gates;  // sorted
-    uint8_t from_modes = 0;       // bit0 exclusive, bit1 shared: how `from` was held
-    uint8_t to_modes = 0;         // how `to` was requested; bit2: shared, but queued behind
-                                  // writers (a writer-preferring rwlock): readers can block it
+    const uint64_t* gates = nullptr;  // sorted; the caller's storage
+    uint32_t ngates = 0;
+    uint8_t from_modes = 0;  // bit0 exclusive, bit1 shared: how `from` was held
+    uint8_t to_modes = 0;    // how `to` was requested; bit2: shared, but queued behind
+                             // writers (a writer-preferring rwlock): readers can block it
   };
 
   // Adds x->y. Returns true if the edge is new. `*closes_cycle` tells whether it went to the
-  // back-edge set because a path y->...->x exists.
-  bool InsertEdge(Node x, Node y, bool* closes_cycle);
+  // back-edge set because a path y->...->x exists. `known_absent`: the caller knows the edge is
+  // not in the graph (its own edge table says so), which skips the O(out-degree) check.
+  bool InsertEdge(Node x, Node y, bool* closes_cycle, bool known_absent = false);
   bool HasEdge(Node x, Node y) const;
   bool IsBackEdge(Node x, Node y) const;
   // Removes every edge into and out of x.
@@ -48,9 +52,10 @@ class LockOrderGraph {
   //  - at no lock both the incoming edge requested it shared and the outgoing edge held it
   //    shared (two readers do not block each other).
   // `props(a,b)` gives an edge's properties. Returns the nodes [x, y, ..., x's predecessor], or
-  // an empty vector. Visits at most `max_visits` search states.
+  // an empty vector. Visits at most `max_visits` search states. The first kMaxGates gates of
+  // x->y are tracked.
   std::vector<Node> FindCycle(Node x, Node y,
-                              const std::function<const EdgeProps&(Node, Node)>& props,
+                              const std::function<EdgeProps(Node, Node)>& props,
                               size_t max_visits = 1u << 20) const;
 
   size_t EdgeCount() const { return edge_count_; }

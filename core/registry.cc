@@ -136,6 +136,7 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   node.cls = cls;
   node.level.store(kNoLevel, std::memory_order_relaxed);
   node.name.store(nullptr, std::memory_order_relaxed);
+  node.name_ordinal.store(0, std::memory_order_relaxed);
   node.name_source = NameSource::kNone;
   node.first_site_pc.store(0, std::memory_order_relaxed);
   node.foreign_unlocks.store(0, std::memory_order_relaxed);

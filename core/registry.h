@@ -47,6 +47,9 @@ struct LockNode {
   std::atomic<uint32_t> foreign_unlocks{0};  // unlocks by a thread that did not hold it
   std::atomic<uintptr_t> addr{0};
   std::atomic<const char*> name{nullptr};  // interned, engine-owned; set under the registry mutex
+  // Which lock of that name this is (1 = the first one named so; reports print "name#k" for
+  // k > 1): set with `name`, before it.
+  std::atomic<uint32_t> name_ordinal{0};
   std::atomic<uintptr_t> first_site_pc{0};
   // A lock on its owner thread's stack: the frame that holds it, identified by the frame's CFA
   // and the return address stored just below it (0 when not on a stack, or not known).

@@ -288,6 +288,11 @@ const ReportLock* FindLock(const Finding& f, NodeId id) {
   return nullptr;
 }
 
+// After a held stack in the documented partial form (stacks.h, RebuildHeldStack).
+constexpr const char* kPartialHeldNote =
+    "(only where it was taken: the function that took it had returned, so its callers are not "
+    "known)";
+
 std::string Quoted(const ReportLock* l) { return l ? "'" + l->name + "'" : std::string("'?'"); }
 
 // Renders both sinks' forms; symbolizes every stack once.
@@ -311,6 +316,7 @@ void Render(Finding& f) {
          Quoted(from) + " taken" + Where(UserFrame(edge_held[i])) + "\n";
     t += "    " + Quoted(to) + " acquired at:\n" + TextFrames(edge_stacks[i], "      ");
     t += "    while holding " + Quoted(from) + ", acquired at:\n" + TextFrames(edge_held[i], "      ");
+    if (IsPartialStack(e.held_stack)) t += "      " + std::string(kPartialHeldNote) + "\n";
   }
   if (f.stack != 0) t += "  at:\n" + TextFrames(stack, "    ");
   if (f.single_thread) {
@@ -344,7 +350,8 @@ void Render(Finding& f) {
       j += (i ? "," : "") + std::string("{\"from\":") + std::to_string(e.from) +
            ",\"to\":" + std::to_string(e.to) + ",\"thread\":" + JsonThread(e.thread) +
            ",\"stack\":" + JsonFrames(edge_stacks[i]) + ",\"held_stack\":" +
-           JsonFrames(edge_held[i]) + "}";
+           JsonFrames(edge_held[i]) +
+           (IsPartialStack(e.held_stack) ? ",\"held_stack_partial\":true" : "") + "}";
     }
     j += "]";
   }
@@ -364,7 +371,7 @@ bool Matches(const Suppression& s, const Finding& f) {
     return !v.empty() && SuppressionPatternMatches(s.pattern, v);
   };
   for (const ReportLock& l : f.locks) {
-    if (match(l.name)) return true;
+    if (match(l.name) || match(NameWithoutOrdinal(l.name))) return true;
   }
   auto frames_match = [&](StackId id) {
     for (const SymbolizedFrame& fr : SymbolizeStack(id)) {
@@ -542,9 +549,12 @@ uint64_t GroupKey(const Finding& f) {
   paths ^= stack_key(f.stack);
   if (paths == 0) return 0;
   // And the locks' names: heap locks are named by their allocation site, so the fresh pairs of
-  // one pool still group, while distinct named locks inverted by one function stay apart.
+  // one pool still group, while distinct named locks inverted by one function stay apart (the
+  // "#k" that tells apart the locks of one site is left out).
   uint64_t names = 0;
-  for (const ReportLock& l : f.locks) names += Mix64(std::hash<std::string>{}(l.name) + 2);
+  for (const ReportLock& l : f.locks) {
+    names += Mix64(std::hash<std::string>{}(NameWithoutOrdinal(l.name)) + 2);
+  }
   paths = Mix64(paths ^ names);
   return Mix64(paths ^ (static_cast<uint64_t>(f.kind) + 1)) | 1;
 }
@@ -630,7 +640,8 @@ void PublishEdge(const ReportLock& from, const ReportLock& to, const ReportThrea
                      JsonModes(to_modes) + ",\"gates\":" + gate_list +
                      ",\"thread\":" + JsonThread(thread) + ",\"stack\":" +
                      JsonFrames(SymbolizeStack(stack)) + ",\"held_stack\":" +
-                     JsonFrames(SymbolizeStack(held_stack)) + "}\n";
+                     JsonFrames(SymbolizeStack(held_stack)) +
+                     (IsPartialStack(held_stack) ? ",\"held_stack_partial\":true" : "") + "}\n";
   EngineLock lock(s.mu);
   if (!s.summary_written) s.json.Write(line);
 }
@@ -674,7 +685,8 @@ void WriteSummary(const SummaryCounts& c) {
                      ",\"findings\":" + std::to_string(n) +
                      ",\"suppressed\":" + std::to_string(SuppressedCount()) +
                      ",\"locks\":" + std::to_string(c.locks) + ",\"edges\":" +
-                     std::to_string(c.edges) + ",\"acquisitions\":" +
+                     std::to_string(c.edges) + ",\"edge_lines_dropped\":" +
+                     std::to_string(c.edge_lines_dropped) + ",\"acquisitions\":" +
                      std::to_string(c.acquisitions) + ",\"contentions\":" +
                      std::to_string(c.contentions);
   std::string used_text;

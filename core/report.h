@@ -75,6 +75,7 @@ void RemoveFindingCallback(int handle);
 struct SummaryCounts {
   uint64_t locks;  // distinct locks seen during the run
   uint64_t edges;  // distinct lock-order edges learned during the run
+  uint64_t edge_lines_dropped;  // direct edges whose `edge` line was not written (cap per naming pair)
   uint64_t acquisitions, contentions;
 };
 void WriteSummary(const SummaryCounts& c);

@@ -31,6 +31,7 @@ namespace {
 struct Depot {
   EngineMutex mu;
   std::deque<std::vector<uintptr_t>> stacks;                 // id-1 -> pcs
+  std::deque<bool> partial;                                  // id-1 -> RebuildHeldStack's form
   std::unordered_multimap<uint64_t, StackId> by_hash;
 };
 Depot& GetDepot() {
@@ -178,39 +179,51 @@ size_t CaptureFrames(RawFrame* out, size_t max, uintptr_t start_pc) {
 }
 
 std::vector<uintptr_t> RebuildHeldStack(const RawFrame* frames, size_t n, uintptr_t pc,
-                                        uintptr_t cfa, size_t max_depth) {
+                                        uintptr_t cfa, size_t max_depth, bool* partial) {
   std::vector<uintptr_t> out;
   out.push_back(pc);
-  // The acquiring function ran with SP == cfa at its call. Frames older than it have sp > cfa.
+  *partial = true;
+  // The acquiring function called the lock with SP == cfa: its activation, if still there, is
+  // the frame whose sp is cfa (older frames have a larger sp) and it runs the same procedure.
   size_t k = 0;
   while (k < n && frames[k].sp < cfa) ++k;
-  if (k < n && frames[k].sp == cfa) {
-    // Same activation still on the stack if the pc lies in the same procedure.
-    unw_proc_info_t a{}, b{};
-    if (unw_get_proc_info_by_ip(unw_local_addr_space, pc, &a, nullptr) == 0 &&
-        unw_get_proc_info_by_ip(unw_local_addr_space, frames[k].pc - 1, &b, nullptr) == 0 &&
-        a.start_ip == b.start_ip) {
-      ++k;  // frames[k] is the acquiring function itself, now at a later pc
-    }
+  if (k >= n || frames[k].sp != cfa) return out;  // returned: no frame at that depth now
+  unw_proc_info_t a{}, b{};
+  if (unw_get_proc_info_by_ip(unw_local_addr_space, pc, &a, nullptr) != 0 ||
+      unw_get_proc_info_by_ip(unw_local_addr_space, frames[k].pc - 1, &b, nullptr) != 0 ||
+      a.start_ip != b.start_ip) {
+    return out;  // another function's frame at that depth: the acquiring one has returned
   }
-  for (; k < n && out.size() < max_depth; ++k) out.push_back(frames[k].pc);
+  *partial = false;
+  // frames[k] is the acquiring function itself, now at a later pc: its callers follow.
+  for (++k; k < n && out.size() < max_depth; ++k) out.push_back(frames[k].pc);
   return out;
 }
 
-StackId InternStack(const uintptr_t* pcs, size_t n) {
+StackId InternStack(const uintptr_t* pcs, size_t n, bool partial) {
   if (n == 0) return 0;
   Depot& d = GetDepot();
-  uint64_t h = HashPcs(pcs, n);
+  uint64_t h = HashPcs(pcs, n) ^ (partial ? 0x5bd1e9955bd1e995ULL : 0);
   EngineLock lock(d.mu);
   auto range = d.by_hash.equal_range(h);
   for (auto it = range.first; it != range.second; ++it) {
     const auto& s = d.stacks[it->second - 1];
-    if (s.size() == n && std::equal(s.begin(), s.end(), pcs)) return it->second;
+    if (s.size() == n && d.partial[it->second - 1] == partial && std::equal(s.begin(), s.end(), pcs)) {
+      return it->second;
+    }
   }
   d.stacks.emplace_back(pcs, pcs + n);
+  d.partial.push_back(partial);
   StackId id = static_cast<StackId>(d.stacks.size());
   d.by_hash.emplace(h, id);
   return id;
+}
+
+bool IsPartialStack(StackId id) {
+  if (id == 0) return false;
+  Depot& d = GetDepot();
+  EngineLock lock(d.mu);
+  return id <= d.partial.size() && d.partial[id - 1];
 }
 
 std::vector<uintptr_t> GetStack(StackId id) {
@@ -441,6 +454,7 @@ struct JobQueue {
   SymbolizeJob* head = nullptr;
   SymbolizeJob* tail = nullptr;
   std::atomic<uint32_t> pending{0};  // futex word: jobs queued
+  std::atomic<uint32_t> sleeping{0};  // the thread is (about to be) in FUTEX_WAIT on `pending`
   std::atomic<bool> running{false};  // the thread is up (false again in a forked child)
   std::atomic<pid_t> tid{0};
 };
@@ -475,7 +489,11 @@ void* SymbolizerMain(void*) {
       }
     }
     if (j == nullptr) {
-      RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAIT_PRIVATE, 0);
+      q.sleeping.store(1, std::memory_order_seq_cst);
+      if (q.pending.load(std::memory_order_seq_cst) == 0) {
+        RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAIT_PRIVATE, 0);
+      }
+      q.sleeping.store(0, std::memory_order_relaxed);
       continue;
     }
     if (j->post_fn != nullptr) {
@@ -512,9 +530,13 @@ bool Enqueue(SymbolizeJob* j) {
       q.head = j;
     }
     q.tail = j;
-    q.pending.fetch_add(1, std::memory_order_relaxed);
+    q.pending.fetch_add(1, std::memory_order_seq_cst);
   }
-  RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAKE_PRIVATE, 1);
+  // A wake-up only when the thread sleeps: a burst of jobs (a new edge each) costs no syscall
+  // per job. Pairs with the seq_cst store of `sleeping` before the thread re-reads `pending`.
+  if (q.sleeping.load(std::memory_order_seq_cst) != 0 && q.sleeping.exchange(0) != 0) {
+    RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAKE_PRIVATE, 1);
+  }
   return true;
 }
 
@@ -704,6 +726,7 @@ void StacksResetAfterFork(bool symbolizer_was_busy) {
   q.running.store(false, std::memory_order_relaxed);
   q.head = q.tail = nullptr;
   q.pending.store(0, std::memory_order_relaxed);
+  q.sleeping.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace lockaudit::core

@@ -28,13 +28,18 @@ struct RawFrame {
 size_t CaptureFrames(RawFrame* out, size_t max, uintptr_t start_pc);
 
 // Rebuilds the stack of an earlier acquisition made at call site (pc, cfa) from the current
-// frames, assuming the acquiring function is still active on the stack or has returned into
-// one of the current frames (exact for nested lock scopes; otherwise the top frame is exact and
-// the callers are the best match). See DESIGN notes in README.
+// frames. Exact when the acquiring function's activation is still on the stack (nested lock
+// scopes: the frame at `cfa` runs the same function). When it has returned (a helper took the
+// lock: `take_a(); take_b();`), the callers it had are gone and the frames now at that depth
+// belong to other calls: the result is then only the acquisition site, `pc`, and *partial is
+// set (reports say so).
 std::vector<uintptr_t> RebuildHeldStack(const RawFrame* frames, size_t n, uintptr_t pc,
-                                        uintptr_t cfa, size_t max_depth);
+                                        uintptr_t cfa, size_t max_depth, bool* partial);
 
-StackId InternStack(const uintptr_t* pcs, size_t n);
+// `partial`: the stack is the documented partial form (RebuildHeldStack); a partial stack and a
+// full one with the same pcs are distinct.
+StackId InternStack(const uintptr_t* pcs, size_t n, bool partial = false);
+bool IsPartialStack(StackId id);
 std::vector<uintptr_t> GetStack(StackId id);
 size_t DepotSize();
 

@@ -18,12 +18,14 @@
 #include <new>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "config_file.h"
 #include "engine_arena.h"
 #include "engine_mutex.h"
+#include "edge_table.h"
 #include "engine_thread.h"
 #include "hot_path.h"
 #include "known_edges.h"
@@ -50,14 +52,6 @@ namespace {
 
 // ---- Engine state ------------------------------------------------------------------------
 
-struct EdgeRecord {
-  NodeId from = 0, to = 0;
-  LockOrderGraph::EdgeProps props;
-  ReportThread thread;  // first observation
-  bool multi_thread = false;
-  StackId stack = 0, held_stack = 0;
-};
-
 enum class EngineStatus : int { kUninit = 0, kInitializing = 1, kReady = 2, kDisabled = 3 };
 
 struct Engine {
@@ -68,10 +62,11 @@ struct Engine {
   KnownEdges saturated;  // edges that no observation can change (read without graph_mu)
   KnownEdges contexts;   // second level of the threads' context caches
   std::atomic<uint64_t> next_incarnation{1};
-  std::unordered_map<uint64_t, EdgeRecord> edges;  // key: from index << 32 | to index
+  EdgeTable edges;  // under graph_mu: the evidence of every edge of `graph`
   std::set<std::vector<NodeId>> reported_cycles;
   std::set<std::pair<int, std::pair<NodeId, NodeId>>> reported_once;  // (kind, ids) dedupe
   std::map<std::string, int> hierarchy;                              // name -> level
+  std::map<std::string, uint32_t> name_counts;  // under registry.mutex(): locks named so
   // Evidence reuse: the stacks captured for a call site at a given stack depth (pc, cfa), so
   // that code creating many short-lived locks (each new, each a new edge) is not unwound every
   // time. Bounded; cleared when full.
@@ -88,7 +83,14 @@ struct Engine {
   pthread_key_t key{};
   std::atomic<bool> finished{false};
   uint64_t edges_learned = 0;  // under graph_mu; edges of destroyed locks included
+  // Edge lines posted per naming pair (what names the two locks: their name, or their first
+  // site), under graph_mu: code that makes many locks at one site (10,000 in an array) learns
+  // edges between all of them; kEdgeLinesPerPair lines per pair keep the report bounded, the
+  // rest are counted (summary: edge_lines_dropped).
+  std::unordered_map<uint64_t, uint32_t> edge_lines;
+  uint64_t edge_lines_dropped = 0;
 };
+constexpr uint32_t kEdgeLinesPerPair = 16;
 
 alignas(Engine) char g_engine_storage[sizeof(Engine)];
 std::atomic<int> g_status{static_cast<int>(EngineStatus::kUninit)};
@@ -345,6 +347,7 @@ struct NameInputs {
   uintptr_t addr = 0;
   int level = kNoLevel;
   const char* name = nullptr;  // interned, once known
+  uint32_t ordinal = 0;        // with `name`
   uintptr_t site_pc = 0;
   bool on_stack = false;
 };
@@ -359,30 +362,67 @@ NameInputs NameInputsOf(NodeId id) {
   in.addr = n.addr.load(std::memory_order_relaxed);
   in.level = n.level.load(std::memory_order_relaxed);
   in.name = n.name.load(std::memory_order_acquire);
+  in.ordinal = n.name_ordinal.load(std::memory_order_relaxed);
   in.site_pc = n.first_site_pc.load(std::memory_order_relaxed);
   in.on_stack = n.stack_owner_cfa.load(std::memory_order_relaxed) != 0;
   return in;
 }
 
+// A lock's name as reports print it: locks that share a name (many locks first taken at one
+// line) are told apart by their ordinal, "name#2", "name#3"; the first keeps the bare name.
+std::string DisplayName(const char* name, uint32_t ordinal) {
+  if (ordinal <= 1) return name;
+  return std::string(name) + "#" + std::to_string(ordinal);
+}
+
+// Under the registry mutex: `n` is now called `interned` (from `source`). Its ordinal is given
+// when the name is first printed (OrdinalLocked): a program that creates and destroys named
+// locks by the million pays nothing for it.
+void SetNameLocked(LockNode& n, const char* interned, NameSource source) {
+  n.name_ordinal.store(0, std::memory_order_relaxed);
+  n.name.store(interned, std::memory_order_release);
+  n.name_source = source;
+}
+
+// Under the registry mutex: the display name of the named node `n`, its ordinal given now if
+// it has none yet.
+std::string DisplayNameLocked(LockNode& n) {
+  const char* name = n.name.load(std::memory_order_relaxed);
+  uint32_t ordinal = n.name_ordinal.load(std::memory_order_relaxed);
+  if (ordinal == 0) {
+    ordinal = ++E().name_counts[name];
+    n.name_ordinal.store(ordinal, std::memory_order_relaxed);
+  }
+  return DisplayName(name, ordinal);
+}
+
 // The name, stored into the node when it is still the same lock (later calls: one load).
 std::string NameFrom(const NameInputs& in) {
   Engine& e = E();
-  if (in.name != nullptr) return in.name;
-  if (!in.live) return "(destroyed lock)";
-  auto store = [&](const char* interned, NameSource source) {
-    if (interned == nullptr) return;
+  if (in.name != nullptr && in.ordinal != 0) return DisplayName(in.name, in.ordinal);
+  if (!in.live) return in.name != nullptr ? in.name : "(destroyed lock)";
+  if (in.name != nullptr) {  // named (explicitly), not printed yet
     EngineLock lock(e.registry.mutex());
-    if (!e.registry.IsLive(in.id)) return;
     LockNode& n = e.registry.Node(in.id);
-    if (n.name_source < source) {
-      n.name.store(interned, std::memory_order_release);
-      n.name_source = source;
+    if (!e.registry.IsLive(in.id) || n.name.load(std::memory_order_relaxed) == nullptr) {
+      return in.name;
     }
+    return DisplayNameLocked(n);
+  }
+  // The name the node has once `interned` is offered (another thread may have named it first);
+  // empty when the lock is gone.
+  auto store = [&](const char* interned, NameSource source) -> std::string {
+    if (interned == nullptr) return std::string();
+    EngineLock lock(e.registry.mutex());
+    if (!e.registry.IsLive(in.id)) return std::string();
+    LockNode& n = e.registry.Node(in.id);
+    if (n.name_source < source) SetNameLocked(n, interned, source);
+    return DisplayNameLocked(n);
   };
   std::string sym = DataSymbol(in.addr);
   if (!sym.empty()) {
-    store(Intern(sym), NameSource::kSymbol);
-    return sym;
+    std::string stored = store(Intern(sym), NameSource::kSymbol);
+    return stored.empty() ? sym : stored;
   }
   if (in.site_pc != 0) {
     std::string uncached;
@@ -390,8 +430,8 @@ std::string NameFrom(const NameInputs& in) {
     if (site_name == nullptr) {
       return uncached.empty() ? SiteName(in.site_pc, in.on_stack ? "stack@" : "heap@") : uncached;
     }
-    store(site_name, NameSource::kFirstSite);
-    return site_name;
+    std::string stored = store(site_name, NameSource::kFirstSite);
+    return stored.empty() ? std::string(site_name) : stored;
   }
   char buf[48];
   snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(in.addr));
@@ -429,13 +469,13 @@ void PublishEdgeJob(void* arg) {
     // What the edge says now, not when the job was posted: jobs of two threads about one edge
     // may run in either order, and the line written last must carry the latest evidence.
     EngineLock lock(e.graph_mu);
-    auto it = e.edges.find(EdgeKey(j->from.id, j->to.id));
-    if (it != e.edges.end() && it->second.from == j->from.id && it->second.to == j->to.id) {
-      j->from_modes = it->second.props.from_modes;
-      j->to_modes = it->second.props.to_modes;
+    const EdgeRecord* r = e.edges.Find(j->from.id, j->to.id);
+    if (r != nullptr) {
+      j->from_modes = r->from_modes;
+      j->to_modes = r->to_modes;
       std::vector<NameInputs> now;
-      for (uint64_t g : it->second.props.gates) {
-        const NodeId id = static_cast<NodeId>(g);
+      for (uint32_t g = 0; g < r->ngates; ++g) {
+        const NodeId id = static_cast<NodeId>(r->gates[g]);
         // Gates only shrink: each is one of the job's, read while it was live.
         auto same = std::find_if(j->gates.begin(), j->gates.end(),
                                  [id](const NameInputs& in) { return in.id == id; });
@@ -701,10 +741,11 @@ LOCKAUDIT_COLD void ReportHierarchy(ThreadState& ts, NodeId id, Site site) {
     uintptr_t pcs[128];
     for (size_t k = 0; k < n; ++k) pcs[k] = frames[k].pc;
     f.stack = InternStack(pcs, n);
+    bool partial = false;
     std::vector<uintptr_t> held_pcs =
-        RebuildHeldStack(frames, n, h.site.pc, h.site.cfa, E().opts.stack_depth);
+        RebuildHeldStack(frames, n, h.site.pc, h.site.cfa, E().opts.stack_depth, &partial);
     f.edges.push_back(ReportEdge{h.id, id, ThreadOf(ts), f.stack,
-                                 InternStack(held_pcs.data(), held_pcs.size())});
+                                 InternStack(held_pcs.data(), held_pcs.size(), partial)});
     f.message = "'" + acq.name + "' (level " + std::to_string(level) + ") acquired while holding '" +
                 held.name + "' (level " + std::to_string(hl) +
                 "); a lock may only be taken while every held lock has a lower level";
@@ -728,11 +769,13 @@ uint64_t EvidenceKey(uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t d) {
   return Mix64(Mix64(Mix64(a ^ Mix64(b)) ^ c) ^ d);
 }
 
-// Stacks for the new edges held[i] -> (lock being acquired at `site`), i in `fresh`. Reuses
-// the stacks of an earlier capture made at the same call sites and stack depths; otherwise
-// unwinds once and rebuilds each held lock's stack from the current frames.
-void CaptureEvidence(ThreadState& ts, const std::vector<uint32_t>& fresh, Site site,
-                     StackId* stack, std::vector<StackId>* held_stacks) {
+// Stacks for the new edges held[i] -> (lock being acquired at `site`), i in fresh[0..nfresh):
+// held_stacks[k] for fresh[k]. Reuses the stacks of an earlier capture made at the same call
+// sites and stack depths; otherwise unwinds once and rebuilds each held lock's stack from the
+// current frames (RebuildHeldStack: exact, or only the acquisition site when the function that
+// took the held lock has returned).
+void CaptureEvidence(ThreadState& ts, const uint32_t* fresh, uint32_t nfresh, Site site,
+                     StackId* stack, StackId* held_stacks) {
   Engine& e = E();
   constexpr size_t kMaxEvidence = 1 << 16;
   auto lookup = [&e](uint64_t key) -> StackId {
@@ -747,10 +790,10 @@ void CaptureEvidence(ThreadState& ts, const std::vector<uint32_t>& fresh, Site s
   };
   const uint64_t here = EvidenceKey(site.pc, site.cfa, 0, 0);
   bool all_known = (*stack = lookup(here)) != 0;
-  for (uint32_t i : fresh) {
-    const Site& hs = ts.held[i].site;
-    (*held_stacks)[i] = lookup(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa));
-    all_known = all_known && (*held_stacks)[i] != 0;
+  for (uint32_t k = 0; k < nfresh; ++k) {
+    const Site& hs = ts.held[fresh[k]].site;
+    held_stacks[k] = lookup(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa));
+    all_known = all_known && held_stacks[k] != 0;
   }
   if (all_known) return;
   RawFrame frames[128];
@@ -760,17 +803,22 @@ void CaptureEvidence(ThreadState& ts, const std::vector<uint32_t>& fresh, Site s
   for (size_t k = 0; k < nf; ++k) pcs[k] = frames[k].pc;
   *stack = InternStack(pcs, nf);
   remember(here, *stack);
-  // Locks taken at one site in one frame (a loop, nested guards) share their held stack.
-  std::map<std::pair<uintptr_t, uintptr_t>, StackId> rebuilt;
-  for (uint32_t i : fresh) {
-    const Site& hs = ts.held[i].site;
-    auto [it, added] = rebuilt.try_emplace({hs.pc, hs.cfa}, 0);
-    if (added) {
-      std::vector<uintptr_t> hp = RebuildHeldStack(frames, nf, hs.pc, hs.cfa, depth);
-      it->second = InternStack(hp.data(), hp.size());
-      remember(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa), it->second);
+  for (uint32_t k = 0; k < nfresh; ++k) {
+    const Site& hs = ts.held[fresh[k]].site;
+    // Locks taken at one site in one frame (a loop, nested guards) share their held stack.
+    bool shared = false;
+    for (uint32_t p = 0; p < k && !shared; ++p) {
+      const Site& ps = ts.held[fresh[p]].site;
+      if (ps.pc == hs.pc && ps.cfa == hs.cfa) {
+        held_stacks[k] = held_stacks[p];
+        shared = true;
+      }
     }
-    (*held_stacks)[i] = it->second;
+    if (shared) continue;
+    bool partial = false;
+    std::vector<uintptr_t> hp = RebuildHeldStack(frames, nf, hs.pc, hs.cfa, depth, &partial);
+    held_stacks[k] = InternStack(hp.data(), hp.size(), partial);
+    remember(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa), held_stacks[k]);
   }
 }
 
@@ -779,55 +827,120 @@ struct PendingCycle {
   std::vector<EdgeRecord> edges;
 };
 
-// Learns every edge held[i] -> id (the thread is acquiring `id` with `flags` at `site`) and
-// reports the cycles they close. Two phases so that stacks are captured without graph_mu
-// (unwinding may take the dynamic loader's lock, which a dlopen'ing thread holds while it may
-// be waiting for graph_mu inside a static constructor).
+// What a lock's edge lines are counted under (Engine::edge_lines): its name when it has one,
+// else its first lock site.
+uint64_t NamingKey(NodeId id) {
+  LockNode& n = E().registry.Node(id);
+  const char* name = n.name.load(std::memory_order_acquire);
+  if (name != nullptr) return Mix64(std::hash<std::string_view>{}(name));
+  return Mix64(n.first_site_pc.load(std::memory_order_relaxed) * 2 +
+               (n.stack_owner_cfa.load(std::memory_order_relaxed) != 0 ? 1 : 0));
+}
+
+// Under graph_mu: may the new direct edge from->to have its line written?
+bool TakeEdgeLine(NodeId from, NodeId to) {
+  Engine& e = E();
+  uint32_t& count = e.edge_lines[Mix64(NamingKey(from) ^ Mix64(NamingKey(to) + 1))];
+  if (count >= kEdgeLinesPerPair) {
+    ++e.edge_lines_dropped;
+    return false;
+  }
+  ++count;
+  return true;
+}
+
 // Remembers a saturated edge for every mode pair its observations cover: no gate left, and
 // already seen by two threads (so another thread's observation cannot change single_thread).
 void MarkSaturated(const EdgeRecord& r) {
-  if (!r.props.gates.empty() || !r.multi_thread) return;
+  if (r.ngates != 0 || !r.multi_thread) return;
   for (uint8_t fm : {uint8_t{1}, uint8_t{2}}) {
     for (uint8_t tm : {uint8_t{1}, uint8_t{2}}) {
-      if ((r.props.from_modes & fm) && (r.props.to_modes & tm)) {
+      if ((r.from_modes & fm) && (r.to_modes & tm)) {
         E().saturated.Insert(KnownEdges::Key(r.from, r.to, fm, tm));
       }
     }
   }
 }
 
+ReportThread ThreadOfEdge(const EdgeRecord& r) { return ReportThread{r.tid, r.thread_name}; }
+
+// An acquisition learns edges from the innermost kEdgeWindow held locks only (lockdep learns
+// one, from the nearest): an edge from a lock held further out is implied by the chain of
+// direct edges between the held locks, each learned when the next was taken. So the cost of a
+// new context does not grow with the held depth (a thread holding 2,000 locks pays for 16).
+constexpr uint32_t kEdgeWindow = 16;
+// Gate candidates: the outermost exclusively held locks, among the first kGateScan held.
+constexpr uint32_t kGateScan = 64;
+
+// Learns the edges held[i] -> id for the innermost kEdgeWindow held locks (the thread is
+// acquiring `id` with `flags` at `site`) and reports the cycles they close. Two phases so that
+// stacks are captured without graph_mu (unwinding may take the dynamic loader's lock, which a
+// dlopen'ing thread holds while it may be waiting for graph_mu inside a static constructor).
 LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
   Engine& e = E();
   // Entries another thread unlocked behind this one's back are stale: they are neither the
-  // source of an edge nor a gate.
+  // source of an edge nor a gate. Only the entries this acquisition reads are checked.
+  auto stale = [&e](const HeldLock& h) {
+    return e.registry.IsLive(h.id) &&
+           e.registry.Node(h.id).foreign_unlocks.load(std::memory_order_relaxed) !=
+               h.foreign_unlocks_at;
+  };
   for (uint32_t i = ts.held_count; i-- > 0;) {
-    const HeldLock& h = ts.held[i];
-    if (e.registry.IsLive(h.id) &&
-        e.registry.Node(h.id).foreign_unlocks.load(std::memory_order_relaxed) != h.foreign_unlocks_at) {
-      RemoveHeld(ts, i);
+    if (i + kEdgeWindow < ts.held_count && i >= kGateScan) {
+      i = kGateScan;  // skip the middle: neither an edge source nor a gate candidate
+      continue;
     }
+    if (stale(ts.held[i])) RemoveHeld(ts, i);
   }
   const uint32_t n = ts.held_count;
+  const uint32_t first = n > kEdgeWindow ? n - kEdgeWindow : 0;  // the window: [first, n)
   const uint8_t to_mode_bit = (flags & kShared) ? 2 : 1;
   // Lock-free first: when every edge of this context is saturated, nothing can change.
   bool all_saturated = true;
-  for (uint32_t i = 0; i < n && all_saturated; ++i) {
+  for (uint32_t i = first; i < n && all_saturated; ++i) {
     if (ts.held[i].id == id) continue;
     all_saturated = e.saturated.Contains(KnownEdges::Key(
         ts.held[i].id, id, (ts.held[i].flags & kShared) ? 2 : 1, to_mode_bit));
   }
   if (all_saturated) return;
   Inside inside;
-  std::vector<uint32_t> fresh;  // held indices whose edge into `id` is not known yet
+  // Gate candidates: the first kMaxGates + 1 locks held exclusively (an edge's own `from` is
+  // left out of its gates). Only a lock held exclusively keeps other threads out: two readers
+  // of G do not exclude each other, so a lock held shared is no gate.
+  constexpr uint32_t kMaxGates = EdgeRecord::kMaxGates;
+  uint64_t candidates[kMaxGates + 1];
+  uint32_t ncandidates = 0;
+  for (uint32_t k = 0; k < n && k < kGateScan && ncandidates < kMaxGates + 1; ++k) {
+    const HeldLock& h = ts.held[k];
+    if (h.id == id || (h.flags & kShared)) continue;
+    if (std::find(candidates, candidates + ncandidates, h.id) != candidates + ncandidates) continue;
+    candidates[ncandidates++] = h.id;
+  }
+  auto gates_of = [&](NodeId from, uint64_t* out) -> uint8_t {
+    uint8_t m = 0;
+    for (uint32_t k = 0; k < ncandidates && m < kMaxGates; ++k) {
+      if (candidates[k] != from) out[m++] = candidates[k];
+    }
+    std::sort(out, out + m);
+    return m;
+  };
+  uint32_t fresh[kEdgeWindow];  // held indices whose edge into `id` is not known yet
+  uint32_t nfresh = 0;
   {
     EngineLock lock(e.graph_mu);
-    for (uint32_t i = 0; i < n; ++i) {
-      if (ts.held[i].id != id && !e.edges.count(EdgeKey(ts.held[i].id, id))) fresh.push_back(i);
+    for (uint32_t i = first; i < n; ++i) {
+      if (ts.held[i].id != id && e.edges.Find(ts.held[i].id, id) == nullptr) fresh[nfresh++] = i;
     }
   }
   StackId stack = 0;
-  std::vector<StackId> held_stacks(n, 0);
-  if (!fresh.empty()) CaptureEvidence(ts, fresh, site, &stack, &held_stacks);
+  StackId fresh_held_stacks[kEdgeWindow] = {};
+  if (nfresh != 0) CaptureEvidence(ts, fresh, nfresh, site, &stack, fresh_held_stacks);
+  auto held_stack_of = [&](uint32_t i) -> StackId {
+    for (uint32_t k = 0; k < nfresh; ++k) {
+      if (fresh[k] == i) return fresh_held_stacks[k];
+    }
+    return 0;  // learned meanwhile by another thread: its evidence is kept
+  };
   // Bit 4: a read request that queues behind writers (kWriterPreferring): not "shared only" for
   // the read-read rule of FindCycle, which exempts only requests no reader can block.
   const uint8_t to_mode = static_cast<uint8_t>(
@@ -841,71 +954,71 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     e.registry.Node(id).in_graph.store(true, std::memory_order_seq_cst);
     if (!e.registry.IsLive(id)) return;
     std::vector<std::pair<NodeId, NodeId>> to_check;
-    for (uint32_t i = 0; i < n; ++i) {
+    for (uint32_t i = first; i < n; ++i) {
       const HeldLock& a = ts.held[i];
       if (a.id == id) continue;
       LockNode& an = e.registry.Node(a.id);
       an.in_graph.store(true, std::memory_order_seq_cst);
       if (!e.registry.IsLive(a.id)) continue;
-      std::vector<uint64_t> gates;
-      // Only a lock held exclusively keeps other threads out: two readers of G do not exclude
-      // each other, so a lock held shared is no gate.
-      for (uint32_t k = 0; k < n; ++k) {
-        if (k != i && ts.held[k].id != id && !(ts.held[k].flags & kShared)) {
-          gates.push_back(ts.held[k].id);
-        }
-      }
-      std::sort(gates.begin(), gates.end());
-      gates.erase(std::unique(gates.begin(), gates.end()), gates.end());
+      uint64_t gates[kMaxGates];
+      const uint8_t ngates = gates_of(a.id, gates);
       const uint8_t from_mode = (a.flags & kShared) ? 2 : 1;
-      auto it = e.edges.find(EdgeKey(a.id, id));
-      if (it == e.edges.end()) {
+      EdgeRecord* r = e.edges.Find(a.id, id);
+      if (r == nullptr) {
         bool closes = false;
-        e.graph.InsertEdge(IndexOf(a.id), IndexOf(id), &closes);
-        EdgeRecord r;
-        r.from = a.id;
-        r.to = id;
-        r.props.gates = std::move(gates);
-        r.props.from_modes = from_mode;
-        r.props.to_modes = to_mode;
-        r.thread = ThreadOf(ts);
-        r.stack = stack;
-        r.held_stack = held_stacks[i];
-        e.edges.emplace(EdgeKey(a.id, id), r);
-        MarkSaturated(r);
+        if ((r = e.edges.FindByIndex(IndexOf(a.id), IndexOf(id))) != nullptr) {
+          // A record of earlier locks at these indices (never expected: a lock's edges go with
+          // it, ForgetNode): the graph has the edge; the record starts again.
+          *r = EdgeRecord();
+          r->from = a.id;
+          r->to = id;
+          closes = e.graph.IsBackEdge(IndexOf(a.id), IndexOf(id));
+        } else if ((r = e.edges.Insert(a.id, id)) != nullptr) {
+          e.graph.InsertEdge(IndexOf(a.id), IndexOf(id), &closes, /*known_absent=*/true);
+        } else {
+          continue;  // out of memory: not learned
+        }
+        memcpy(r->gates, gates, sizeof(uint64_t) * ngates);
+        r->ngates = ngates;
+        r->from_modes = from_mode;
+        r->to_modes = to_mode;
+        r->tid = ts.tid;
+        strncpy(r->thread_name, ts.name, sizeof r->thread_name - 1);
+        r->stack = stack;
+        r->held_stack = held_stack_of(i);
+        // Direct nesting: enough to rebuild cycles.
+        r->posted = i + 1 == n && TakeEdgeLine(a.id, id);
+        MarkSaturated(*r);
         ++e.edges_learned;
-        if (i + 1 == n) new_edges.push_back(r);  // direct nesting: enough to rebuild cycles
+        if (r->posted) new_edges.push_back(*r);
         if (closes || e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
         continue;
       }
-      EdgeRecord& r = it->second;
       bool changed = false;
-      std::vector<uint64_t> both;
-      std::set_intersection(r.props.gates.begin(), r.props.gates.end(), gates.begin(),
-                            gates.end(), std::back_inserter(both));
-      if (both.size() != r.props.gates.size()) {
-        r.props.gates = std::move(both);
+      uint64_t both[kMaxGates];
+      uint8_t nboth = static_cast<uint8_t>(
+          std::set_intersection(r->gates, r->gates + r->ngates, gates, gates + ngates, both) - both);
+      if (nboth != r->ngates) {
+        memcpy(r->gates, both, sizeof(uint64_t) * nboth);
+        r->ngates = nboth;
         changed = true;
       }
-      if ((r.props.from_modes | from_mode) != r.props.from_modes ||
-          (r.props.to_modes | to_mode) != r.props.to_modes) {
-        r.props.from_modes |= from_mode;
-        r.props.to_modes |= to_mode;
+      if ((r->from_modes | from_mode) != r->from_modes || (r->to_modes | to_mode) != r->to_modes) {
+        r->from_modes |= from_mode;
+        r->to_modes |= to_mode;
         changed = true;
       }
-      if (r.thread.tid != ts.tid && !r.multi_thread) {
-        r.multi_thread = true;
+      if (r->tid != ts.tid && !r->multi_thread) {
+        r->multi_thread = true;
         changed = true;
       }
-      if (changed) MarkSaturated(r);
+      if (changed) MarkSaturated(*r);
       if (changed && e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
-      if (changed) changed_edges.push_back(r);
+      if (changed && r->posted) changed_edges.push_back(*r);
     }
-    static const LockOrderGraph::EdgeProps kNone;
-    auto props = [&e](LockOrderGraph::Node x, LockOrderGraph::Node y)
-        -> const LockOrderGraph::EdgeProps& {
-      auto it = e.edges.find((static_cast<uint64_t>(x) << 32) | y);
-      return it == e.edges.end() ? kNone : it->second.props;
+    auto props = [&e](LockOrderGraph::Node x, LockOrderGraph::Node y) {
+      const EdgeRecord* r = e.edges.FindByIndex(x, y);
+      return r == nullptr ? LockOrderGraph::EdgeProps{} : r->Props();
     };
     for (const auto& [x, y] : to_check) {
       std::vector<LockOrderGraph::Node> c = e.graph.FindCycle(IndexOf(x), IndexOf(y), props);
@@ -918,7 +1031,11 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
       if (!e.reported_cycles.insert(CanonicalCycle(pc.nodes)).second) continue;
       for (size_t k = 0; k < pc.nodes.size(); ++k) {
         NodeId from = pc.nodes[k], to = pc.nodes[(k + 1) % pc.nodes.size()];
-        pc.edges.push_back(e.edges[EdgeKey(from, to)]);
+        const EdgeRecord* r = e.edges.Find(from, to);
+        EdgeRecord none;
+        none.from = from;
+        none.to = to;
+        pc.edges.push_back(r != nullptr ? *r : none);
       }
       cycles.push_back(std::move(pc));
     }
@@ -926,9 +1043,11 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
   auto post = [](const EdgeRecord& r, bool update) {
     // The edge line names its locks, and naming may symbolize: that runs on the symbolizer
     // thread, never on this one (which may hold an allocator lock, stacks.h).
-    auto* job = new EdgeJob{NameInputsOf(r.from), NameInputsOf(r.to), r.thread, r.stack,
-                            r.held_stack, r.props.from_modes, r.props.to_modes, {}, update};
-    for (uint64_t g : r.props.gates) job->gates.push_back(NameInputsOf(static_cast<NodeId>(g)));
+    auto* job = new EdgeJob{NameInputsOf(r.from), NameInputsOf(r.to), ThreadOfEdge(r), r.stack,
+                            r.held_stack, r.from_modes, r.to_modes, {}, update};
+    for (uint32_t g = 0; g < r.ngates; ++g) {
+      job->gates.push_back(NameInputsOf(static_cast<NodeId>(r.gates[g])));
+    }
     if (!PostToSymbolizerThread(PublishEdgeJob, job)) PublishEdgeJob(job);
   };
   for (const EdgeRecord& r : new_edges) post(r, false);
@@ -945,8 +1064,8 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     bool single = true;
     std::set<uint32_t> tids;
     for (const EdgeRecord& r : pc.edges) {
-      f.edges.push_back(ReportEdge{r.from, r.to, r.thread, r.stack, r.held_stack});
-      if (tids.insert(r.thread.tid).second) f.threads.push_back(r.thread);
+      f.edges.push_back(ReportEdge{r.from, r.to, ThreadOfEdge(r), r.stack, r.held_stack});
+      if (tids.insert(r.tid).second) f.threads.push_back(ThreadOfEdge(r));
       single = single && !r.multi_thread;
     }
     f.single_thread = single && tids.size() == 1;
@@ -1194,8 +1313,8 @@ void ForgetNode(NodeId id, void*) {
   if (e.registry.Node(id).in_graph.load(std::memory_order_seq_cst)) {
     EngineLock lock(e.graph_mu);
     uint32_t x = IndexOf(id);
-    for (LockOrderGraph::Node y : e.graph.Successors(x)) e.edges.erase(EdgeKey(x, y));
-    for (LockOrderGraph::Node w : e.graph.Predecessors(x)) e.edges.erase(EdgeKey(w, x));
+    for (LockOrderGraph::Node y : e.graph.Successors(x)) e.edges.Erase(x, y);
+    for (LockOrderGraph::Node w : e.graph.Predecessors(x)) e.edges.Erase(w, x);
     e.graph.RemoveNode(x);
   }
   e.registry.Recycle(id);
@@ -1220,9 +1339,9 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level,
   LockNode& n = e.registry.Node(id);
   if (api_managed) n.api_managed.store(true, std::memory_order_relaxed);
   if (name != nullptr && name[0] != '\0') {
+    const char* interned = Intern(name);
     EngineLock l(e.registry.mutex());
-    n.name.store(Intern(name), std::memory_order_release);
-    n.name_source = NameSource::kExplicit;
+    if (interned != nullptr) SetNameLocked(n, interned, NameSource::kExplicit);
   }
   if (level != kNoLevel) {
     SetLevel(n, level);
@@ -1544,6 +1663,7 @@ int Finish() noexcept {
   {
     EngineLock lock(e.graph_mu);
     c.edges = e.edges_learned;
+    c.edge_lines_dropped = e.edge_lines_dropped;
   }
   for (ThreadState* t = e.threads.load(); t; t = t->next) {
     for (uint32_t i = 0; i < ThreadState::kIdCacheSize; ++i) {
@@ -1608,11 +1728,11 @@ GraphSnapshot SnapshotGraph() {
   std::set<NodeId> nodes;
   {
     EngineLock lock(E().graph_mu);
-    for (const auto& [k, r] : E().edges) {
+    E().edges.ForEach([&](const EdgeRecord& r) {
       g.edges.push_back({r.from, r.to});
       nodes.insert(r.from);
       nodes.insert(r.to);
-    }
+    });
   }
   for (NodeId id : nodes) g.nodes.push_back(LockOf(id));
   return g;
@@ -1625,11 +1745,11 @@ std::vector<LatentViolation> VerifyHierarchy() {
   std::vector<std::pair<NodeId, NodeId>> bad;
   {
     EngineLock lock(E().graph_mu);
-    for (const auto& [k, r] : E().edges) {
-      if (!E().registry.IsLive(r.from) || !E().registry.IsLive(r.to)) continue;
+    E().edges.ForEach([&](const EdgeRecord& r) {
+      if (!E().registry.IsLive(r.from) || !E().registry.IsLive(r.to)) return;
       int a = E().registry.Node(r.from).level.load(), b = E().registry.Node(r.to).level.load();
       if (a != kNoLevel && b != kNoLevel && a >= b) bad.push_back({r.from, r.to});
-    }
+    });
   }
   for (const auto& [a, b] : bad) out.push_back({LockOf(a), LockOf(b)});
   return out;

@@ -70,6 +70,7 @@ struct Sighting {
   ThreadInfo thread;
   Stack stack;       // where the `to` lock was acquired
   Stack held_stack;  // where the `from` lock had been acquired
+  bool held_stack_partial = false;
 };
 
 // One edge of the union. Invariant: at most one Sighting per run.
@@ -114,7 +115,8 @@ void AddReport(const Report& report, MergedGraph& graph) {
                                   [run](const Sighting& s) { return s.run == run; });
     if (!seen) {
       sightings.push_back(Sighting{.run = run, .thread = edge.thread, .stack = edge.stack,
-                                   .held_stack = edge.held_stack});
+                                   .held_stack = edge.held_stack,
+                                   .held_stack_partial = edge.held_stack_partial});
     }
     // A gate without a stable name cannot be matched across runs: it is dropped (the cycle is
     // then kept, never wrongly left out).
@@ -334,6 +336,7 @@ std::string CycleJson(const MergedGraph& graph, const std::vector<LockPair>& edg
     jedges.push_back({{"from", i + 1}, {"to", (i + 1) % edges.size() + 1}, {"thread", thread},
                       {"stack", StackJson(s.stack)}, {"held_stack", StackJson(s.held_stack)},
                       {"file", run.file}, {"pid", run.pid ? nlohmann::json(*run.pid) : nlohmann::json()}});
+    if (s.held_stack_partial) jedges.back()["held_stack_partial"] = true;
     threads.push_back(thread);
   }
   nlohmann::json line = {

@@ -42,6 +42,7 @@ struct FindingEdge {
   ThreadInfo thread{};
   Stack stack{};        // where `to` was acquired
   Stack held_stack{};   // where `from` had been acquired
+  bool held_stack_partial = false;  // held_stack is only that site (its function had returned)
 };
 
 // A "finding" line.
@@ -78,6 +79,7 @@ struct EdgeRecord {
   ThreadInfo thread{};
   Stack stack{};        // where `to` was acquired
   Stack held_stack{};   // where `from` had been acquired
+  bool held_stack_partial = false;  // held_stack is only that site (its function had returned)
 };
 
 // A "summary" line, written at exit. Absent counters read as 0.

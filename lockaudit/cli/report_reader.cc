@@ -63,12 +63,18 @@ ThreadInfo ParseThread(const json& thread) {
   return ThreadInfo{.tid = GetInt(thread, "tid"), .name = GetString(thread, "name")};
 }
 
+bool PartialFlag(const json& edge) {
+  auto it = edge.find("held_stack_partial");
+  return it != edge.end() && it->is_boolean() && it->get<bool>();
+}
+
 FindingEdge ParseFindingEdge(const json& edge) {
   return FindingEdge{.from = GetInt(edge, "from"),
                      .to = GetInt(edge, "to"),
                      .thread = ParseThread(GetObject(edge, "thread")),
                      .stack = ParseStack(edge, "stack"),
-                     .held_stack = ParseStack(edge, "held_stack")};
+                     .held_stack = ParseStack(edge, "held_stack"),
+                     .held_stack_partial = PartialFlag(edge)};
 }
 
 Finding ParseFinding(const json& line) {
@@ -107,7 +113,8 @@ EdgeRecord ParseEdge(const json& line) {
                   .to_modes = ParseModes(line, "to_modes"),
                   .thread = ParseThread(GetObject(line, "thread")),
                   .stack = ParseStack(line, "stack"),
-                  .held_stack = ParseStack(line, "held_stack")};
+                  .held_stack = ParseStack(line, "held_stack"),
+                  .held_stack_partial = PartialFlag(line)};
   for (const json& gate : GetArray(line, "gates")) edge.gates.push_back(ParseLock(gate));
   return edge;
 }

@@ -21,6 +21,10 @@ void RenderEdge(const Finding& finding, const FindingEdge& edge, size_t number, 
       << FormatThread(edge.thread) << ")\n";
   out << "    " << from << " was acquired at:\n";
   RenderFrames(edge.held_stack, out);
+  if (edge.held_stack_partial) {
+    out << "    (only where it was taken: the function that took it had returned, so its "
+           "callers are not known)\n";
+  }
   out << "    " << to << " acquired at:\n";
   RenderFrames(edge.stack, out);
 }

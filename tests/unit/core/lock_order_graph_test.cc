@@ -77,10 +77,7 @@ class Oracle {
   Adj all_, dag_;
 };
 
-const EdgeProps& NoProps(Node, Node) {
-  static const EdgeProps kNone;
-  return kNone;
-}
+EdgeProps NoProps(Node, Node) { return EdgeProps{}; }
 
 // Checks that `cycle` (as FindCycle returns it for the edge x->y) is a real closed walk in `g`
 // that starts with x, y.
@@ -213,22 +210,28 @@ TEST(LockOrderGraphTest, ReordersChainInsertedBackwards) {
 // ---- FindCycle on hand-built graphs --------------------------------------------------------
 
 // Edge properties keyed by edge; edges without an entry have no gates and unknown modes.
+struct TestProps {
+  std::vector<uint64_t> gates;
+  uint8_t from_modes = 0, to_modes = 0;
+};
 class PropsMap {
  public:
-  void Set(Node x, Node y, EdgeProps p) {
+  void Set(Node x, Node y, TestProps p) {
     std::sort(p.gates.begin(), p.gates.end());
     props_[{x, y}] = std::move(p);
   }
-  std::function<const EdgeProps&(Node, Node)> Fn() const {
-    return [this](Node x, Node y) -> const EdgeProps& {
+  std::function<EdgeProps(Node, Node)> Fn() const {
+    return [this](Node x, Node y) -> EdgeProps {
       auto it = props_.find({x, y});
-      return it == props_.end() ? kNone : it->second;
+      if (it == props_.end()) return EdgeProps{};
+      const TestProps& p = it->second;
+      return EdgeProps{p.gates.data(), static_cast<uint32_t>(p.gates.size()), p.from_modes,
+                       p.to_modes};
     };
   }
 
  private:
-  static inline const EdgeProps kNone{};
-  std::map<std::pair<Node, Node>, EdgeProps> props_;
+  std::map<std::pair<Node, Node>, TestProps> props_;
 };
 
 // Inserts the edges in order; returns whether the last one was reported as closing a cycle.

@@ -89,6 +89,7 @@ struct Held {
   Site site;
   int site_line = 0, outer_line = 0;
   std::vector<uintptr_t> rebuilt;
+  bool partial = true;
 };
 
 // "Locks" once (records the site), then "locks" again through a deeper call; the stack of the
@@ -98,7 +99,31 @@ STACKS_TEST_NOINLINE void HeldAcquirer(Held* h) {
   RecordSite(&h->site);
   RawFrame frames[64];
   size_t n = CaptureAll(frames, 64);
-  h->rebuilt = lockaudit::core::RebuildHeldStack(frames, n, h->site.pc, h->site.cfa, 64);
+  h->rebuilt =
+      lockaudit::core::RebuildHeldStack(frames, n, h->site.pc, h->site.cfa, 64, &h->partial);
+  STACKS_TEST_BARRIER();
+}
+
+// The helper pattern: `TakeA(); TakeB();` from one function. TakeA "locks" and returns; TakeB,
+// at the same depth, "locks" again and rebuilds TakeA's stack from its own frames.
+STACKS_TEST_NOINLINE void TakeA(Held* h) {
+  h->site_line = __LINE__ + 1;
+  RecordSite(&h->site);
+  STACKS_TEST_BARRIER();
+}
+
+STACKS_TEST_NOINLINE void TakeB(Held* h) {
+  RawFrame frames[64];
+  size_t n = CaptureAll(frames, 64);
+  h->rebuilt =
+      lockaudit::core::RebuildHeldStack(frames, n, h->site.pc, h->site.cfa, 64, &h->partial);
+  STACKS_TEST_BARRIER();
+}
+
+STACKS_TEST_NOINLINE void AThenB(Held* h) {
+  h->outer_line = __LINE__ + 1;
+  TakeA(h);
+  TakeB(h);
   STACKS_TEST_BARRIER();
 }
 
@@ -213,6 +238,7 @@ TEST(StacksTest, SameCallSiteGivesSameStackId) {
 TEST(StacksTest, RebuiltHeldStackStartsAtSiteAndContinuesWithCallers) {
   stacks_test::Held h;
   stacks_test::HeldOuter(&h);
+  EXPECT_FALSE(h.partial);
   ASSERT_GE(h.rebuilt.size(), 3u);
   EXPECT_EQ(h.rebuilt[0], h.site.pc);
   StackId id = InternStack(h.rebuilt.data(), h.rebuilt.size());
@@ -237,8 +263,24 @@ TEST(StacksTest, RebuiltHeldStackRespectsMaxDepth) {
   stacks_test::HeldOuter(&h);
   RawFrame frames[64];
   size_t n = CaptureFrames(frames, 64, 0);
-  std::vector<uintptr_t> one = RebuildHeldStack(frames, n, h.site.pc, h.site.cfa, 1);
+  bool partial = false;
+  std::vector<uintptr_t> one = RebuildHeldStack(frames, n, h.site.pc, h.site.cfa, 1, &partial);
   EXPECT_EQ(one, std::vector<uintptr_t>{h.site.pc});
+}
+
+// A lock taken by a helper that has returned: its callers are gone, and the frames now at its
+// depth are another call's. The rebuilt stack is only the acquisition site, marked partial,
+// never TakeB's frames under TakeA's site.
+TEST(StacksTest, HeldStackOfAReturnedHelperIsOnlyItsSiteAndPartial) {
+  stacks_test::Held h;
+  stacks_test::AThenB(&h);
+  EXPECT_TRUE(h.partial);
+  ASSERT_EQ(h.rebuilt, std::vector<uintptr_t>{h.site.pc});
+  std::vector<SymbolizedFrame> frames = SymbolizeStack(InternStack(h.rebuilt.data(), 1, true));
+  ASSERT_EQ(frames.size(), 1u);
+  ExpectFrame(frames[0], "TakeA", h.site_line);
+  EXPECT_TRUE(IsPartialStack(InternStack(h.rebuilt.data(), 1, true)));
+  EXPECT_FALSE(IsPartialStack(InternStack(h.rebuilt.data(), 1, false)));
 }
 
 TEST(StacksTest, DataSymbolNamesGlobalObject) {
