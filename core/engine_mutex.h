@@ -84,9 +84,13 @@ class EngineMutex {
 };
 static_assert(sizeof(EngineMutex) == sizeof(uint32_t), "EngineMutex is one futex word");
 
+struct AdoptLockTag {};
+constexpr AdoptLockTag kAdoptLock{};
+
 class EngineLock {
  public:
   explicit EngineLock(EngineMutex& mu) noexcept : mu_(mu) { mu_.lock(); }
+  EngineLock(EngineMutex& mu, AdoptLockTag) noexcept : mu_(mu) {}  // already locked by the caller
   ~EngineLock() { mu_.unlock(); }
   EngineLock(const EngineLock&) = delete;
   EngineLock& operator=(const EngineLock&) = delete;

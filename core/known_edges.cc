@@ -17,8 +17,9 @@ uint64_t KnownEdges::Key(uint64_t from, uint64_t to, uint8_t from_mode, uint8_t 
 
 bool KnownEdges::Contains(uint64_t key) const noexcept {
   if (slots_ == nullptr) return false;
+  const size_t mask = mask_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < kMaxProbe; ++i) {
-    uint64_t v = slots_[(key + i) & (kSlots - 1)].load(std::memory_order_relaxed);
+    uint64_t v = slots_[(key + i) & mask].load(std::memory_order_relaxed);
     if (v == key) return true;
     if (v == 0) return false;
   }
@@ -27,9 +28,19 @@ bool KnownEdges::Contains(uint64_t key) const noexcept {
 
 void KnownEdges::Insert(uint64_t key) noexcept {
   if (slots_ == nullptr) return;
-  if (count_.load(std::memory_order_relaxed) >= kSlots / 2) Clear();
+  size_t mask = mask_.load(std::memory_order_relaxed);
+  if (count_.load(std::memory_order_relaxed) >= (mask + 1) / 2) {
+    if (mask + 1 < kSlots) {
+      // Grow: use twice the slots of the same reservation. Keys stored under the smaller mask
+      // stay true facts; those the new mask no longer probes are merely unreachable.
+      mask_.compare_exchange_strong(mask, mask * 2 + 1, std::memory_order_relaxed);
+      mask = mask_.load(std::memory_order_relaxed);
+    } else {
+      Clear();
+    }
+  }
   for (size_t i = 0; i < kMaxProbe; ++i) {
-    std::atomic<uint64_t>& slot = slots_[(key + i) & (kSlots - 1)];
+    std::atomic<uint64_t>& slot = slots_[(key + i) & mask];
     uint64_t v = slot.load(std::memory_order_relaxed);
     if (v == key) return;
     if (v == 0 && slot.compare_exchange_strong(v, key, std::memory_order_relaxed)) {
@@ -45,6 +56,7 @@ void KnownEdges::Clear() noexcept {
   // Zero pages atomically per page for concurrent readers; the memory is returned as well.
   madvise(slots_, kSlots * sizeof(uint64_t), MADV_DONTNEED);
   count_.store(0, std::memory_order_relaxed);
+  mask_.store(kFirstSlots - 1, std::memory_order_relaxed);
 }
 
 }  // namespace lockaudit::core

@@ -9,7 +9,9 @@
 // (a reader then sees a key or zero: a false "unknown" only sends it to the locked path).
 // Invariants: a key holds NodeIds with their generations, so a key of a destroyed lock never
 // matches a live lock again (stale keys are harmless and vanish at the next Clear()).
-// Cost: one hash probe sequence per edge; 8 MiB of virtual memory, touched as it fills.
+// Cost: one hash probe sequence per edge; 8 MiB of virtual memory, of which the table uses the
+// first 64 KiB and twice as much each time it is half full: its resident memory follows the
+// keys it holds (8-32 bytes each), not the reservation. Full at 8 MiB, it is cleared.
 #ifndef LOCKAUDIT_CORE_KNOWN_EDGES_H_
 #define LOCKAUDIT_CORE_KNOWN_EDGES_H_
 
@@ -22,6 +24,7 @@ namespace lockaudit::core {
 class KnownEdges {
  public:
   static constexpr size_t kSlots = size_t{1} << 20;
+  static constexpr size_t kFirstSlots = size_t{1} << 13;
   static constexpr size_t kMaxProbe = 32;
 
   KnownEdges();
@@ -34,6 +37,7 @@ class KnownEdges {
  private:
   std::atomic<uint64_t>* slots_ = nullptr;
   std::atomic<size_t> count_{0};
+  std::atomic<size_t> mask_{kFirstSlots - 1};  // slots in use - 1: grows, never shrinks but at Clear()
 };
 
 }  // namespace lockaudit::core

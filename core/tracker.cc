@@ -769,33 +769,51 @@ uint64_t EvidenceKey(uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t d) {
   return Mix64(Mix64(Mix64(a ^ Mix64(b)) ^ c) ^ d);
 }
 
-// Stacks for the new edges held[i] -> (lock being acquired at `site`), i in fresh[0..nfresh):
+// Stacks for the edges held[i] -> (lock being acquired at `site`), i in fresh[0..nfresh):
 // held_stacks[k] for fresh[k]. Reuses the stacks of an earlier capture made at the same call
-// sites and stack depths; otherwise unwinds once and rebuilds each held lock's stack from the
-// current frames (RebuildHeldStack: exact, or only the acquisition site when the function that
-// took the held lock has returned).
-void CaptureEvidence(ThreadState& ts, const uint32_t* fresh, uint32_t nfresh, Site site,
-                     StackId* stack, StackId* held_stacks) {
+// sites and stack depths (one evidence_mu section); otherwise, unless `lookup_only`, unwinds once
+// and rebuilds each held lock's stack from the current frames (RebuildHeldStack: exact, or only
+// the acquisition site when the function that took the held lock has returned). Returns whether
+// every stack is known.
+bool CaptureEvidence(ThreadState& ts, const uint32_t* fresh, uint32_t nfresh, Site site,
+                     StackId* stack, StackId* held_stacks, bool lookup_only) {
   Engine& e = E();
   constexpr size_t kMaxEvidence = 1 << 16;
-  auto lookup = [&e](uint64_t key) -> StackId {
-    EngineLock lock(e.evidence_mu);
-    auto it = e.evidence.find(key);
-    return it == e.evidence.end() ? 0 : it->second;
-  };
   auto remember = [&e](uint64_t key, StackId id) {
     EngineLock lock(e.evidence_mu);
     if (e.evidence.size() >= kMaxEvidence) e.evidence.clear();
     e.evidence.emplace(key, id);
   };
-  const uint64_t here = EvidenceKey(site.pc, site.cfa, 0, 0);
-  bool all_known = (*stack = lookup(here)) != 0;
-  for (uint32_t k = 0; k < nfresh; ++k) {
+  // Locks taken at one site in one frame (a loop, nested guards) share their held stack.
+  auto same_site_as_earlier = [&](uint32_t k) -> int {
     const Site& hs = ts.held[fresh[k]].site;
-    held_stacks[k] = lookup(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa));
-    all_known = all_known && held_stacks[k] != 0;
+    for (uint32_t p = 0; p < k; ++p) {
+      const Site& ps = ts.held[fresh[p]].site;
+      if (ps.pc == hs.pc && ps.cfa == hs.cfa) return static_cast<int>(p);
+    }
+    return -1;
+  };
+  const uint64_t here = EvidenceKey(site.pc, site.cfa, 0, 0);
+  bool all_known;
+  {
+    EngineLock lock(e.evidence_mu);
+    auto lookup = [&e](uint64_t key) -> StackId {
+      auto it = e.evidence.find(key);
+      return it == e.evidence.end() ? 0 : it->second;
+    };
+    all_known = (*stack = lookup(here)) != 0;
+    for (uint32_t k = 0; k < nfresh && all_known; ++k) {
+      const int p = same_site_as_earlier(k);
+      if (p >= 0) {
+        held_stacks[k] = held_stacks[p];
+        continue;
+      }
+      const Site& hs = ts.held[fresh[k]].site;
+      held_stacks[k] = lookup(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa));
+      all_known = held_stacks[k] != 0;
+    }
   }
-  if (all_known) return;
+  if (all_known || lookup_only) return all_known;
   RawFrame frames[128];
   size_t depth = std::min<size_t>(static_cast<size_t>(e.opts.stack_depth), 128);
   size_t nf = CaptureFrames(frames, depth, site.pc);
@@ -805,21 +823,17 @@ void CaptureEvidence(ThreadState& ts, const uint32_t* fresh, uint32_t nfresh, Si
   remember(here, *stack);
   for (uint32_t k = 0; k < nfresh; ++k) {
     const Site& hs = ts.held[fresh[k]].site;
-    // Locks taken at one site in one frame (a loop, nested guards) share their held stack.
-    bool shared = false;
-    for (uint32_t p = 0; p < k && !shared; ++p) {
-      const Site& ps = ts.held[fresh[p]].site;
-      if (ps.pc == hs.pc && ps.cfa == hs.cfa) {
-        held_stacks[k] = held_stacks[p];
-        shared = true;
-      }
+    const int p = same_site_as_earlier(k);
+    if (p >= 0) {
+      held_stacks[k] = held_stacks[p];
+      continue;
     }
-    if (shared) continue;
     bool partial = false;
     std::vector<uintptr_t> hp = RebuildHeldStack(frames, nf, hs.pc, hs.cfa, depth, &partial);
     held_stacks[k] = InternStack(hp.data(), hp.size(), partial);
     remember(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa), held_stacks[k]);
   }
+  return true;
 }
 
 struct PendingCycle {
@@ -924,22 +938,36 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     std::sort(out, out + m);
     return m;
   };
-  uint32_t fresh[kEdgeWindow];  // held indices whose edge into `id` is not known yet
-  uint32_t nfresh = 0;
-  {
-    EngineLock lock(e.graph_mu);
-    for (uint32_t i = first; i < n; ++i) {
-      if (ts.held[i].id != id && e.edges.Find(ts.held[i].id, id) == nullptr) fresh[nfresh++] = i;
-    }
+  // The evidence of the window's edges, from the evidence cache when this context's sites were
+  // seen before (the usual case: one code path, many locks); unwound only when an edge is new
+  // and its evidence unknown, before graph_mu is taken (unwinding may take the dynamic
+  // loader's lock).
+  uint32_t window[kEdgeWindow];
+  uint32_t nwindow = 0;
+  for (uint32_t i = first; i < n; ++i) {
+    if (ts.held[i].id != id) window[nwindow++] = i;
   }
   StackId stack = 0;
-  StackId fresh_held_stacks[kEdgeWindow] = {};
-  if (nfresh != 0) CaptureEvidence(ts, fresh, nfresh, site, &stack, fresh_held_stacks);
-  auto held_stack_of = [&](uint32_t i) -> StackId {
-    for (uint32_t k = 0; k < nfresh; ++k) {
-      if (fresh[k] == i) return fresh_held_stacks[k];
+  StackId window_stacks[kEdgeWindow] = {};
+  bool have_evidence = nwindow == 0 ||
+                       CaptureEvidence(ts, window, nwindow, site, &stack, window_stacks, true);
+  e.graph_mu.lock();
+  if (!have_evidence) {
+    bool any_new = false;
+    for (uint32_t k = 0; k < nwindow && !any_new; ++k) {
+      any_new = e.edges.Find(ts.held[window[k]].id, id) == nullptr;
     }
-    return 0;  // learned meanwhile by another thread: its evidence is kept
+    if (any_new) {
+      e.graph_mu.unlock();
+      CaptureEvidence(ts, window, nwindow, site, &stack, window_stacks, false);
+      e.graph_mu.lock();
+    }
+  }
+  auto held_stack_of = [&](uint32_t i) -> StackId {
+    for (uint32_t k = 0; k < nwindow; ++k) {
+      if (window[k] == i) return window_stacks[k];
+    }
+    return 0;
   };
   // Bit 4: a read request that queues behind writers (kWriterPreferring): not "shared only" for
   // the read-read rule of FindCycle, which exempts only requests no reader can block.
@@ -949,7 +977,7 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
   std::vector<EdgeRecord> changed_edges;  // modes or gates changed: their lines, rewritten
   std::vector<PendingCycle> cycles;
   {
-    EngineLock lock(e.graph_mu);
+    EngineLock lock(e.graph_mu, kAdoptLock);
     if (!e.registry.IsLive(id)) return;
     e.registry.Node(id).in_graph.store(true, std::memory_order_seq_cst);
     if (!e.registry.IsLive(id)) return;
