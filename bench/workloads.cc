@@ -385,6 +385,7 @@ template <class Body>
 int64_t RunAll(int threads, Body body) {
   StartBarrier barrier(threads + 1);
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       barrier.ArriveAndWait();

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/single_threaded.h>
 
 #include <atomic>
 #include <cstdint>
@@ -71,8 +72,21 @@ inline bool IsDefault(const pthread_mutex_t* m) {
 }
 
 // The try of a mutex known to be a default one: 0 or EBUSY.
+// While the process has only ever had one thread (glibc's __libc_single_threaded, which goes
+// false for good at the first pthread_create), glibc takes and releases a default mutex with
+// plain loads and stores, no atomic instruction: so does this, or a single-threaded program
+// would pay 5x for an uncontended lock under the shim. A process-shared mutex is not a default
+// one and never comes here.
 __attribute__((always_inline)) inline int TryKnownDefault(pthread_mutex_t* m,
                                                          uint32_t tid) noexcept {
+  if (__libc_single_threaded) {
+    if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0) return EBUSY;
+    __atomic_store_n(&m->__data.__lock, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_ACQUIRE);
+    m->__data.__owner = static_cast<int>(tid);
+    ++m->__data.__nusers;
+    return 0;
+  }
   int expected = 0;
   if (!__atomic_compare_exchange_n(&m->__data.__lock, &expected, 1, /*weak=*/false,
                                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
@@ -92,6 +106,12 @@ __attribute__((always_inline)) inline int Try(pthread_mutex_t* m, uint32_t tid) 
 __attribute__((always_inline)) inline bool ReleaseKnownDefault(pthread_mutex_t* m) noexcept {
   m->__data.__owner = 0;
   --m->__data.__nusers;
+  if (__libc_single_threaded) {  // as TryKnownDefault: no other thread, so no waiter either
+    __atomic_signal_fence(__ATOMIC_RELEASE);
+    const int old = __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->__data.__lock, 0, __ATOMIC_RELAXED);
+    return __builtin_expect(old > 1, 0);
+  }
   return __builtin_expect(__atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE) > 1, 0);
 }
 

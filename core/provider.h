@@ -208,8 +208,13 @@ void ForkChild() noexcept;  // the child keeps only the forking thread's state
 void EnsureInitialized() noexcept;
 bool Disabled() noexcept;  // LOCKAUDIT_DISABLE=1
 // The host process is initialised (called from the shim's and liblockaudit's constructors):
-// from now on the engine may start its watchdog thread.
-void StartBackground() noexcept;
+// from now on the engine may start its threads (symbolizer, watchdog). `lazy` (the shim): not
+// yet, only when the program needs them (NeedBackground), so that a single-threaded program
+// keeps glibc's single-thread lock path; until then the report's edge lines are queued.
+void StartBackground(bool lazy = false) noexcept;
+// The program starts its second thread or is about to block: the engine's threads start now
+// (once; a no-op before StartBackground and after they started).
+void NeedBackground() noexcept;
 // True inside an EngineScope (or an engine-owned thread). The shim makes threads created from
 // there engine-owned for life (BecomeEngineThread), e.g. an exporter's server threads.
 bool InsideEngine() noexcept;

@@ -653,17 +653,63 @@ std::string DataSymbol(uintptr_t addr) {
   return name;
 }
 
+namespace {
+// Posted jobs may queue before the thread runs (StartBackground(lazy)); never in a forked child.
+std::atomic<bool> g_accepting{false};
+
+// Runs the queued jobs on this thread (no symbolizer thread: at exit).
+void RunQueuedHere() {
+  JobQueue& q = Jobs();
+  for (;;) {
+    SymbolizeJob* j = nullptr;
+    {
+      EngineLock lock(q.mu);
+      j = q.head;
+      if (j == nullptr) return;
+      q.head = j->next;
+      if (q.head == nullptr) q.tail = nullptr;
+      q.pending.fetch_sub(1, std::memory_order_relaxed);
+    }
+    if (j->post_fn != nullptr) j->post_fn(j->post_arg);
+    delete j;  // only posted jobs queue without the thread
+  }
+}
+}  // namespace
+
+void AcceptSymbolizerJobs() noexcept { g_accepting.store(true, std::memory_order_release); }
+
 bool PostToSymbolizerThread(void (*fn)(void*), void* arg) noexcept {
-  if (!HandOff()) return false;
+  JobQueue& q = Jobs();
+  const bool running = q.running.load(std::memory_order_acquire);
+  if (running && q.tid.load(std::memory_order_acquire) == static_cast<pid_t>(gettid())) {
+    return false;  // this is it
+  }
+  if (!running && !g_accepting.load(std::memory_order_acquire)) return false;
   auto* j = new SymbolizeJob();
   j->post_fn = fn;
   j->post_arg = arg;
-  if (Enqueue(j)) return true;
-  delete j;
-  return false;
+  {
+    EngineLock lock(q.mu);
+    if (q.tail != nullptr) {
+      q.tail->next = j;
+    } else {
+      q.head = j;
+    }
+    q.tail = j;
+    q.pending.fetch_add(1, std::memory_order_seq_cst);
+  }
+  // Also when `running` was not yet seen: the thread may have just started and gone to sleep.
+  if (q.sleeping.load(std::memory_order_seq_cst) != 0 && q.sleeping.exchange(0) != 0) {
+    RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAKE_PRIVATE, 1);
+  }
+  return true;
 }
 
 void DrainSymbolizerThread(int64_t max_wait_ns) noexcept {
+  if (!Jobs().running.load(std::memory_order_acquire)) {
+    RunQueuedHere();  // never started (a single-threaded program): the edge lines, now
+    return;
+  }
   if (!HandOff()) return;
   auto* j = new SymbolizeJob();
   j->barrier = true;
@@ -727,6 +773,7 @@ void StacksResetAfterFork(bool symbolizer_was_busy) {
   q.head = q.tail = nullptr;
   q.pending.store(0, std::memory_order_relaxed);
   q.sleeping.store(0, std::memory_order_relaxed);
+  g_accepting.store(false, std::memory_order_relaxed);  // a child runs its lookups itself
 }
 
 }  // namespace lockaudit::core

@@ -71,6 +71,9 @@ void StartSymbolizerThread() noexcept;
 // lines, whose lock names need symbols); false when there is no such thread or this is it (the
 // caller then runs it itself).
 bool PostToSymbolizerThread(void (*fn)(void*), void* arg) noexcept;
+// From now on posted jobs queue even before the thread runs (they run when it starts, or at
+// DrainSymbolizerThread when it never does).
+void AcceptSymbolizerJobs() noexcept;
 // Waits until every job posted before the call has run, at most `max_wait_ns` (at exit, before
 // the summary).
 void DrainSymbolizerThread(int64_t max_wait_ns) noexcept;

@@ -1271,11 +1271,27 @@ void BecomeEngineThread() noexcept {
   RegisterEngineTask();
 }
 
-void StartBackground() noexcept {
+namespace {
+std::atomic<bool> g_background_allowed{false};  // StartBackground ran
+std::atomic<bool> g_background_started{false};  // and the threads were started
+}  // namespace
+
+void StartBackground(bool lazy) noexcept {
   EnsureInitialized();
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
+  AcceptSymbolizerJobs();  // edge lines queue up until the thread runs (or run at exit)
+  g_background_allowed.store(true, std::memory_order_release);
+  // Metrics run an exporter thread anyway: nothing to keep single-threaded.
+  if (!lazy || E().opts.prometheus[0] != '\0') NeedBackground();
+}
+
+void NeedBackground() noexcept {
+  if (LOCKAUDIT_PREDICT_TRUE(g_background_started.load(std::memory_order_relaxed))) return;
+  if (!g_background_allowed.load(std::memory_order_acquire)) return;
+  if (g_background_started.exchange(true)) return;
   wake::AllowBackground();
   StartSymbolizerThread();
+  wake::EnsureWatchdog();
 }
 
 void NonblockingBegin() noexcept {
@@ -1444,6 +1460,7 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
   ++ts.lock_hist[c - ts.id_cache].contentions;
   // Published first: the checks below may take a while (a first report symbolizes), and the
   // watchdog must see this thread as waiting, not as holding its locks for no reason.
+  NeedBackground();  // a wait may never end: the watchdog must be there to tell
   const uint64_t now = NowNs();
   wake::BlockBegin(ts, c->id, lock, flags, site, now);
   for (uint32_t i = ts.held_count; i-- > 0;) {
@@ -1546,6 +1563,7 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) no
 bool OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site site,
                      uint32_t flags) noexcept {
   SignalShield shield;
+  NeedBackground();
   bool held = false;
   for (uint32_t i = ts.held_count; i > 0 && !held; --i) held = ts.held[i - 1].addr == mutex;
   if (!held) return false;

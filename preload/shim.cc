@@ -334,7 +334,9 @@ __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
   if (!core::Disabled() && core::GetOptions().gtest) LoadGtestHelper(argv, envp);
   if (!core::Disabled() && core::GetOptions().cuda) LoadCuptiModule();
   StartMetrics();
-  core::StartBackground();  // the program is initialised: the watchdog may start
+  // The program is initialised: the engine's threads may start, when the program needs them
+  // (its second thread, a blocking wait): until then it keeps glibc's single-thread lock path.
+  core::StartBackground(/*lazy=*/true);
 }
 
 // glibc 2.36's trylock of an unrecoverable robust mutex sets the lock word to the caller's tid
@@ -753,6 +755,7 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
     if (start == nullptr) return real::pthread_create(thread, attr, fn, arg);
     *start = ProgramThreadStart{fn, arg, 0, 0, 0};
     StackOf(attr, start);
+    core::NeedBackground();  // the program's second thread: deadlocks become possible
     int rc = real::pthread_create(thread, attr, ProgramThreadMain, start);
     if (rc != 0) core::arena::Free(start);
     return rc;
