@@ -123,12 +123,13 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
     index = next_index_.load(std::memory_order_relaxed);
     uint32_t chunk = index >> kChunkBits;
     if (chunks_[chunk].load(std::memory_order_relaxed) == nullptr) {
+      // Zero pages: a node is constructed when its index is first handed out (below), so a
+      // process's first lock touches one page of the chunk, not all of its 2 MiB.
       void* mem = MapZeroed(sizeof(LockNode) * kChunkSize);
       if (mem == nullptr) return 0;
-      LockNode* nodes = static_cast<LockNode*>(mem);
-      for (uint32_t k = 0; k < kChunkSize; ++k) new (&nodes[k]) LockNode();
-      chunks_[chunk].store(nodes, std::memory_order_release);
+      chunks_[chunk].store(static_cast<LockNode*>(mem), std::memory_order_release);
     }
+    new (&NodeAt(index)) LockNode();  // never handed out before: nothing refers to it
     next_index_.store(index + 1, std::memory_order_release);
   }
   LockNode& node = NodeAt(index);

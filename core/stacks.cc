@@ -1,6 +1,7 @@
 #include "stacks.h"
 
 #include <pthread.h>
+#include <sys/auxv.h>
 
 #define UNW_LOCAL_ONLY
 #include <cxxabi.h>
@@ -198,6 +199,20 @@ std::vector<uintptr_t> RebuildHeldStack(const RawFrame* frames, size_t n, uintpt
   // frames[k] is the acquiring function itself, now at a later pc: its callers follow.
   for (++k; k < n && out.size() < max_depth; ++k) out.push_back(frames[k].pc);
   return out;
+}
+
+void WarmUpUnwinder() noexcept {
+  RawFrame frames[8];
+  size_t n = CaptureFrames(frames, 8, 0);
+  uintptr_t pcs[8];
+  for (size_t k = 0; k < n; ++k) pcs[k] = frames[k].pc;
+  InternStack(pcs, n);
+  // The program's own module (its first procedure lookup reads /proc/<pid>/maps and the ELF
+  // file): the frames above are the dynamic loader's, at constructor time.
+  unw_proc_info_t info{};
+  const uintptr_t entry = getauxval(AT_ENTRY);
+  if (entry != 0) unw_get_proc_info_by_ip(unw_local_addr_space, entry, &info, nullptr);
+  if (n != 0) unw_get_proc_info_by_ip(unw_local_addr_space, frames[0].pc, &info, nullptr);
 }
 
 StackId InternStack(const uintptr_t* pcs, size_t n, bool partial) {

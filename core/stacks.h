@@ -39,6 +39,9 @@ std::vector<uintptr_t> RebuildHeldStack(const RawFrame* frames, size_t n, uintpt
 // `partial`: the stack is the documented partial form (RebuildHeldStack); a partial stack and a
 // full one with the same pcs are distinct.
 StackId InternStack(const uintptr_t* pcs, size_t n, bool partial = false);
+// libunwind's and the depot's one-time set-up (caches of the loaded modules, the program's ELF
+// file), done once where the program holds no lock (the host's constructor).
+void WarmUpUnwinder() noexcept;
 bool IsPartialStack(StackId id);
 std::vector<uintptr_t> GetStack(StackId id);
 size_t DepotSize();

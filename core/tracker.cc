@@ -67,6 +67,7 @@ struct Engine {
   std::set<std::pair<int, std::pair<NodeId, NodeId>>> reported_once;  // (kind, ids) dedupe
   std::map<std::string, int> hierarchy;                              // name -> level
   std::map<std::string, uint32_t> name_counts;  // under registry.mutex(): locks named so
+  std::unordered_map<NodeId, uint32_t> dead_ordinals;  // under registry.mutex(): named once gone
   // Evidence reuse: the stacks captured for a call site at a given stack depth (pc, cfa), so
   // that code creating many short-lived locks (each new, each a new edge) is not unwound every
   // time. Bounded; cleared when full.
@@ -414,7 +415,13 @@ std::string NameFrom(const NameInputs& in) {
   auto store = [&](const char* interned, NameSource source) -> std::string {
     if (interned == nullptr) return std::string();
     EngineLock lock(e.registry.mutex());
-    if (!e.registry.IsLive(in.id)) return std::string();
+    if (!e.registry.IsLive(in.id)) {
+      // Gone since its edge was posted (named at exit, say): it still gets an ordinal of its
+      // own, the same in every line that names it.
+      auto [it, added] = e.dead_ordinals.try_emplace(in.id, 0);
+      if (added) it->second = ++e.name_counts[interned];
+      return DisplayName(interned, it->second);
+    }
     LockNode& n = e.registry.Node(in.id);
     if (n.name_source < source) SetNameLocked(n, interned, source);
     return DisplayNameLocked(n);
@@ -1276,9 +1283,22 @@ std::atomic<bool> g_background_allowed{false};  // StartBackground ran
 std::atomic<bool> g_background_started{false};  // and the threads were started
 }  // namespace
 
+// One-time set-up a program's first lock or first new edge would otherwise pay while it holds
+// a lock (issue 14: a 1 ms pause there lines up the threads of a dining-philosophers program
+// into its deadlock): the unwinder's caches, the stack depot, and this thread's state. Run from
+// the host's constructor, where the program holds nothing.
+void WarmUp() {
+  {
+    Inside inside;
+    WarmUpUnwinder();
+  }
+  ThisThread();
+}
+
 void StartBackground(bool lazy) noexcept {
   EnsureInitialized();
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
+  WarmUp();
   AcceptSymbolizerJobs();  // edge lines queue up until the thread runs (or run at exit)
   g_background_allowed.store(true, std::memory_order_release);
   // Metrics run an exporter thread anyway: nothing to keep single-threaded.
