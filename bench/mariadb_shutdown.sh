@@ -23,8 +23,8 @@ while (($#)); do
     *) echo "usage: $0 [--build-dir DIR] [--rounds N] [--load SECONDS]" >&2; exit 2 ;;
   esac
 done
-mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-if [[ ! -x $mariadbd ]] || ! command -v mariadb-install-db >/dev/null; then
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/mariadb_common.sh"
+if ! mariadb_find; then
   echo "mariadb_shutdown: SKIPPED: mariadbd not installed (apt-get install mariadb-server sysbench)"
   exit 77
 fi
@@ -32,51 +32,27 @@ shim=$(cd "$build" && pwd)/lib/liblockaudit_preload.so
 [[ -f $shim ]] || { echo "mariadb_shutdown: no shim at $shim (build first)" >&2; exit 1; }
 work=$(mktemp -d /tmp/lockaudit_mariadb.XXXXXX)
 trap 'pkill -KILL -f "datadir=$work" 2>/dev/null; rm -rf "$work"' EXIT
-now_ms() { date +%s%3N; }
 failed=0
 declare -A times
 
 run_one() {  # NAME ROUND PRELOAD [ENV...]
   local name=$1 round=$2 preload=$3
   shift 3
-  local dir=$work/$name.$round port=$((33060 + RANDOM % 1000))
-  mkdir -p "$dir"
-  mariadb-install-db --user=root --datadir="$dir/data" --auth-root-authentication-method=normal \
-    >"$dir/install.log" 2>&1 || { echo "$name: mariadb-install-db failed"; failed=1; return; }
+  local dir=$work/$name.$round
   local envs=("$@")
   [[ -n $preload ]] && envs+=(LD_PRELOAD="$preload" LOCKAUDIT_REPORT="$dir/report.jsonl" LOCKAUDIT_LOG="$dir/lockaudit.log")
-  env "${envs[@]}" "$mariadbd" --no-defaults --user=root --datadir="$dir/data" \
-    --socket="$dir/sock" --port="$port" --bind-address=127.0.0.1 --pid-file="$dir/pid" \
-    --skip-log-bin --innodb-buffer-pool-size=128M >"$dir/server.log" 2>&1 &
-  local pid=$!
-  local t0; t0=$(now_ms)
-  until mariadb-admin --no-defaults --socket="$dir/sock" -uroot ping >/dev/null 2>&1; do
-    if ! kill -0 "$pid" 2>/dev/null || (( $(now_ms) - t0 > 60000 )); then
-      echo "$name round $round: the server did not start: $(tail -n 3 "$dir/server.log")"
-      kill -KILL "$pid" 2>/dev/null; failed=1; return
-    fi
-    sleep 0.1
-  done
+  mkdir -p "$dir"
+  mariadb_start "$dir" "${envs[@]}" || { echo "$name round $round: not started"; failed=1; return; }
   if ((load > 0)) && command -v sysbench >/dev/null; then
-    mariadb --no-defaults --socket="$dir/sock" -uroot -e "CREATE DATABASE sbtest" 2>/dev/null
-    local sb=(sysbench oltp_read_write --db-driver=mysql --mysql-socket="$dir/sock" --mysql-user=root
-              --tables=2 --table-size=2000 --threads=8)
-    "${sb[@]}" prepare >/dev/null 2>&1
-    "${sb[@]}" --time="$load" run >"$dir/sysbench.log" 2>&1
+    local sb=(--tables=2 --table-size=2000 --threads=8)
+    mariadb_sysbench "$dir" "${sb[@]}" prepare >/dev/null 2>&1
+    mariadb_sysbench "$dir" "${sb[@]}" --time="$load" run >"$dir/sysbench.log" 2>&1
   fi
-  local s0; s0=$(now_ms)
-  kill -TERM "$pid"
-  local hung=1
-  for _ in $(seq 600); do
-    kill -0 "$pid" 2>/dev/null || { hung=0; break; }
-    sleep 0.1
-  done
-  if ((hung)); then
+  if ! mariadb_stop; then
     echo "$name round $round: HUNG: alive 60 s after SIGTERM"
-    kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; failed=1; return
+    failed=1; return
   fi
-  wait "$pid"; local st=$?
-  local ms=$(( $(now_ms) - s0 ))
+  local st=$mariadb_status ms=$mariadb_stop_ms
   times[$name]+="$ms "
   local extra=""
   [[ -n $preload ]] && extra=" report: $(grep -c '"type":"summary"' "$dir/report.jsonl" 2>/dev/null) summary line(s), $(grep -c '"type":"finding"' "$dir/report.jsonl" 2>/dev/null) finding(s)"
@@ -89,7 +65,6 @@ for r in $(seq "$rounds"); do
   run_one shim "$r" "$shim"
   run_one shim+metrics "$r" "$shim" LOCKAUDIT_PROMETHEUS=127.0.0.1:0
 done
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 base=$(echo "${times[native]:-}" | median)
 for name in native shim shim+metrics; do
   m=$(echo "${times[$name]:-}" | median)

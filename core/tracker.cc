@@ -447,6 +447,20 @@ std::string NameFrom(const NameInputs& in) {
 
 std::string NameOf(NodeId id) { return NameFrom(NameInputsOf(id)); }
 
+// The name without the "#k" of its ordinal: what metrics rows are keyed by, so that the locks of
+// one site are one series (as when they are retired, stats_shards.h), not one per lock.
+std::string SharedNameOf(NodeId id) {
+  std::string name = NameOf(id);
+  if (!E().registry.IsLive(id)) return NameWithoutOrdinal(name);
+  const uint32_t ordinal = E().registry.Node(id).name_ordinal.load(std::memory_order_relaxed);
+  const std::string suffix = "#" + std::to_string(ordinal);
+  if (ordinal > 1 && name.size() > suffix.size() &&
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    name.resize(name.size() - suffix.size());
+  }
+  return name;
+}
+
 ReportLock LockFrom(const NameInputs& in) {
   ReportLock l;
   l.id = in.id;
@@ -2041,7 +2055,7 @@ Snapshot Collect() {
     r.wait.Add(sh.wait);
     r.hold.Add(sh.hold);
   };
-  for (const auto& [id, sh] : live) add(NameOf(id), sh);
+  for (const auto& [id, sh] : live) add(SharedNameOf(id), sh);
   for (const auto& [key, sh] : dead) add(LockKeyName(key), sh);
   for (const auto& [key, sh] : retired_locks) add(LockKeyName(key), sh);
   for (auto& [name, row] : rows) {
