@@ -481,7 +481,6 @@ struct EdgeJob {
   std::vector<NameInputs> gates;
   bool update = false;
 };
-uint64_t EdgeKey(NodeId from, NodeId to);
 
 void PublishEdgeJob(void* arg) {
   EdgeJob* j = static_cast<EdgeJob*>(arg);
@@ -772,10 +771,6 @@ LOCKAUDIT_COLD void ReportHierarchy(ThreadState& ts, NodeId id, Site site) {
                 "); a lock may only be taken while every held lock has a lower level";
     Publish(std::move(f));
   }
-}
-
-uint64_t EdgeKey(NodeId from, NodeId to) {
-  return (static_cast<uint64_t>(IndexOf(from)) << 32) | IndexOf(to);
 }
 
 // Canonical rotation of a cycle so that each distinct cycle is reported once.
