@@ -626,9 +626,65 @@ std::vector<SymbolizedFrame> SymbolizeStack(StackId id) {
 }
 
 namespace {
+// The module whose loaded segments (PT_LOAD, p_memsz: .bss included) cover `addr`. libdw's
+// module ranges end with the file-backed pages, so the tail of a large zero-initialised array
+// (an anonymous mapping after the module's data) belongs to no module for dwfl_addrmodule.
+Dwfl_Module* ModuleBySegments(Symbolizer& s, uintptr_t addr) {
+  struct Search {
+    uintptr_t addr;
+    Dwfl_Module* found;
+  } search{addr, nullptr};
+  dwfl_getmodules(
+      s.dwfl,
+      [](Dwfl_Module* m, void**, const char*, Dwarf_Addr, void* arg) -> int {
+        auto* q = static_cast<Search*>(arg);
+        GElf_Addr bias = 0;
+        Elf* elf = dwfl_module_getelf(m, &bias);
+        size_t n = 0;
+        if (elf == nullptr || elf_getphdrnum(elf, &n) != 0) return DWARF_CB_OK;
+        for (size_t i = 0; i < n; ++i) {
+          GElf_Phdr ph;
+          if (gelf_getphdr(elf, static_cast<int>(i), &ph) == nullptr || ph.p_type != PT_LOAD) continue;
+          if (q->addr >= bias + ph.p_vaddr && q->addr < bias + ph.p_vaddr + ph.p_memsz) {
+            q->found = m;
+            return DWARF_CB_ABORT;
+          }
+        }
+        return DWARF_CB_OK;
+      },
+      &search, 0);
+  return search.found;
+}
+
+// The data object of module `m` covering `addr`, by a scan of its symbol table (for addresses
+// dwfl_module_addrinfo does not look at: outside the module's reported range).
+std::string ObjectCovering(Dwfl_Module* m, uintptr_t addr) {
+  const int n = dwfl_module_getsymtab(m);
+  for (int i = 1; i < n; ++i) {
+    GElf_Sym sym;
+    GElf_Addr value = 0;
+    const char* name = dwfl_module_getsym_info(m, i, &sym, &value, nullptr, nullptr, nullptr);
+    if (name == nullptr || GELF_ST_TYPE(sym.st_info) != STT_OBJECT) continue;
+    if (addr >= value && addr < value + sym.st_size) {
+      std::string r = Demangle(name);
+      if (addr != value) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "+0x%lx", static_cast<unsigned long>(addr - value));
+        r += buf;
+      }
+      return r;
+    }
+  }
+  return {};
+}
+
 std::string DataSymbolLocked(Symbolizer& s, uintptr_t addr) {
   Dwfl_Module* m = s.Module(addr, /*refresh=*/false);
-  if (m == nullptr) return {};
+  if (m == nullptr) {
+    if (s.dwfl == nullptr) return {};
+    Dwfl_Module* owner = ModuleBySegments(s, addr);
+    return owner != nullptr ? ObjectCovering(owner, addr) : std::string();
+  }
   GElf_Sym sym;
   GElf_Off off = 0;
   const char* name = dwfl_module_addrinfo(m, addr, &off, &sym, nullptr, nullptr, nullptr);

@@ -25,6 +25,10 @@
 // A data object of this executable; extern so that it keeps a real (global) symbol.
 extern int g_stacks_test_object[8];
 int g_stacks_test_object[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+// Zero-initialised and large: its tail lies in the anonymous mapping after the module's
+// file-backed data pages, where libdw's module range ends (issue 14).
+extern long g_stacks_test_big[400000];
+long g_stacks_test_big[400000];
 // C names that are also valid mangled type codes ("a" is signed char, "i" is int).
 extern "C" {
 extern int a;
@@ -288,6 +292,12 @@ TEST(StacksTest, DataSymbolNamesGlobalObject) {
             "g_stacks_test_object");
   EXPECT_EQ(DataSymbol(reinterpret_cast<uintptr_t>(&g_stacks_test_object[2])),
             "g_stacks_test_object+0x8");
+}
+
+TEST(StacksTest, DataSymbolNamesAnElementDeepInALargeZeroedArray) {
+  EXPECT_EQ(DataSymbol(reinterpret_cast<uintptr_t>(&g_stacks_test_big[0])), "g_stacks_test_big");
+  EXPECT_EQ(DataSymbol(reinterpret_cast<uintptr_t>(&g_stacks_test_big[300000])),
+            "g_stacks_test_big+0x249f00");
 }
 
 TEST(StacksTest, DataSymbolKeepsShortCNamesAsTheyAre) {
