@@ -533,10 +533,11 @@ int64_t MonotonicNs() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-// Queues `j` for the symbolizer thread; false when there is none.
-bool Enqueue(SymbolizeJob* j) {
+// Queues `j` for the symbolizer thread; false when there is none, unless `before_thread` (a
+// posted job may wait for the thread to start, PostToSymbolizerThread).
+bool Enqueue(SymbolizeJob* j, bool before_thread = false) {
   JobQueue& q = Jobs();
-  if (!q.running.load(std::memory_order_acquire)) return false;
+  if (!before_thread && !q.running.load(std::memory_order_acquire)) return false;
   {
     EngineLock lock(q.mu);
     if (q.tail != nullptr) {
@@ -549,6 +550,7 @@ bool Enqueue(SymbolizeJob* j) {
   }
   // A wake-up only when the thread sleeps: a burst of jobs (a new edge each) costs no syscall
   // per job. Pairs with the seq_cst store of `sleeping` before the thread re-reads `pending`.
+  // (Also when `running` was not seen: the thread may have just started and gone to sleep.)
   if (q.sleeping.load(std::memory_order_seq_cst) != 0 && q.sleeping.exchange(0) != 0) {
     RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAKE_PRIVATE, 1);
   }
@@ -759,21 +761,7 @@ bool PostToSymbolizerThread(void (*fn)(void*), void* arg) noexcept {
   auto* j = new SymbolizeJob();
   j->post_fn = fn;
   j->post_arg = arg;
-  {
-    EngineLock lock(q.mu);
-    if (q.tail != nullptr) {
-      q.tail->next = j;
-    } else {
-      q.head = j;
-    }
-    q.tail = j;
-    q.pending.fetch_add(1, std::memory_order_seq_cst);
-  }
-  // Also when `running` was not yet seen: the thread may have just started and gone to sleep.
-  if (q.sleeping.load(std::memory_order_seq_cst) != 0 && q.sleeping.exchange(0) != 0) {
-    RawFutex(reinterpret_cast<uint32_t*>(&q.pending), FUTEX_WAKE_PRIVATE, 1);
-  }
-  return true;
+  return Enqueue(j, /*before_thread=*/true);
 }
 
 void DrainSymbolizerThread(int64_t max_wait_ns) noexcept {
