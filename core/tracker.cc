@@ -377,7 +377,7 @@ std::string DisplayName(const char* name, uint32_t ordinal) {
 }
 
 // Under the registry mutex: `n` is now called `interned` (from `source`). Its ordinal is given
-// when the name is first printed (OrdinalLocked): a program that creates and destroys named
+// when the name is first printed (DisplayNameLocked): a program that creates and destroys named
 // locks by the million pays nothing for it.
 void SetNameLocked(LockNode& n, const char* interned, NameSource source) {
   n.name_ordinal.store(0, std::memory_order_relaxed);
