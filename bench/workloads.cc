@@ -379,23 +379,24 @@ int Scale(long live, int depth, long new_edges) {
 
 constexpr int kPairsLocks = 5000;
 
-// Runs body(t) on `threads` threads started together; the wall time from the start to the
-// last one's end, in ns.
+// Runs body(t) on `threads` threads started together; the wall time from the first one's start
+// to the last one's end, in ns (each thread stamps its own start and end).
 template <class Body>
 int64_t RunAll(int threads, Body body) {
-  StartBarrier barrier(threads + 1);
+  StartBarrier barrier(threads);
+  std::vector<int64_t> start(static_cast<size_t>(threads)), end(static_cast<size_t>(threads));
   std::vector<std::thread> workers;
   workers.reserve(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       barrier.ArriveAndWait();
+      start[static_cast<size_t>(t)] = NowNs();
       body(t);
+      end[static_cast<size_t>(t)] = NowNs();
     });
   }
-  barrier.ArriveAndWait();
-  const int64_t start = NowNs();
   for (auto& w : workers) w.join();
-  return NowNs() - start;
+  return *std::max_element(end.begin(), end.end()) - *std::min_element(start.begin(), start.end());
 }
 
 void Pairs(long n, int threads) {
