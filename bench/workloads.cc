@@ -187,27 +187,31 @@ void W3(long n, int threads) {
   PrintNsPerOp(ns, static_cast<double>(n) * threads);
 }
 
+// One operation of W4 and pairs: two random locks of locks[0..count), taken in address order
+// (the array is contiguous), their data touched, released. `x`: the thread's xorshift64 state.
+inline void LockRandomPair(Mutex* locks, long* data, int count, uint64_t& x) {
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  int a = static_cast<int>(x % count);
+  int b = static_cast<int>((x >> 32) % count);
+  if (a == b) b = (b + 1) % count;
+  if (a > b) std::swap(a, b);
+  locks[a].lock();
+  locks[b].lock();
+  Touch(&data[a]);
+  Touch(&data[b]);
+  locks[b].unlock();
+  locks[a].unlock();
+}
+
 void W4(long n, int threads) {
   std::unique_ptr<Mutex[]> locks(new Mutex[kW4Locks]);
   std::unique_ptr<long[]> data(new long[kW4Locks]());
   int64_t ns = RunThreads(threads, n, [&](int t, long iters, PerThread&) {
     // xorshift64: a fixed sequence per thread; warm-up and timed phase continue it.
     thread_local uint64_t x = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(t + 1);
-    for (long i = 0; i < iters; ++i) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      int a = static_cast<int>(x % kW4Locks);
-      int b = static_cast<int>((x >> 32) % kW4Locks);
-      if (a == b) b = (b + 1) % kW4Locks;
-      if (a > b) std::swap(a, b);  // address order: the array is contiguous
-      locks[a].lock();
-      locks[b].lock();
-      Touch(&data[a]);
-      Touch(&data[b]);
-      locks[b].unlock();
-      locks[a].unlock();
-    }
+    for (long i = 0; i < iters; ++i) LockRandomPair(locks.get(), data.get(), kW4Locks, x);
   });
   PrintNsPerOp(ns, static_cast<double>(n) * threads);
 }
@@ -404,21 +408,7 @@ void Pairs(long n, int threads) {
   std::unique_ptr<long[]> data(new long[kPairsLocks]());
   int64_t ns = RunAll(threads, [&](int t) {
     uint64_t x = 0x2545F4914F6CDD1Dull * static_cast<uint64_t>(t + 1);
-    for (long i = 0; i < n; ++i) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      int a = static_cast<int>(x % kPairsLocks);
-      int b = static_cast<int>((x >> 32) % kPairsLocks);
-      if (a == b) b = (b + 1) % kPairsLocks;
-      if (a > b) std::swap(a, b);
-      locks[a].lock();
-      locks[b].lock();
-      Touch(&data[a]);
-      Touch(&data[b]);
-      locks[b].unlock();
-      locks[a].unlock();
-    }
+    for (long i = 0; i < n; ++i) LockRandomPair(locks.get(), data.get(), kPairsLocks, x);
   });
   std::printf("ns_per_op=%.3f ops=%.0f elapsed_ms=%.3f\n",
               static_cast<double>(ns) / (static_cast<double>(n) * threads),
