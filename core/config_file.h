@@ -53,6 +53,12 @@ bool SuppressionPatternMatches(const std::string& pattern, const std::string& va
 // that `^f$` matches it as it would a C function. Anything else is returned as it is.
 std::string FunctionWithoutParameters(const std::string& function);
 
+// Printed under a held stack in the partial form (stacks.h, RebuildHeldStack), by the engine's
+// text report and by `lockaudit report`.
+inline constexpr const char* kPartialHeldStackNote =
+    "(only where it was taken: the function that took it had returned, so its callers are not "
+    "known)";
+
 // A lock's name without the "#k" that tells apart locks sharing a name ("heap@f (f.cc:12)#2"
 // -> "heap@f (f.cc:12)"), so that a rule written for a name matches every lock called so.
 // Anything else is returned as it is.

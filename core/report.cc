@@ -288,11 +288,6 @@ const ReportLock* FindLock(const Finding& f, NodeId id) {
   return nullptr;
 }
 
-// After a held stack in the documented partial form (stacks.h, RebuildHeldStack).
-constexpr const char* kPartialHeldNote =
-    "(only where it was taken: the function that took it had returned, so its callers are not "
-    "known)";
-
 std::string Quoted(const ReportLock* l) { return l ? "'" + l->name + "'" : std::string("'?'"); }
 
 // Renders both sinks' forms; symbolizes every stack once.
@@ -316,7 +311,7 @@ void Render(Finding& f) {
          Quoted(from) + " taken" + Where(UserFrame(edge_held[i])) + "\n";
     t += "    " + Quoted(to) + " acquired at:\n" + TextFrames(edge_stacks[i], "      ");
     t += "    while holding " + Quoted(from) + ", acquired at:\n" + TextFrames(edge_held[i], "      ");
-    if (IsPartialStack(e.held_stack)) t += "      " + std::string(kPartialHeldNote) + "\n";
+    if (IsPartialStack(e.held_stack)) t += "      " + std::string(kPartialHeldStackNote) + "\n";
   }
   if (f.stack != 0) t += "  at:\n" + TextFrames(stack, "    ");
   if (f.single_thread) {

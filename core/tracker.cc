@@ -450,15 +450,11 @@ std::string NameOf(NodeId id) { return NameFrom(NameInputsOf(id)); }
 // The name without the "#k" of its ordinal: what metrics rows are keyed by, so that the locks of
 // one site are one series (as when they are retired, stats_shards.h), not one per lock.
 std::string SharedNameOf(NodeId id) {
-  std::string name = NameOf(id);
-  if (!E().registry.IsLive(id)) return NameWithoutOrdinal(name);
-  const uint32_t ordinal = E().registry.Node(id).name_ordinal.load(std::memory_order_relaxed);
-  const std::string suffix = "#" + std::to_string(ordinal);
-  if (ordinal > 1 && name.size() > suffix.size() &&
-      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    name.resize(name.size() - suffix.size());
+  std::string name = NameOf(id);  // (names the node if it had no name yet)
+  if (E().registry.IsLive(id)) {
+    if (const char* base = E().registry.Node(id).name.load(std::memory_order_acquire)) return base;
   }
-  return name;
+  return NameWithoutOrdinal(name);
 }
 
 ReportLock LockFrom(const NameInputs& in) {
@@ -785,13 +781,13 @@ uint64_t EvidenceKey(uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t d) {
   return Mix64(Mix64(Mix64(a ^ Mix64(b)) ^ c) ^ d);
 }
 
-// Stacks for the edges held[i] -> (lock being acquired at `site`), i in fresh[0..nfresh):
-// held_stacks[k] for fresh[k]. Reuses the stacks of an earlier capture made at the same call
+// Stacks for the edges held[i] -> (lock being acquired at `site`), i in held_idx[0..count):
+// held_stacks[k] for held_idx[k]. Reuses the stacks of an earlier capture made at the same call
 // sites and stack depths (one evidence_mu section); otherwise, unless `lookup_only`, unwinds once
 // and rebuilds each held lock's stack from the current frames (RebuildHeldStack: exact, or only
 // the acquisition site when the function that took the held lock has returned). Returns whether
 // every stack is known.
-bool CaptureEvidence(ThreadState& ts, const uint32_t* fresh, uint32_t nfresh, Site site,
+bool CaptureEvidence(ThreadState& ts, const uint32_t* held_idx, uint32_t count, Site site,
                      StackId* stack, StackId* held_stacks, bool lookup_only) {
   Engine& e = E();
   constexpr size_t kMaxEvidence = 1 << 16;
@@ -802,9 +798,9 @@ bool CaptureEvidence(ThreadState& ts, const uint32_t* fresh, uint32_t nfresh, Si
   };
   // Locks taken at one site in one frame (a loop, nested guards) share their held stack.
   auto same_site_as_earlier = [&](uint32_t k) -> int {
-    const Site& hs = ts.held[fresh[k]].site;
+    const Site& hs = ts.held[held_idx[k]].site;
     for (uint32_t p = 0; p < k; ++p) {
-      const Site& ps = ts.held[fresh[p]].site;
+      const Site& ps = ts.held[held_idx[p]].site;
       if (ps.pc == hs.pc && ps.cfa == hs.cfa) return static_cast<int>(p);
     }
     return -1;
@@ -818,13 +814,13 @@ bool CaptureEvidence(ThreadState& ts, const uint32_t* fresh, uint32_t nfresh, Si
       return it == e.evidence.end() ? 0 : it->second;
     };
     all_known = (*stack = lookup(here)) != 0;
-    for (uint32_t k = 0; k < nfresh && all_known; ++k) {
+    for (uint32_t k = 0; k < count && all_known; ++k) {
       const int p = same_site_as_earlier(k);
       if (p >= 0) {
         held_stacks[k] = held_stacks[p];
         continue;
       }
-      const Site& hs = ts.held[fresh[k]].site;
+      const Site& hs = ts.held[held_idx[k]].site;
       held_stacks[k] = lookup(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa));
       all_known = held_stacks[k] != 0;
     }
@@ -837,8 +833,8 @@ bool CaptureEvidence(ThreadState& ts, const uint32_t* fresh, uint32_t nfresh, Si
   for (size_t k = 0; k < nf; ++k) pcs[k] = frames[k].pc;
   *stack = InternStack(pcs, nf);
   remember(here, *stack);
-  for (uint32_t k = 0; k < nfresh; ++k) {
-    const Site& hs = ts.held[fresh[k]].site;
+  for (uint32_t k = 0; k < count; ++k) {
+    const Site& hs = ts.held[held_idx[k]].site;
     const int p = same_site_as_earlier(k);
     if (p >= 0) {
       held_stacks[k] = held_stacks[p];
@@ -979,12 +975,6 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
       e.graph_mu.lock();
     }
   }
-  auto held_stack_of = [&](uint32_t i) -> StackId {
-    for (uint32_t k = 0; k < nwindow; ++k) {
-      if (window[k] == i) return window_stacks[k];
-    }
-    return 0;
-  };
   // Bit 4: a read request that queues behind writers (kWriterPreferring): not "shared only" for
   // the read-read rule of FindCycle, which exempts only requests no reader can block.
   const uint8_t to_mode = static_cast<uint8_t>(
@@ -998,9 +988,9 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     e.registry.Node(id).in_graph.store(true, std::memory_order_seq_cst);
     if (!e.registry.IsLive(id)) return;
     std::vector<std::pair<NodeId, NodeId>> to_check;
-    for (uint32_t i = first; i < n; ++i) {
+    for (uint32_t k = 0; k < nwindow; ++k) {
+      const uint32_t i = window[k];
       const HeldLock& a = ts.held[i];
-      if (a.id == id) continue;
       LockNode& an = e.registry.Node(a.id);
       an.in_graph.store(true, std::memory_order_seq_cst);
       if (!e.registry.IsLive(a.id)) continue;
@@ -1029,7 +1019,7 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
         r->tid = ts.tid;
         strncpy(r->thread_name, ts.name, sizeof r->thread_name - 1);
         r->stack = stack;
-        r->held_stack = held_stack_of(i);
+        r->held_stack = window_stacks[k];
         // Direct nesting: enough to rebuild cycles.
         r->posted = i + 1 == n && TakeEdgeLine(a.id, id);
         MarkSaturated(*r);

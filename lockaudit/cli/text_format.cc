@@ -4,6 +4,8 @@
 #include <map>
 #include <utility>
 
+#include "config_file.h"
+
 namespace lockaudit::cli {
 namespace {
 
@@ -21,10 +23,7 @@ void RenderEdge(const Finding& finding, const FindingEdge& edge, size_t number, 
       << FormatThread(edge.thread) << ")\n";
   out << "    " << from << " was acquired at:\n";
   RenderFrames(edge.held_stack, out);
-  if (edge.held_stack_partial) {
-    out << "    (only where it was taken: the function that took it had returned, so its "
-           "callers are not known)\n";
-  }
+  if (edge.held_stack_partial) out << "    " << core::kPartialHeldStackNote << "\n";
   out << "    " << to << " acquired at:\n";
   RenderFrames(edge.stack, out);
 }
