@@ -117,6 +117,15 @@ void SetThreadName(const char* name) noexcept;          // also names later repo
 // Names another thread, identified by its pthread_t (pthread_setname_np on another thread).
 void SetThreadNameOf(uintptr_t pthread_id, const char* name) noexcept;
 void OnThreadExit() noexcept;                           // reports thread_exit_holding; frees state
+// Thread creation and join, for the "ordered" mark of lock-order cycles (core/lineage.h): the
+// creator calls OnThreadCreate before the real create and hands the result to the new thread,
+// which calls OnThreadStart before its start routine; a successful join calls OnThreadJoined.
+struct ThreadBirth {
+  uint32_t creator = 0, creator_tid = 0, clock = 0;  // clock 0: nothing recorded
+};
+ThreadBirth OnThreadCreate() noexcept;
+void OnThreadStart(ThreadBirth birth) noexcept;
+void OnThreadJoined(uintptr_t pthread_id) noexcept;
 
 // ---- Lock lifetime -----------------------------------------------------------------------
 

@@ -163,6 +163,7 @@ struct ReportState {
   std::vector<Callback> callbacks;
   int next_handle = 1;
   std::atomic<uint64_t> count{0};
+  std::atomic<uint64_t> ordered{0};  // of count: lock_order_cycle findings marked ordered
   std::atomic<uint64_t> suppressed{0};
   std::atomic<uint64_t> by_kind[static_cast<size_t>(FindingKind::kCount)] = {};
   std::string report_template;  // LOCKAUDIT_REPORT as given (with %p)
@@ -318,6 +319,11 @@ void Render(Finding& f) {
     t += "  note: every edge was seen in one thread; another thread running the same code can "
          "deadlock with it\n";
   }
+  if (!f.ordered_reason.empty()) {
+    t += "  ordered: " + f.ordered_reason +
+         ": thread creation and join keep these edges apart, so this cycle cannot deadlock as "
+         "observed (not counted by LOCKAUDIT_EXITCODE unless LOCKAUDIT_COUNT_ORDERED=1)\n";
+  }
   // The line that suppresses this finding: the program's own frame where it happened (for a
   // cycle, where its first edge's lock was taken), else its first lock's name.
   const SymbolizedFrame* own = UserFrame(f.stack != 0 || edge_stacks.empty() ? stack : edge_stacks[0]);
@@ -334,6 +340,10 @@ void Render(Finding& f) {
       IsoTime(f.time_ns) + "\"";
   if (f.kind == FindingKind::kLockOrderCycle) {
     j += std::string(",\"single_thread\":") + (f.single_thread ? "true" : "false");
+    j += std::string(",\"ordered\":") + (f.ordered_reason.empty() ? "false" : "true");
+    if (!f.ordered_reason.empty()) {
+      j += ",\"ordered_reason\":\"" + JsonEscape(f.ordered_reason) + "\"";
+    }
   }
   j += ",\"locks\":[";
   for (size_t i = 0; i < f.locks.size(); ++i) j += (i ? "," : "") + JsonLock(f.locks[i]);
@@ -595,6 +605,7 @@ void Publish(Finding f) {
       s.suppressed.fetch_add(1, std::memory_order_relaxed);
     } else {
       s.count.fetch_add(1, std::memory_order_relaxed);
+      if (!f.ordered_reason.empty()) s.ordered.fetch_add(1, std::memory_order_relaxed);
       s.by_kind[static_cast<size_t>(f.kind)].fetch_add(1, std::memory_order_relaxed);
       if (example) {
         s.log.Write(f.text);
@@ -643,6 +654,13 @@ void PublishEdge(const ReportLock& from, const ReportLock& to, const ReportThrea
 
 uint64_t FindingCount() { return State().count.load(std::memory_order_relaxed); }
 uint64_t SuppressedCount() { return State().suppressed.load(std::memory_order_relaxed); }
+uint64_t OrderedCount() { return State().ordered.load(std::memory_order_relaxed); }
+
+void PublishLine(const std::string& json_line) {
+  ReportState& s = State();
+  EngineLock lock(s.mu);
+  if (s.json.on() && !s.summary_written) s.json.Write(json_line + "\n");
+}
 uint64_t FindingCount(FindingKind kind) {
   return State().by_kind[static_cast<size_t>(kind)].load(std::memory_order_relaxed);
 }
@@ -678,6 +696,7 @@ void WriteSummary(const SummaryCounts& c) {
   std::string json = "{\"type\":\"summary\",\"pid\":" + std::to_string(getpid()) +
                      ",\"program\":\"" + JsonEscape(program_invocation_name) + "\"" +
                      ",\"findings\":" + std::to_string(n) +
+                     ",\"ordered\":" + std::to_string(OrderedCount()) +
                      ",\"suppressed\":" + std::to_string(SuppressedCount()) +
                      ",\"locks\":" + std::to_string(c.locks) + ",\"edges\":" +
                      std::to_string(c.edges) + ",\"edge_lines_dropped\":" +
@@ -741,6 +760,7 @@ void ReportChildAfterFork() {
   // code). With %p in the report path it writes its own file; otherwise its findings go on into
   // the parent's file (one shared offset, whole lines) but its summary does not.
   s.count.store(0);
+  s.ordered.store(0);
   s.suppressed.store(0);
   for (auto& k : s.by_kind) k.store(0);
   s.findings.clear();

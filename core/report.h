@@ -44,6 +44,9 @@ struct Finding {
   std::vector<ReportEdge> edges;
   std::vector<ReportThread> threads;
   StackId stack = 0;
+  // lock_order_cycle: why thread creation and join keep two of its edges apart (the cycle
+  // cannot close as observed, core/lineage.h); empty when nothing orders them.
+  std::string ordered_reason;
   int64_t time_ns = 0;  // CLOCK_REALTIME
   int pid = 0;
   // Set by Publish():
@@ -64,6 +67,10 @@ void PublishEdge(const ReportLock& from, const ReportLock& to, const ReportThrea
                  const std::vector<ReportLock>& gates);
 
 uint64_t FindingCount();     // unsuppressed
+// Writes one JSON object (no newline) as a line of the JSON Lines report (core/confirm's
+// "pause" lines); nothing when there is no report or the summary was written.
+void PublishLine(const std::string& json_line);
+uint64_t OrderedCount();     // unsuppressed lock_order_cycle findings marked ordered
 uint64_t SuppressedCount();
 uint64_t FindingCount(FindingKind kind);
 std::vector<Finding> AllFindings();

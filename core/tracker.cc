@@ -23,12 +23,14 @@
 #include <vector>
 
 #include "config_file.h"
+#include "confirm.h"
 #include "engine_arena.h"
 #include "engine_mutex.h"
 #include "edge_table.h"
 #include "engine_thread.h"
 #include "hot_path.h"
 #include "known_edges.h"
+#include "lineage.h"
 #include "lock_order_graph.h"
 #include "options.h"
 #include "provider.h"
@@ -1018,6 +1020,8 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
         r->to_modes = to_mode;
         r->tid = ts.tid;
         strncpy(r->thread_name, ts.name, sizeof r->thread_name - 1);
+        r->incarnation = static_cast<uint32_t>(ts.incarnation);
+        r->clock = lineage::Clock();
         r->stack = stack;
         r->held_stack = window_stacks[k];
         // Direct nesting: enough to rebuild cycles.
@@ -1105,6 +1109,14 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     f.single_thread = single && tids.size() == 1;
     f.message = "potential deadlock: " + std::to_string(pc.nodes.size()) +
                 " locks acquired in inconsistent order: " + names;
+    // Two edges that thread creation and join keep apart: the cycle cannot close as observed.
+    for (size_t i = 0; i < pc.edges.size() && f.ordered_reason.empty(); ++i) {
+      for (size_t j = i + 1; j < pc.edges.size() && f.ordered_reason.empty(); ++j) {
+        f.ordered_reason = lineage::OrderedReason(
+            {pc.edges[i].incarnation, pc.edges[i].clock}, "edge " + std::to_string(i + 1),
+            {pc.edges[j].incarnation, pc.edges[j].clock}, "edge " + std::to_string(j + 1));
+      }
+    }
     Publish(std::move(f));
   }
 }
@@ -1206,6 +1218,7 @@ void EnsureInitialized() noexcept {
   }
   InitReport(e->opts);
   wake::Init(e->opts);
+  confirm::Init(e->opts);
   if (e->opts.hierarchy[0] != '\0') LoadHierarchy(e->opts.hierarchy);
   pthread_key_create(&e->key, ThreadKeyDestructor);
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
@@ -1339,6 +1352,29 @@ void SetThreadNameOf(uintptr_t pthread_id, const char* name) noexcept {
       return;
     }
   }
+}
+
+ThreadBirth OnThreadCreate() noexcept {
+  ThreadState* ts = ThisThread();
+  if (ts == nullptr) return ThreadBirth{};
+  Inside inside;
+  const lineage::Birth b = lineage::OnCreate(static_cast<uint32_t>(ts->incarnation), ts->tid);
+  return ThreadBirth{b.creator, b.creator_tid, b.clock};
+}
+
+void OnThreadStart(ThreadBirth birth) noexcept {
+  ThreadState* ts = ThisThread();
+  if (ts == nullptr || birth.clock == 0) return;
+  Inside inside;
+  lineage::OnStart(static_cast<uint32_t>(ts->incarnation), ts->tid, ts->pthread_id,
+                   lineage::Birth{birth.creator, birth.creator_tid, birth.clock});
+}
+
+void OnThreadJoined(uintptr_t pthread_id) noexcept {
+  ThreadState* ts = ThisThread();
+  if (ts == nullptr) return;
+  Inside inside;
+  lineage::OnJoined(static_cast<uint32_t>(ts->incarnation), ts->tid, pthread_id);
 }
 
 void OnThreadExit() noexcept {
@@ -1695,6 +1731,7 @@ void ForkChild() noexcept {
   ForgetEngineTasksAfterFork();
   Engine& e = E();
   ReportChildAfterFork();
+  lineage::ResetAfterFork();
   e.threads_mu.ResetAfterFork();
   e.registry.ResetAfterFork();
   e.graph_mu.ResetAfterFork();
@@ -1739,7 +1776,8 @@ int Finish() noexcept {
     c.contentions += t->total_contentions.load(std::memory_order_relaxed);
   }
   WriteSummary(c);
-  if (FindingCount() > 0 && e.opts.exitcode >= 0) return static_cast<int>(e.opts.exitcode);
+  const uint64_t counted = FindingCount() - (e.opts.count_ordered ? 0 : OrderedCount());
+  if (counted > 0 && e.opts.exitcode >= 0) return static_cast<int>(e.opts.exitcode);
   return -1;
 }
 

@@ -52,6 +52,10 @@ namespace lockaudit::preload::real {
   X(pthread_cond_broadcast, int, (pthread_cond_t*) noexcept, "GLIBC_2.3.2")                                    \
   X(pthread_setname_np, int, (pthread_t, const char*), nullptr)                                                \
   X(pthread_create, int, (pthread_t*, const pthread_attr_t*, void* (*)(void*), void*), nullptr)                \
+  X(pthread_join, int, (pthread_t, void**), nullptr)                                                           \
+  X(pthread_tryjoin_np, int, (pthread_t, void**) noexcept, nullptr)                                            \
+  X(pthread_timedjoin_np, int, (pthread_t, void**, const struct timespec*), nullptr)                           \
+  X(pthread_clockjoin_np, int, (pthread_t, void**, clockid_t, const struct timespec*), nullptr)                \
   X(syscall, long, (long, ...), nullptr)                                                                       \
   X(mtx_init, int, (mtx_t*, int) noexcept, nullptr)                                                            \
   X(mtx_destroy, void, (mtx_t*) noexcept, nullptr)                                                             \

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "confirm.h"
 #include "engine_arena.h"
 #include "engine_thread.h"
 #include "hot_path.h"
@@ -363,6 +364,7 @@ constexpr int kNotTried = -2;
 __attribute__((noinline)) int MutexLockRest(pthread_mutex_t* m, int rc, Site site) noexcept {
   if (!Ready()) return ENOSYS;
   if (rc == kNotTried && Audited() == nullptr) return real::pthread_mutex_lock(m);
+  if (rc < 0 && LOCKAUDIT_PREDICT_FALSE(core::g_confirm_on)) core::ConfirmBeforeLock(m, site);
   if (rc < 0) rc = real::pthread_mutex_trylock(m);
   if (rc == ENOTRECOVERABLE && UndoUnrecoverableTry(m)) return real::pthread_mutex_lock(m);
   // (Also when the inline try acquired it: its fast path covers the common case only.)
@@ -506,6 +508,9 @@ inline uint32_t ReadFlags(const pthread_rwlock_t* l, uint32_t flags) {
   LOCKAUDIT_INTERPOSE int name params noexcept {                                              \
     if (!Ready()) return ENOSYS;                                                              \
     if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::name args;                \
+    if (LOCKAUDIT_PREDICT_FALSE(core::g_confirm_on)) {                                        \
+      core::ConfirmBeforeLock(l, LOCKAUDIT_CALLER_SITE());                                    \
+    }                                                                                         \
     const int rc = real::tryname(l);                                                          \
     if (FastAfterTry(rc, l, flags, LOCKAUDIT_CALLER_SITE())) return rc;                       \
     return LockSlow(                                                                          \
@@ -713,6 +718,7 @@ struct ProgramThreadStart {
   uintptr_t stack_lo;    // a caller-provided stack: its exact bounds
   uintptr_t stack_hi;
   size_t stack_size;     // else the size glibc allocated it with
+  core::ThreadBirth birth;  // who created it, when (core/lineage.h)
 };
 void* ProgramThreadMain(void* p) {
   ProgramThreadStart start = *static_cast<ProgramThreadStart*>(p);
@@ -725,6 +731,7 @@ void* ProgramThreadMain(void* p) {
     const auto hi = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
     core::NoteThreadStack(hi > start.stack_size ? hi - start.stack_size : 0, hi);
   }
+  core::OnThreadStart(start.birth);
   return start.fn(start.arg);
 }
 
@@ -753,9 +760,10 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
     if (core::Disabled()) return real::pthread_create(thread, attr, fn, arg);
     auto* start = static_cast<ProgramThreadStart*>(core::arena::Alloc(sizeof(ProgramThreadStart)));
     if (start == nullptr) return real::pthread_create(thread, attr, fn, arg);
-    *start = ProgramThreadStart{fn, arg, 0, 0, 0};
+    *start = ProgramThreadStart{fn, arg, 0, 0, 0, core::ThreadBirth{}};
     StackOf(attr, start);
     core::NeedBackground();  // the program's second thread: deadlocks become possible
+    start->birth = core::OnThreadCreate();
     int rc = real::pthread_create(thread, attr, ProgramThreadMain, start);
     if (rc != 0) core::arena::Free(start);
     return rc;
@@ -779,6 +787,38 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
   int rc = core::CreateWithSignalsBlocked(real::pthread_create, thread, use, EngineThreadMain, start);
   if (attr == nullptr && use == &big) pthread_attr_destroy(&big);
   if (rc != 0) core::arena::Free(start);
+  return rc;
+}
+
+// A successful join orders everything the joined thread did before what the joiner does next
+// (core/lineage.h). The calls pass through unchanged.
+LOCKAUDIT_INTERPOSE int pthread_join(pthread_t thread, void** ret) {
+  if (!Ready()) return ENOSYS;
+  const int rc = real::pthread_join(thread, ret);
+  if (rc == 0 && Audited() != nullptr) core::OnThreadJoined(static_cast<uintptr_t>(thread));
+  return rc;
+}
+
+LOCKAUDIT_INTERPOSE int pthread_tryjoin_np(pthread_t thread, void** ret) noexcept {
+  if (!Ready() || real::pthread_tryjoin_np == nullptr) return ENOSYS;
+  const int rc = real::pthread_tryjoin_np(thread, ret);
+  if (rc == 0 && Audited() != nullptr) core::OnThreadJoined(static_cast<uintptr_t>(thread));
+  return rc;
+}
+
+LOCKAUDIT_INTERPOSE int pthread_timedjoin_np(pthread_t thread, void** ret,
+                                             const struct timespec* t) {
+  if (!Ready() || real::pthread_timedjoin_np == nullptr) return ENOSYS;
+  const int rc = real::pthread_timedjoin_np(thread, ret, t);
+  if (rc == 0 && Audited() != nullptr) core::OnThreadJoined(static_cast<uintptr_t>(thread));
+  return rc;
+}
+
+LOCKAUDIT_INTERPOSE int pthread_clockjoin_np(pthread_t thread, void** ret, clockid_t c,
+                                             const struct timespec* t) {
+  if (!Ready() || real::pthread_clockjoin_np == nullptr) return ENOSYS;
+  const int rc = real::pthread_clockjoin_np(thread, ret, c, t);
+  if (rc == 0 && Audited() != nullptr) core::OnThreadJoined(static_cast<uintptr_t>(thread));
   return rc;
 }
 
@@ -842,6 +882,7 @@ LOCKAUDIT_INTERPOSE void mtx_destroy(mtx_t* m) {  // <threads.h>: no noexcept
 LOCKAUDIT_INTERPOSE int mtx_lock(mtx_t* m) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
   if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::mtx_lock(m);
+  if (LOCKAUDIT_PREDICT_FALSE(core::g_confirm_on)) core::ConfirmBeforeLock(m, LOCKAUDIT_CALLER_SITE());
   const int rc = real::mtx_trylock(m);
   if (FastAfterTry(rc, m, core::kExclusive, LOCKAUDIT_CALLER_SITE())) return rc;
   return LockSlow(

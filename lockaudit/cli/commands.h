@@ -22,6 +22,13 @@ int GraphMain(const Args& args);
 // lockaudit merge A.jsonl B.jsonl ...
 int MergeMain(const Args& args);
 
+// lockaudit confirm [options] REPORT.jsonl -- PROGRAM ARGS...
+int ConfirmMain(const Args& args);
+
+// The shim lockaudit preloads: $LOCKAUDIT_PRELOAD_LIB when set, else liblockaudit_preload.so
+// in the lib directory of the tree lockaudit runs from.
+std::string ShimPath();
+
 // True when `args` ask for help (--help or -h anywhere before a "--").
 bool WantsHelp(const Args& args);
 

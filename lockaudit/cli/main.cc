@@ -23,10 +23,13 @@ commands:
   merge A.jsonl B.jsonl ...
       join the graphs of several runs and list their lock-order cycles,
       including those no single run saw
+  confirm [options] FILE.jsonl -- PROGRAM ARGS...
+      re-run PROGRAM, steering its threads into each lock-order cycle of the
+      report: confirmed (an actual deadlock, with its stacks) or not reproduced
 
 exit status, the same for every command: 0 nothing found; 1 findings (report:
-the report holds some; merge: a cycle; run: with --exitcode, else the program's
-own status); 2 a usage error or an input that cannot be read; graph: 3 when its
+the report holds some; merge: a cycle; confirm: a cycle confirmed; run: with
+--exitcode, else the program's own status); 2 a usage error or an input that cannot be read; graph: 3 when its
 output cannot be written.
 
 'lockaudit <command> --help' describes a command; 'lockaudit --version' prints
@@ -43,6 +46,7 @@ constexpr Command kCommands[] = {
     {"report", ReportMain},
     {"graph", GraphMain},
     {"merge", MergeMain},
+    {"confirm", ConfirmMain},
 };
 
 int Dispatch(const Args& args) {

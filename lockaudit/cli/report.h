@@ -18,6 +18,7 @@ struct Frame {
   std::string file{};
   std::optional<int64_t> line{};
   std::string module{};
+  std::string offset{};  // "0x..": the pc as an address in the module's ELF file (ASLR-proof)
 };
 
 // Innermost frame first.
@@ -57,6 +58,10 @@ struct Finding {
   std::vector<ThreadInfo> threads{};
   Stack stack{};
   std::string suppression{};  // the suppressions-file line that matches it (docs/suppressions.md)
+  // lock_order_cycle: thread creation and join keep two of its edges apart (ordered_reason
+  // says how), so it cannot deadlock as observed.
+  bool ordered = false;
+  std::string ordered_reason{};
 };
 
 // Lock modes of an edge line, as bits: how `from` was held / how `to` was requested.
@@ -94,12 +99,36 @@ struct Summary {
   std::optional<int64_t> pid{};
   std::string program{};  // argv[0] of the process, when the engine wrote it
   int64_t findings = 0;
+  int64_t ordered = 0;  // of findings: lock-order cycles marked ordered
   int64_t suppressed = 0;
   int64_t locks = 0;
   int64_t edges = 0;
   int64_t acquisitions = 0;
   int64_t contentions = 0;
   std::vector<SuppressionUse> suppressions{};
+};
+
+// A "pause" line of a confirm run (docs/confirm.md): a thread paused at an edge of the cycle.
+struct Pause {
+  std::optional<int64_t> pid{};
+  std::vector<int64_t> edges{};  // the edges whose sites it matched (1-based, cycle order)
+  ThreadInfo thread{};
+  std::string lock{};  // the address it was about to lock
+  int64_t waited_ms = 0;
+  std::string outcome{};  // "lined_up" or "timed_out"
+};
+
+// A "confirm" line, appended to a report by `lockaudit confirm`: what became of one cycle.
+struct ConfirmRecord {
+  std::optional<int64_t> pid{};  // of the cycle's finding
+  std::string cycle{};           // the finding's message
+  std::vector<std::string> locks{};
+  std::string result{};  // "confirmed" or "not_reproduced"
+  int64_t runs = 0;      // confirm runs made
+  std::optional<int64_t> run{};  // the run that deadlocked (confirmed)
+  std::string reason{};          // not_reproduced: why, when known
+  std::vector<Pause> pauses{};   // confirmed: where the threads paused in that run
+  std::optional<Finding> deadlock{};  // confirmed: the actual deadlock of that run
 };
 
 // Everything the CLI understood in one report file, in file order. A file may hold the lines of
@@ -109,9 +138,12 @@ struct Report {
   std::vector<Finding> findings{};
   std::vector<EdgeRecord> edges{};
   std::vector<Summary> summaries{};
+  std::vector<Pause> pauses{};
+  std::vector<ConfirmRecord> confirms{};
 };
 
 inline constexpr char kLockOrderCycle[] = "lock_order_cycle";
+inline constexpr char kDeadlock[] = "deadlock";
 
 // The lock `id` as listed by `finding`; a LockInfo holding only the id when it is not listed.
 inline LockInfo FindLock(const Finding& finding, std::optional<int64_t> id) {

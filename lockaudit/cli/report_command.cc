@@ -29,6 +29,8 @@ void RenderReport(const Report& report, std::ostream& out) {
   }
   if (report.findings.empty()) out << "lockaudit: no findings in " << report.path << "\n";
   if (!report.findings.empty()) out << "\n";
+  for (const ConfirmRecord& record : report.confirms) RenderConfirm(record, out);
+  if (!report.confirms.empty()) out << "\n";
   for (const Summary& summary : report.summaries) RenderSummary(summary, out);
   if (report.summaries.empty()) {
     out << "lockaudit: no summary line: the program did not reach a normal exit\n";

@@ -43,7 +43,8 @@ Frame ParseFrame(const json& frame) {
                .function = GetString(frame, "function"),
                .file = GetString(frame, "file"),
                .line = GetInt(frame, "line"),
-               .module = GetString(frame, "module")};
+               .module = GetString(frame, "module"),
+               .offset = GetString(frame, "offset")};
 }
 
 Stack ParseStack(const json& object, const char* key) {
@@ -86,6 +87,9 @@ Finding ParseFinding(const json& line) {
   finding.suppression = GetString(line, "suppression");
   auto single = line.find("single_thread");
   finding.single_thread = single != line.end() && single->is_boolean() && single->get<bool>();
+  auto ordered = line.find("ordered");
+  finding.ordered = ordered != line.end() && ordered->is_boolean() && ordered->get<bool>();
+  finding.ordered_reason = GetString(line, "ordered_reason");
   for (const json& lock : GetArray(line, "locks")) finding.locks.push_back(ParseLock(lock));
   for (const json& edge : GetArray(line, "edges")) finding.edges.push_back(ParseFindingEdge(edge));
   for (const json& thread : GetArray(line, "threads")) {
@@ -131,12 +135,43 @@ Summary ParseSummary(const json& line) {
   return Summary{.pid = GetInt(line, "pid"),
                  .program = GetString(line, "program"),
                  .findings = counter("findings"),
+                 .ordered = counter("ordered"),
                  .suppressed = counter("suppressed"),
                  .locks = counter("locks"),
                  .edges = counter("edges"),
                  .acquisitions = counter("acquisitions"),
                  .contentions = counter("contentions"),
                  .suppressions = std::move(used)};
+}
+
+Pause ParsePause(const json& line) {
+  Pause pause{.pid = GetInt(line, "pid"),
+              .thread = ParseThread(GetObject(line, "thread")),
+              .lock = GetString(line, "lock"),
+              .waited_ms = GetInt(line, "waited_ms").value_or(0),
+              .outcome = GetString(line, "outcome")};
+  for (const json& edge : GetArray(line, "edges")) {
+    if (edge.is_number_integer()) pause.edges.push_back(edge.get<int64_t>());
+  }
+  return pause;
+}
+
+ConfirmRecord ParseConfirm(const json& line) {
+  ConfirmRecord record{.pid = GetInt(line, "pid"),
+                       .cycle = GetString(line, "cycle"),
+                       .result = GetString(line, "result"),
+                       .runs = GetInt(line, "runs").value_or(0),
+                       .run = GetInt(line, "run"),
+                       .reason = GetString(line, "reason")};
+  for (const json& lock : GetArray(line, "locks")) {
+    if (lock.is_string()) record.locks.push_back(lock.get<std::string>());
+  }
+  for (const json& pause : GetArray(line, "pauses")) {
+    if (pause.is_object()) record.pauses.push_back(ParsePause(pause));
+  }
+  const json& deadlock = GetObject(line, "deadlock");
+  if (!deadlock.empty()) record.deadlock = ParseFinding(deadlock);
+  return record;
 }
 
 // Adds the record on `text` to `report`. Returns why the line was unusable, or "" when it was
@@ -158,6 +193,8 @@ std::string ConsumeLine(const std::string& text, Report& report) {
   if (type == "finding") report.findings.push_back(ParseFinding(line));
   if (type == "edge") report.edges.push_back(ParseEdge(line));
   if (type == "summary") report.summaries.push_back(ParseSummary(line));
+  if (type == "pause") report.pauses.push_back(ParsePause(line));
+  if (type == "confirm") report.confirms.push_back(ParseConfirm(line));
   return "";
 }
 

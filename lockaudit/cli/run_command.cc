@@ -76,6 +76,8 @@ class ReportFile {
   bool temporary_ = false;
 };
 
+}  // namespace
+
 // $LOCKAUDIT_PRELOAD_LIB when set (even empty), else the shim beside this executable's prefix:
 // <prefix>/lib in the build tree and most installs, <prefix>/<CMAKE_INSTALL_LIBDIR> otherwise
 // (lib/x86_64-linux-gnu under /usr on Debian). Returns the first candidate when none exists.
@@ -92,6 +94,8 @@ std::string ShimPath() {
   }
   return in_lib.lexically_normal().string();
 }
+
+namespace {
 
 // Prepends the shim to LD_PRELOAD. When there is no usable shim, warns and returns false: the
 // program then runs unaudited rather than not at all.

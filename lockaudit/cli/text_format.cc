@@ -45,6 +45,11 @@ void RenderContext(const Finding& finding, std::ostream& out) {
     out << "  every edge was seen on one thread; another thread running the same code can "
            "deadlock with it\n";
   }
+  if (finding.ordered) {
+    out << "  ordered: " << (finding.ordered_reason.empty() ? "" : finding.ordered_reason + ": ")
+        << "thread creation and join keep these edges apart, so this cycle cannot deadlock as "
+           "observed\n";
+  }
   std::vector<std::string> locks;
   for (const LockInfo& lock : finding.locks) locks.push_back(LockWithLevel(lock));
   if (!locks.empty()) out << "  locks: " << Join(locks) << "\n";
@@ -112,6 +117,33 @@ void RenderFinding(const Finding& finding, std::ostream& out) {
   if (!finding.suppression.empty()) {
     out << "  to suppress, add to LOCKAUDIT_SUPPRESSIONS: " << finding.suppression << "\n";
   }
+}
+
+void RenderConfirm(const ConfirmRecord& record, std::ostream& out) {
+  if (record.result == "confirmed") {
+    out << "lockaudit: confirm: CONFIRMED";
+    if (record.run) out << " in run " << *record.run;
+    out << ": " << Join(record.locks, " -> ") << " deadlocks\n";
+    for (const Pause& pause : record.pauses) {
+      std::vector<std::string> edges;
+      for (int64_t edge : pause.edges) edges.push_back(std::to_string(edge));
+      out << "  paused: thread " << FormatThread(pause.thread) << " at the site of edge"
+          << (edges.size() == 1 ? " " : "s ") << Join(edges) << " for " << pause.waited_ms
+          << " ms (holding the edge's first lock, about to take " << pause.lock << "; "
+          << (pause.outcome == "lined_up" ? "released when the threads lined up" : "timed out")
+          << ")\n";
+    }
+    if (record.deadlock) {
+      out << "  the actual deadlock of that run:\n";
+      RenderFinding(*record.deadlock, out);
+    }
+    return;
+  }
+  out << "lockaudit: confirm: not reproduced";
+  if (record.runs > 0) out << " in " << CountOf(record.runs, "run");
+  out << ": " << Join(record.locks, " -> ");
+  if (!record.reason.empty()) out << ": " << record.reason;
+  out << "\n";
 }
 
 void PrintSuppressionsUsed(const std::vector<Summary>& summaries, std::ostream& out) {

@@ -42,6 +42,10 @@ std::string Join(const std::vector<std::string>& items, std::string_view separat
 
 void RenderFinding(const Finding& finding, std::ostream& out);
 
+// What `lockaudit confirm` made of one cycle: "confirmed in run 2 of ..." with where the threads
+// paused and the actual deadlock, or "not reproduced in N runs" and why.
+void RenderConfirm(const ConfirmRecord& record, std::ostream& out);
+
 // "lockaudit: summary (pid 123): 1 finding, 0 suppressed, 12 locks, ..."
 void RenderSummary(const Summary& summary, std::ostream& out);
 // "lockaudit: suppression '<rule>' (<file>:<line>) matched N findings", one line per rule that

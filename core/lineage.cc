@@ -1,0 +1,130 @@
+#include "lineage.h"
+
+#include <atomic>
+
+#include "engine_mutex.h"
+#include "hash.h"
+
+namespace lockaudit::core::lineage {
+namespace {
+
+struct Life {
+  uint32_t incarnation;  // 0: empty slot
+  uint32_t tid;
+  uint32_t creator;
+  uint32_t creator_tid;
+  uint32_t created;  // clock after the creation's tick
+  uint32_t joiner;   // 0: not joined (or detached)
+  uint32_t joiner_tid;
+  uint32_t joined;   // clock after the join's tick
+};
+
+constexpr uint32_t kLives = 1u << 16;
+constexpr uint32_t kUnjoined = 1u << 14;
+
+struct Unjoined {
+  uintptr_t pthread_id;
+  uint32_t incarnation;
+};
+
+struct State {
+  EngineMutex mu;
+  std::atomic<uint32_t> clock{1};
+  Life lives[kLives];
+  Unjoined unjoined[kUnjoined];
+};
+
+State& S() {
+  static State* s = new State();  // never destroyed: threads may join during exit
+  return *s;
+}
+
+uint32_t UnjoinedSlot(uintptr_t pthread_id) {
+  return static_cast<uint32_t>(Mix64(pthread_id)) & (kUnjoined - 1);
+}
+
+// The life of `incarnation`, or null when it is not known (never recorded, or overwritten).
+const Life* Find(const State& s, uint32_t incarnation) {
+  const Life& l = s.lives[incarnation & (kLives - 1)];
+  return incarnation != 0 && l.incarnation == incarnation ? &l : nullptr;
+}
+
+std::string Tid(uint32_t tid) { return "tid " + std::to_string(tid); }
+
+// Does x (the edge called `xs`, taken by thread tid `xt`) happen before y through creation
+// and join? Why, or "".
+std::string Before(const Observation& x, const Life* lx, const std::string& xs,
+                   const Observation& y, const Life* ly, const std::string& ys) {
+  if (ly != nullptr && ly->creator == x.incarnation && x.clock < ly->created) {
+    return xs + " was taken before its thread created the thread (" + Tid(ly->tid) +
+           ") that took " + ys;
+  }
+  if (lx != nullptr && lx->joiner != 0 && lx->joiner == y.incarnation && y.clock >= lx->joined) {
+    return ys + " was taken after its thread had joined the thread (" + Tid(lx->tid) +
+           ") that took " + xs;
+  }
+  if (lx != nullptr && ly != nullptr && lx->joiner != 0 && lx->joiner == ly->creator &&
+      lx->joined < ly->created) {
+    return "the thread that took " + xs + " (" + Tid(lx->tid) + ") was joined by " +
+           Tid(lx->joiner_tid) + " before that thread created the one that took " + ys + " (" +
+           Tid(ly->tid) + ")";
+  }
+  return "";
+}
+
+}  // namespace
+
+Birth OnCreate(uint32_t creator_incarnation, uint32_t creator_tid) noexcept {
+  State& s = S();
+  EngineLock lock(s.mu);
+  return Birth{creator_incarnation, creator_tid,
+               s.clock.fetch_add(1, std::memory_order_relaxed) + 1};
+}
+
+void OnStart(uint32_t incarnation, uint32_t tid, uintptr_t pthread_id, Birth birth) noexcept {
+  if (incarnation == 0) return;
+  State& s = S();
+  EngineLock lock(s.mu);
+  s.lives[incarnation & (kLives - 1)] = Life{incarnation, tid,         birth.creator, birth.creator_tid,
+                                                    birth.clock, 0,           0,
+                                                    0};
+  s.unjoined[UnjoinedSlot(pthread_id)] = Unjoined{pthread_id, incarnation};
+}
+
+void OnJoined(uint32_t joiner_incarnation, uint32_t joiner_tid, uintptr_t pthread_id) noexcept {
+  State& s = S();
+  EngineLock lock(s.mu);
+  const uint32_t tick = s.clock.fetch_add(1, std::memory_order_relaxed) + 1;
+  Unjoined& u = s.unjoined[UnjoinedSlot(pthread_id)];
+  if (u.pthread_id != pthread_id || u.incarnation == 0) return;
+  Life& l = s.lives[u.incarnation & (kLives - 1)];
+  if (l.incarnation == u.incarnation) {
+    l.joiner = joiner_incarnation;
+    l.joiner_tid = joiner_tid;
+    l.joined = tick;
+  }
+  u = Unjoined{0, 0};
+}
+
+uint32_t Clock() noexcept { return S().clock.load(std::memory_order_relaxed); }
+
+std::string OrderedReason(Observation x, const std::string& x_name, Observation y,
+                          const std::string& y_name) {
+  if (x.incarnation == 0 || y.incarnation == 0 || x.incarnation == y.incarnation) return "";
+  State& s = S();
+  Life lx{}, ly{};
+  bool have_x = false, have_y = false;
+  {
+    EngineLock lock(s.mu);
+    if (const Life* l = Find(s, x.incarnation)) lx = *l, have_x = true;
+    if (const Life* l = Find(s, y.incarnation)) ly = *l, have_y = true;
+  }
+  const Life* px = have_x ? &lx : nullptr;
+  const Life* py = have_y ? &ly : nullptr;
+  std::string why = Before(x, px, x_name, y, py, y_name);
+  return why.empty() ? Before(y, py, y_name, x, px, x_name) : why;
+}
+
+void ResetAfterFork() noexcept { S().mu.ResetAfterFork(); }
+
+}  // namespace lockaudit::core::lineage

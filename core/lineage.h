@@ -1,0 +1,57 @@
+// core/lineage: which thread created and which thread joined each audited thread, on one logical
+// clock, so that a lock-order cycle whose edges can never run at the same time (one edge's
+// thread was joined before the other's was created, or one edge was taken before the other
+// edge's thread was created or after it was joined) is marked "ordered" (docs/report.md).
+//
+// The clock ticks only at pthread_create and at a successful join, so two readings by one
+// thread compare in that thread's program order: "created after x" and "joined before y" are
+// happens-before relations through creation and join, never a guess from wall time. Lock
+// releases are not counted as ordering (they order nothing a different schedule could not
+// change). Only the direct creator/joiner relation is followed, not chains of them.
+//
+// Thread-safety: every function may be called from any audited thread; the tables are guarded
+// by one engine mutex (taken at thread creation and join only, never on a lock path).
+// Memory: two fixed tables (65,536 threads by incarnation, 16,384 unjoined pthread ids): an
+// older thread overwritten by a newer one is simply no longer known, which only makes fewer
+// cycles "ordered".
+#ifndef LOCKAUDIT_CORE_LINEAGE_H_
+#define LOCKAUDIT_CORE_LINEAGE_H_
+
+#include <cstdint>
+#include <string>
+
+namespace lockaudit::core::lineage {
+
+// What a new thread learns from the thread creating it (passed through the start routine).
+struct Birth {
+  uint32_t creator = 0;  // the creator's incarnation (0: unknown)
+  uint32_t creator_tid = 0;
+  uint32_t clock = 0;    // the clock after this creation's tick
+};
+
+// An observation of a lock-order edge: by which thread, at which clock reading.
+struct Observation {
+  uint32_t incarnation = 0;
+  uint32_t clock = 0;
+};
+
+// In the creating thread, before the real pthread_create: ticks the clock.
+Birth OnCreate(uint32_t creator_incarnation, uint32_t creator_tid) noexcept;
+// In the new thread, before its start routine.
+void OnStart(uint32_t incarnation, uint32_t tid, uintptr_t pthread_id, Birth birth) noexcept;
+// In the joining thread, after a join of `pthread_id` succeeded: ticks the clock.
+void OnJoined(uint32_t joiner_incarnation, uint32_t joiner_tid, uintptr_t pthread_id) noexcept;
+// The clock now (read when an edge is learned).
+uint32_t Clock() noexcept;
+
+// Why no schedule lets the two observations overlap (a sentence for the report, naming them
+// `x_name` and `y_name`), or "" when creation and join do not order them. Inside the engine
+// (allocates).
+std::string OrderedReason(Observation x, const std::string& x_name, Observation y,
+                          const std::string& y_name);
+
+void ResetAfterFork() noexcept;  // the child: the parent's threads are gone, their lineage too
+
+}  // namespace lockaudit::core::lineage
+
+#endif  // LOCKAUDIT_CORE_LINEAGE_H_
