@@ -56,18 +56,17 @@ std::string Tid(uint32_t tid) { return "tid " + std::to_string(tid); }
 std::string Before(const Observation& x, const Life* lx, const std::string& xs,
                    const Observation& y, const Life* ly, const std::string& ys) {
   if (ly != nullptr && ly->creator == x.incarnation && x.clock < ly->created) {
-    return xs + " was taken before its thread created the thread (" + Tid(ly->tid) +
-           ") that took " + ys;
+    return xs + " was taken by " + Tid(ly->creator_tid) + " before that thread created " +
+           Tid(ly->tid) + ", which took " + ys;
   }
   if (lx != nullptr && lx->joiner != 0 && lx->joiner == y.incarnation && y.clock >= lx->joined) {
-    return ys + " was taken after its thread had joined the thread (" + Tid(lx->tid) +
-           ") that took " + xs;
+    return ys + " was taken by " + Tid(lx->joiner_tid) + " after that thread had joined " +
+           Tid(lx->tid) + ", which took " + xs;
   }
   if (lx != nullptr && ly != nullptr && lx->joiner != 0 && lx->joiner == ly->creator &&
       lx->joined < ly->created) {
-    return "the thread that took " + xs + " (" + Tid(lx->tid) + ") was joined by " +
-           Tid(lx->joiner_tid) + " before that thread created the one that took " + ys + " (" +
-           Tid(ly->tid) + ")";
+    return Tid(lx->tid) + ", which took " + xs + ", was joined by " + Tid(lx->joiner_tid) +
+           " before that thread created " + Tid(ly->tid) + ", which took " + ys;
   }
   return "";
 }

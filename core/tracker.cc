@@ -784,8 +784,8 @@ uint64_t EvidenceKey(uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t d) {
 }
 
 // Stacks for the edges held[i] -> (lock being acquired at `site`), i in held_idx[0..count):
-// held_stacks[k] for held_idx[k]. Reuses the stacks of an earlier capture made at the same call
-// sites and stack depths (one evidence_mu section); otherwise, unless `lookup_only`, unwinds once
+// held_stacks[k] for held_idx[k]. Reuses the stacks of an earlier capture made by this thread at
+// the same call sites and stack depths (one evidence_mu section); otherwise, unless `lookup_only`, unwinds once
 // and rebuilds each held lock's stack from the current frames (RebuildHeldStack: exact, or only
 // the acquisition site when the function that took the held lock has returned). Returns whether
 // every stack is known.
@@ -807,7 +807,10 @@ bool CaptureEvidence(ThreadState& ts, const uint32_t* held_idx, uint32_t count, 
     }
     return -1;
   };
-  const uint64_t here = EvidenceKey(site.pc, site.cfa, 0, 0);
+  // Keyed by thread too: a thread created after another was joined gets the same stack memory,
+  // so one call site at one depth (the same pc and CFA) can be reached through other callers.
+  const uint64_t thread_key = Mix64(ts.incarnation);
+  const uint64_t here = EvidenceKey(site.pc, site.cfa, 0, thread_key);
   bool all_known;
   {
     EngineLock lock(e.evidence_mu);
@@ -823,7 +826,7 @@ bool CaptureEvidence(ThreadState& ts, const uint32_t* held_idx, uint32_t count, 
         continue;
       }
       const Site& hs = ts.held[held_idx[k]].site;
-      held_stacks[k] = lookup(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa));
+      held_stacks[k] = lookup(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa ^ thread_key));
       all_known = held_stacks[k] != 0;
     }
   }
@@ -845,7 +848,7 @@ bool CaptureEvidence(ThreadState& ts, const uint32_t* held_idx, uint32_t count, 
     bool partial = false;
     std::vector<uintptr_t> hp = RebuildHeldStack(frames, nf, hs.pc, hs.cfa, depth, &partial);
     held_stacks[k] = InternStack(hp.data(), hp.size(), partial);
-    remember(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa), held_stacks[k]);
+    remember(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa ^ thread_key), held_stacks[k]);
   }
   return true;
 }

@@ -18,6 +18,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "confirm_command.h"
 #include "process.h"
 #include "report_reader.h"
 #include "run_options.h"
@@ -226,7 +227,10 @@ int Summarize(const RunRequest& request, const ReportFile& report_file, pid_t pi
                            .exitcode = ExitCodeOption(request),
                            .audited = audited,
                            .statically_linked = statically_linked,
-                           .disabled = EnvValue("LOCKAUDIT_DISABLE") == std::optional<std::string>("1")};
+                           .disabled = EnvValue("LOCKAUDIT_DISABLE") == std::optional<std::string>("1"),
+                           .count_ordered = request.Get("LOCKAUDIT_COUNT_ORDERED").has_value() ||
+                                            EnvValue("LOCKAUDIT_COUNT_ORDERED") ==
+                                                std::optional<std::string>("1")};
   std::optional<Report> report = ReadReport(context.report_path, std::cerr);
   // With %p every process wrote its own file: the others of this run are read too.
   const std::string& tmpl = report_file.path();
@@ -257,7 +261,7 @@ int Summarize(const RunRequest& request, const ReportFile& report_file, pid_t pi
     globfree(&found);
   }
   if (!request.quiet) PrintRunSummary(report ? &*report : nullptr, context, std::cerr);
-  return RunExitStatus(context, report ? CountFindings(*report) : 0);
+  return RunExitStatus(context, report ? CountFindings(*report, context.count_ordered) : 0);
 }
 
 // --report, else LOCKAUDIT_REPORT from the environment (when not empty), else none (a
@@ -313,8 +317,15 @@ int RunMain(const Args& args) {
   }
   ShieldFromSignals(child.pid);
   const ProcessExit exit = WaitForExit(child.pid);
-  const int status =
+  int status =
       Summarize(*request, report_file, child.pid, exit, audited, statically_linked, started);
+  if (request->confirm && audited) {
+    ConfirmSettings settings;
+    settings.runs = request->confirm_runs;
+    const ConfirmOutcome outcome = ConfirmCycles(
+        settings, ExpandPid(report_file.path(), child.pid), request->program, std::cerr);
+    if (outcome.confirmed > 0 && request->confirm_exitcode) return *request->confirm_exitcode;
+  }
   if (exit.signal != 0 && status == exit.status) ReRaise(exit.signal);
   return status;
 }

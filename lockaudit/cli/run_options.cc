@@ -57,7 +57,8 @@ std::vector<RunOption> MakeRunOptions() {
   std::vector<RunOption> out;
   auto add = [&out](std::string_view field, std::string_view variable, std::string_view type,
                     std::string_view default_text, std::string_view description) {
-    if (variable == "LOCKAUDIT_REPORT_APPEND") return;
+    // Set by the engine for the processes it starts, and by `lockaudit confirm` for its runs.
+    if (variable == "LOCKAUDIT_REPORT_APPEND" || variable == "LOCKAUDIT_CONFIRM") return;
     RunOption o;
     o.flag = "--" + std::string(field);
     for (char& c : o.flag) c = c == '_' ? '-' : c;
@@ -241,6 +242,31 @@ std::optional<RunRequest> ParseRunArgs(const Args& args, std::ostream& err) {
       request.quiet = true;
       continue;
     }
+    if (args[i] == "--confirm") {
+      request.confirm = true;
+      continue;
+    }
+    bool confirm_int = false;
+    for (auto [flag, min, max] : {std::tuple<const char*, long long, long long>{"--confirm-runs", 1, 1000},
+                                  {"--confirm-exitcode", 0, 255}}) {
+      size_t at = i;
+      if (args[i] != flag && !args[i].starts_with(std::string(flag) + "=")) continue;
+      confirm_int = true;
+      std::optional<std::string> text = OptionValue(args, at, flag);
+      std::optional<long long> value = text ? ParseInt(*text, min, max) : std::nullopt;
+      if (!value) {
+        err << "lockaudit: run: " << flag << ": expected an integer from " << min << " to " << max
+            << "\n";
+        return std::nullopt;
+      }
+      if (std::string_view(flag) == "--confirm-runs") {
+        request.confirm_runs = static_cast<int>(*value);
+      } else {
+        request.confirm_exitcode = static_cast<int>(*value);
+      }
+      i = at;
+    }
+    if (confirm_int) continue;
     if (!ParseOption(args, i, request, err)) return std::nullopt;
   }
   request.program.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
@@ -263,7 +289,14 @@ std::string RunHelp() {
           "options:\n"
           "  -q, --quiet\n"
           "      no summary: only the program's output, the engine's own report (LOCKAUDIT_LOG)\n"
-          "      and warnings; the exit status says the same as without it\n";
+          "      and warnings; the exit status says the same as without it\n"
+          "  --confirm\n"
+          "      after the run, confirm each lock-order cycle it found by re-running PROGRAM\n"
+          "      with a schedule perturbation aimed at it (lockaudit confirm --help)\n"
+          "  --confirm-runs N\n"
+          "      --confirm: runs per cycle at most (1-1000; default 10)\n"
+          "  --confirm-exitcode N\n"
+          "      --confirm: exit status N when a cycle was confirmed (0-255)\n";
   for (const RunOption& option : RunOptions()) {
     help << "  " << option.flag << (option.meta.empty() ? "" : " ") << option.meta << "\n"
          << "      " << option.help << "\n"

@@ -21,6 +21,11 @@ struct RunRequest {
   std::vector<std::string> program;  // PROGRAM ARGS...
   bool help = false;                 // --help: nothing else was parsed
   bool quiet = false;                // -q/--quiet: no summary of lockaudit's own
+  // --confirm: after the run, `lockaudit confirm` the report's cycles (docs/confirm.md), at most
+  // confirm_runs runs each; confirm_exitcode: the exit status when one was confirmed.
+  bool confirm = false;
+  int confirm_runs = 10;
+  std::optional<int> confirm_exitcode;
 
   // The value set for `variable`, if its option was given.
   std::optional<std::string> Get(const std::string& variable) const;

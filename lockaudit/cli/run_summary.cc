@@ -42,7 +42,7 @@ void PrintFindings(const Report& report, std::ostream& out) {
     const Finding& finding = report.findings[i];
     const std::string locks = Join(FindingLockNames(finding));
     out << "lockaudit:   " << finding.kind << ": " << (locks.empty() ? finding.message : locks)
-        << "\n";
+        << (finding.ordered ? " (ordered: cannot deadlock as observed)" : "") << "\n";
   }
   if (report.findings.size() > kMaxFindingsListed) {
     out << "lockaudit:   ... and " << report.findings.size() - kMaxFindingsListed << " more\n";
@@ -137,10 +137,14 @@ void PrintReportLocation(const RunContext& context, std::ostream& out) {
 
 }  // namespace
 
-int64_t CountFindings(const Report& report) {
+int64_t CountFindings(const Report& report, bool count_ordered) {
   int64_t counted = 0;
-  for (const Summary& summary : report.summaries) counted += summary.findings;
-  return std::max(counted, static_cast<int64_t>(report.findings.size()));
+  for (const Summary& summary : report.summaries) {
+    counted += summary.findings - (count_ordered ? 0 : summary.ordered);
+  }
+  int64_t lines = 0;
+  for (const Finding& finding : report.findings) lines += count_ordered || !finding.ordered;
+  return std::max(counted, lines);
 }
 
 int RunExitStatus(const RunContext& context, int64_t findings) {
@@ -165,7 +169,7 @@ void PrintRunSummary(const Report* report, const RunContext& context, std::ostre
     PrintNamesHint(*report, out);
     if (context.audited || context.report_kept) PrintReportLocation(context, out);
   }
-  const int64_t findings = report == nullptr ? 0 : CountFindings(*report);
+  const int64_t findings = report == nullptr ? 0 : CountFindings(*report, context.count_ordered);
   const int status = RunExitStatus(context, findings);
   if (status != context.exit.status) {
     out << "lockaudit: exit status " << status << " (--exitcode; the report holds findings)\n";

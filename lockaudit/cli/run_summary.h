@@ -27,11 +27,13 @@ struct RunContext {
   bool audited = false;             // the shim was preloaded
   bool statically_linked = false;   // the program has no ELF interpreter: LD_PRELOAD cannot attach
   bool disabled = false;            // LOCKAUDIT_DISABLE=1 (--disable)
+  bool count_ordered = false;       // LOCKAUDIT_COUNT_ORDERED=1 (--count-ordered)
 };
 
 // Findings in `report`: its finding lines, or the summary counters when they say more (a finding
-// line may have been lost when the program was killed while writing it).
-int64_t CountFindings(const Report& report);
+// line may have been lost when the program was killed while writing it). Lock-order cycles
+// marked ordered count only with `count_ordered`.
+int64_t CountFindings(const Report& report, bool count_ordered = true);
 
 // The program's status, or --exitcode's when `findings` > 0: the answer the engine gives itself
 // at a normal exit, also when the program was killed.
