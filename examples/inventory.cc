@@ -1,9 +1,9 @@
 // An ordinary program with no lockaudit code in it: a warehouse whose restock path locks the
 // stock table then the order book, while the order path locks them the other way round.
-// This run never hangs (the two paths run one after the other), but the order is a latent
-// deadlock. Attach lockaudit without rebuilding:
-//
-//   build/bin/lockaudit run -- build/bin/inventory
+// This run never hangs (the customer comes 50 ms after the supplier), but the order is a latent
+// deadlock. Attach lockaudit without rebuilding: `build/bin/lockaudit run -- build/bin/inventory`;
+// `lockaudit run --confirm` then proves it real (a re-run that deadlocks).
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -38,8 +38,11 @@ bool PlaceOrder(const std::string& item, int count) {
 
 int main() {
   std::thread supplier([] { Restock("widget", 5); });
+  std::thread customer([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::printf("order placed: %d\n", PlaceOrder("widget", 3));
+  });
   supplier.join();
-  std::thread customer([] { std::printf("order placed: %d\n", PlaceOrder("widget", 3)); });
   customer.join();
   std::printf("widgets in stock: %d\n", stock["widget"]);
   return 0;

@@ -46,6 +46,7 @@ def main():
         ("deadlock", [f"{programs}/deadlock_ring", "mutex", "2"],
          {"LOCKAUDIT_ON_DEADLOCK": "abort", "LOCKAUDIT_STALL_MS": "200"}),
         ("rwlock", [f"{programs}/rwlock_write_read"], {}),
+        ("ordered", [f"{programs}/confirm_ordered"], {}),
     ]
     files = []
     for name, argv, extra in runs:
@@ -57,6 +58,9 @@ def main():
         subprocess.run([cli, "run", "--report", path] + argv, env=dict(env, **extra),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
         files.append(path)
+    # lockaudit confirm appends a confirm line (with the confirm run's pause lines and deadlock).
+    subprocess.run([cli, "confirm", "--runs", "3", os.path.join(work, "inventory.jsonl"), "--",
+                    inventory], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
     merged = os.path.join(work, "merged.jsonl")
     with open(merged, "w") as out:
         subprocess.run([cli, "merge", "--format", "jsonl", os.path.join(work, "inventory.jsonl"),
@@ -81,12 +85,15 @@ def main():
         return 1
     kinds = {l["kind"] for l in lines_all if l.get("type") == "finding"}
     want_kinds = {"lock_order_cycle", "wait_stall", "hold_stall", "destroy_held", "deadlock"}
-    want_types = {"finding", "edge", "finding_group", "summary"}
+    want_types = {"finding", "edge", "finding_group", "summary", "confirm"}
     have = {
         "shared modes": any("shared" in l.get("to_modes", []) for l in lines_all),
         "gates": any(l.get("gates") for l in lines_all),
         "suppressions in a summary": any(l.get("suppressions") for l in lines_all),
         "a merged cycle": any(l.get("cross_run") is not None for l in lines_all),
+        "an ordered cycle": any(l.get("ordered") is True for l in lines_all),
+        "a confirmed cycle with pauses": any(l.get("result") == "confirmed" and l.get("pauses")
+                                             for l in lines_all),
     }
     missing = sorted(want_types - set(seen)) + sorted(want_kinds - kinds) + [k for k, v in have.items() if not v]
     if missing:
