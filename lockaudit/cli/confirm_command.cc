@@ -98,8 +98,8 @@ struct RunResult {
   bool other_deadlock = false;  // a deadlock of other locks
   bool timed_out = false;
   bool exec_failed = false;
-  json deadlock;                // the deadlock finding's line
-  std::vector<json> pauses;
+  std::string deadlock;             // the deadlock finding's line
+  std::vector<std::string> pauses;  // the pause lines
   int lined_up = 0, timed_out_pauses = 0;
 };
 
@@ -140,6 +140,7 @@ bool RunOnce(const std::vector<std::string>& program, const std::vector<std::pai
       }
     }
     std::vector<char*> argv;
+    argv.reserve(program.size() + 1);
     for (const std::string& arg : program) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
     execvp(argv[0], argv.data());
@@ -199,7 +200,7 @@ void ReadRun(const std::string& path, const std::set<std::string>& cycle_locks, 
     if (!line.is_object()) continue;
     const std::string type = line.value("type", "");
     if (type == "pause") {
-      r.pauses.push_back(line);
+      r.pauses.push_back(text);
       (line.value("outcome", "") == "lined_up" ? r.lined_up : r.timed_out_pauses)++;
       continue;
     }
@@ -215,7 +216,7 @@ void ReadRun(const std::string& path, const std::set<std::string>& cycle_locks, 
     }
     if (ours && !r.deadlocked) {
       r.deadlocked = true;
-      r.deadlock = line;
+      r.deadlock = text;
     } else if (!ours) {
       r.other_deadlock = true;
     }
@@ -311,8 +312,9 @@ json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
       record["result"] = "confirmed";
       record["runs"] = run;
       record["run"] = run;
-      record["pauses"] = r.pauses;
-      record["deadlock"] = r.deadlock;
+      record["pauses"] = json::array();
+      for (const std::string& pause : r.pauses) record["pauses"].push_back(json::parse(pause));
+      record["deadlock"] = json::parse(r.deadlock);
       break;
     }
   }

@@ -260,7 +260,9 @@ TEST_F(OptionsTest, OptionTableListsEveryDesignVariable) {
       "LOCKAUDIT_SUPPRESSIONS", "LOCKAUDIT_NONBLOCKING_THREADS", "LOCKAUDIT_WAKE_BUDGET_MS",
       "LOCKAUDIT_PROMETHEUS",  "LOCKAUDIT_STACK_DEPTH",  "LOCKAUDIT_DISABLE",
       "LOCKAUDIT_MAX_SERIES",  "LOCKAUDIT_GTEST",        "LOCKAUDIT_CUDA",
-      "LOCKAUDIT_REPORT_APPEND", "LOCKAUDIT_SHARED_STALL_MS"};
+      "LOCKAUDIT_REPORT_APPEND", "LOCKAUDIT_SHARED_STALL_MS",
+      // Issue 16: lockaudit confirm's plan, and counting ordered cycles for LOCKAUDIT_EXITCODE.
+      "LOCKAUDIT_CONFIRM",     "LOCKAUDIT_COUNT_ORDERED"};
   size_t count = 0;
   const OptionInfo* table = OptionTable(&count);
   ASSERT_NE(table, nullptr);
