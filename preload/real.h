@@ -57,6 +57,8 @@ namespace lockaudit::preload::real {
   X(pthread_timedjoin_np, int, (pthread_t, void**, const struct timespec*), nullptr)                           \
   X(pthread_clockjoin_np, int, (pthread_t, void**, clockid_t, const struct timespec*), nullptr)                \
   X(syscall, long, (long, ...), nullptr)                                                                       \
+  X(thrd_create, int, (thrd_t*, thrd_start_t, void*), nullptr)                                                \
+  X(thrd_join, int, (thrd_t, int*), nullptr)                                                                   \
   X(mtx_init, int, (mtx_t*, int) noexcept, nullptr)                                                            \
   X(mtx_destroy, void, (mtx_t*) noexcept, nullptr)                                                             \
   X(mtx_lock, int, (mtx_t*) noexcept, nullptr)                                                                 \

@@ -861,6 +861,42 @@ LOCKAUDIT_INTERPOSE int pthread_setname_np(pthread_t thread, const char* name) n
 
 // ---- C11 threads -------------------------------------------------------------------------
 
+// glibc's thrd_create and thrd_join call its pthread internals directly, past the interposers
+// above: the thread's creation and join are recorded here (core/lineage.h).
+struct C11ThreadStart {
+  thrd_start_t fn;
+  void* arg;
+  core::ThreadBirth birth;
+};
+int C11ThreadMain(void* p) {
+  C11ThreadStart start = *static_cast<C11ThreadStart*>(p);
+  core::arena::Free(p);
+  core::OnThreadStart(start.birth);
+  return start.fn(start.arg);
+}
+
+LOCKAUDIT_INTERPOSE int thrd_create(thrd_t* thread, thrd_start_t fn, void* arg) {
+  if (!Ready() || real::thrd_create == nullptr) return thrd_error;
+  if (core::InsideEngine() || core::Disabled()) return real::thrd_create(thread, fn, arg);
+  auto* start = static_cast<C11ThreadStart*>(core::arena::Alloc(sizeof(C11ThreadStart)));
+  if (start == nullptr) return real::thrd_create(thread, fn, arg);
+  *start = C11ThreadStart{fn, arg, core::ThreadBirth{}};
+  core::NeedBackground();
+  start->birth = core::OnThreadCreate();
+  const int rc = real::thrd_create(thread, C11ThreadMain, start);
+  if (rc != thrd_success) core::arena::Free(start);
+  return rc;
+}
+
+LOCKAUDIT_INTERPOSE int thrd_join(thrd_t thread, int* result) {
+  if (!Ready() || real::thrd_join == nullptr) return thrd_error;
+  const int rc = real::thrd_join(thread, result);
+  if (rc == thrd_success && Audited() != nullptr) {
+    core::OnThreadJoined(static_cast<uintptr_t>(thread));
+  }
+  return rc;
+}
+
 LOCKAUDIT_INTERPOSE int mtx_init(mtx_t* m, int type) {  // <threads.h>: no noexcept
   if (!Ready()) return thrd_error;
   int rc = real::mtx_init(m, type);

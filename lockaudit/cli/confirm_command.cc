@@ -272,7 +272,7 @@ json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
   const std::string ld_preload =
       shim + (preload != nullptr && *preload != '\0' ? ":" + std::string(preload) : "");
   int runs = 0;
-  int lined_up_runs = 0, other_deadlocks = 0, timeouts = 0;
+  int lined_up_runs = 0, other_deadlocks = 0, timeouts = 0, pauses = 0;
   for (int run = 1; run <= settings.runs; ++run) {
     runs = run;
     const int scale = std::min((run + 1) / 2, 4);  // runs 1-2: pause_ms, 3-4: twice, ...
@@ -306,6 +306,7 @@ json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
     RunResult r;
     ReadRun(run_report, cycle_locks, r);
     lined_up_runs += r.lined_up > 0;
+    pauses += r.lined_up + r.timed_out_pauses;
     other_deadlocks += r.other_deadlock;
     timeouts += timed_out;
     if (r.deadlocked) {
@@ -322,9 +323,16 @@ json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
   unlink(run_report.c_str());
   if (record.contains("result")) return record;
   std::string reason;
-  if (lined_up_runs == 0) {
-    reason = "the threads never reached the cycle's sites at the same time (every pause timed "
-             "out, or no thread reached a site while holding the edge's first lock)";
+  if (pauses == 0) {
+    reason = "no thread paused: in no run did a thread reach an edge's second site, holding a "
+             "lock it took at the edge's first site, while the process had another thread";
+    if (cycle.single_thread) {
+      reason += " (every edge was seen in one thread, and a thread cannot deadlock with itself: "
+                "the cycle needs another thread running the same code)";
+    }
+  } else if (lined_up_runs == 0) {
+    reason = "the threads never reached the cycle's sites at the same time (" +
+             std::to_string(pauses) + " pause(s), every one timed out)";
   } else {
     reason = "the threads lined up in " + std::to_string(lined_up_runs) +
              " run(s) but no deadlock followed";

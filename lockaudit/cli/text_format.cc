@@ -119,6 +119,17 @@ void RenderFinding(const Finding& finding, std::ostream& out) {
   }
 }
 
+// The name of the lock at `addr` in a confirm run (its deadlock lists the cycle's locks), or the
+// address itself.
+std::string LockAt(const ConfirmRecord& record, const std::string& addr) {
+  if (record.deadlock) {
+    for (const LockInfo& lock : record.deadlock->locks) {
+      if (lock.addr == addr) return "'" + LockDisplayName(lock) + "'";
+    }
+  }
+  return addr;
+}
+
 void RenderConfirm(const ConfirmRecord& record, std::ostream& out) {
   if (record.result == "confirmed") {
     out << "lockaudit: confirm: CONFIRMED";
@@ -129,7 +140,8 @@ void RenderConfirm(const ConfirmRecord& record, std::ostream& out) {
       for (int64_t edge : pause.edges) edges.push_back(std::to_string(edge));
       out << "  paused: thread " << FormatThread(pause.thread) << " at the site of edge"
           << (edges.size() == 1 ? " " : "s ") << Join(edges) << " for " << pause.waited_ms
-          << " ms (holding the edge's first lock, about to take " << pause.lock << "; "
+          << " ms (holding the edge's first lock, about to take " << LockAt(record, pause.lock)
+          << "; "
           << (pause.outcome == "lined_up" ? "released when the threads lined up" : "timed out")
           << ")\n";
     }
