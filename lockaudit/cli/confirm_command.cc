@@ -58,7 +58,7 @@ options:
                   /dev/null)
 
 exit status: 0 no cycle confirmed (or none in REPORT); 1 a cycle confirmed;
-2 a usage error, or REPORT cannot be read or written.
+2 a usage error, REPORT cannot be read or written, or PROGRAM cannot be run.
 )";
 
 std::optional<int> IntValue(const std::string& text, int min, int max) {
@@ -234,7 +234,7 @@ std::string TempPath(const char* suffix) {
 // Confirms one cycle: its plan, up to settings.runs runs. The "confirm" line's object.
 json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
                 const std::vector<std::string>& program, const std::string& shim,
-                std::ostream& out) {
+                std::ostream& out, bool* exec_failed) {
   const std::vector<std::string> names = FindingLockNames(cycle);
   json record = {{"type", "confirm"}, {"cycle", cycle.message}, {"locks", names}};
   if (cycle.pid) record["pid"] = *cycle.pid;
@@ -265,7 +265,7 @@ json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
   const std::string plan_path = TempPath(".plan");
   const std::string run_report = TempPath(".jsonl");
   if (plan_path.empty() || run_report.empty()) {
-    out << "lockaudit: confirm: cannot create temporary files in /tmp: " << strerror(errno) << "\n";
+    std::cerr << "lockaudit: confirm: cannot create temporary files in /tmp: " << strerror(errno) << "\n";
     return not_reproduced(0, "no temporary files");
   }
   const char* preload = getenv("LD_PRELOAD");
@@ -297,8 +297,9 @@ json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
     bool timed_out = false;
     int exec_error = 0;
     if (!RunOnce(program, env, settings, &timed_out, &exec_error)) {
-      out << "lockaudit: confirm: cannot execute '" << program.front()
-          << "': " << strerror(exec_error) << "\n";
+      std::cerr << "lockaudit: confirm: cannot execute '" << program.front()
+                << "': " << strerror(exec_error) << "\n";
+      *exec_failed = true;
       unlink(plan_path.c_str());
       unlink(run_report.c_str());
       return not_reproduced(0, std::string("cannot execute the program: ") + strerror(exec_error));
@@ -379,7 +380,7 @@ ConfirmOutcome ConfirmCycles(const ConfirmSettings& settings, const std::string&
   const std::string shim = ShimPath();
   std::error_code error;
   if (shim.empty() || !std::filesystem::is_regular_file(shim, error)) {
-    out << "lockaudit: confirm: shim '" << shim << "' not found (set LOCKAUDIT_PRELOAD_LIB)\n";
+    std::cerr << "lockaudit: confirm: shim '" << shim << "' not found (set LOCKAUDIT_PRELOAD_LIB)\n";
     outcome.ok = false;
     return outcome;
   }
@@ -392,7 +393,12 @@ ConfirmOutcome ConfirmCycles(const ConfirmSettings& settings, const std::string&
     if (cycles[i]->pid) out << " (pid " << *cycles[i]->pid << ")";
     out << ": " << cycles[i]->message << "\n";
     out.flush();
-    const json record = ConfirmOne(*cycles[i], settings, program, shim, out);
+    bool exec_failed = false;
+    const json record = ConfirmOne(*cycles[i], settings, program, shim, out, &exec_failed);
+    if (exec_failed) {
+      outcome.ok = false;  // no cycle can be confirmed with a program that does not start
+      break;
+    }
     if (record.value("result", "") == "confirmed") ++outcome.confirmed;
     append << record.dump() << "\n";
     RenderConfirm(AsRecord(record), out);

@@ -17,6 +17,7 @@ usage: confirm_test.py LOCKAUDIT EXAMPLES_DIR PROGRAM_DIR CASE
              --confirm`, and with another program's confirm plan in effect
   run        `lockaudit run --confirm --confirm-exitcode 7` on transfer_inversion: exit 7, the
              summary says confirmed
+  usage      bad arguments and unreadable reports: one line naming the problem, exit 2
 """
 import json
 import os
@@ -232,13 +233,50 @@ def run_confirm(lockaudit, examples_dir, programs, tmp):
     print("run --confirm: exit 7, confirmed")
 
 
+def usage(lockaudit, examples_dir, programs, tmp):
+    program = os.path.join(examples_dir, "confirm_transfer_inversion")
+    report = os.path.join(tmp, "r.jsonl")
+    record(lockaudit, program, [], report)
+    cases = [
+        ([], "no report file given"),
+        ([report], "no program given"),
+        ([report, "--"], "no program given"),
+        (["--runs", "0", report, "--", program], "--runs: '0' is not an integer from 1 to 1000"),
+        (["--runs=x", report, "--", program], "--runs: 'x' is not an integer"),
+        (["--timeout"], "--timeout needs a value"),
+        (["--bogus", report, "--", program], "unknown option '--bogus'"),
+        ([report, report, "--", program], "one report file expected"),
+        ([os.path.join(tmp, "missing.jsonl"), "--", program], "cannot read"),
+        ([tmp, "--", program], "is a directory"),
+    ]
+    for args, expected in cases:
+        p = subprocess.run([lockaudit, "confirm"] + args, capture_output=True, text=True, timeout=30)
+        lines_err = [l for l in p.stderr.splitlines() if l.strip()]
+        if p.returncode != 2 or len(lines_err) != 1 or expected not in lines_err[0]:
+            fail("confirm %s: expected exit 2 and one line with %r, got %d %r" %
+                 (args, expected, p.returncode, p.stderr))
+    p = subprocess.run([lockaudit, "run", "--confirm-runs", "0", "--", program],
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 2 or "--confirm-runs" not in p.stderr:
+        fail("run --confirm-runs 0: expected exit 2: %d %r" % (p.returncode, p.stderr))
+    p = subprocess.run([lockaudit, "confirm", report, "--", os.path.join(tmp, "no-such-program")],
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 2 or "cannot execute" not in p.stderr:
+        fail("a program that cannot be run: expected a line and exit 2: %d %r" % (p.returncode,
+                                                                                 p.stderr))
+    help_text = subprocess.run([lockaudit, "confirm", "--help"], capture_output=True, text=True)
+    if help_text.returncode != 0 or "usage: lockaudit confirm" not in help_text.stdout:
+        fail("confirm --help")
+    print("usage: %d bad invocations refused with one line each" % len(cases))
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__)
         sys.exit(2)
     lockaudit, examples_dir, programs, case = sys.argv[1:]
     cases = {"examples": examples, "ordered": ordered, "gated": gated, "trylock": trylock,
-             "unchanged": unchanged, "run": run_confirm}
+             "unchanged": unchanged, "run": run_confirm, "usage": usage}
     with tempfile.TemporaryDirectory() as tmp:
         cases[case](lockaudit, examples_dir, programs, tmp)
     print("PASSED")

@@ -1,0 +1,63 @@
+// core/lineage: which pairs of edge observations thread creation and join order (issue 16).
+// Incarnations here are made up (large, so that they do not meet the engine's own threads).
+#include "lineage.h"
+
+#include <gtest/gtest.h>
+
+namespace lockaudit::core::lineage {
+namespace {
+
+constexpr uint32_t kMain = 900001, kFirst = 900002, kSecond = 900003, kThird = 900004;
+constexpr uint32_t kMainTid = 100, kFirstTid = 101, kSecondTid = 102, kThirdTid = 103;
+constexpr uintptr_t kFirstPthread = 0x7000'0000'1000, kSecondPthread = 0x7000'0000'2000;
+
+TEST(LineageTest, JoinedBeforeTheOtherWasCreatedIsOrdered) {
+  OnStart(kFirst, kFirstTid, kFirstPthread, OnCreate(kMain, kMainTid));
+  const Observation first{kFirst, Clock()};
+  OnJoined(kMain, kMainTid, kFirstPthread);
+  OnStart(kSecond, kSecondTid, kSecondPthread, OnCreate(kMain, kMainTid));
+  const Observation second{kSecond, Clock()};
+  const std::string why = OrderedReason(first, "edge 1", second, "edge 2");
+  EXPECT_EQ(why, "tid 101, which took edge 1, was joined by tid 100 before that thread created "
+                 "tid 102, which took edge 2");
+  // The same pair the other way round names the edges as given.
+  EXPECT_EQ(OrderedReason(second, "edge 2", first, "edge 1"), why);
+}
+
+TEST(LineageTest, CreatorsEdgeBeforeTheCreationAndJoinersEdgeAfterTheJoinAreOrdered) {
+  const Observation before{kMain, Clock()};
+  OnStart(kThird, kThirdTid, 0x7000'0000'3000, OnCreate(kMain, kMainTid));
+  const Observation child{kThird, Clock()};
+  EXPECT_EQ(OrderedReason(before, "edge 1", child, "edge 2"),
+            "edge 1 was taken by tid 100 before that thread created tid 103, which took edge 2");
+  const Observation during{kMain, Clock()};  // after the creation, before the join: concurrent
+  EXPECT_EQ(OrderedReason(during, "edge 1", child, "edge 2"), "");
+  OnJoined(kMain, kMainTid, 0x7000'0000'3000);
+  const Observation after{kMain, Clock()};
+  EXPECT_EQ(OrderedReason(child, "edge 1", after, "edge 2"),
+            "edge 2 was taken by tid 100 after that thread had joined tid 103, which took edge 1");
+}
+
+TEST(LineageTest, ThreadsAliveAtTheSameTimeAreNotOrdered) {
+  constexpr uint32_t kA = 900011, kB = 900012;
+  OnStart(kA, 111, 0x7000'0000'4000, OnCreate(kMain, kMainTid));
+  OnStart(kB, 112, 0x7000'0000'5000, OnCreate(kMain, kMainTid));
+  const Observation a{kA, Clock()}, b{kB, Clock()};
+  EXPECT_EQ(OrderedReason(a, "edge 1", b, "edge 2"), "");
+  OnJoined(kMain, kMainTid, 0x7000'0000'4000);
+  OnJoined(kMain, kMainTid, 0x7000'0000'5000);
+  EXPECT_EQ(OrderedReason(a, "edge 1", b, "edge 2"), "");  // joined, but they overlapped
+  // A join by another thread than the one that created the second: no order is known.
+  constexpr uint32_t kC = 900013, kD = 900014, kOther = 900015;
+  OnStart(kC, 113, 0x7000'0000'6000, OnCreate(kMain, kMainTid));
+  const Observation c{kC, Clock()};
+  OnJoined(kOther, 115, 0x7000'0000'6000);
+  OnStart(kD, 114, 0x7000'0000'7000, OnCreate(kMain, kMainTid));
+  EXPECT_EQ(OrderedReason(c, "edge 1", {kD, Clock()}, "edge 2"), "");
+  // Unknown threads and one thread with itself: not ordered.
+  EXPECT_EQ(OrderedReason({0, 1}, "edge 1", c, "edge 2"), "");
+  EXPECT_EQ(OrderedReason(c, "edge 1", c, "edge 2"), "");
+}
+
+}  // namespace
+}  // namespace lockaudit::core::lineage
