@@ -652,6 +652,9 @@ void PublishEdge(const ReportLock& from, const ReportLock& to, const ReportThrea
   if (!s.summary_written) s.json.Write(line);
 }
 
+std::string JsonLockOf(const ReportLock& lock) { return JsonLock(lock); }
+std::string JsonFramesOf(const std::vector<SymbolizedFrame>& frames) { return JsonFrames(frames); }
+
 uint64_t FindingCount() { return State().count.load(std::memory_order_relaxed); }
 uint64_t SuppressedCount() { return State().suppressed.load(std::memory_order_relaxed); }
 uint64_t OrderedCount() { return State().ordered.load(std::memory_order_relaxed); }

@@ -93,8 +93,10 @@ class EngineMutex;
 EngineMutex& ReportMutex();  // taken across fork (tracker.cc, ForkPrepare)
 void ReportChildAfterFork();
 
-// JSON helpers shared with the query API.
+// JSON helpers shared with the query API and core/contention_profile.
 std::string JsonEscape(const std::string& s);
+std::string JsonLockOf(const ReportLock& lock);                            // {id, name, addr, level}
+std::string JsonFramesOf(const std::vector<SymbolizedFrame>& frames);      // [{pc, function, ...}]
 
 }  // namespace lockaudit::core
 

@@ -122,6 +122,10 @@ class ThreadState {
   HeldLock* spare_held[kMaxSpareHeld];
   uint32_t spare_held_cap[kMaxSpareHeld];
   uint32_t spare_held_count;
+  // Contention profile (core/contention_profile.h): contended acquisitions counted for sampling,
+  // and the waiter's stack of the sampled wait in progress (0: this wait is not sampled).
+  uint32_t profile_tick;
+  StackId profile_stack;
   // Non-blocking context (DESIGN.md §2) entered through nonblocking_scope (the thread-name
   // globs are checked when the thread blocks).
   uint32_t nonblocking_depth;

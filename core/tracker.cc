@@ -24,6 +24,7 @@
 
 #include "config_file.h"
 #include "confirm.h"
+#include "contention_profile.h"
 #include "engine_arena.h"
 #include "engine_mutex.h"
 #include "edge_table.h"
@@ -176,6 +177,8 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
     ts->wait_lock = nullptr;
     ts->wait_stack.store(0, std::memory_order_relaxed);
     ts->nonblocking_depth = 0;
+    ts->profile_tick = 0;
+    ts->profile_stack = 0;
     ts->waiting_cond = nullptr;
     ts->held = ts->inline_held;
     ts->held_capacity = ThreadState::kInlineHeld;
@@ -1222,6 +1225,7 @@ void EnsureInitialized() noexcept {
   InitReport(e->opts);
   wake::Init(e->opts);
   confirm::Init(e->opts);
+  profile::Init(e->opts);
   if (e->opts.hierarchy[0] != '\0') LoadHierarchy(e->opts.hierarchy);
   pthread_key_create(&e->key, ThreadKeyDestructor);
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
@@ -1516,6 +1520,14 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
   if (c == nullptr || IgnoredShimEvent(*c, flags)) return 0;
   ++ts.lock_hist[c - ts.id_cache].contentions;
+  // The contention profile's sample: the stack is taken before the wait, not after it (then
+  // the thread holds the lock, and every other waiter would wait for the unwind too).
+  ts.profile_stack = 0;
+  if (const uint32_t rate = profile::Rate(); rate != 0 && ++ts.profile_tick >= rate) {
+    ts.profile_tick = 0;
+    Inside inside;
+    ts.profile_stack = CurrentStack(site.pc);
+  }
   // Published first: the checks below may take a while (a first report symbolizes), and the
   // watchdog must see this thread as waiting, not as holding its locks for no reason.
   NeedBackground();  // a wait may never end: the watchdog must be there to tell
@@ -1554,7 +1566,12 @@ void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
     const uint64_t waited = NowNs() - token;
     ts.lock_hist[c - ts.id_cache].wait_ns += waited;
     stats::ShardObserve(ts.lock_hist[c - ts.id_cache].wait, waited);
+    if (ts.profile_stack != 0) {
+      Inside inside;
+      profile::Record(c->id, ts.profile_stack, waited);
+    }
   }
+  ts.profile_stack = 0;
   if (acquired) Acquire(ts, *c, lock, cls, flags, site, true);
 }
 
@@ -1735,6 +1752,7 @@ void ForkChild() noexcept {
   Engine& e = E();
   ReportChildAfterFork();
   lineage::ResetAfterFork();
+  profile::ResetAfterFork();
   e.threads_mu.ResetAfterFork();
   e.registry.ResetAfterFork();
   e.graph_mu.ResetAfterFork();
@@ -1778,6 +1796,7 @@ int Finish() noexcept {
     c.acquisitions += t->total_acquisitions.load(std::memory_order_relaxed);
     c.contentions += t->total_contentions.load(std::memory_order_relaxed);
   }
+  profile::WriteLines();
   WriteSummary(c);
   const uint64_t counted = FindingCount() - (e.opts.count_ordered ? 0 : OrderedCount());
   if (counted > 0 && e.opts.exitcode >= 0) return static_cast<int>(e.opts.exitcode);

@@ -22,6 +22,8 @@ int GraphMain(const Args& args);
 // lockaudit merge A.jsonl B.jsonl ...
 int MergeMain(const Args& args);
 
+// lockaudit profile FILE.jsonl [--format pprof|folded|top] [-o OUT]
+int ProfileMain(const Args& args);
 // lockaudit confirm [options] REPORT.jsonl -- PROGRAM ARGS...
 int ConfirmMain(const Args& args);
 

@@ -23,6 +23,9 @@ commands:
   merge A.jsonl B.jsonl ...
       join the graphs of several runs and list their lock-order cycles,
       including those no single run saw
+  profile FILE.jsonl [--format pprof|folded|top] [-o OUT]
+      where threads waited for locks, by call path: a pprof profile for
+      go tool pprof, folded stacks for flame graphs, or a top list
   confirm [options] FILE.jsonl -- PROGRAM ARGS...
       re-run PROGRAM, steering its threads into each lock-order cycle of the
       report: confirmed (an actual deadlock, with its stacks) or not reproduced
@@ -47,6 +50,7 @@ constexpr Command kCommands[] = {
     {"graph", GraphMain},
     {"merge", MergeMain},
     {"confirm", ConfirmMain},
+    {"profile", ProfileMain},
 };
 
 int Dispatch(const Args& args) {

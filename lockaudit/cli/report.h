@@ -131,6 +131,19 @@ struct ConfirmRecord {
   std::optional<Finding> deadlock{};  // confirmed: the actual deadlock of that run
 };
 
+// A "contention" line (core/contention_profile.h): the sampled waits of one call path on one
+// lock. `contentions` and `delay_ns` are already scaled by `rate` (1 in `rate` waits sampled).
+struct ContentionRecord {
+  std::optional<int64_t> pid{};
+  LockInfo lock{};
+  Stack stack{};  // the waiter's stack, innermost first
+  int64_t contentions = 0;
+  int64_t delay_ns = 0;
+  int64_t samples = 0;
+  int64_t rate = 1;
+  int64_t p50_ns = 0, p99_ns = 0, max_ns = 0;
+};
+
 // Everything the CLI understood in one report file, in file order. A file may hold the lines of
 // several processes (every record carries its pid).
 struct Report {
@@ -140,6 +153,7 @@ struct Report {
   std::vector<Summary> summaries{};
   std::vector<Pause> pauses{};
   std::vector<ConfirmRecord> confirms{};
+  std::vector<ContentionRecord> contentions{};
 };
 
 inline constexpr char kLockOrderCycle[] = "lock_order_cycle";

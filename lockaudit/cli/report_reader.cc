@@ -1,6 +1,7 @@
 // lockaudit/cli/report_reader: JSON Lines -> Report, one line at a time, tolerant of damage.
 #include "report_reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -174,6 +175,20 @@ ConfirmRecord ParseConfirm(const json& line) {
   return record;
 }
 
+ContentionRecord ParseContention(const json& line) {
+  auto number = [&line](const char* key) { return GetInt(line, key).value_or(0); };
+  return ContentionRecord{.pid = GetInt(line, "pid"),
+                          .lock = ParseLock(GetObject(line, "lock")),
+                          .stack = ParseStack(line, "stack"),
+                          .contentions = number("contentions"),
+                          .delay_ns = number("delay_ns"),
+                          .samples = number("samples"),
+                          .rate = std::max<int64_t>(1, number("rate")),
+                          .p50_ns = number("p50_ns"),
+                          .p99_ns = number("p99_ns"),
+                          .max_ns = number("max_ns")};
+}
+
 // Adds the record on `text` to `report`. Returns why the line was unusable, or "" when it was
 // used or deliberately skipped (an unknown type).
 std::string ConsumeLine(const std::string& text, Report& report) {
@@ -195,6 +210,7 @@ std::string ConsumeLine(const std::string& text, Report& report) {
   if (type == "summary") report.summaries.push_back(ParseSummary(line));
   if (type == "pause") report.pauses.push_back(ParsePause(line));
   if (type == "confirm") report.confirms.push_back(ParseConfirm(line));
+  if (type == "contention") report.contentions.push_back(ParseContention(line));
   return "";
 }
 

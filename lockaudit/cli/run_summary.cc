@@ -7,6 +7,7 @@
 #include <map>
 #include <vector>
 
+#include "profile.h"
 #include "text_format.h"
 
 namespace lockaudit::cli {
@@ -165,6 +166,7 @@ void PrintRunSummary(const Report* report, const RunContext& context, std::ostre
   } else {
     PrintFindings(*report, out);
     PrintCounters(*report, context, out);
+    if (!report->contentions.empty()) PrintTopPaths(report->contentions, 5, out);
     PrintProcesses(*report, out);
     PrintNamesHint(*report, out);
     if (context.audited || context.report_kept) PrintReportLocation(context, out);

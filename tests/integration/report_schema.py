@@ -47,6 +47,7 @@ def main():
          {"LOCKAUDIT_ON_DEADLOCK": "abort", "LOCKAUDIT_STALL_MS": "200"}),
         ("rwlock", [f"{programs}/rwlock_write_read"], {}),
         ("ordered", [f"{programs}/confirm_ordered"], {}),
+        ("contention", [os.path.join(os.path.dirname(inventory), "contention"), "20"], {}),
     ]
     files = []
     for name, argv, extra in runs:
@@ -85,7 +86,7 @@ def main():
         return 1
     kinds = {l["kind"] for l in lines_all if l.get("type") == "finding"}
     want_kinds = {"lock_order_cycle", "wait_stall", "hold_stall", "destroy_held", "deadlock"}
-    want_types = {"finding", "edge", "finding_group", "summary", "confirm"}
+    want_types = {"finding", "edge", "finding_group", "summary", "confirm", "contention"}
     have = {
         "shared modes": any("shared" in l.get("to_modes", []) for l in lines_all),
         "gates": any(l.get("gates") for l in lines_all),

@@ -262,7 +262,9 @@ TEST_F(OptionsTest, OptionTableListsEveryDesignVariable) {
       "LOCKAUDIT_MAX_SERIES",  "LOCKAUDIT_GTEST",        "LOCKAUDIT_CUDA",
       "LOCKAUDIT_REPORT_APPEND", "LOCKAUDIT_SHARED_STALL_MS",
       // Issue 16: lockaudit confirm's plan, and counting ordered cycles for LOCKAUDIT_EXITCODE.
-      "LOCKAUDIT_CONFIRM",     "LOCKAUDIT_COUNT_ORDERED"};
+      "LOCKAUDIT_CONFIRM",     "LOCKAUDIT_COUNT_ORDERED",
+      // Issue 17: the contention profile's sampling rate.
+      "LOCKAUDIT_PROFILE_RATE"};
   size_t count = 0;
   const OptionInfo* table = OptionTable(&count);
   ASSERT_NE(table, nullptr);

@@ -1,0 +1,115 @@
+#include "contention_profile.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine_mutex.h"
+#include "hash.h"
+#include "report.h"
+#include "stats.h"
+#include "tracker_internal.h"
+
+namespace lockaudit::core::profile {
+namespace {
+
+constexpr size_t kShards = 16;
+
+struct Entry {
+  NodeId lock = 0;
+  StackId stack = 0;
+  uint64_t samples = 0;
+  uint64_t wait_ns = 0;
+  uint64_t max_ns = 0;
+  stats::Histogram wait;
+};
+
+struct Shard {
+  EngineMutex mu;
+  std::unordered_map<uint64_t, Entry> entries;
+};
+
+struct State {
+  uint32_t rate = 0;
+  Shard shards[kShards];
+  std::atomic<uint32_t> size{0};
+  std::atomic<uint64_t> dropped{0};
+};
+
+State& S() {
+  static State* s = new State();  // never destroyed: threads may wait during exit
+  return *s;
+}
+
+}  // namespace
+
+void Init(const Options& opts) {
+  S().rate = opts.profile_rate < 0 ? 0 : static_cast<uint32_t>(opts.profile_rate);
+}
+
+uint32_t Rate() { return S().rate; }
+
+void Record(NodeId lock, StackId stack, uint64_t waited_ns) {
+  State& s = S();
+  const uint64_t key = Mix64(lock) ^ Mix64(stack + 0x9e3779b97f4a7c15ULL);
+  Shard& shard = s.shards[key % kShards];
+  EngineLock guard(shard.mu);
+  auto it = shard.entries.find(key);
+  if (it == shard.entries.end()) {
+    if (s.size.load(std::memory_order_relaxed) >= kMaxEntries) {
+      s.dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    s.size.fetch_add(1, std::memory_order_relaxed);
+    it = shard.entries.emplace(key, Entry{}).first;
+    it->second.lock = lock;
+    it->second.stack = stack;
+  }
+  Entry& e = it->second;
+  ++e.samples;
+  e.wait_ns += waited_ns;
+  e.max_ns = std::max(e.max_ns, waited_ns);
+  e.wait.Observe(waited_ns);
+}
+
+void WriteLines() {
+  State& s = S();
+  if (s.rate == 0) return;
+  std::vector<Entry> all;
+  for (Shard& shard : s.shards) {
+    EngineLock guard(shard.mu);
+    for (const auto& [key, e] : shard.entries) all.push_back(e);
+  }
+  std::sort(all.begin(), all.end(),
+            [](const Entry& a, const Entry& b) { return a.wait_ns > b.wait_ns; });
+  const std::string pid = std::to_string(getpid());
+  const uint64_t rate = s.rate;
+  // A quantile from the histogram's buckets is interpolated: never past the largest wait seen.
+  auto quantile = [](const Entry& e, double q) {
+    return std::min<uint64_t>(e.max_ns, static_cast<uint64_t>(stats::Quantile(e.wait, q) * 1e9));
+  };
+  for (const Entry& e : all) {
+    const ReportLock lock = internal::LockOfId(e.lock);
+    std::string line = "{\"type\":\"contention\",\"pid\":" + pid + ",\"lock\":" + JsonLockOf(lock) +
+                       ",\"stack\":" + JsonFramesOf(SymbolizeStack(e.stack)) +
+                       ",\"contentions\":" + std::to_string(e.samples * rate) +
+                       ",\"delay_ns\":" + std::to_string(e.wait_ns * rate) +
+                       ",\"samples\":" + std::to_string(e.samples) + ",\"rate\":" +
+                       std::to_string(rate) + ",\"p50_ns\":" + std::to_string(quantile(e, 0.5)) +
+                       ",\"p99_ns\":" + std::to_string(quantile(e, 0.99)) +
+                       ",\"max_ns\":" + std::to_string(e.max_ns) + "}";
+    PublishLine(line);
+  }
+}
+
+uint64_t Dropped() { return S().dropped.load(std::memory_order_relaxed); }
+
+void ResetAfterFork() {
+  for (Shard& shard : S().shards) shard.mu.ResetAfterFork();
+}
+
+}  // namespace lockaudit::core::profile
