@@ -12,6 +12,7 @@
 #include "hash.h"
 #include "report.h"
 #include "stats.h"
+#include "stats_shards.h"
 #include "tracker_internal.h"
 
 namespace lockaudit::core::profile {
@@ -53,7 +54,8 @@ void Init(const Options& opts) {
 
 uint32_t Rate() { return S().rate; }
 
-void Record(NodeId lock, StackId stack, uint64_t waited_ns) {
+void Merge(NodeId lock, StackId stack, uint64_t samples, uint64_t wait_ns, uint64_t max_ns,
+           const stats::Histogram& wait) {
   State& s = S();
   const uint64_t key = Mix64(lock) ^ Mix64(stack + 0x9e3779b97f4a7c15ULL);
   Shard& shard = s.shards[key % kShards];
@@ -61,7 +63,7 @@ void Record(NodeId lock, StackId stack, uint64_t waited_ns) {
   auto it = shard.entries.find(key);
   if (it == shard.entries.end()) {
     if (s.size.load(std::memory_order_relaxed) >= kMaxEntries) {
-      s.dropped.fetch_add(1, std::memory_order_relaxed);
+      s.dropped.fetch_add(samples, std::memory_order_relaxed);
       return;
     }
     s.size.fetch_add(1, std::memory_order_relaxed);
@@ -70,15 +72,56 @@ void Record(NodeId lock, StackId stack, uint64_t waited_ns) {
     it->second.stack = stack;
   }
   Entry& e = it->second;
-  ++e.samples;
-  e.wait_ns += waited_ns;
-  e.max_ns = std::max(e.max_ns, waited_ns);
-  e.wait.Observe(waited_ns);
+  e.samples += samples;
+  e.wait_ns += wait_ns;
+  e.max_ns = std::max(e.max_ns, max_ns);
+  e.wait.Add(wait);
+}
+
+namespace {
+void FlushSlot(ThreadState::WaitSum& w) {
+  if (w.samples == 0) return;
+  Merge(w.lock, w.stack, w.samples, w.wait_ns, w.max_ns, w.wait);
+  stats::Bump(w.samples, 0 - w.samples);  // relaxed stores: a reader at exit sees 0 or all
+  w = ThreadState::WaitSum{};
+}
+}  // namespace
+
+void Record(ThreadState& ts, NodeId lock, StackId stack, uint64_t waited_ns) {
+  ThreadState::WaitSum& w =
+      ts.wait_sums[(Mix64(lock) ^ Mix64(stack)) % ThreadState::kWaitSums];
+  if (w.samples != 0 && (w.lock != lock || w.stack != stack)) FlushSlot(w);
+  if (w.samples == 0) {
+    w.lock = lock;
+    w.stack = stack;
+  }
+  stats::Bump(w.wait_ns, waited_ns);
+  if (waited_ns > w.max_ns) std::atomic_ref<uint64_t>(w.max_ns).store(waited_ns, std::memory_order_relaxed);
+  stats::ShardObserve(w.wait, waited_ns);
+  stats::Bump(w.samples, 1);
+}
+
+void FlushThread(ThreadState& ts) {
+  for (ThreadState::WaitSum& w : ts.wait_sums) FlushSlot(w);
 }
 
 void WriteLines() {
   State& s = S();
   if (s.rate == 0) return;
+  // The sums threads still hold (read racily: relaxed loads of counters only their owner
+  // writes), then the table; written once, so a pair in both is added up here.
+  internal::VisitThreads(
+      [](ThreadState& ts, void*) {
+        for (const ThreadState::WaitSum& w : ts.wait_sums) {
+          const uint64_t samples = stats::Peek(w.samples);
+          if (samples == 0) continue;
+          stats::Histogram h;
+          stats::ShardRead(w.wait, &h);
+          Merge(stats::Peek(w.lock), stats::Peek(w.stack), samples, stats::Peek(w.wait_ns),
+                stats::Peek(w.max_ns), h);
+        }
+      },
+      nullptr);
   std::vector<Entry> all;
   for (Shard& shard : s.shards) {
     EngineLock guard(shard.mu);

@@ -5,9 +5,9 @@
 // to the (lock, stack) entry. Written at exit as `contention` lines (docs/report.md); `lockaudit
 // profile` turns them into a pprof profile or folded stacks, scaled back by the rate.
 //
-// Thread-safety: Sample/Record may be called from any audited thread (on the contended path
-// only); entries live in 16 shards, each under its own engine mutex, taken once per sampled
-// wait after it ended. Cost: nothing on the uncontended path; on the contended path one
+// Thread-safety: Record and FlushThread are called by the thread itself (on the contended path
+// and at its exit); each thread sums into its own table (ThreadState::wait_sums), merged into 16
+// shards under their own engine mutexes; WriteLines reads both. Cost: nothing on the uncontended path; on the contended path one
 // thread-local counter, and for a sampled wait one unwind (before blocking) and one shard
 // update. Memory: at most kMaxEntries (lock, stack) entries; waits of paths past that are
 // counted in the summary's `profile_dropped`.
@@ -19,6 +19,7 @@
 #include "options.h"
 #include "registry.h"
 #include "stacks.h"
+#include "thread_state.h"
 
 namespace lockaudit::core::profile {
 
@@ -27,8 +28,12 @@ inline constexpr uint32_t kMaxEntries = 4096;
 void Init(const Options& opts);
 // 1 in `rate` contended acquisitions is sampled (0: profiling off).
 uint32_t Rate();
-// The wait that ended after `waited_ns` on `lock` was sampled with the waiter's stack `stack`.
-void Record(NodeId lock, StackId stack, uint64_t waited_ns);
+// The wait that ended after `waited_ns` on `lock` was sampled with the waiter's stack `stack`:
+// added to the thread's own sums (no lock taken while the thread holds the lock it waited for,
+// except when the slot held another pair, which then moves to the engine's table).
+void Record(ThreadState& ts, NodeId lock, StackId stack, uint64_t waited_ns);
+// The thread is exiting: its sums move to the engine's table.
+void FlushThread(ThreadState& ts);
 // Writes one `contention` line per entry, longest total wait first, to the JSON report (at exit).
 void WriteLines();
 uint64_t Dropped();  // sampled waits not recorded: the table was full

@@ -126,6 +126,30 @@ class ThreadState {
   // and the waiter's stack of the sampled wait in progress (0: this wait is not sampled).
   uint32_t profile_tick;
   StackId profile_stack;
+  // Stacks of recent sampled waits, by call site and depth (site pc, CFA). Reused only when every
+  // return address still sits where it was (frame k's pc at its sp - 8): the same call chain,
+  // checked in a few loads instead of an unwind, so that sampling does not slow the waiter down
+  // (an unwind before each wait acts as a back-off and changes how contended a lock is).
+  static constexpr uint32_t kWaitStackCache = 8, kWaitStackFrames = 24;
+  struct WaitStack {
+    uintptr_t site_pc, site_cfa;
+    StackId stack;
+    uint32_t n;
+    uintptr_t pc[kWaitStackFrames];
+    uintptr_t sp[kWaitStackFrames];
+  };
+  WaitStack wait_stacks[kWaitStackCache];
+  // This thread's sums of sampled waits by (lock, stack), direct-mapped; written by the owner
+  // only (relaxed stores, stats_shards.h), merged into the engine's table when a slot is taken
+  // by another pair, at thread exit, and read at exit (core/contention_profile.h).
+  static constexpr uint32_t kWaitSums = 32;
+  struct WaitSum {
+    NodeId lock;
+    StackId stack;
+    uint64_t samples, wait_ns, max_ns;
+    stats::Histogram wait;
+  };
+  WaitSum wait_sums[kWaitSums];
   // Non-blocking context (DESIGN.md §2) entered through nonblocking_scope (the thread-name
   // globs are checked when the thread blocks).
   uint32_t nonblocking_depth;

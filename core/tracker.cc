@@ -179,6 +179,8 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
     ts->nonblocking_depth = 0;
     ts->profile_tick = 0;
     ts->profile_stack = 0;
+    for (ThreadState::WaitStack& w : ts->wait_stacks) w.stack = 0;
+    for (ThreadState::WaitSum& w : ts->wait_sums) w = ThreadState::WaitSum{};
     ts->waiting_cond = nullptr;
     ts->held = ts->inline_held;
     ts->held_capacity = ThreadState::kInlineHeld;
@@ -716,6 +718,45 @@ StackId CurrentStack(uintptr_t start_pc) {
   uintptr_t pcs[128];
   for (size_t i = 0; i < n; ++i) pcs[i] = frames[i].pc;
   return InternStack(pcs, n);
+}
+
+// The waiter's stack for the contention profile (ThreadState::wait_stacks): a verified cached
+// one, else an unwind that is then cached.
+StackId WaitStackOf(ThreadState& ts, Site site) {
+  ThreadState::WaitStack& c =
+      ts.wait_stacks[Mix64(site.pc ^ (site.cfa << 7)) % ThreadState::kWaitStackCache];
+  if (c.stack != 0 && c.site_pc == site.pc && c.site_cfa == site.cfa) {
+    bool same = true;
+    for (uint32_t k = 0; k < c.n && same; ++k) {
+      const uintptr_t sp = c.sp[k];
+      // Only slots this thread's own unwind found at this call site and depth are read: they
+      // lie above this frame in its stack (glibc's start frames too, above ts.stack_hi).
+      same = sp >= site.cfa && sp - site.cfa < (64u << 20) &&
+             *reinterpret_cast<const uintptr_t*>(sp - sizeof(uintptr_t)) == c.pc[k];
+    }
+    if (same) return c.stack;
+  }
+  RawFrame frames[128];
+  const size_t depth = std::min<size_t>(static_cast<size_t>(E().opts.stack_depth), 128);
+  const size_t n = CaptureFrames(frames, depth, site.pc);
+  uintptr_t pcs[128];
+  for (size_t i = 0; i < n; ++i) pcs[i] = frames[i].pc;
+  const StackId stack = InternStack(pcs, n);
+  // Cached only when the whole stack can be checked, from the call site on.
+  if (n > 0 && n <= ThreadState::kWaitStackFrames && frames[0].pc == site.pc &&
+      frames[0].sp == site.cfa) {
+    c.site_pc = site.pc;
+    c.site_cfa = site.cfa;
+    c.stack = stack;
+    c.n = static_cast<uint32_t>(n);
+    for (size_t k = 0; k < n; ++k) {
+      c.pc[k] = frames[k].pc;
+      c.sp[k] = frames[k].sp;
+    }
+  } else {
+    c.stack = 0;
+  }
+  return stack;
 }
 
 LOCKAUDIT_COLD void ReportSimple(ThreadState& ts, FindingKind kind, NodeId id, Site site,
@@ -1403,6 +1444,7 @@ void OnThreadExit() noexcept {
     }
     for (IdCacheEntry& c : ts->id_cache) FlushCacheEntry(*ts, c);
     wake::FlushThread(*ts);
+    profile::FlushThread(*ts);
     wake::BlockEnd(*ts);
     ts->held_count = 0;
     ts->in_use.store(false, std::memory_order_release);
@@ -1526,7 +1568,7 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
   if (const uint32_t rate = profile::Rate(); rate != 0 && ++ts.profile_tick >= rate) {
     ts.profile_tick = 0;
     Inside inside;
-    ts.profile_stack = CurrentStack(site.pc);
+    ts.profile_stack = WaitStackOf(ts, site);
   }
   // Published first: the checks below may take a while (a first report symbolizes), and the
   // watchdog must see this thread as waiting, not as holding its locks for no reason.
@@ -1568,7 +1610,7 @@ void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
     stats::ShardObserve(ts.lock_hist[c - ts.id_cache].wait, waited);
     if (ts.profile_stack != 0) {
       Inside inside;
-      profile::Record(c->id, ts.profile_stack, waited);
+      profile::Record(ts, c->id, ts.profile_stack, waited);
     }
   }
   ts.profile_stack = 0;

@@ -54,6 +54,7 @@ __attribute__((noinline)) void Audit() {
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 150;
   std::vector<std::thread> workers;
+  workers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     workers.emplace_back([rounds] {
       for (int i = 0; i < rounds; ++i) {
