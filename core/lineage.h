@@ -1,13 +1,14 @@
 // core/lineage: which thread created and which thread joined each audited thread, on one logical
 // clock, so that a lock-order cycle whose edges can never run at the same time (one edge's
-// thread was joined before the other's was created, or one edge was taken before the other
-// edge's thread was created or after it was joined) is marked "ordered" (docs/report.md).
+// thread was joined before the thread that joined it created the other edge's thread) is marked
+// "ordered" (docs/report.md).
 //
 // The clock ticks only at pthread_create and at a successful join, so two readings by one
-// thread compare in that thread's program order: "created after x" and "joined before y" are
-// happens-before relations through creation and join, never a guess from wall time. Lock
-// releases are not counted as ordering (they order nothing a different schedule could not
-// change). Only the direct creator/joiner relation is followed, not chains of them.
+// thread compare in that thread's program order: "joined, then created" is a happens-before
+// relation through join and creation, never a guess from wall time. Lock releases are not
+// counted as ordering (they order nothing a different schedule could not change). Only the
+// direct creator/joiner relation is followed, not chains of them. Edges taken by the creating
+// or joining thread itself are not judged ordered (see OrderedReason).
 //
 // Thread-safety: every function may be called from any audited thread; the tables are guarded
 // by one engine mutex (taken at thread creation and join only, never on a lock path).
@@ -45,7 +46,11 @@ void OnJoined(uint32_t joiner_incarnation, uint32_t joiner_tid, uintptr_t pthrea
 uint32_t Clock() noexcept;
 
 // Why no schedule lets the two observations overlap (a sentence for the report, naming them
-// `x_name` and `y_name`), or "" when creation and join do not order them. Inside the engine
+// `x_name` and `y_name`), or "" when creation and join do not order them. Only the whole lives
+// of two threads count: one was joined by the thread that afterwards created the other. (An
+// edge taken by a thread before it created the other would also be ordered, but only if that
+// thread never took it again while the other ran, and the engine does not see a thread's
+// repeats of an edge it knows.) Inside the engine
 // (allocates).
 std::string OrderedReason(Observation x, const std::string& x_name, Observation y,
                           const std::string& y_name);

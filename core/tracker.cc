@@ -67,6 +67,9 @@ struct Engine {
   std::atomic<uint64_t> next_incarnation{1};
   EdgeTable edges;  // under graph_mu: the evidence of every edge of `graph`
   std::set<std::vector<NodeId>> reported_cycles;
+  // Edges of the cycles reported as ordered (core/lineage.h), each to its cycles' nodes: when
+  // another thread takes one of those edges, the cycle is reported again, not ordered.
+  std::map<std::pair<NodeId, NodeId>, std::vector<std::vector<NodeId>>> ordered_cycles;
   std::set<std::pair<int, std::pair<NodeId, NodeId>>> reported_once;  // (kind, ids) dedupe
   std::map<std::string, int> hierarchy;                              // name -> level
   std::map<std::string, uint32_t> name_counts;  // under registry.mutex(): locks named so
@@ -900,7 +903,51 @@ bool CaptureEvidence(ThreadState& ts, const uint32_t* held_idx, uint32_t count, 
 struct PendingCycle {
   std::vector<NodeId> nodes;
   std::vector<EdgeRecord> edges;
+  std::string ordered_reason;  // set: thread creation and join keep two edges apart
+  bool again = false;          // reported before as ordered; another thread took one of its edges
 };
+
+// The records of the cycle through `nodes` (graph_mu held).
+void FillCycleEdges(Engine& e, PendingCycle& pc) {
+  for (size_t k = 0; k < pc.nodes.size(); ++k) {
+    NodeId from = pc.nodes[k], to = pc.nodes[(k + 1) % pc.nodes.size()];
+    const EdgeRecord* r = e.edges.Find(from, to);
+    EdgeRecord none;
+    none.from = from;
+    none.to = to;
+    pc.edges.push_back(r != nullptr ? *r : none);
+  }
+}
+
+// Why the cycle cannot deadlock as observed, or "" (graph_mu held). Only when every edge was
+// taken by one thread so far, and by whole thread lives (one edge's thread joined before
+// another's was created): a thread's own later observations of an edge reach the engine only
+// when their context is new, so "taken before the other thread was created" could not be
+// trusted.
+std::string OrderedReasonOf(const PendingCycle& pc) {
+  for (const EdgeRecord& r : pc.edges) {
+    if (r.multi_thread || r.incarnation == 0) return "";
+  }
+  for (size_t i = 0; i < pc.edges.size(); ++i) {
+    for (size_t j = i + 1; j < pc.edges.size(); ++j) {
+      std::string why = lineage::OrderedReason(
+          {pc.edges[i].incarnation, pc.edges[i].clock}, "edge " + std::to_string(i + 1),
+          {pc.edges[j].incarnation, pc.edges[j].clock}, "edge " + std::to_string(j + 1));
+      if (!why.empty()) return why;
+    }
+  }
+  return "";
+}
+
+// Forgets the ordered cycle `nodes` in the index (graph_mu held).
+void ForgetOrderedCycle(Engine& e, const std::vector<NodeId>& nodes) {
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    auto it = e.ordered_cycles.find({nodes[k], nodes[(k + 1) % nodes.size()]});
+    if (it == e.ordered_cycles.end()) continue;
+    std::erase(it->second, nodes);
+    if (it->second.empty()) e.ordered_cycles.erase(it);
+  }
+}
 
 // What a lock's edge lines are counted under (Engine::edge_lines): its name when it has one,
 // else its first lock site.
@@ -1093,9 +1140,22 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
         r->to_modes |= to_mode;
         changed = true;
       }
-      if (r->tid != ts.tid && !r->multi_thread) {
+      if (r->incarnation != static_cast<uint32_t>(ts.incarnation) && !r->multi_thread) {
         r->multi_thread = true;
         changed = true;
+        // A cycle reported as ordered through this edge can deadlock after all.
+        auto ordered = e.ordered_cycles.find({a.id, id});
+        if (ordered != e.ordered_cycles.end()) {
+          const std::vector<std::vector<NodeId>> again = ordered->second;
+          for (const std::vector<NodeId>& nodes : again) {
+            ForgetOrderedCycle(e, nodes);
+            PendingCycle pc;
+            pc.nodes = nodes;
+            pc.again = true;
+            FillCycleEdges(e, pc);
+            cycles.push_back(std::move(pc));
+          }
+        }
       }
       if (changed) MarkSaturated(*r);
       if (changed && e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
@@ -1114,13 +1174,12 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
         pc.nodes.push_back(MakeNodeId(gen, idx));
       }
       if (!e.reported_cycles.insert(CanonicalCycle(pc.nodes)).second) continue;
-      for (size_t k = 0; k < pc.nodes.size(); ++k) {
-        NodeId from = pc.nodes[k], to = pc.nodes[(k + 1) % pc.nodes.size()];
-        const EdgeRecord* r = e.edges.Find(from, to);
-        EdgeRecord none;
-        none.from = from;
-        none.to = to;
-        pc.edges.push_back(r != nullptr ? *r : none);
+      FillCycleEdges(e, pc);
+      pc.ordered_reason = OrderedReasonOf(pc);
+      if (!pc.ordered_reason.empty()) {
+        for (size_t k = 0; k < pc.nodes.size(); ++k) {
+          e.ordered_cycles[{pc.nodes[k], pc.nodes[(k + 1) % pc.nodes.size()]}].push_back(pc.nodes);
+        }
       }
       cycles.push_back(std::move(pc));
     }
@@ -1156,13 +1215,10 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     f.single_thread = single && tids.size() == 1;
     f.message = "potential deadlock: " + std::to_string(pc.nodes.size()) +
                 " locks acquired in inconsistent order: " + names;
-    // Two edges that thread creation and join keep apart: the cycle cannot close as observed.
-    for (size_t i = 0; i < pc.edges.size() && f.ordered_reason.empty(); ++i) {
-      for (size_t j = i + 1; j < pc.edges.size() && f.ordered_reason.empty(); ++j) {
-        f.ordered_reason = lineage::OrderedReason(
-            {pc.edges[i].incarnation, pc.edges[i].clock}, "edge " + std::to_string(i + 1),
-            {pc.edges[j].incarnation, pc.edges[j].clock}, "edge " + std::to_string(j + 1));
-      }
+    f.ordered_reason = pc.ordered_reason;
+    if (pc.again) {
+      f.message += " (reported before as ordered; another thread has since taken one of its "
+                   "edges, so it can deadlock)";
     }
     Publish(std::move(f));
   }

@@ -2,7 +2,9 @@
  * a then b and is joined; only then is the second worker created, which takes b then a. The two
  * edges never run at the same time: the report marks the cycle "ordered", and lockaudit confirm
  * gives "not reproduced" at once. argv[1] == "main": the main thread takes a then b itself
- * before it creates the worker (the other ordering the engine recognises). */
+ * before it creates the worker: not judged ordered (the engine could not see the main thread
+ * take a then b again while the worker runs). argv[1] == "again": after the ordered cycle a third
+ * thread takes a then b: the cycle is reported again, not ordered. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +41,10 @@ int main(int argc, char** argv) {
   }
   pthread_create(&t, NULL, BThenA, NULL);
   pthread_join(t, NULL);
+  if (argc > 1 && strcmp(argv[1], "again") == 0) {
+    pthread_create(&t, NULL, AThenB, NULL);
+    pthread_join(t, NULL);
+  }
   puts("done");
   return 0;
 }

@@ -111,38 +111,55 @@ def examples(lockaudit, examples_dir, programs, tmp):
 
 def ordered(lockaudit, examples_dir, programs, tmp):
     program = os.path.join(programs, "confirm_ordered")
-    for mode, second_caller in (("join", "BThenA"), ("main", "BThenA")):
-        report = os.path.join(tmp, "ordered-%s.jsonl" % mode)
-        p = record(lockaudit, program, [mode], report)
-        cycles = of_type(report, "finding", "lock_order_cycle")
-        if len(cycles) != 1 or cycles[0].get("ordered") is not True or not cycles[0].get("ordered_reason"):
-            fail("%s: expected one ordered cycle with a reason, got %s" % (mode, cycles))
-        # The evidence of each edge is its own thread's: b -> a was taken in BThenA only.
-        for e in cycles[0]["edges"]:
-            lock_names = {l["id"]: l["name"] for l in cycles[0]["locks"]}
-            callers = [f.get("function") for f in e["stack"]]
-            if lock_names[e["from"]] == "b" and second_caller not in callers:
-                fail("%s: the b -> a edge's stack is not BThenA's: %s" % (mode, callers))
-            if lock_names[e["from"]] == "a" and second_caller in callers:
-                fail("%s: the a -> b edge's stack shows BThenA: %s" % (mode, callers))
-        summaries = of_type(report, "summary")
-        if not summaries or summaries[0].get("ordered") != 1:
-            fail("%s: the summary does not count the ordered cycle: %s" % (mode, summaries))
-        p, took = confirm(lockaudit, report, program, [mode])
-        results = of_type(report, "confirm")
-        if p.returncode != 0 or len(results) != 1 or results[0].get("result") != "not_reproduced":
-            fail("%s: expected not reproduced, exit 0: %d %s\n%s" % (mode, p.returncode, results,
-                                                                   p.stdout))
-        if took > 5 or "ordered" not in results[0].get("reason", ""):
-            fail("%s: not reproduced should be immediate and say why: %.1f s %s" % (mode, took, results))
-        plain = subprocess.run([lockaudit, "run", "-q", "--exitcode", "9", "--", program, mode],
-                               capture_output=True, text=True)
-        counted = subprocess.run([lockaudit, "run", "-q", "--exitcode", "9", "--count-ordered", "--",
-                                  program, mode], capture_output=True, text=True)
-        if plain.returncode != 0 or counted.returncode != 9:
-            fail("%s: --exitcode must skip ordered cycles unless --count-ordered: %d %d" %
-                 (mode, plain.returncode, counted.returncode))
-        print("%s: ordered, not reproduced in %.2f s: %s" % (mode, took, results[0]["reason"]))
+    # join: the first worker was joined before the second was created: ordered.
+    report = os.path.join(tmp, "ordered-join.jsonl")
+    record(lockaudit, program, ["join"], report)
+    cycles = of_type(report, "finding", "lock_order_cycle")
+    if len(cycles) != 1 or cycles[0].get("ordered") is not True or not cycles[0].get("ordered_reason"):
+        fail("join: expected one ordered cycle with a reason, got %s" % cycles)
+    # The evidence of each edge is its own thread's: b -> a was taken in BThenA only (the two
+    # threads share stack memory, one after the other).
+    names = {l["id"]: l["name"] for l in cycles[0]["locks"]}
+    for e in cycles[0]["edges"]:
+        callers = [f.get("function") for f in e["stack"]]
+        if (names[e["from"]] == "b") != ("BThenA" in callers):
+            fail("join: the %s -> %s edge's stack is not its own thread's: %s" %
+                 (names[e["from"]], names[e["to"]], callers))
+    summaries = of_type(report, "summary")
+    if not summaries or summaries[0].get("ordered") != 1:
+        fail("join: the summary does not count the ordered cycle: %s" % summaries)
+    p, took = confirm(lockaudit, report, program, ["join"])
+    results = of_type(report, "confirm")
+    if p.returncode != 0 or len(results) != 1 or results[0].get("result") != "not_reproduced":
+        fail("join: expected not reproduced, exit 0: %d %s\n%s" % (p.returncode, results, p.stdout))
+    if took > 5 or "ordered" not in results[0].get("reason", ""):
+        fail("join: not reproduced should be immediate and say why: %.1f s %s" % (took, results))
+    plain = subprocess.run([lockaudit, "run", "-q", "--exitcode", "9", "--", program, "join"],
+                           capture_output=True, text=True)
+    counted = subprocess.run([lockaudit, "run", "-q", "--exitcode", "9", "--count-ordered", "--",
+                              program, "join"], capture_output=True, text=True)
+    if plain.returncode != 0 or counted.returncode != 9:
+        fail("join: --exitcode must skip ordered cycles unless --count-ordered: %d %d" %
+             (plain.returncode, counted.returncode))
+    print("join: ordered, not reproduced in %.2f s: %s" % (took, results[0]["reason"]))
+    # main: the main thread's own edge before it created the worker is not judged ordered.
+    report = os.path.join(tmp, "ordered-main.jsonl")
+    record(lockaudit, program, ["main"], report)
+    cycles = of_type(report, "finding", "lock_order_cycle")
+    if len(cycles) != 1 or cycles[0].get("ordered") is not False:
+        fail("main: expected one cycle not marked ordered, got %s" % cycles)
+    # again: a third thread takes an edge of the ordered cycle: reported again, not ordered.
+    report = os.path.join(tmp, "ordered-again.jsonl")
+    record(lockaudit, program, ["again"], report)
+    cycles = of_type(report, "finding", "lock_order_cycle")
+    if [c.get("ordered") for c in cycles] != [True, False] or \
+            "reported before as ordered" not in cycles[1]["message"]:
+        fail("again: expected the ordered cycle, then the same cycle not ordered: %s" %
+             [(c.get("ordered"), c["message"]) for c in cycles])
+    if subprocess.run([lockaudit, "run", "-q", "--exitcode", "9", "--", program, "again"],
+                      capture_output=True).returncode != 9:
+        fail("again: the cycle no longer ordered must count for --exitcode")
+    print("main: not ordered; again: reported again, not ordered")
 
 
 def gated(lockaudit, examples_dir, programs, tmp):

@@ -24,18 +24,17 @@ TEST(LineageTest, JoinedBeforeTheOtherWasCreatedIsOrdered) {
   EXPECT_EQ(OrderedReason(second, "edge 2", first, "edge 1"), why);
 }
 
-TEST(LineageTest, CreatorsEdgeBeforeTheCreationAndJoinersEdgeAfterTheJoinAreOrdered) {
+// The creator's own edge before the creation (or the joiner's after the join) is not judged
+// ordered: the creator may take that edge again while the child runs, and a repeat of a known
+// edge does not reach the engine.
+TEST(LineageTest, TheCreatorsOwnEdgesAreNotOrdered) {
   const Observation before{kMain, Clock()};
   OnStart(kThird, kThirdTid, 0x7000'0000'3000, OnCreate(kMain, kMainTid));
   const Observation child{kThird, Clock()};
-  EXPECT_EQ(OrderedReason(before, "edge 1", child, "edge 2"),
-            "edge 1 was taken by tid 100 before that thread created tid 103, which took edge 2");
-  const Observation during{kMain, Clock()};  // after the creation, before the join: concurrent
-  EXPECT_EQ(OrderedReason(during, "edge 1", child, "edge 2"), "");
+  EXPECT_EQ(OrderedReason(before, "edge 1", child, "edge 2"), "");
   OnJoined(kMain, kMainTid, 0x7000'0000'3000);
   const Observation after{kMain, Clock()};
-  EXPECT_EQ(OrderedReason(child, "edge 1", after, "edge 2"),
-            "edge 2 was taken by tid 100 after that thread had joined tid 103, which took edge 1");
+  EXPECT_EQ(OrderedReason(child, "edge 1", after, "edge 2"), "");
 }
 
 TEST(LineageTest, ThreadsAliveAtTheSameTimeAreNotOrdered) {
