@@ -1,22 +1,32 @@
 // lockaudit/cli/report_command: `lockaudit report FILE.jsonl` renders a JSON Lines report as the
 // text the engine would have printed on stderr.
+#include <fstream>
 #include <iostream>
 #include <string_view>
 
 #include "commands.h"
 #include "report_reader.h"
+#include "sarif.h"
 #include "text_format.h"
 
 namespace lockaudit::cli {
 namespace {
 
-constexpr std::string_view kReportHelp = R"(usage: lockaudit report FILE.jsonl
+constexpr std::string_view kReportHelp = R"(usage: lockaudit report FILE.jsonl [--format text|sarif] [--source-root DIR] [-o OUT]
 
 Renders the findings of a JSON Lines report (LOCKAUDIT_REPORT, or lockaudit run
 --report) as text: each finding with its locks and threads and, for every
-lock-order edge, the stacks where both locks were acquired; then the summary
-counters. A line that cannot be parsed is named (file:line) on stderr and
-skipped; line types this version does not know are skipped silently.
+lock-order edge, the stacks where both locks were acquired; then the confirm
+results and the summary counters. A line that cannot be parsed is named
+(file:line) on stderr and skipped; line types this version does not know are
+skipped silently.
+
+  --format sarif     SARIF 2.1.0 for code scanning (GitHub and others): a result
+                     per finding (rule id = kind), located at its first frame in
+                     the program's own source, a code flow per lock-order edge
+  --source-root DIR  sarif: files under DIR are written relative to it
+                     (uriBaseId SRCROOT), as code scanning expects
+  -o OUT             write to OUT instead of stdout
 
 exit status (as every lockaudit subcommand): 0 if the report holds no finding;
 1 if it holds at least one; 2 if FILE cannot be read, or for a usage error.
@@ -44,13 +54,47 @@ int ReportMain(const Args& args) {
     std::cout << kReportHelp;
     return 0;
   }
-  if (args.size() != 1 || args[0].starts_with("-")) {
-    std::cerr << "lockaudit: report: expected one report file; see 'lockaudit report --help'\n";
+  std::string input, format = "text", root, output;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (std::optional<std::string> v = OptionValue(args, i, "--format")) {
+      format = *v;
+    } else if (std::optional<std::string> r = OptionValue(args, i, "--source-root")) {
+      root = *r;
+    } else if (std::optional<std::string> o = OptionValue(args, i, "-o")) {
+      output = *o;
+    } else if (args[i].starts_with("-") || !input.empty()) {
+      input.clear();
+      break;
+    } else {
+      input = args[i];
+    }
+  }
+  if (input.empty() || (format != "text" && format != "sarif")) {
+    std::cerr << "lockaudit: report: expected one report file and --format text or sarif; see "
+                 "'lockaudit report --help'\n";
     return 2;
   }
-  std::optional<Report> report = ReadReport(args[0], std::cerr);
+  std::optional<Report> report = ReadReport(input, std::cerr);
   if (!report) return 2;
-  RenderReport(*report, std::cout);
+  std::ofstream file;
+  if (!output.empty()) {
+    file.open(output, std::ios::trunc);
+    if (!file) {
+      std::cerr << "lockaudit: report: cannot write " << output << "\n";
+      return 2;
+    }
+  }
+  std::ostream& out = output.empty() ? std::cout : file;
+  if (format == "sarif") {
+    out << SarifReport(*report, root);
+  } else {
+    RenderReport(*report, out);
+  }
+  out.flush();
+  if (!out) {
+    std::cerr << "lockaudit: report: cannot write " << (output.empty() ? "stdout" : output) << "\n";
+    return 2;
+  }
   return report->findings.empty() ? 0 : 1;
 }
 
