@@ -28,6 +28,7 @@ struct Edge {
   size_t to = 0;
   std::string tooltip;
   bool in_cycle = false;
+  std::optional<size_t> finding;  // the first cycle finding (index in the report) it is part of
 };
 
 // The edges of all lock_order_cycle findings, by (pid, from id, to id) and by (from name, to name).
@@ -68,11 +69,13 @@ class LockGraph {
     return it->second;
   }
 
-  void AddEdge(size_t from, size_t to, std::string tooltip, bool in_cycle) {
+  void AddEdge(size_t from, size_t to, std::string tooltip, bool in_cycle,
+               std::optional<size_t> finding = std::nullopt) {
     auto [it, inserted] = edge_index_.try_emplace({from, to}, edges_.size());
     if (inserted) edges_.push_back(Edge{.from = from, .to = to, .tooltip = std::move(tooltip)});
     Edge& edge = edges_[it->second];
     edge.in_cycle = edge.in_cycle || in_cycle;
+    if (!edge.finding) edge.finding = finding;
     if (in_cycle) nodes_[from].in_cycle = nodes_[to].in_cycle = true;
   }
 
@@ -110,7 +113,8 @@ LockGraph BuildGraph(const Report& report) {
     graph.AddEdge(from, to, Tooltip(edge.from, edge.to, edge.thread, edge.stack),
                   cycle_edges.Contains(edge.pid, edge.from, edge.to));
   }
-  for (const Finding& finding : report.findings) {
+  for (size_t i = 0; i < report.findings.size(); ++i) {
+    const Finding& finding = report.findings[i];
     if (finding.kind != kLockOrderCycle) continue;
     for (const FindingEdge& edge : finding.edges) {
       const LockInfo from = FindLock(finding, edge.from);
@@ -118,7 +122,7 @@ LockGraph BuildGraph(const Report& report) {
       const size_t from_node = graph.AddNode(finding.pid, from);
       const size_t to_node = graph.AddNode(finding.pid, to);
       graph.AddEdge(from_node, to_node, Tooltip(from, to, edge.thread, edge.stack),
-                    /*in_cycle=*/true);
+                    /*in_cycle=*/true, i);
     }
   }
   return graph;
@@ -164,17 +168,20 @@ void WriteNodes(const LockGraph& graph, std::ostream& out) {
   }
 }
 
-void WriteEdges(const LockGraph& graph, std::ostream& out) {
+void WriteEdges(const LockGraph& graph, bool links, std::ostream& out) {
   for (const Edge& edge : graph.edges()) {
     out << "  n" << edge.from << " -> n" << edge.to << " [tooltip=" << Quote(edge.tooltip);
     if (edge.in_cycle) out << ", color=red, style=bold, penwidth=2";
+    if (links && edge.finding) {
+      out << ", URL=\"#finding-" << *edge.finding << "\", target=\"_self\", class=\"cycle-edge\"";
+    }
     out << "];\n";
   }
 }
 
 }  // namespace
 
-std::string BuildLockOrderDot(const Report& report) {
+std::string BuildLockOrderDot(const Report& report, bool links) {
   const LockGraph graph = BuildGraph(report);
   std::ostringstream out;
   out << "// lockaudit lock-order graph: A -> B means B was acquired while A was held.\n"
@@ -183,7 +190,7 @@ std::string BuildLockOrderDot(const Report& report) {
          "  rankdir=LR;\n"
          "  node [shape=box, fontname=\"monospace\"];\n";
   WriteNodes(graph, out);
-  WriteEdges(graph, out);
+  WriteEdges(graph, links, out);
   out << "}\n";
   return out.str();
 }

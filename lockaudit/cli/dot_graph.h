@@ -15,7 +15,13 @@
 
 namespace lockaudit::cli {
 
-std::string BuildLockOrderDot(const Report& report);
+// `links`: each cycle edge links to "#finding-<i>", i the index of its first cycle finding in
+// report.findings (for the HTML report, lockaudit/cli/html_report.h).
+std::string BuildLockOrderDot(const Report& report, bool links = false);
+
+// Runs Graphviz's `dot -Tsvg` on `dot`, writing OUT (stdout when empty). 0, or 3 after one line
+// on stderr when dot cannot be run or fails.
+int WriteSvg(const std::string& dot, const std::string& output);
 
 }  // namespace lockaudit::cli
 

@@ -97,6 +97,8 @@ void WriteAll(int fd, std::string_view text) {
   }
 }
 
+}  // namespace
+
 int WriteSvg(const std::string& dot, const std::string& output) {
   std::vector<std::string> argv = {"dot", "-Tsvg"};
   if (!output.empty()) argv.insert(argv.end(), {"-o", output});
@@ -121,6 +123,8 @@ int WriteSvg(const std::string& dot, const std::string& output) {
   std::cerr << "lockaudit: graph: dot failed with exit status " << exit.status << "\n";
   return 3;
 }
+
+namespace {
 
 }  // namespace
 

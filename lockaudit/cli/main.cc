@@ -16,8 +16,9 @@ misuse, actual deadlocks and stalls in C and C++ programs.
 commands:
   run [options] -- PROGRAM ARGS...
       run PROGRAM under the lockaudit shim (LD_PRELOAD), then summarize findings
-  report FILE.jsonl [--format text|sarif]
-      render a JSON Lines report as text, or as SARIF 2.1.0 for code scanning
+  report FILE.jsonl [--format text|sarif|html]
+      render a JSON Lines report as text, as SARIF 2.1.0 for code scanning, or
+      as one HTML page
   graph FILE.jsonl [--format dot|svg] [-o OUT]
       draw the lock-order graph, cycles in red
   merge A.jsonl B.jsonl ...

@@ -6,13 +6,14 @@
 
 #include "commands.h"
 #include "report_reader.h"
+#include "html_report.h"
 #include "sarif.h"
 #include "text_format.h"
 
 namespace lockaudit::cli {
 namespace {
 
-constexpr std::string_view kReportHelp = R"(usage: lockaudit report FILE.jsonl [--format text|sarif] [--source-root DIR] [-o OUT]
+constexpr std::string_view kReportHelp = R"(usage: lockaudit report FILE.jsonl [--format text|sarif|html] [--source-root DIR] [-o OUT]
 
 Renders the findings of a JSON Lines report (LOCKAUDIT_REPORT, or lockaudit run
 --report) as text: each finding with its locks and threads and, for every
@@ -24,6 +25,9 @@ skipped silently.
   --format sarif     SARIF 2.1.0 for code scanning (GitHub and others): a result
                      per finding (rule id = kind), located at its first frame in
                      the program's own source, a code flow per lock-order edge
+  --format html      one self-contained page: findings with collapsible stacks,
+                     confirm results, the lock-order graph (cycle edges red, linked
+                     to their evidence), contended locks and a flame graph of wait
   --source-root DIR  sarif: files under DIR are written relative to it
                      (uriBaseId SRCROOT), as code scanning expects
   -o OUT             write to OUT instead of stdout
@@ -69,8 +73,8 @@ int ReportMain(const Args& args) {
       input = args[i];
     }
   }
-  if (input.empty() || (format != "text" && format != "sarif")) {
-    std::cerr << "lockaudit: report: expected one report file and --format text or sarif; see "
+  if (input.empty() || (format != "text" && format != "sarif" && format != "html")) {
+    std::cerr << "lockaudit: report: expected one report file and --format text, sarif or html; see "
                  "'lockaudit report --help'\n";
     return 2;
   }
@@ -87,6 +91,8 @@ int ReportMain(const Args& args) {
   std::ostream& out = output.empty() ? std::cout : file;
   if (format == "sarif") {
     out << SarifReport(*report, root);
+  } else if (format == "html") {
+    out << HtmlReport(*report);
   } else {
     RenderReport(*report, out);
   }
