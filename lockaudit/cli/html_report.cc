@@ -166,6 +166,7 @@ std::string ContentionSection(const Report& report) {
     ++row.paths;
   }
   std::vector<Row> sorted;
+  sorted.reserve(rows.size());
   for (auto& [name, row] : rows) sorted.push_back(row);
   std::sort(sorted.begin(), sorted.end(), [](const Row& a, const Row& b) { return a.delay > b.delay; });
   out += "<table><tr><th>lock</th><th>contended waits</th><th>total wait</th><th>p99 wait "
