@@ -596,6 +596,9 @@ LOCKAUDIT_INTERPOSE int pthread_spin_destroy(pthread_spinlock_t* l) noexcept {
 LOCKAUDIT_INTERPOSE int pthread_spin_lock(pthread_spinlock_t* l) noexcept {
   if (!Ready()) return ENOSYS;
   if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::pthread_spin_lock(l);
+  if (LOCKAUDIT_PREDICT_FALSE(core::g_confirm_on)) {
+    core::ConfirmBeforeLock(SpinAddr(l), LOCKAUDIT_CALLER_SITE());
+  }
   const int rc = real::pthread_spin_trylock(l);
   if (FastAfterTry(rc, SpinAddr(l), core::kExclusive, LOCKAUDIT_CALLER_SITE())) return rc;
   return LockSlow(
