@@ -17,31 +17,9 @@
 namespace lockaudit::cli {
 namespace {
 
-std::string Html(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string Html(const std::string& text) { return XmlEscape(text); }
 
-std::string Duration(int64_t ns) {
-  char buf[32];
-  if (ns >= 1'000'000'000) {
-    std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ns) / 1e9);
-  } else if (ns >= 1'000'000) {
-    std::snprintf(buf, sizeof buf, "%.1f ms", static_cast<double>(ns) / 1e6);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f us", static_cast<double>(ns) / 1e3);
-  }
-  return buf;
-}
+std::string Duration(int64_t ns) { return FormatDuration(ns); }
 
 // The <svg> element of an SVG document (its XML prolog and doctype dropped), for inlining.
 std::string SvgElement(const std::string& document) {

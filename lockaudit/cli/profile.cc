@@ -76,6 +76,33 @@ std::string ValueType(StringTable& strings, const std::string& type, const std::
 
 }  // namespace
 
+std::string XmlEscape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n') out += c;
+    }
+  }
+  return out;
+}
+
+std::string FormatDuration(int64_t ns) {
+  char buf[32];
+  if (ns >= 1'000'000'000) {
+    std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ns) / 1e9);
+  } else if (ns >= 1'000'000) {
+    std::snprintf(buf, sizeof buf, "%.1f ms", static_cast<double>(ns) / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f us", static_cast<double>(ns) / 1e3);
+  }
+  return buf;
+}
+
 Stack ProgramFrames(const Stack& stack) {
   size_t first = 0;
   while (first < stack.size() && IsPlumbing(stack[first])) ++first;
@@ -197,22 +224,7 @@ std::string FoldedStacks(const std::vector<ContentionRecord>& records) {
 
 namespace {
 
-std::string Duration(int64_t ns);
-
-std::string XmlEscape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t') out += c;
-    }
-  }
-  return out;
-}
+std::string Duration(int64_t ns) { return FormatDuration(ns); }
 
 struct FlameNode {
   std::string name;
@@ -300,18 +312,6 @@ std::string FlameGraphSvg(const std::vector<ContentionRecord>& records, const st
 }
 
 namespace {
-std::string Duration(int64_t ns) {
-  char buf[32];
-  if (ns >= 1'000'000'000) {
-    std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ns) / 1e9);
-  } else if (ns >= 1'000'000) {
-    std::snprintf(buf, sizeof buf, "%.1f ms", static_cast<double>(ns) / 1e6);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f us", static_cast<double>(ns) / 1e3);
-  }
-  return buf;
-}
-
 std::string Where(const Frame& f) {
   std::string where = FunctionName(f);
   if (!f.file.empty()) {

@@ -12,6 +12,13 @@
 
 namespace lockaudit::cli {
 
+// `text` for XML and HTML text and attribute values: & < > " escaped, control characters (other
+// than tab and newline) dropped.
+std::string XmlEscape(const std::string& text);
+
+// "12.3 ms", "1.20 s", "850.0 us".
+std::string FormatDuration(int64_t ns);
+
 // The frames of a waiter's stack a reader looks at: the leading frames of the standard
 // library's and lockaudit's inline plumbing (std::lock_guard, __gthread_mutex_lock) left out.
 Stack ProgramFrames(const Stack& stack);
