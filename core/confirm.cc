@@ -316,6 +316,14 @@ void Init(const Options& opts) {
   g_confirm_on = true;
 }
 
+void ForkChild() {
+  Plan* plan = g_plan;
+  if (plan == nullptr) return;
+  // The parent's paused threads are not in the child, and one may have held the table's mutex.
+  plan->mu.ResetAfterFork();
+  for (Slot& slot : plan->slots) slot = Slot{};
+}
+
 }  // namespace confirm
 
 void ConfirmBeforeLock(const void* lock, Site site) noexcept {

@@ -32,6 +32,8 @@ void ConfirmBeforeLock(const void* lock, Site site) noexcept;
 namespace confirm {
 // Loads the plan named by LOCKAUDIT_CONFIRM (a bad file: one line on stderr, no perturbation).
 void Init(const Options& opts);
+// In a forked child: the parent's paused threads are gone (and the table's mutex is reset).
+void ForkChild();
 }  // namespace confirm
 
 }  // namespace lockaudit::core

@@ -1851,6 +1851,7 @@ void ForkChild() noexcept {
   ReportChildAfterFork();
   lineage::ResetAfterFork();
   profile::ResetAfterFork();
+  confirm::ForkChild();
   e.threads_mu.ResetAfterFork();
   e.registry.ResetAfterFork();
   e.graph_mu.ResetAfterFork();
