@@ -34,12 +34,16 @@ constexpr int kMaxEdges = 16;
 constexpr int kMaxSlots = 64;
 constexpr uint32_t kMaxHeldCopied = 16;
 constexpr int kMaxPauseLines = 256;
+// A missing module is looked for again at most every 100 ms, for at most a minute: each look is a
+// dl_iterate_phdr on a thread that holds program locks.
+constexpr uint32_t kMaxResolves = 600;
 
 // One site of the plan: an ELF address in a module, and where it is loaded in this process.
 struct Target {
   char module[NAME_MAX + 1];
   uintptr_t offset;
-  uintptr_t pc;  // 0 until the module is found
+  // 0 until the module is found; written under Plan::mu, read without it on the lock path.
+  std::atomic<uintptr_t> pc{0};
 };
 
 struct Edge {
@@ -65,6 +69,7 @@ struct Plan {
   uint64_t pause_ns = 500'000'000;
   uint32_t max_timeouts = 4;
   std::atomic<uint64_t> next_resolve_ns{0};
+  std::atomic<uint32_t> resolve_attempts{0};  // at most kMaxResolves after the first
   std::atomic<bool> unresolved{true};
   std::atomic<int> pause_lines{0};
   EngineMutex mu;  // slots, target pcs
@@ -97,9 +102,9 @@ int ResolveObject(dl_phdr_info* info, size_t, void* p) {
   }
   for (int i = 0; i < arg->plan->nedges; ++i) {
     for (Target* t : {&arg->plan->edges[i].from, &arg->plan->edges[i].to}) {
-      if (t->pc != 0) continue;
+      if (t->pc.load(std::memory_order_relaxed) != 0) continue;
       if (strcmp(t->module, name) == 0 || (real_name && strcmp(t->module, real_name) == 0)) {
-        t->pc = info->dlpi_addr + t->offset;
+        t->pc.store(info->dlpi_addr + t->offset, std::memory_order_release);
       }
     }
   }
@@ -116,7 +121,8 @@ void Resolve(Plan& plan) {
   dl_iterate_phdr(ResolveObject, &arg);
   bool missing = false;
   for (int i = 0; i < plan.nedges; ++i) {
-    missing |= plan.edges[i].from.pc == 0 || plan.edges[i].to.pc == 0;
+    missing |= plan.edges[i].from.pc.load(std::memory_order_relaxed) == 0 ||
+               plan.edges[i].to.pc.load(std::memory_order_relaxed) == 0;
   }
   plan.unresolved.store(missing, std::memory_order_relaxed);
 }
@@ -128,7 +134,7 @@ bool ParseTarget(const std::string& module, const std::string& offset, Target* t
   if (end == offset.c_str() || *end != '\0') return false;
   memcpy(t->module, module.c_str(), module.size() + 1);
   t->offset = static_cast<uintptr_t>(v);
-  t->pc = 0;
+  t->pc.store(0, std::memory_order_relaxed);
   return true;
 }
 
@@ -225,30 +231,40 @@ bool Holds(const Slot& s, const void* lock) {
 }
 
 // With plan.mu held, slot `self` just paused: if the paused threads now hold and want locks in
-// a cycle through it, marks them released and returns how many; else 0.
+// a cycle through it (each wants a lock another one holds; every holder of a lock is tried, a
+// lock held for reading may have several), marks them released and returns how many; else 0.
 int CloseCycle(Plan& plan, int self) {
   int path[kMaxSlots];
-  int n = 0;
-  int cur = self;
-  for (int step = 0; step < kMaxSlots; ++step) {
-    int next = -1;
-    for (int t = 0; t < kMaxSlots && next < 0; ++t) {
-      if (t != cur && plan.slots[t].used && !plan.slots[t].released &&
-          Holds(plan.slots[t], plan.slots[cur].wanted)) {
-        next = t;
+  int next_holder[kMaxSlots];  // per depth: the next slot to try as the holder
+  bool on_path[kMaxSlots] = {};
+  int depth = 0;
+  path[0] = self;
+  next_holder[0] = 0;
+  on_path[self] = true;
+  while (depth >= 0) {
+    const Slot& cur = plan.slots[path[depth]];
+    int t = next_holder[depth];
+    for (; t < kMaxSlots; ++t) {
+      const Slot& other = plan.slots[t];
+      if (t != path[depth] && other.used && !other.released && Holds(other, cur.wanted) &&
+          (t == self || !on_path[t])) {
+        break;
       }
     }
-    if (next < 0) return 0;
-    if (next == self) {
-      plan.slots[self].released = true;
-      for (int k = 0; k < n; ++k) plan.slots[path[k]].released = true;
-      return n + 1;
+    if (t == kMaxSlots) {  // no holder left to try from here: back up
+      on_path[path[depth]] = depth == 0;
+      --depth;
+      continue;
     }
-    for (int k = 0; k < n; ++k) {
-      if (path[k] == next) return 0;  // a cycle among others, not through this thread
+    next_holder[depth] = t + 1;
+    if (t == self) {
+      for (int k = 0; k <= depth; ++k) plan.slots[path[k]].released = true;
+      return depth + 1;
     }
-    path[n++] = next;
-    cur = next;
+    ++depth;
+    path[depth] = t;
+    next_holder[depth] = 0;
+    on_path[t] = true;
   }
   return 0;
 }
@@ -286,9 +302,10 @@ uint32_t MatchEdges(Plan& plan, const ThreadState& ts, const void* lock, uintptr
   uint32_t mask = 0;
   for (int i = 0; i < plan.nedges; ++i) {
     const Edge& e = plan.edges[i];
-    if (e.to.pc != pc || e.from.pc == 0) continue;
+    const uintptr_t from_pc = e.from.pc.load(std::memory_order_acquire);
+    if (e.to.pc.load(std::memory_order_acquire) != pc || from_pc == 0) continue;
     for (uint32_t k = ts.held_count; k-- > 0;) {
-      if (ts.held[k].site.pc == e.from.pc && ts.held[k].addr != lock) {
+      if (ts.held[k].site.pc == from_pc && ts.held[k].addr != lock) {
         mask |= 1u << i;
         break;
       }
@@ -331,10 +348,12 @@ void ConfirmBeforeLock(const void* lock, Site site) noexcept {
   ThreadState* ts = internal::tls_state;
   Plan* plan = g_plan;
   if (ts == nullptr || plan == nullptr || ts->held_count == 0) return;
-  if (plan->unresolved.load(std::memory_order_relaxed)) {
+  if (plan->unresolved.load(std::memory_order_relaxed) &&
+      plan->resolve_attempts.load(std::memory_order_relaxed) < kMaxResolves) {
     const uint64_t now = Now();
     if (now >= plan->next_resolve_ns.load(std::memory_order_relaxed)) {
       plan->next_resolve_ns.store(now + 100'000'000, std::memory_order_relaxed);
+      plan->resolve_attempts.fetch_add(1, std::memory_order_relaxed);
       EngineScope scope;
       Resolve(*plan);
     }

@@ -8,8 +8,8 @@
 //
 // Bounds: a pause lasts at most the plan's pause_ms; after max_timeouts pauses of one edge ended
 // without a cycle, that edge no longer pauses in this process; a process with one thread never
-// pauses (nothing can deadlock with it). Run r > 1 pauses each eligible acquisition with
-// probability 1/r, so that successive runs line the threads up at different occurrences.
+// pauses (nothing can deadlock with it). Odd runs pause at every eligible acquisition, even runs
+// at a seeded random half, so that successive runs line the threads up at other occurrences.
 //
 // Thread-safety: ConfirmBeforeLock may be called from any audited thread; the pause table is
 // guarded by one engine mutex. Cost: nothing unless LOCKAUDIT_CONFIRM is set (the shim tests

@@ -22,8 +22,13 @@ struct Life {
 constexpr uint32_t kLives = 1u << 16;
 constexpr uint32_t kUnjoined = 1u << 14;
 
-struct Unjoined {
+struct UnjoinedThread {
   uintptr_t pthread_id;
+  uint32_t birth;  // the clock of its creation: which thread it is
+};
+
+struct BirthEntry {
+  uint32_t birth;
   uint32_t incarnation;
 };
 
@@ -31,7 +36,8 @@ struct State {
   EngineMutex mu;
   std::atomic<uint32_t> clock{1};
   Life lives[kLives];
-  Unjoined unjoined[kUnjoined];
+  UnjoinedThread unjoined[kUnjoined];
+  BirthEntry births[kLives];  // creation clock -> the created thread's incarnation
 };
 
 State& S() {
@@ -76,29 +82,44 @@ Birth OnCreate(uint32_t creator_incarnation, uint32_t creator_tid) noexcept {
                s.clock.fetch_add(1, std::memory_order_relaxed) + 1};
 }
 
-void OnStart(uint32_t incarnation, uint32_t tid, uintptr_t pthread_id, Birth birth) noexcept {
+void OnStart(uint32_t incarnation, uint32_t tid, Birth birth) noexcept {
   if (incarnation == 0) return;
   State& s = S();
   EngineLock lock(s.mu);
   s.lives[incarnation & (kLives - 1)] = Life{incarnation, tid,         birth.creator, birth.creator_tid,
-                                                    birth.clock, 0,           0,
-                                                    0};
-  s.unjoined[UnjoinedSlot(pthread_id)] = Unjoined{pthread_id, incarnation};
+                                             birth.clock, 0,           0,
+                                             0};
+  s.births[birth.clock & (kLives - 1)] = BirthEntry{birth.clock, incarnation};
 }
 
-void OnJoined(uint32_t joiner_incarnation, uint32_t joiner_tid, uintptr_t pthread_id) noexcept {
+void OnCreated(uintptr_t pthread_id, Birth birth) noexcept {
+  if (birth.clock == 0) return;
+  State& s = S();
+  EngineLock lock(s.mu);
+  s.unjoined[UnjoinedSlot(pthread_id)] = UnjoinedThread{pthread_id, birth.clock};
+}
+
+uint32_t Unjoined(uintptr_t pthread_id) noexcept {
+  State& s = S();
+  EngineLock lock(s.mu);
+  const UnjoinedThread& u = s.unjoined[UnjoinedSlot(pthread_id)];
+  return u.pthread_id == pthread_id ? u.birth : 0;
+}
+
+void OnJoined(uint32_t joiner_incarnation, uint32_t joiner_tid, uint32_t joined,
+              uintptr_t pthread_id) noexcept {
   State& s = S();
   EngineLock lock(s.mu);
   const uint32_t tick = s.clock.fetch_add(1, std::memory_order_relaxed) + 1;
-  Unjoined& u = s.unjoined[UnjoinedSlot(pthread_id)];
-  if (u.pthread_id != pthread_id || u.incarnation == 0) return;
-  Life& l = s.lives[u.incarnation & (kLives - 1)];
-  if (l.incarnation == u.incarnation) {
-    l.joiner = joiner_incarnation;
-    l.joiner_tid = joiner_tid;
-    l.joined = tick;
-  }
-  u = Unjoined{0, 0};
+  UnjoinedThread& u = s.unjoined[UnjoinedSlot(pthread_id)];
+  if (u.pthread_id == pthread_id && u.birth == joined) u = UnjoinedThread{0, 0};
+  const BirthEntry& b = s.births[joined & (kLives - 1)];
+  if (joined == 0 || b.birth != joined) return;  // it never started, or was overwritten
+  Life& l = s.lives[b.incarnation & (kLives - 1)];
+  if (l.incarnation != b.incarnation || l.created != joined) return;
+  l.joiner = joiner_incarnation;
+  l.joiner_tid = joiner_tid;
+  l.joined = tick;
 }
 
 uint32_t Clock() noexcept { return S().clock.load(std::memory_order_relaxed); }

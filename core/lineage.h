@@ -39,9 +39,17 @@ struct Observation {
 // In the creating thread, before the real pthread_create: ticks the clock.
 Birth OnCreate(uint32_t creator_incarnation, uint32_t creator_tid) noexcept;
 // In the new thread, before its start routine.
-void OnStart(uint32_t incarnation, uint32_t tid, uintptr_t pthread_id, Birth birth) noexcept;
-// In the joining thread, after a join of `pthread_id` succeeded: ticks the clock.
-void OnJoined(uint32_t joiner_incarnation, uint32_t joiner_tid, uintptr_t pthread_id) noexcept;
+void OnStart(uint32_t incarnation, uint32_t tid, Birth birth) noexcept;
+// In the creating thread, once the create succeeded and `pthread_id` is known (before anyone
+// can join it).
+void OnCreated(uintptr_t pthread_id, Birth birth) noexcept;
+// The unjoined thread `pthread_id` names (its creation clock; 0: unknown). Asked before the
+// join: once joined, its pthread_t may name a new thread.
+uint32_t Unjoined(uintptr_t pthread_id) noexcept;
+// In the joining thread, after the join of thread `joined` (from Unjoined) succeeded: ticks
+// the clock.
+void OnJoined(uint32_t joiner_incarnation, uint32_t joiner_tid, uint32_t joined,
+              uintptr_t pthread_id) noexcept;
 // The clock now (read when an edge is learned).
 uint32_t Clock() noexcept;
 

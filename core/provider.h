@@ -125,7 +125,12 @@ struct ThreadBirth {
 };
 ThreadBirth OnThreadCreate() noexcept;
 void OnThreadStart(ThreadBirth birth) noexcept;
-void OnThreadJoined(uintptr_t pthread_id) noexcept;
+// The create of `birth`'s thread succeeded: its pthread_t is `pthread_id`.
+void OnThreadCreated(uintptr_t pthread_id, ThreadBirth birth) noexcept;
+// Before a join of `pthread_id`: the thread it names (0: unknown). After the join succeeded,
+// OnThreadJoined with that value (asked before: once joined, a new thread may reuse the id).
+uint32_t ThreadToJoin(uintptr_t pthread_id) noexcept;
+void OnThreadJoined(uint32_t joined, uintptr_t pthread_id) noexcept;
 
 // ---- Lock lifetime -----------------------------------------------------------------------
 

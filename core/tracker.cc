@@ -728,7 +728,10 @@ StackId CurrentStack(uintptr_t start_pc) {
 StackId WaitStackOf(ThreadState& ts, Site site) {
   ThreadState::WaitStack& c =
       ts.wait_stacks[Mix64(site.pc ^ (site.cfa << 7)) % ThreadState::kWaitStackCache];
-  if (c.stack != 0 && c.site_pc == site.pc && c.site_cfa == site.cfa) {
+  // Only on the thread's own stack, whose mapping lives as long as the thread (not on a fiber's
+  // or a ucontext stack, which may be unmapped or reused at the same address).
+  const bool own_stack = ts.stack_hi != 0 && site.cfa >= ts.stack_lo && site.cfa < ts.stack_hi;
+  if (own_stack && c.stack != 0 && c.site_pc == site.pc && c.site_cfa == site.cfa) {
     bool same = true;
     for (uint32_t k = 0; k < c.n && same; ++k) {
       const uintptr_t sp = c.sp[k];
@@ -746,7 +749,7 @@ StackId WaitStackOf(ThreadState& ts, Site site) {
   for (size_t i = 0; i < n; ++i) pcs[i] = frames[i].pc;
   const StackId stack = InternStack(pcs, n);
   // Cached only when the whole stack can be checked, from the call site on.
-  if (n > 0 && n <= ThreadState::kWaitStackFrames && frames[0].pc == site.pc &&
+  if (own_stack && n > 0 && n <= ThreadState::kWaitStackFrames && frames[0].pc == site.pc &&
       frames[0].sp == site.cfa) {
     c.site_pc = site.pc;
     c.site_cfa = site.cfa;
@@ -1153,6 +1156,16 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
             pc.nodes = nodes;
             pc.again = true;
             FillCycleEdges(e, pc);
+            // The edge as this thread takes it now: the thread that makes the cycle possible.
+            for (EdgeRecord& edge : pc.edges) {
+              if (edge.from != a.id || edge.to != id) continue;
+              edge.tid = ts.tid;
+              memset(edge.thread_name, 0, sizeof edge.thread_name);
+              strncpy(edge.thread_name, ts.name, sizeof edge.thread_name - 1);
+              edge.incarnation = static_cast<uint32_t>(ts.incarnation);
+              if (stack != 0) edge.stack = stack;
+              if (window_stacks[k] != 0) edge.held_stack = window_stacks[k];
+            }
             cycles.push_back(std::move(pc));
           }
         }
@@ -1470,15 +1483,27 @@ void OnThreadStart(ThreadBirth birth) noexcept {
   ThreadState* ts = ThisThread();
   if (ts == nullptr || birth.clock == 0) return;
   Inside inside;
-  lineage::OnStart(static_cast<uint32_t>(ts->incarnation), ts->tid, ts->pthread_id,
+  lineage::OnStart(static_cast<uint32_t>(ts->incarnation), ts->tid,
                    lineage::Birth{birth.creator, birth.creator_tid, birth.clock});
 }
 
-void OnThreadJoined(uintptr_t pthread_id) noexcept {
-  ThreadState* ts = ThisThread();
-  if (ts == nullptr) return;
+void OnThreadCreated(uintptr_t pthread_id, ThreadBirth birth) noexcept {
+  if (ThisThread() == nullptr || birth.clock == 0) return;
   Inside inside;
-  lineage::OnJoined(static_cast<uint32_t>(ts->incarnation), ts->tid, pthread_id);
+  lineage::OnCreated(pthread_id, lineage::Birth{birth.creator, birth.creator_tid, birth.clock});
+}
+
+uint32_t ThreadToJoin(uintptr_t pthread_id) noexcept {
+  if (ThisThread() == nullptr) return 0;
+  Inside inside;
+  return lineage::Unjoined(pthread_id);
+}
+
+void OnThreadJoined(uint32_t joined, uintptr_t pthread_id) noexcept {
+  ThreadState* ts = ThisThread();
+  if (ts == nullptr || joined == 0) return;
+  Inside inside;
+  lineage::OnJoined(static_cast<uint32_t>(ts->incarnation), ts->tid, joined, pthread_id);
 }
 
 void OnThreadExit() noexcept {

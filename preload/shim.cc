@@ -508,7 +508,8 @@ inline uint32_t ReadFlags(const pthread_rwlock_t* l, uint32_t flags) {
   LOCKAUDIT_INTERPOSE int name params noexcept {                                              \
     if (!Ready()) return ENOSYS;                                                              \
     if (LOCKAUDIT_PREDICT_FALSE(Audited() == nullptr)) return real::name args;                \
-    if (LOCKAUDIT_PREDICT_FALSE(core::g_confirm_on)) {                                        \
+    /* A timed call is not paused: the pause would spend its deadline. */                    \
+    if (LOCKAUDIT_PREDICT_FALSE(core::g_confirm_on) && !((flags) & core::kTimed)) {           \
       core::ConfirmBeforeLock(l, LOCKAUDIT_CALLER_SITE());                                    \
     }                                                                                         \
     const int rc = real::tryname(l);                                                          \
@@ -766,9 +767,14 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
     *start = ProgramThreadStart{fn, arg, 0, 0, 0, core::ThreadBirth{}};
     StackOf(attr, start);
     core::NeedBackground();  // the program's second thread: deadlocks become possible
-    start->birth = core::OnThreadCreate();
+    const core::ThreadBirth birth = core::OnThreadCreate();
+    start->birth = birth;  // the thread frees `start`: not read after the create
     int rc = real::pthread_create(thread, attr, ProgramThreadMain, start);
-    if (rc != 0) core::arena::Free(start);
+    if (rc != 0) {
+      core::arena::Free(start);
+    } else {
+      core::OnThreadCreated(static_cast<uintptr_t>(*thread), birth);
+    }
     return rc;
   }
   auto* start = static_cast<EngineThreadStart*>(core::arena::Alloc(sizeof(EngineThreadStart)));
@@ -797,31 +803,39 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
 // (core/lineage.h). The calls pass through unchanged.
 LOCKAUDIT_INTERPOSE int pthread_join(pthread_t thread, void** ret) {
   if (!Ready()) return ENOSYS;
+  // Which thread it is, asked before the join: after it, a new thread may get its pthread_t.
+  const uint32_t joined = Audited() != nullptr ? core::ThreadToJoin(static_cast<uintptr_t>(thread)) : 0;
   const int rc = real::pthread_join(thread, ret);
-  if (rc == 0 && Audited() != nullptr) core::OnThreadJoined(static_cast<uintptr_t>(thread));
+  if (rc == 0 && joined != 0) core::OnThreadJoined(joined, static_cast<uintptr_t>(thread));
   return rc;
 }
 
 LOCKAUDIT_INTERPOSE int pthread_tryjoin_np(pthread_t thread, void** ret) noexcept {
   if (!Ready() || real::pthread_tryjoin_np == nullptr) return ENOSYS;
+  // Which thread it is, asked before the join: after it, a new thread may get its pthread_t.
+  const uint32_t joined = Audited() != nullptr ? core::ThreadToJoin(static_cast<uintptr_t>(thread)) : 0;
   const int rc = real::pthread_tryjoin_np(thread, ret);
-  if (rc == 0 && Audited() != nullptr) core::OnThreadJoined(static_cast<uintptr_t>(thread));
+  if (rc == 0 && joined != 0) core::OnThreadJoined(joined, static_cast<uintptr_t>(thread));
   return rc;
 }
 
 LOCKAUDIT_INTERPOSE int pthread_timedjoin_np(pthread_t thread, void** ret,
                                              const struct timespec* t) {
   if (!Ready() || real::pthread_timedjoin_np == nullptr) return ENOSYS;
+  // Which thread it is, asked before the join: after it, a new thread may get its pthread_t.
+  const uint32_t joined = Audited() != nullptr ? core::ThreadToJoin(static_cast<uintptr_t>(thread)) : 0;
   const int rc = real::pthread_timedjoin_np(thread, ret, t);
-  if (rc == 0 && Audited() != nullptr) core::OnThreadJoined(static_cast<uintptr_t>(thread));
+  if (rc == 0 && joined != 0) core::OnThreadJoined(joined, static_cast<uintptr_t>(thread));
   return rc;
 }
 
 LOCKAUDIT_INTERPOSE int pthread_clockjoin_np(pthread_t thread, void** ret, clockid_t c,
                                              const struct timespec* t) {
   if (!Ready() || real::pthread_clockjoin_np == nullptr) return ENOSYS;
+  // Which thread it is, asked before the join: after it, a new thread may get its pthread_t.
+  const uint32_t joined = Audited() != nullptr ? core::ThreadToJoin(static_cast<uintptr_t>(thread)) : 0;
   const int rc = real::pthread_clockjoin_np(thread, ret, c, t);
-  if (rc == 0 && Audited() != nullptr) core::OnThreadJoined(static_cast<uintptr_t>(thread));
+  if (rc == 0 && joined != 0) core::OnThreadJoined(joined, static_cast<uintptr_t>(thread));
   return rc;
 }
 
@@ -885,17 +899,23 @@ LOCKAUDIT_INTERPOSE int thrd_create(thrd_t* thread, thrd_start_t fn, void* arg) 
   if (start == nullptr) return real::thrd_create(thread, fn, arg);
   *start = C11ThreadStart{fn, arg, core::ThreadBirth{}};
   core::NeedBackground();
-  start->birth = core::OnThreadCreate();
+  const core::ThreadBirth birth = core::OnThreadCreate();
+  start->birth = birth;
   const int rc = real::thrd_create(thread, C11ThreadMain, start);
-  if (rc != thrd_success) core::arena::Free(start);
+  if (rc != thrd_success) {
+    core::arena::Free(start);
+  } else {
+    core::OnThreadCreated(static_cast<uintptr_t>(*thread), birth);
+  }
   return rc;
 }
 
 LOCKAUDIT_INTERPOSE int thrd_join(thrd_t thread, int* result) {
   if (!Ready() || real::thrd_join == nullptr) return thrd_error;
+  const uint32_t joined = Audited() != nullptr ? core::ThreadToJoin(static_cast<uintptr_t>(thread)) : 0;
   const int rc = real::thrd_join(thread, result);
-  if (rc == thrd_success && Audited() != nullptr) {
-    core::OnThreadJoined(static_cast<uintptr_t>(thread));
+  if (rc == thrd_success && joined != 0) {
+    core::OnThreadJoined(joined, static_cast<uintptr_t>(thread));
   }
   return rc;
 }

@@ -73,9 +73,14 @@ std::optional<int> IntValue(const std::string& text, int min, int max) {
 // The program's process group while a confirm run is in flight: ended with it if lockaudit is
 // interrupted, so that no program outlives the command.
 volatile sig_atomic_t g_group = 0;
+// The temporary plan and run report of the cycle in progress, removed if lockaudit is interrupted.
+char g_plan_path[64] = "";
+char g_run_report_path[64] = "";
 
 extern "C" void KillGroupAndExit(int signal_number) {
   if (g_group > 0) kill(-g_group, SIGKILL);
+  if (g_plan_path[0] != '\0') unlink(g_plan_path);
+  if (g_run_report_path[0] != '\0') unlink(g_run_report_path);
   signal(signal_number, SIG_DFL);
   raise(signal_number);
 }
@@ -132,9 +137,12 @@ bool RunOnce(const std::vector<std::string>& program, const std::vector<std::pai
         setenv(name.c_str(), value.c_str(), 1);
       }
     }
-    if (!settings.show_output) {
-      const int null_fd = open("/dev/null", O_WRONLY);
-      if (null_fd >= 0) {
+    // Its own process group is a background one: the terminal is not its to read (a read
+    // would stop it), so standard input is /dev/null; so is its output unless asked for.
+    const int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+      dup2(null_fd, STDIN_FILENO);
+      if (!settings.show_output) {
         dup2(null_fd, STDOUT_FILENO);
         dup2(null_fd, STDERR_FILENO);
       }
@@ -168,11 +176,17 @@ bool RunOnce(const std::vector<std::string>& program, const std::vector<std::pai
   *timed_out = false;
   for (;;) {
     int status = 0;
-    const pid_t done = waitpid(pid, &status, WNOHANG);
+    const pid_t done = waitpid(pid, &status, WNOHANG | WUNTRACED);
+    if (done == pid && WIFSTOPPED(status)) {
+      kill(-pid, SIGCONT);  // stopped by the terminal (SIGTTOU with --show-output): go on
+      continue;
+    }
     if (done == pid || (done < 0 && errno != EINTR)) break;
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (now.tv_sec - start.tv_sec >= settings.timeout_s) {
+    const int64_t elapsed_ns = (int64_t{now.tv_sec} - start.tv_sec) * 1'000'000'000 +
+                               (now.tv_nsec - start.tv_nsec);
+    if (elapsed_ns >= int64_t{settings.timeout_s} * 1'000'000'000) {
       *timed_out = true;
       kill(-pid, SIGKILL);
       waitpid(pid, &status, 0);
@@ -187,7 +201,8 @@ bool RunOnce(const std::vector<std::string>& program, const std::vector<std::pai
 }
 
 // Reads a confirm run's report: its deadlock (if any, and whether it is the cycle's) and pauses.
-void ReadRun(const std::string& path, const std::set<std::string>& cycle_locks, RunResult& r) {
+void ReadRun(const std::string& path, const std::multiset<std::string>& cycle_locks,
+             RunResult& r) {
   std::ifstream in(path);
   std::string text;
   while (std::getline(in, text)) {
@@ -205,15 +220,16 @@ void ReadRun(const std::string& path, const std::set<std::string>& cycle_locks, 
       continue;
     }
     if (type != "finding" || line.value("kind", "") != kDeadlock) continue;
-    bool ours = line.contains("locks") && line["locks"].is_array() && line["locks"].size() >= 2;
-    if (ours) {
+    // Ours: its locks are the cycle's, all of them (names without the #k ordinal, counted).
+    std::multiset<std::string> names;
+    if (line.contains("locks") && line["locks"].is_array()) {
       for (const json& lock : line["locks"]) {
-        const std::string name = lock.is_object() && lock.contains("name") && lock["name"].is_string()
-                                     ? lock["name"].get<std::string>()
-                                     : "";
-        ours = ours && cycle_locks.count(BaseName(name)) > 0;
+        names.insert(lock.is_object() && lock.contains("name") && lock["name"].is_string()
+                         ? BaseName(lock["name"].get<std::string>())
+                         : "");
       }
     }
+    const bool ours = names.size() >= 2 && names == cycle_locks;
     if (ours && !r.deadlocked) {
       r.deadlocked = true;
       r.deadlock = text;
@@ -260,7 +276,7 @@ json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
     edges += "edge\t" + *from + "\t" + *to + "\n";
   }
   if (cycle.edges.size() < 2) return not_reproduced(0, "the cycle lists fewer than two edges");
-  std::set<std::string> cycle_locks;
+  std::multiset<std::string> cycle_locks;
   for (const std::string& name : names) cycle_locks.insert(BaseName(name));
   const std::string plan_path = TempPath(".plan");
   const std::string run_report = TempPath(".jsonl");
@@ -268,6 +284,8 @@ json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
     std::cerr << "lockaudit: confirm: cannot create temporary files in /tmp: " << strerror(errno) << "\n";
     return not_reproduced(0, "no temporary files");
   }
+  snprintf(g_plan_path, sizeof g_plan_path, "%s", plan_path.c_str());
+  snprintf(g_run_report_path, sizeof g_run_report_path, "%s", run_report.c_str());
   const char* preload = getenv("LD_PRELOAD");
   const std::string ld_preload =
       shim + (preload != nullptr && *preload != '\0' ? ":" + std::string(preload) : "");
@@ -302,6 +320,7 @@ json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
       *exec_failed = true;
       unlink(plan_path.c_str());
       unlink(run_report.c_str());
+      g_plan_path[0] = g_run_report_path[0] = '\0';
       return not_reproduced(0, std::string("cannot execute the program: ") + strerror(exec_error));
     }
     RunResult r;
@@ -322,6 +341,7 @@ json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
   }
   unlink(plan_path.c_str());
   unlink(run_report.c_str());
+  g_plan_path[0] = g_run_report_path[0] = '\0';
   if (record.contains("result")) return record;
   std::string reason;
   if (pauses == 0) {

@@ -1,11 +1,14 @@
 // lockaudit/cli/report_command: `lockaudit report FILE.jsonl` renders a JSON Lines report as the
 // text the engine would have printed on stderr.
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string_view>
 
 #include "commands.h"
 #include "report_reader.h"
+#include "run_summary.h"
 #include "html_report.h"
 #include "sarif.h"
 #include "text_format.h"
@@ -32,8 +35,9 @@ skipped silently.
                      (uriBaseId SRCROOT), as code scanning expects
   -o OUT             write to OUT instead of stdout
 
-exit status (as every lockaudit subcommand): 0 if the report holds no finding;
-1 if it holds at least one; 2 if FILE cannot be read, or for a usage error.
+exit status (as every lockaudit subcommand): 0 if the report holds no finding
+(lock-order cycles marked ordered count only with LOCKAUDIT_COUNT_ORDERED=1, as
+for lockaudit run); 1 if it holds at least one; 2 if FILE cannot be read, or for a usage error.
 )";
 
 void RenderReport(const Report& report, std::ostream& out) {
@@ -90,6 +94,8 @@ int ReportMain(const Args& args) {
   }
   std::ostream& out = output.empty() ? std::cout : file;
   if (format == "sarif") {
+    std::error_code ignored;
+    if (!root.empty()) root = std::filesystem::weakly_canonical(std::filesystem::absolute(root), ignored).string();
     out << SarifReport(*report, root);
   } else if (format == "html") {
     out << HtmlReport(*report);
@@ -101,7 +107,10 @@ int ReportMain(const Args& args) {
     std::cerr << "lockaudit: report: cannot write " << (output.empty() ? "stdout" : output) << "\n";
     return 2;
   }
-  return report->findings.empty() ? 0 : 1;
+  // As `lockaudit run` counts: ordered cycles only with LOCKAUDIT_COUNT_ORDERED=1.
+  const char* count_ordered = std::getenv("LOCKAUDIT_COUNT_ORDERED");
+  const bool all = count_ordered != nullptr && std::string_view(count_ordered) == "1";
+  return CountFindings(*report, all) > 0 ? 1 : 0;
 }
 
 }  // namespace lockaudit::cli

@@ -11,11 +11,18 @@ constexpr uint32_t kMain = 900001, kFirst = 900002, kSecond = 900003, kThird = 9
 constexpr uint32_t kMainTid = 100, kFirstTid = 101, kSecondTid = 102, kThirdTid = 103;
 constexpr uintptr_t kFirstPthread = 0x7000'0000'1000, kSecondPthread = 0x7000'0000'2000;
 
+// kMain creates a thread (incarnation, tid) whose pthread_t is `pthread_id`, and it starts.
+void Start(uint32_t incarnation, uint32_t tid, uintptr_t pthread_id) {
+  const Birth birth = OnCreate(kMain, kMainTid);
+  OnCreated(pthread_id, birth);
+  OnStart(incarnation, tid, birth);
+}
+
 TEST(LineageTest, JoinedBeforeTheOtherWasCreatedIsOrdered) {
-  OnStart(kFirst, kFirstTid, kFirstPthread, OnCreate(kMain, kMainTid));
+  Start(kFirst, kFirstTid, kFirstPthread);
   const Observation first{kFirst, Clock()};
-  OnJoined(kMain, kMainTid, kFirstPthread);
-  OnStart(kSecond, kSecondTid, kSecondPthread, OnCreate(kMain, kMainTid));
+  OnJoined(kMain, kMainTid, Unjoined(kFirstPthread), kFirstPthread);
+  Start(kSecond, kSecondTid, kSecondPthread);
   const Observation second{kSecond, Clock()};
   const std::string why = OrderedReason(first, "edge 1", second, "edge 2");
   EXPECT_EQ(why, "tid 101, which took edge 1, was joined by tid 100 before that thread created "
@@ -29,29 +36,29 @@ TEST(LineageTest, JoinedBeforeTheOtherWasCreatedIsOrdered) {
 // edge does not reach the engine.
 TEST(LineageTest, TheCreatorsOwnEdgesAreNotOrdered) {
   const Observation before{kMain, Clock()};
-  OnStart(kThird, kThirdTid, 0x7000'0000'3000, OnCreate(kMain, kMainTid));
+  Start(kThird, kThirdTid, 0x7000'0000'3000);
   const Observation child{kThird, Clock()};
   EXPECT_EQ(OrderedReason(before, "edge 1", child, "edge 2"), "");
-  OnJoined(kMain, kMainTid, 0x7000'0000'3000);
+  OnJoined(kMain, kMainTid, Unjoined(0x7000'0000'3000), 0x7000'0000'3000);
   const Observation after{kMain, Clock()};
   EXPECT_EQ(OrderedReason(child, "edge 1", after, "edge 2"), "");
 }
 
 TEST(LineageTest, ThreadsAliveAtTheSameTimeAreNotOrdered) {
   constexpr uint32_t kA = 900011, kB = 900012;
-  OnStart(kA, 111, 0x7000'0000'4000, OnCreate(kMain, kMainTid));
-  OnStart(kB, 112, 0x7000'0000'5000, OnCreate(kMain, kMainTid));
+  Start(kA, 111, 0x7000'0000'4000);
+  Start(kB, 112, 0x7000'0000'5000);
   const Observation a{kA, Clock()}, b{kB, Clock()};
   EXPECT_EQ(OrderedReason(a, "edge 1", b, "edge 2"), "");
-  OnJoined(kMain, kMainTid, 0x7000'0000'4000);
-  OnJoined(kMain, kMainTid, 0x7000'0000'5000);
+  OnJoined(kMain, kMainTid, Unjoined(0x7000'0000'4000), 0x7000'0000'4000);
+  OnJoined(kMain, kMainTid, Unjoined(0x7000'0000'5000), 0x7000'0000'5000);
   EXPECT_EQ(OrderedReason(a, "edge 1", b, "edge 2"), "");  // joined, but they overlapped
   // A join by another thread than the one that created the second: no order is known.
   constexpr uint32_t kC = 900013, kD = 900014, kOther = 900015;
-  OnStart(kC, 113, 0x7000'0000'6000, OnCreate(kMain, kMainTid));
+  Start(kC, 113, 0x7000'0000'6000);
   const Observation c{kC, Clock()};
-  OnJoined(kOther, 115, 0x7000'0000'6000);
-  OnStart(kD, 114, 0x7000'0000'7000, OnCreate(kMain, kMainTid));
+  OnJoined(kOther, 115, Unjoined(0x7000'0000'6000), 0x7000'0000'6000);
+  Start(kD, 114, 0x7000'0000'7000);
   EXPECT_EQ(OrderedReason(c, "edge 1", {kD, Clock()}, "edge 2"), "");
   // Unknown threads and one thread with itself: not ordered.
   EXPECT_EQ(OrderedReason({0, 1}, "edge 1", c, "edge 2"), "");
