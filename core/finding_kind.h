@@ -23,6 +23,7 @@ enum class FindingKind : uint8_t {
   kBlockingInNonblocking,
   kGpuSyncUnderLock,
   kWakeBudget,
+  kMisalignedLock,
   kCount,
 };
 
@@ -30,7 +31,7 @@ inline constexpr const char* kKindNames[] = {
     "lock_order_cycle", "hierarchy_violation", "deadlock",         "double_lock",
     "unlock_not_held",  "destroy_held",        "thread_exit_holding", "cond_mutex_mismatch",
     "wait_stall",       "hold_stall",          "blocking_in_nonblocking", "gpu_sync_under_lock",
-    "wake_budget",
+    "wake_budget",      "misaligned_lock",
 };
 static_assert(sizeof kKindNames / sizeof kKindNames[0] == static_cast<size_t>(FindingKind::kCount));
 

@@ -547,10 +547,12 @@ void ApplyHierarchy(NodeId id, const char* explicit_name) {
 }
 
 // Registers `lock` (cold: first event for this address).
-LOCKAUDIT_COLD NodeId Register(const void* lock, LockClass cls, uintptr_t site_pc) {
+LOCKAUDIT_COLD NodeId Register(const void* lock, LockClass cls, uintptr_t site_pc,
+                               bool* fresh = nullptr) {
   Inside inside;
   bool is_new = false;
   NodeId id = E().registry.Insert(lock, cls, &is_new);
+  if (fresh != nullptr) *fresh = is_new;
   if (is_new) {
     E().registry.Node(id).first_site_pc.store(site_pc, std::memory_order_relaxed);
     ApplyHierarchy(id, nullptr);
@@ -601,6 +603,38 @@ void ForgetLock(const void* lock) {
   if (id != 0) ForgetNode(id, nullptr);
 }
 
+// misaligned_lock, checked once when a lock is first seen: the lock word (the int at the start
+// of a pthread mutex, rwlock or spinlock) not 4-byte aligned, or across a 64-byte cache line (a
+// packed struct): atomic operations on it are split locks, very slow on x86, and SIGBUS where
+// the kernel's split-lock detection is fatal. Locks annotated through lockaudit_acquire() are
+// the program's own objects of unknown layout: not checked.
+LOCKAUDIT_COLD void ReportSimple(ThreadState& ts, FindingKind kind, NodeId id, Site site,
+                                 const std::string& message, bool dedupe);
+
+LOCKAUDIT_COLD void CheckAlignment(ThreadState& ts, NodeId id, const void* lock, LockClass cls,
+                                   uintptr_t site_pc) {
+  if (cls == LockClass::kCustom) return;
+  constexpr uintptr_t kWord = 4, kLine = 64;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(lock);
+  const bool misaligned = a % kWord != 0;
+  const bool straddles = a / kLine != (a + kWord - 1) / kLine;
+  if (!misaligned && !straddles) return;
+  char detail[200];
+  snprintf(detail, sizeof detail,
+           "%%L at 0x%lx: its %u-byte lock word is %s%s%s (byte %lu of its 64-byte cache line)",
+           static_cast<unsigned long>(a), static_cast<unsigned>(kWord),
+           misaligned ? "not 4-byte aligned" : "", misaligned && straddles ? " and " : "",
+           straddles ? "split across two cache lines" : "", static_cast<unsigned long>(a % kLine));
+  std::string message = detail;
+  message += straddles ? "; every atomic operation on it is a split lock: very slow on x86 (the "
+                         "bus is locked), and SIGBUS where the kernel's split-lock detection is "
+                         "fatal"
+                       : "; atomic operations on it are unaligned";
+  message += ". Align it (alignas(64) on the lock or its struct, no __attribute__((packed)) "
+             "around it)";
+  ReportSimple(ts, FindingKind::kMisalignedLock, id, Site{site_pc, 0}, message, true);
+}
+
 LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockClass cls,
                                        uintptr_t site_pc) {
   Inside inside;
@@ -617,8 +651,10 @@ LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockCl
       id = 0;
     }
   }
-  if (id == 0) id = Register(lock, cls, site_pc);
+  bool fresh = false;
+  if (id == 0) id = Register(lock, cls, site_pc, &fresh);
   if (id == 0) return nullptr;
+  if (fresh) CheckAlignment(ts, id, lock, cls, site_pc);
   wake::EnsureWatchdog();  // hold stalls need it even where nothing is ever contended
   IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
   FlushCacheEntry(ts, c);

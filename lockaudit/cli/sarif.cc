@@ -45,6 +45,8 @@ constexpr Rule kRules[] = {
      "A CUDA synchronising call made while holding locks.", "warning"},
     {"wake_budget", "WakeBudget",
      "A woken condition-variable waiter ran later than the wake budget.", "note"},
+    {"misaligned_lock", "MisalignedLock",
+     "A lock word not 4-byte aligned or split across two cache lines.", "warning"},
 };
 
 // A frame of the program's own source: with a file and line, not in a system header, not in
