@@ -1,10 +1,8 @@
 // lockaudit/cli/confirm_command: `lockaudit confirm [options] REPORT.jsonl -- PROGRAM ARGS...`.
 #include "confirm_command.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "process.h"
 #include "config_file.h"
 #include "report_reader.h"
 #include "text_format.h"
@@ -108,69 +107,23 @@ struct RunResult {
   int lined_up = 0, timed_out_pauses = 0;
 };
 
-// Starts PROGRAM in its own process group with `env` added, waits at most `timeout_s`, then
-// kills whatever is left of the group. Returns false when it could not be started.
-bool RunOnce(const std::vector<std::string>& program, const std::vector<std::pair<std::string, std::string>>& env,
+// Starts PROGRAM in its own process group with `env` added (stdin from /dev/null: a background
+// group must not read the terminal; output too unless --show-output; no core file), waits at
+// most `timeout_s`, then kills whatever is left of the group. False when it could not be started.
+bool RunOnce(const std::vector<std::string>& program,
+             const std::vector<std::pair<std::string, std::string>>& env,
              const ConfirmSettings& settings, bool* timed_out, int* exec_error) {
-  int status_pipe[2];
-  if (pipe2(status_pipe, O_CLOEXEC) != 0) {
-    *exec_error = errno;
+  const SpawnResult child = Spawn(program, SpawnOptions{.null_stdin = true,
+                                                        .null_output = !settings.show_output,
+                                                        .own_process_group = true,
+                                                        .no_core = true,
+                                                        .env = env});
+  if (child.pid < 0) {
+    *exec_error = child.error;
     return false;
   }
-  const pid_t pid = fork();
-  if (pid < 0) {
-    *exec_error = errno;
-    close(status_pipe[0]);
-    close(status_pipe[1]);
-    return false;
-  }
-  if (pid == 0) {
-    setpgid(0, 0);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    const rlimit no_core{0, 0};  // an aborted confirm run leaves no core file behind
-    setrlimit(RLIMIT_CORE, &no_core);
-    for (const auto& [name, value] : env) {
-      if (value.empty()) {
-        unsetenv(name.c_str());
-      } else {
-        setenv(name.c_str(), value.c_str(), 1);
-      }
-    }
-    // Its own process group is a background one: the terminal is not its to read (a read
-    // would stop it), so standard input is /dev/null; so is its output unless asked for.
-    const int null_fd = open("/dev/null", O_RDWR);
-    if (null_fd >= 0) {
-      dup2(null_fd, STDIN_FILENO);
-      if (!settings.show_output) {
-        dup2(null_fd, STDOUT_FILENO);
-        dup2(null_fd, STDERR_FILENO);
-      }
-    }
-    std::vector<char*> argv;
-    argv.reserve(program.size() + 1);
-    for (const std::string& arg : program) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    const int error = errno;
-    [[maybe_unused]] ssize_t n = write(status_pipe[1], &error, sizeof error);
-    _exit(127);
-  }
-  setpgid(pid, pid);  // also here: the child may not have run yet
+  const pid_t pid = child.pid;
   g_group = pid;
-  close(status_pipe[1]);
-  int error = 0;
-  ssize_t got;
-  do {
-    got = read(status_pipe[0], &error, sizeof error);
-  } while (got < 0 && errno == EINTR);
-  close(status_pipe[0]);
-  if (got == static_cast<ssize_t>(sizeof error)) {
-    waitpid(pid, nullptr, 0);
-    g_group = 0;
-    *exec_error = error;
-    return false;
-  }
   timespec start{};
   clock_gettime(CLOCK_MONOTONIC, &start);
   *timed_out = false;
@@ -250,7 +203,7 @@ std::string TempPath(const char* suffix) {
 // Confirms one cycle: its plan, up to settings.runs runs. The "confirm" line's object.
 json ConfirmOne(const Finding& cycle, const ConfirmSettings& settings,
                 const std::vector<std::string>& program, const std::string& shim,
-                std::ostream& out, bool* exec_failed) {
+                bool* exec_failed) {
   const std::vector<std::string> names = FindingLockNames(cycle);
   json record = {{"type", "confirm"}, {"cycle", cycle.message}, {"locks", names}};
   if (cycle.pid) record["pid"] = *cycle.pid;
@@ -414,7 +367,7 @@ ConfirmOutcome ConfirmCycles(const ConfirmSettings& settings, const std::string&
     out << ": " << cycles[i]->message << "\n";
     out.flush();
     bool exec_failed = false;
-    const json record = ConfirmOne(*cycles[i], settings, program, shim, out, &exec_failed);
+    const json record = ConfirmOne(*cycles[i], settings, program, shim, &exec_failed);
     if (exec_failed) {
       outcome.ok = false;  // no cycle can be confirmed with a program that does not start
       break;

@@ -107,7 +107,7 @@ int WriteSvg(const std::string& dot, const std::string& output) {
     std::cerr << "lockaudit: graph: cannot create a pipe: " << std::strerror(errno) << "\n";
     return 3;
   }
-  const SpawnResult child = Spawn(argv, to_dot[0]);
+  const SpawnResult child = Spawn(argv, SpawnOptions{.stdin_fd = to_dot[0]});
   close(to_dot[0]);
   if (child.pid < 0) {
     close(to_dot[1]);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,8 +15,30 @@ namespace lockaudit::cli {
 namespace {
 
 // Runs in the forked child: never returns. Writes errno to `status_fd` when exec fails.
-[[noreturn]] void ExecChild(std::vector<char*>& argv, int stdin_fd, int status_fd) {
-  if (stdin_fd != -1) dup2(stdin_fd, STDIN_FILENO);
+[[noreturn]] void ExecChild(std::vector<char*>& argv, const SpawnOptions& options, int status_fd) {
+  if (options.own_process_group) setpgid(0, 0);
+  if (options.no_core) {
+    const rlimit no_core{0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+  }
+  for (const auto& [name, value] : options.env) {
+    if (value.empty()) {
+      unsetenv(name.c_str());
+    } else {
+      setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+  if (options.stdin_fd != -1) dup2(options.stdin_fd, STDIN_FILENO);
+  if (options.null_stdin || options.null_output) {
+    const int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+      if (options.null_stdin && options.stdin_fd == -1) dup2(null_fd, STDIN_FILENO);
+      if (options.null_output) {
+        dup2(null_fd, STDOUT_FILENO);
+        dup2(null_fd, STDERR_FILENO);
+      }
+    }
+  }
   execvp(argv[0], argv.data());
   const int error = errno;
   [[maybe_unused]] ssize_t written = write(status_fd, &error, sizeof error);
@@ -34,7 +57,7 @@ int ReadExecError(int status_fd) {
 
 }  // namespace
 
-SpawnResult Spawn(const std::vector<std::string>& argv, int stdin_fd) {
+SpawnResult Spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
   std::vector<char*> c_argv;
   c_argv.reserve(argv.size() + 1);
   for (const std::string& arg : argv) c_argv.push_back(const_cast<char*>(arg.c_str()));
@@ -43,7 +66,8 @@ SpawnResult Spawn(const std::vector<std::string>& argv, int stdin_fd) {
   int status_pipe[2];
   if (pipe2(status_pipe, O_CLOEXEC) != 0) return SpawnResult{.error = errno};
   const pid_t pid = fork();
-  if (pid == 0) ExecChild(c_argv, stdin_fd, status_pipe[1]);
+  if (pid == 0) ExecChild(c_argv, options, status_pipe[1]);
+  if (pid > 0 && options.own_process_group) setpgid(pid, pid);  // also here: no race with kill
   const int fork_error = errno;
   close(status_pipe[1]);
   if (pid < 0) {
