@@ -179,6 +179,10 @@ std::string NameWithoutOrdinal(const std::string& name) {
   return name.substr(0, hash);
 }
 
+bool IsPlumbingFile(const std::string& file) {
+  return file.rfind("/usr/include/", 0) == 0 || file.find("/include/lockaudit/") != std::string::npos;
+}
+
 std::string FunctionWithoutParameters(const std::string& fn) {
   std::string f = fn;
   for (const char* q : {" const", " volatile", " &&", " &"}) {

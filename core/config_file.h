@@ -53,6 +53,10 @@ bool SuppressionPatternMatches(const std::string& pattern, const std::string& va
 // that `^f$` matches it as it would a C function. Anything else is returned as it is.
 std::string FunctionWithoutParameters(const std::string& function);
 
+// A source file of the standard library's or lockaudit's own inline plumbing (std::lock_guard,
+// __gthread_mutex_lock, lockaudit::mutex::lock): frames a reader skips to reach the program's.
+bool IsPlumbingFile(const std::string& file);
+
 // Printed under a held stack in the partial form (stacks.h, RebuildHeldStack), by the engine's
 // text report and by `lockaudit report`.
 inline constexpr const char* kPartialHeldStackNote =

@@ -39,7 +39,6 @@ struct EdgeRecord {
   char thread_name[16] = {};            // as the kernel keeps it (15 characters)
   StackId stack = 0, held_stack = 0;     // first observation's evidence
   uint32_t incarnation = 0;              // first observation's thread (core/lineage.h)
-  uint32_t clock = 0;                    // lineage clock at the first observation
 
   LockOrderGraph::EdgeProps Props() const {
     return LockOrderGraph::EdgeProps{gates, ngates, from_modes, to_modes};

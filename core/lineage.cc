@@ -59,12 +59,10 @@ std::string Tid(uint32_t tid) { return "tid " + std::to_string(tid); }
 
 // Does x (the edge called `xs`) happen before y through creation and join: x's thread was
 // joined by the thread that then created y's? Why, or "".
-std::string Before(const Observation& x, const Life* lx, const std::string& xs,
-                   const Observation& y, const Life* ly, const std::string& ys) {
-  // Only whole lives: "x was taken before its thread created y's" (or "after it joined") would
-  // also need every later observation of x by that thread, which the engine does not see when
-  // its context is already known.
-  (void)x, (void)y;
+// Only whole lives: "x was taken before its thread created y's" (or "after it joined") would
+// also need every later observation of x by that thread, which the engine does not see when its
+// context is already known.
+std::string Before(const Life* lx, const std::string& xs, const Life* ly, const std::string& ys) {
   if (lx != nullptr && ly != nullptr && lx->joiner != 0 && lx->joiner == ly->creator &&
       lx->joined < ly->created) {
     return Tid(lx->tid) + ", which took " + xs + ", was joined by " + Tid(lx->joiner_tid) +
@@ -122,23 +120,21 @@ void OnJoined(uint32_t joiner_incarnation, uint32_t joiner_tid, uint32_t joined,
   l.joined = tick;
 }
 
-uint32_t Clock() noexcept { return S().clock.load(std::memory_order_relaxed); }
-
-std::string OrderedReason(Observation x, const std::string& x_name, Observation y,
+std::string OrderedReason(uint32_t x, const std::string& x_name, uint32_t y,
                           const std::string& y_name) {
-  if (x.incarnation == 0 || y.incarnation == 0 || x.incarnation == y.incarnation) return "";
+  if (x == 0 || y == 0 || x == y) return "";
   State& s = S();
   Life lx{}, ly{};
   bool have_x = false, have_y = false;
   {
     EngineLock lock(s.mu);
-    if (const Life* l = Find(s, x.incarnation)) lx = *l, have_x = true;
-    if (const Life* l = Find(s, y.incarnation)) ly = *l, have_y = true;
+    if (const Life* l = Find(s, x)) lx = *l, have_x = true;
+    if (const Life* l = Find(s, y)) ly = *l, have_y = true;
   }
   const Life* px = have_x ? &lx : nullptr;
   const Life* py = have_y ? &ly : nullptr;
-  std::string why = Before(x, px, x_name, y, py, y_name);
-  return why.empty() ? Before(y, py, y_name, x, px, x_name) : why;
+  std::string why = Before(px, x_name, py, y_name);
+  return why.empty() ? Before(py, y_name, px, x_name) : why;
 }
 
 void ResetAfterFork() noexcept { S().mu.ResetAfterFork(); }

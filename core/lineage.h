@@ -30,12 +30,6 @@ struct Birth {
   uint32_t clock = 0;    // the clock after this creation's tick
 };
 
-// An observation of a lock-order edge: by which thread, at which clock reading.
-struct Observation {
-  uint32_t incarnation = 0;
-  uint32_t clock = 0;
-};
-
 // In the creating thread, before the real pthread_create: ticks the clock.
 Birth OnCreate(uint32_t creator_incarnation, uint32_t creator_tid) noexcept;
 // In the new thread, before its start routine.
@@ -50,17 +44,16 @@ uint32_t Unjoined(uintptr_t pthread_id) noexcept;
 // the clock.
 void OnJoined(uint32_t joiner_incarnation, uint32_t joiner_tid, uint32_t joined,
               uintptr_t pthread_id) noexcept;
-// The clock now (read when an edge is learned).
-uint32_t Clock() noexcept;
 
-// Why no schedule lets the two observations overlap (a sentence for the report, naming them
+// Why no schedule lets the two edges' threads overlap (a sentence for the report, naming them
 // `x_name` and `y_name`), or "" when creation and join do not order them. Only the whole lives
 // of two threads count: one was joined by the thread that afterwards created the other. (An
 // edge taken by a thread before it created the other would also be ordered, but only if that
 // thread never took it again while the other ran, and the engine does not see a thread's
 // repeats of an edge it knows.) Inside the engine
 // (allocates).
-std::string OrderedReason(Observation x, const std::string& x_name, Observation y,
+// `x` and `y`: the incarnations of the threads that took the two edges.
+std::string OrderedReason(uint32_t x, const std::string& x_name, uint32_t y,
                           const std::string& y_name);
 
 void ResetAfterFork() noexcept;  // the child: the parent's threads are gone, their lineage too

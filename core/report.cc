@@ -227,10 +227,7 @@ std::string JsonLock(const ReportLock& l) {
 
 // Frames of the standard library's and lockaudit's own inline plumbing (std::lock_guard,
 // __gthread_mutex_lock, lockaudit::mutex::lock): collapsed in the text report.
-bool IsPlumbing(const SymbolizedFrame& f) {
-  return f.file.rfind("/usr/include/", 0) == 0 ||
-         f.file.find("/include/lockaudit/") != std::string::npos;
-}
+bool IsPlumbing(const SymbolizedFrame& f) { return IsPlumbingFile(f.file); }
 
 // The first frame that is the program's own code: what a reader looks at first.
 const SymbolizedFrame* UserFrame(const std::vector<SymbolizedFrame>& frames) {

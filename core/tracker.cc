@@ -970,8 +970,8 @@ std::string OrderedReasonOf(const PendingCycle& pc) {
   for (size_t i = 0; i < pc.edges.size(); ++i) {
     for (size_t j = i + 1; j < pc.edges.size(); ++j) {
       std::string why = lineage::OrderedReason(
-          {pc.edges[i].incarnation, pc.edges[i].clock}, "edge " + std::to_string(i + 1),
-          {pc.edges[j].incarnation, pc.edges[j].clock}, "edge " + std::to_string(j + 1));
+          pc.edges[i].incarnation, "edge " + std::to_string(i + 1), pc.edges[j].incarnation,
+          "edge " + std::to_string(j + 1));
       if (!why.empty()) return why;
     }
   }
@@ -1154,7 +1154,6 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
         r->tid = ts.tid;
         strncpy(r->thread_name, ts.name, sizeof r->thread_name - 1);
         r->incarnation = static_cast<uint32_t>(ts.incarnation);
-        r->clock = lineage::Clock();
         r->stack = stack;
         r->held_stack = window_stacks[k];
         // Direct nesting: enough to rebuild cycles.

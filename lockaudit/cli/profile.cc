@@ -11,6 +11,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "config_file.h"
 #include "text_format.h"
 
 namespace lockaudit::cli {
@@ -39,10 +40,7 @@ void PackedField(std::string& out, int field, const std::vector<uint64_t>& value
   BytesField(out, field, packed);
 }
 
-bool IsPlumbing(const Frame& f) {
-  return f.file.rfind("/usr/include/", 0) == 0 ||
-         f.file.find("/include/lockaudit/") != std::string::npos;
-}
+bool IsPlumbing(const Frame& f) { return core::IsPlumbingFile(f.file); }
 
 std::string FunctionName(const Frame& f) {
   if (!f.function.empty()) return f.function;

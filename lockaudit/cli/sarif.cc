@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_file.h"
 #include "text_format.h"
 
 namespace lockaudit::cli {
@@ -54,8 +55,8 @@ constexpr Rule kRules[] = {
 // in lockaudit's own headers or libraries.
 bool IsProgramFrame(const Frame& f) {
   if (f.file.empty() || !f.line || *f.line <= 0) return false;
-  if (f.file.rfind("/usr/", 0) == 0 || f.file.rfind("../", 0) == 0 || f.file.rfind("./", 0) == 0 ||
-      f.file.find("/include/lockaudit/") != std::string::npos) {
+  if (core::IsPlumbingFile(f.file) || f.file.rfind("/usr/", 0) == 0 ||
+      f.file.rfind("../", 0) == 0 || f.file.rfind("./", 0) == 0) {
     return false;
   }
   for (const char* runtime : {"libc.so", "libstdc++.so", "libgcc_s.so", "libm.so", "ld-linux",

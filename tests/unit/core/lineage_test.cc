@@ -20,10 +20,10 @@ void Start(uint32_t incarnation, uint32_t tid, uintptr_t pthread_id) {
 
 TEST(LineageTest, JoinedBeforeTheOtherWasCreatedIsOrdered) {
   Start(kFirst, kFirstTid, kFirstPthread);
-  const Observation first{kFirst, Clock()};
+  const uint32_t first = kFirst;
   OnJoined(kMain, kMainTid, Unjoined(kFirstPthread), kFirstPthread);
   Start(kSecond, kSecondTid, kSecondPthread);
-  const Observation second{kSecond, Clock()};
+  const uint32_t second = kSecond;
   const std::string why = OrderedReason(first, "edge 1", second, "edge 2");
   EXPECT_EQ(why, "tid 101, which took edge 1, was joined by tid 100 before that thread created "
                  "tid 102, which took edge 2");
@@ -35,12 +35,12 @@ TEST(LineageTest, JoinedBeforeTheOtherWasCreatedIsOrdered) {
 // ordered: the creator may take that edge again while the child runs, and a repeat of a known
 // edge does not reach the engine.
 TEST(LineageTest, TheCreatorsOwnEdgesAreNotOrdered) {
-  const Observation before{kMain, Clock()};
+  const uint32_t before = kMain;
   Start(kThird, kThirdTid, 0x7000'0000'3000);
-  const Observation child{kThird, Clock()};
+  const uint32_t child = kThird;
   EXPECT_EQ(OrderedReason(before, "edge 1", child, "edge 2"), "");
   OnJoined(kMain, kMainTid, Unjoined(0x7000'0000'3000), 0x7000'0000'3000);
-  const Observation after{kMain, Clock()};
+  const uint32_t after = kMain;
   EXPECT_EQ(OrderedReason(child, "edge 1", after, "edge 2"), "");
 }
 
@@ -48,7 +48,7 @@ TEST(LineageTest, ThreadsAliveAtTheSameTimeAreNotOrdered) {
   constexpr uint32_t kA = 900011, kB = 900012;
   Start(kA, 111, 0x7000'0000'4000);
   Start(kB, 112, 0x7000'0000'5000);
-  const Observation a{kA, Clock()}, b{kB, Clock()};
+  const uint32_t a = kA, b = kB;
   EXPECT_EQ(OrderedReason(a, "edge 1", b, "edge 2"), "");
   OnJoined(kMain, kMainTid, Unjoined(0x7000'0000'4000), 0x7000'0000'4000);
   OnJoined(kMain, kMainTid, Unjoined(0x7000'0000'5000), 0x7000'0000'5000);
@@ -56,12 +56,12 @@ TEST(LineageTest, ThreadsAliveAtTheSameTimeAreNotOrdered) {
   // A join by another thread than the one that created the second: no order is known.
   constexpr uint32_t kC = 900013, kD = 900014, kOther = 900015;
   Start(kC, 113, 0x7000'0000'6000);
-  const Observation c{kC, Clock()};
+  const uint32_t c = kC;
   OnJoined(kOther, 115, Unjoined(0x7000'0000'6000), 0x7000'0000'6000);
   Start(kD, 114, 0x7000'0000'7000);
-  EXPECT_EQ(OrderedReason(c, "edge 1", {kD, Clock()}, "edge 2"), "");
+  EXPECT_EQ(OrderedReason(c, "edge 1", kD, "edge 2"), "");
   // Unknown threads and one thread with itself: not ordered.
-  EXPECT_EQ(OrderedReason({0, 1}, "edge 1", c, "edge 2"), "");
+  EXPECT_EQ(OrderedReason(0, "edge 1", c, "edge 2"), "");
   EXPECT_EQ(OrderedReason(c, "edge 1", c, "edge 2"), "");
 }
 
