@@ -9,7 +9,23 @@
 #                                sysbench options, then the command: prepare or run)
 #   mariadb_stop                 SIGTERM $mariadb_pid; sets $mariadb_stop_ms and $mariadb_status;
 #                                returns 1 when it was still alive 60 s later (then SIGKILL)
+#   mariadb_prepare NAME BUILD [sysbench]
+#                                the scripts' common start: exits 77 (SKIPPED) without mariadbd
+#                                (or sysbench), 1 without the shim in BUILD; sets $shim and a
+#                                fresh $work directory removed (its servers killed) at exit
 now_ms() { date +%s%3N; }
+
+mariadb_prepare() {
+  local name=$1 build=$2 need_sysbench=${3:-}
+  if ! mariadb_find || { [[ -n $need_sysbench ]] && ! command -v sysbench >/dev/null; }; then
+    echo "$name: SKIPPED: mariadbd${need_sysbench:+ or sysbench} not installed (apt-get install mariadb-server sysbench)"
+    exit 77
+  fi
+  shim=$(cd "$build" && pwd)/lib/liblockaudit_preload.so
+  [[ -f $shim ]] || { echo "$name: no shim at $shim (build first)" >&2; exit 1; }
+  work=$(mktemp -d "/tmp/lockaudit_$name.XXXXXX")
+  trap 'pkill -KILL -f "datadir=$work" 2>/dev/null; rm -rf "$work"' EXIT
+}
 
 mariadb_find() {
   mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)

@@ -26,14 +26,7 @@ while (($#)); do
   esac
 done
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/mariadb_common.sh"
-if ! mariadb_find || ! command -v sysbench >/dev/null; then
-  echo "mariadb_sysbench: SKIPPED: mariadbd or sysbench not installed (apt-get install mariadb-server sysbench)"
-  exit 77
-fi
-shim=$(cd "$build" && pwd)/lib/liblockaudit_preload.so
-[[ -f $shim ]] || { echo "mariadb_sysbench: no shim at $shim (build first)" >&2; exit 1; }
-work=$(mktemp -d /tmp/lockaudit_sysbench.XXXXXX)
-trap 'pkill -KILL -f "datadir=$work" 2>/dev/null; rm -rf "$work"' EXIT
+mariadb_prepare mariadb_sysbench "$build" sysbench
 failed=0
 declare -A tps
 
