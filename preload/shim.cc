@@ -8,6 +8,8 @@
 // Not noexcept on the condition-variable waits: they are cancellation points, and a forced
 // unwind through a noexcept frame would terminate the program.
 #include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <link.h>
 #include <malloc.h>
@@ -320,6 +322,21 @@ void LoadCuptiModule() {
 // metrics.cc); any failure is one warning and the program runs on.
 void StartMetrics() { lockaudit::metrics::StartFromOptions(); }
 
+// oneTBB's mutexes report to an ITT collector (itt.cc): when none is named, the shim is it, for
+// ITT's "sync" group. Here, where setenv is safe (no other thread yet); a collector the user
+// named (VTune's) is kept.
+void OfferIttCollector() {
+  if (getenv("INTEL_LIBITTNOTIFY64") != nullptr) return;
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&OfferIttCollector), &info) == 0 || info.dli_fname == nullptr) {
+    return;
+  }
+  char path[PATH_MAX];  // (LD_PRELOAD may name the shim by a relative path)
+  if (realpath(info.dli_fname, path) == nullptr) return;
+  setenv("INTEL_LIBITTNOTIFY64", path, 0);
+  setenv("INTEL_ITTNOTIFY_GROUPS", "sync", 0);  // the calls the collector takes
+}
+
 // glibc passes argc, argv and envp to the constructors of shared objects.
 __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
   Ready();
@@ -332,6 +349,7 @@ __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
   }
   core::EnsureInitialized();  // also registers the engine's fork handlers
   if (!core::Disabled()) core::ExportReportAppend();  // the processes it starts keep its report
+  if (!core::Disabled()) OfferIttCollector();
   if (!core::Disabled() && core::GetOptions().gtest) LoadGtestHelper(argv, envp);
   if (!core::Disabled() && core::GetOptions().cuda) LoadCuptiModule();
   StartMetrics();

@@ -29,6 +29,7 @@
 //   --summary-min F=N       summary field F >= N (repeatable); --summary-max F=N: F <= N
 //   --group KIND=N          a finding_group line of KIND with "count" N (repeatable)
 //   --no-summary true       the program was killed or aborted: there must be NO summary line
+//   --frame-file FILE       every finding has a frame of source file FILE (basename) with a line
 //   --deadlock-threads N    every deadlock finding names exactly N threads and has N edges,
 //                           each with a non-empty "stack" (where that thread blocked)
 //
@@ -81,6 +82,9 @@ struct Options {
   std::optional<std::int64_t> edges;
   std::optional<bool> single_thread;
   std::vector<std::string> lock_names;
+  // Every finding names a frame of this source file (basename) with a line: "with file:line of
+  // the program".
+  std::optional<std::string> frame_file;
   std::map<std::string, std::int64_t> summary_min;
   std::map<std::string, std::int64_t> summary_max;
   bool no_summary = false;
@@ -92,7 +96,7 @@ struct Options {
             << "usage: report_check FILE.jsonl [--expect KIND=N]... [--expect-total N] [--edges N]\n"
             << "                    [--single-thread true|false] [--lock-name NAME]...\n"
             << "                    [--summary-min FIELD=N]... [--summary-max FIELD=N]...\n"
-            << "                    [--no-summary true] [--deadlock-threads N]\n";
+            << "                    [--no-summary true] [--deadlock-threads N] [--frame-file FILE]\n";
   std::exit(2);
 }
 
@@ -142,6 +146,8 @@ Options ParseOptions(int argc, char** argv) {
     } else if (option == "--single-thread") {
       if (value != "true" && value != "false") Usage("--single-thread: expected true or false");
       options.single_thread = value == "true";
+    } else if (option == "--frame-file") {
+      options.frame_file = value;
     } else if (option == "--lock-name") {
       options.lock_names.push_back(value);
     } else if (option == "--summary-min" || option == "--summary-max") {
@@ -389,6 +395,9 @@ class ReportChecker {
       }
     }
     CheckStack(finding, "stack", where, /*required=*/false);
+    if (options_.frame_file && !NamesFrameOf(finding, *options_.frame_file)) {
+      Fail(where + ": no frame of " + *options_.frame_file + " (with a line) in its stacks");
+    }
     if (is_cycle) CheckCycle(finding, lock_ids, where);
     if (where == "deadlock" && options_.deadlock_threads) {
       // A wait-for cycle: thread i holds edge.from and is blocked on edge.to.
@@ -403,6 +412,36 @@ class ReportChecker {
         CheckCycle(finding, lock_ids, where);
       }
     }
+  }
+
+  // Does any stack of the finding (its own, its edges', its held lock's) have a frame in `file`?
+  static bool NamesFrameOf(const json& finding, const std::string& file) {
+    auto in_stack = [&](const json& holder, const char* key) {
+      const auto stack = holder.find(key);
+      if (stack == holder.end() || !stack->is_array()) return false;
+      for (const json& frame : *stack) {
+        const auto f = frame.find("file");
+        const auto l = frame.find("line");
+        if (f == frame.end() || !f->is_string() || l == frame.end() || !l->is_number_integer()) {
+          continue;
+        }
+        const std::string path = f->get<std::string>();
+        if (path == file || (path.size() > file.size() &&
+                             path.compare(path.size() - file.size() - 1, std::string::npos,
+                                          "/" + file) == 0)) {
+          return true;
+        }
+      }
+      return false;
+    };
+    if (in_stack(finding, "stack") || in_stack(finding, "held_stack")) return true;
+    const auto edges = finding.find("edges");
+    if (edges != finding.end() && edges->is_array()) {
+      for (const json& e : *edges) {
+        if (in_stack(e, "stack") || in_stack(e, "held_stack")) return true;
+      }
+    }
+    return false;
   }
 
   void CheckCycle(const json& finding, const std::set<std::int64_t>& lock_ids,

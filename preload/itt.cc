@@ -1,0 +1,165 @@
+// oneTBB's mutexes under the shim, through the ITT notification API: the shim is the collector
+// that oneTBB's built-in ittnotify loads when INTEL_LIBITTNOTIFY64 names it (`lockaudit run`
+// sets it). oneTBB's mutexes (spin_mutex, queuing_mutex, spin_rw_mutex, mutex, rw_mutex, the
+// speculative ones) spin or wait on futexes of their own, inline in the program's code, so no
+// pthread call shows them; they announce themselves to ITT only when the program is compiled
+// with TBB_USE_PROFILING_TOOLS=1 (docs/runtimes.md).
+//
+// The ITT sync protocol: sync_create(addr, objtype, ...) when a synchronisation object is built;
+// sync_prepare(addr) before a blocking acquisition starts; sync_acquired(addr) once it is held
+// (after a prepare: a blocking acquisition; without one: a successful try); sync_cancel(addr)
+// when an attempt gives up; sync_releasing(addr) before the release; sync_destroy(addr).
+// oneTBB also sends acquired/releasing pairs that are not locks (happens-before marks of its
+// task scheduler and containers), so only objects created with a mutex objtype ("tbb::...mutex")
+// are fed to the engine: a set of their addresses, filled by sync_create and emptied by
+// sync_destroy, without allocation or locks.
+//
+// What is not seen: the mode of an rw mutex (ITT says "acquired" for a read lock and a write lock
+// alike, so read locks count as exclusive: two readers in opposite order are reported as a
+// cycle); a mutex constructed before oneTBB loaded its collector (a static one constructed
+// before main starts is created before, if the program touches oneTBB only later); contention
+// and wait times (ITT marks the intent to acquire, not whether the thread had to wait).
+#include <stdint.h>
+#include <string.h>
+
+#include <atomic>
+
+#include "hot_path.h"
+#include "provider.h"
+
+#define LOCKAUDIT_INTERPOSE extern "C" __attribute__((visibility("default")))
+
+namespace lockaudit::preload {
+namespace {
+
+using core::LockClass;
+using core::Site;
+using core::ThreadState;
+
+// Open addressing, linear probing; a removed address leaves a tombstone that a later insert
+// reuses. 2^16 slots: far more live oneTBB mutexes than a program has; when full, an object is
+// not audited (said once).
+constexpr size_t kSlots = size_t{1} << 16;
+constexpr uintptr_t kEmpty = 0, kTombstone = 1;
+// Slot word: the address with the rw bit (bit 0 of a mutex address is 0: they are aligned) or
+// kEmpty / kTombstone.
+std::atomic<uintptr_t> g_slots[kSlots];
+std::atomic<bool> g_full_said{false};
+
+size_t SlotOf(uintptr_t a) { return ((a >> 3) * 0x9E3779B97F4A7C15ULL) >> (64 - 16); }
+
+void Insert(uintptr_t a) {
+  for (size_t i = SlotOf(a), n = 0; n < kSlots; ++n, i = (i + 1) & (kSlots - 1)) {
+    uintptr_t cur = g_slots[i].load(std::memory_order_acquire);
+    if (cur == a) return;
+    if (cur == kEmpty || cur == kTombstone) {
+      if (g_slots[i].compare_exchange_strong(cur, a, std::memory_order_acq_rel)) return;
+      --n;  // lost the race for this slot: look at it again
+      i = (i - 1) & (kSlots - 1);
+    }
+  }
+  if (!g_full_said.exchange(true)) {
+    core::LogNote("lockaudit: note: over 65536 live oneTBB mutexes; later ones are not audited\n");
+  }
+}
+
+bool Contains(uintptr_t a) {
+  for (size_t i = SlotOf(a), n = 0; n < kSlots; ++n, i = (i + 1) & (kSlots - 1)) {
+    const uintptr_t cur = g_slots[i].load(std::memory_order_acquire);
+    if (cur == a) return true;
+    if (cur == kEmpty) return false;
+  }
+  return false;
+}
+
+void Remove(uintptr_t a) {
+  for (size_t i = SlotOf(a), n = 0; n < kSlots; ++n, i = (i + 1) & (kSlots - 1)) {
+    uintptr_t cur = g_slots[i].load(std::memory_order_acquire);
+    if (cur == kEmpty) return;
+    if (cur == a) {
+      g_slots[i].compare_exchange_strong(cur, kTombstone, std::memory_order_acq_rel);
+      return;
+    }
+  }
+}
+
+// The address of the blocking acquisition this thread announced (sync_prepare) and has not
+// finished: its sync_acquired is a blocking acquisition, not a try.
+thread_local const void* t_prepared = nullptr;
+
+bool IsMutexType(const char* objtype) {
+  return objtype != nullptr && strncmp(objtype, "tbb::", 5) == 0 && strstr(objtype, "mutex") != nullptr;
+}
+
+}  // namespace
+}  // namespace lockaudit::preload
+
+namespace la = lockaudit::preload;
+
+// ITT's sync API as the collector exports it (ittnotify.h, Linux: char strings). The static
+// part inside oneTBB fills its pointers from these names when the collector says it speaks
+// version 1 (it exports __itt_api_version) and INTEL_ITTNOTIFY_GROUPS names the "sync" group (the
+// shim sets both variables when the user set neither, preload/shim.cc); a collector with no
+// version is "legacy", and oneTBB does not ask a legacy one for sync calls.
+LOCKAUDIT_INTERPOSE const char* __itt_api_version() { return "lockaudit ITT sync collector"; }
+
+LOCKAUDIT_INTERPOSE void __itt_sync_create(void* addr, const char* objtype, const char* objname,
+                                           int attribute) {
+  (void)attribute;
+  if (addr == nullptr || !la::IsMutexType(objtype)) return;
+  la::Insert(reinterpret_cast<uintptr_t>(addr));
+  if (lockaudit::core::ThisThread() == nullptr) return;
+  lockaudit::core::OnInit(addr);
+  // objname is "" for an unnamed mutex: the engine names it from its address as usual.
+  const char* name = objname != nullptr && objname[0] != '\0' ? objname : nullptr;
+  const bool rw = strstr(objtype, "rw_mutex") != nullptr;
+  lockaudit::core::OnCreate(addr, rw ? lockaudit::core::LockClass::kRwLock
+                                     : lockaudit::core::LockClass::kMutex,
+                            name, lockaudit::core::kNoLevel);
+}
+
+LOCKAUDIT_INTERPOSE void __itt_sync_rename(void* addr, const char* name) {
+  if (addr != nullptr && name != nullptr && la::Contains(reinterpret_cast<uintptr_t>(addr))) {
+    lockaudit::core::SetLockName(addr, name);
+  }
+}
+
+LOCKAUDIT_INTERPOSE void __itt_sync_destroy(void* addr) {
+  if (addr == nullptr || !la::Contains(reinterpret_cast<uintptr_t>(addr))) return;
+  la::Remove(reinterpret_cast<uintptr_t>(addr));
+  auto* ts = lockaudit::core::ThisThread();
+  if (ts == nullptr) return;
+  const lockaudit::core::Site site = LOCKAUDIT_CALLER_SITE();
+  lockaudit::core::OnDestroy(ts, addr, site, false);
+  lockaudit::core::OnDestroy(ts, addr, site, true);
+}
+
+LOCKAUDIT_INTERPOSE void __itt_sync_prepare(void* addr) {
+  if (la::Contains(reinterpret_cast<uintptr_t>(addr))) la::t_prepared = addr;
+}
+
+LOCKAUDIT_INTERPOSE void __itt_sync_cancel(void* addr) {
+  if (la::t_prepared == addr) la::t_prepared = nullptr;
+}
+
+LOCKAUDIT_INTERPOSE void __itt_sync_acquired(void* addr) {
+  if (!la::Contains(reinterpret_cast<uintptr_t>(addr))) return;
+  auto* ts = lockaudit::core::ThisThread();
+  const bool blocking = la::t_prepared == addr;
+  la::t_prepared = nullptr;
+  if (ts == nullptr) return;
+  const uint32_t flags = blocking ? lockaudit::core::kExclusive : lockaudit::core::kTry;
+  const lockaudit::core::Site site = LOCKAUDIT_CALLER_SITE();
+  if (!lockaudit::core::FastAcquire(*ts, addr, flags, site)) {
+    lockaudit::core::OnAcquired(*ts, addr, lockaudit::core::LockClass::kMutex, flags, site);
+  }
+}
+
+LOCKAUDIT_INTERPOSE void __itt_sync_releasing(void* addr) {
+  if (!la::Contains(reinterpret_cast<uintptr_t>(addr))) return;
+  auto* ts = lockaudit::core::ThisThread();
+  if (ts != nullptr && !lockaudit::core::FastRelease(*ts, addr, 0)) {
+    lockaudit::core::OnReleased(*ts, addr, LOCKAUDIT_CALLER_SITE());
+  }
+}
+
