@@ -24,6 +24,8 @@ enum class FindingKind : uint8_t {
   kGpuSyncUnderLock,
   kWakeBudget,
   kMisalignedLock,
+  kBlockingUnderLock,
+  kLockChurn,
   kCount,
 };
 
@@ -31,7 +33,7 @@ inline constexpr const char* kKindNames[] = {
     "lock_order_cycle", "hierarchy_violation", "deadlock",         "double_lock",
     "unlock_not_held",  "destroy_held",        "thread_exit_holding", "cond_mutex_mismatch",
     "wait_stall",       "hold_stall",          "blocking_in_nonblocking", "gpu_sync_under_lock",
-    "wake_budget",      "misaligned_lock",
+    "wake_budget",      "misaligned_lock",     "blocking_under_lock",     "lock_churn",
 };
 static_assert(sizeof kKindNames / sizeof kKindNames[0] == static_cast<size_t>(FindingKind::kCount));
 

@@ -204,6 +204,17 @@ void OnGpuActivity(const char* name, uint64_t duration_ns) noexcept;
 // A dispatch decision of gpu/dispatch: lockaudit_dispatch_total{target}.
 void OnDispatch(bool to_gpu) noexcept;
 
+// ---- Blocking calls under a lock (blocking_under_lock) --------------------------------------
+
+// The thread is about to make a blocking call (`call`: a static name, "nanosleep", "read", ...)
+// while it holds audited locks: the front-end tests ts.held_count first, so a thread holding
+// nothing pays that one test. Returns the token for OnBlockingCallEnd (0: nothing to record).
+uint64_t OnBlockingCallBegin(ThreadState& ts) noexcept;
+// The call returned: lockaudit_blocking_under_lock_seconds{call} gets its duration, and the first
+// time for this call site and innermost held lock, a blocking_under_lock finding with the call's
+// stack, the lock's acquisition stack and the time blocked. `site`: the call's.
+void OnBlockingCallEnd(ThreadState& ts, const char* call, Site site, uint64_t token) noexcept;
+
 // ---- Non-blocking contexts -----------------------------------------------------------------
 // Nested: the calling thread must not block until the matching end (blocking_in_nonblocking).
 void NonblockingBegin() noexcept;

@@ -296,6 +296,7 @@ void Render(Finding& f) {
     edge_held.push_back(SymbolizeStack(e.held_stack));
   }
   std::vector<SymbolizedFrame> stack = SymbolizeStack(f.stack);
+  std::vector<SymbolizedFrame> held_stack = SymbolizeStack(f.held_stack);
 
   std::string& t = f.text;
   t = "lockaudit: " + std::string(KindName(f.kind)) + ": " + f.message + "\n";
@@ -312,6 +313,10 @@ void Render(Finding& f) {
     if (IsPartialStack(e.held_stack)) t += "      " + std::string(kPartialHeldStackNote) + "\n";
   }
   if (f.stack != 0) t += "  at:\n" + TextFrames(stack, "    ");
+  if (f.held_stack != 0 && !f.locks.empty()) {
+    t += "  " + Quoted(&f.locks[0]) + " " + f.held_label + " at:\n" + TextFrames(held_stack, "    ");
+    if (IsPartialStack(f.held_stack)) t += "    " + std::string(kPartialHeldStackNote) + "\n";
+  }
   if (f.single_thread) {
     t += "  note: every edge was seen in one thread; another thread running the same code can "
          "deadlock with it\n";
@@ -361,6 +366,10 @@ void Render(Finding& f) {
   for (size_t i = 0; i < f.threads.size(); ++i) j += (i ? "," : "") + JsonThread(f.threads[i]);
   j += "]";
   if (f.stack != 0) j += ",\"stack\":" + JsonFrames(stack);
+  if (f.held_stack != 0) {
+    j += ",\"held_stack\":" + JsonFrames(held_stack) +
+         (IsPartialStack(f.held_stack) ? ",\"held_stack_partial\":true" : "");
+  }
   if (!f.suppression.empty()) j += ",\"suppression\":\"" + JsonEscape(f.suppression) + "\"";
   j += "}";
 }
@@ -386,7 +395,7 @@ bool Matches(const Suppression& s, const Finding& f) {
     }
     return false;
   };
-  if (frames_match(f.stack)) return true;
+  if (frames_match(f.stack) || frames_match(f.held_stack)) return true;
   for (const ReportEdge& e : f.edges) {
     if (frames_match(e.stack) || frames_match(e.held_stack)) return true;
   }
@@ -549,6 +558,7 @@ uint64_t GroupKey(const Finding& f) {
     paths += Mix64(stack_key(e.stack) ^ Mix64(stack_key(e.held_stack) + 1));  // order-free
   }
   paths ^= stack_key(f.stack);
+  if (f.held_stack != 0) paths ^= Mix64(stack_key(f.held_stack) + 2);
   if (paths == 0) return 0;
   // And the locks' names: heap locks are named by their allocation site, so the fresh pairs of
   // one pool still group, while distinct named locks inverted by one function stay apart (the

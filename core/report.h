@@ -44,6 +44,10 @@ struct Finding {
   std::vector<ReportEdge> edges;
   std::vector<ReportThread> threads;
   StackId stack = 0;
+  // blocking_under_lock, lock_churn: where locks[0] was acquired (`held_label` says which
+  // acquisition: "acquired", "first taken"); 0 when none.
+  StackId held_stack = 0;
+  std::string held_label = "acquired";
   // lock_order_cycle: why thread creation and join keep two of its edges apart (the cycle
   // cannot close as observed, core/lineage.h); empty when nothing orders them.
   std::string ordered_reason;

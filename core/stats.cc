@@ -77,6 +77,7 @@ struct Tables {
   EngineMutex gpu_mu;
   std::map<std::pair<std::string, bool>, Histogram> gpu_sync;
   std::map<std::string, Histogram> gpu_kernels;
+  std::map<std::string, Histogram> blocking;  // under gpu_mu
   std::atomic<uint64_t> dispatch_cpu{0}, dispatch_gpu{0};
 };
 
@@ -122,6 +123,11 @@ void RecordGpuSync(const char* api, bool under_lock, uint64_t ns) {
   T().gpu_sync[{api ? api : "unknown", under_lock}].Observe(ns);
 }
 
+void RecordBlockingUnderLock(const char* call, uint64_t ns) {
+  EngineLock lock(T().gpu_mu);
+  T().blocking[call ? call : "unknown"].Observe(ns);
+}
+
 void RecordGpuActivity(const char* name, uint64_t ns) {
   EngineLock lock(T().gpu_mu);
   auto& kernels = T().gpu_kernels;
@@ -164,6 +170,7 @@ void FillGlobal(Snapshot* s) {
   EngineLock lock(t.gpu_mu);
   for (const auto& [k, h] : t.gpu_sync) s->gpu_sync.push_back(GpuSyncRow{k.first, k.second, h});
   for (const auto& [k, h] : t.gpu_kernels) s->gpu_kernels.push_back(GpuKernelRow{k, h});
+  for (const auto& [k, h] : t.blocking) s->blocking_under_lock.push_back(BlockingRow{k, h});
 }
 
 }  // namespace lockaudit::core::stats

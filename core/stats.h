@@ -52,6 +52,11 @@ struct GpuSyncRow {
   Histogram seconds;
 };
 
+struct BlockingRow {
+  std::string call;  // e.g. "nanosleep", "read"
+  Histogram seconds;  // its durations while the thread held audited locks
+};
+
 struct GpuKernelRow {
   std::string kernel;  // kernel name (demangled), or "memcpy_<kind>" for copies
   Histogram seconds;
@@ -74,6 +79,7 @@ struct Snapshot {
   uint64_t threads_deadlocked = 0;  // threads in an actual deadlock the watchdog found, still stuck
   uint64_t hold_sample_period = 0;  // LockRow::hold times 1 in this many holds
   std::vector<GpuSyncRow> gpu_sync;
+  std::vector<BlockingRow> blocking_under_lock;
   std::vector<GpuKernelRow> gpu_kernels;
   uint64_t dispatch_cpu = 0, dispatch_gpu = 0;
 };

@@ -55,6 +55,8 @@ void RetireCondLocked(uint64_t key, const CondShardData& s);
 void CountStall(bool hold);
 void RecordGpuSync(const char* api, bool under_lock, uint64_t ns);
 void RecordGpuActivity(const char* name, uint64_t ns);
+// A blocking call (`call`: a static name) made while holding audited locks took `ns`.
+void RecordBlockingUnderLock(const char* call, uint64_t ns);
 void RecordDispatch(bool to_gpu);
 void StatsResetAfterFork();
 

@@ -2123,6 +2123,63 @@ void OnGpuSyncBegin(ThreadState& ts, const char* api, Site site) noexcept {
   Publish(std::move(f));
 }
 
+// ---- Provider: blocking calls under a lock ------------------------------------------------
+
+namespace {
+std::string DurationText(uint64_t ns) {
+  char buf[48];
+  if (ns < 1000000) {
+    snprintf(buf, sizeof buf, "%.1f us", static_cast<double>(ns) / 1e3);
+  } else if (ns < 10000000000ULL) {
+    snprintf(buf, sizeof buf, "%.1f ms", static_cast<double>(ns) / 1e6);
+  } else {
+    snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ns) / 1e9);
+  }
+  return buf;
+}
+}  // namespace
+
+uint64_t OnBlockingCallBegin(ThreadState& ts) noexcept {
+  return ts.held_count != 0 ? NowNs() | 1 : 0;
+}
+
+void OnBlockingCallEnd(ThreadState& ts, const char* call, Site site, uint64_t token) noexcept {
+  if (token == 0 || ts.held_count == 0) return;
+  const uint64_t ns = NowNs() - token;
+  Inside inside;
+  stats::RecordBlockingUnderLock(call, ns);
+  uint32_t inner = ts.held_count;
+  while (inner-- > 0 && !E().registry.IsLive(ts.held[inner].id)) {
+  }
+  if (inner == UINT32_MAX) return;  // (only dead locks held)
+  const HeldLock& h = ts.held[inner];
+  if (!ReportOnce(FindingKind::kBlockingUnderLock, h.id, Mix64(site.pc))) return;
+  Finding f;
+  f.kind = FindingKind::kBlockingUnderLock;
+  f.locks.push_back(LockOf(h.id));
+  std::string others;
+  for (uint32_t i = inner; i-- > 0;) {
+    if (!E().registry.IsLive(ts.held[i].id)) continue;
+    f.locks.push_back(LockOf(ts.held[i].id));
+    others += (others.empty() ? "" : ", ") + ("'" + f.locks.back().name + "'");
+  }
+  f.threads.push_back(ThreadOf(ts));
+  RawFrame frames[128];
+  const size_t n = CaptureFrames(frames, static_cast<size_t>(E().opts.stack_depth), site.pc);
+  uintptr_t pcs[128];
+  for (size_t k = 0; k < n; ++k) pcs[k] = frames[k].pc;
+  f.stack = InternStack(pcs, n);
+  bool partial = false;
+  std::vector<uintptr_t> held_pcs =
+      RebuildHeldStack(frames, n, h.site.pc, h.site.cfa, E().opts.stack_depth, &partial);
+  f.held_stack = InternStack(held_pcs.data(), held_pcs.size(), partial);
+  f.message = std::string(call) + " called while holding '" + f.locks[0].name + "'" +
+              (others.empty() ? "" : " (and " + others + ")") + ", it took " + DurationText(ns) +
+              " this time: every thread that wants " + (f.locks.size() > 1 ? "them" : "it") +
+              " waits as long as " + call + " blocks; release the lock before the call";
+  Publish(std::move(f));
+}
+
 void OnGpuSyncEnd(ThreadState& ts, const char* api, uint64_t duration_ns) noexcept {
   const bool under_lock = ts.held_count != 0;
   for (uint32_t i = 0; i < ts.held_count; ++i) {

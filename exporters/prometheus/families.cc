@@ -188,6 +188,7 @@ struct FamilyBuilder::State {
   Series<stats::CondRow> conds;
   Series<stats::GpuKernelRow> kernels;
   std::map<std::pair<std::string, bool>, stats::Histogram> gpu_sync;  // exported last
+  std::map<std::string, stats::Histogram> blocking;  // by call; never shrinks (monotone)
   bool gpu_seen = false;
 };
 
@@ -304,6 +305,20 @@ void AddEngineFamilies(const stats::Snapshot& s, const FamilyOptions& o,
   out.push_back(std::move(info));
 }
 
+// lockaudit_blocking_under_lock_seconds{call}: one series per call name (a fixed set, so no
+// cardinality cap), kept at its largest value so that no bucket goes down.
+void AddBlockingFamily(const stats::Snapshot& s, const FamilyOptions& o, FamilyBuilder::State& st,
+                       std::vector<MetricFamily>& out) {
+  for (const stats::BlockingRow& r : s.blocking_under_lock) MaxInto(st.blocking[r.call], r.seconds);
+  if (st.blocking.empty()) return;
+  MetricFamily f = Family("lockaudit_blocking_under_lock_seconds",
+                          "Duration of blocking calls (sleep, poll, blocking reads, waitpid, ...) "
+                          "made while holding audited locks, by call.",
+                          MetricType::Histogram);
+  for (const auto& [call, h] : st.blocking) AddHistogram(f, {{"call", call}}, h, o.bucket_bounds);
+  out.push_back(std::move(f));
+}
+
 void AddGpuFamilies(const stats::Snapshot& s, const FamilyOptions& o, FamilyBuilder::State& st,
                     std::vector<MetricFamily>& out) {
   for (const stats::GpuSyncRow& r : s.gpu_sync) {
@@ -359,6 +374,7 @@ std::vector<MetricFamily> FamilyBuilder::Build(const stats::Snapshot& snapshot) 
   AddLockFamilies(snapshot, options_, *state_, out);
   AddCondFamily(snapshot, options_, *state_, out);
   AddEngineFamilies(snapshot, options_, out);
+  AddBlockingFamily(snapshot, options_, *state_, out);
   AddGpuFamilies(snapshot, options_, *state_, out);
   return out;
 }

@@ -57,6 +57,9 @@ struct Finding {
   std::vector<FindingEdge> edges{};
   std::vector<ThreadInfo> threads{};
   Stack stack{};
+  // blocking_under_lock: where locks[0] was acquired; lock_churn: where it was first taken.
+  Stack held_stack{};
+  bool held_stack_partial = false;
   std::string suppression{};  // the suppressions-file line that matches it (docs/suppressions.md)
   // lock_order_cycle: thread creation and join keep two of its edges apart (ordered_reason
   // says how), so it cannot deadlock as observed.

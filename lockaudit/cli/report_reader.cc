@@ -86,6 +86,9 @@ Finding ParseFinding(const json& line) {
                   .time = GetString(line, "time"),
                   .stack = ParseStack(line, "stack")};
   finding.suppression = GetString(line, "suppression");
+  finding.held_stack = ParseStack(line, "held_stack");
+  auto partial = line.find("held_stack_partial");
+  finding.held_stack_partial = partial != line.end() && partial->is_boolean() && partial->get<bool>();
   auto single = line.find("single_thread");
   finding.single_thread = single != line.end() && single->is_boolean() && single->get<bool>();
   auto ordered = line.find("ordered");

@@ -48,6 +48,11 @@ constexpr Rule kRules[] = {
      "A woken condition-variable waiter ran later than the wake budget.", "note"},
     {"misaligned_lock", "MisalignedLock",
      "A lock word not 4-byte aligned or split across two cache lines.", "warning"},
+    {"blocking_under_lock", "BlockingUnderLock",
+     "A blocking call (sleep, poll, a blocking read, waitpid, ...) made while holding a lock.",
+     "warning"},
+    {"lock_churn", "LockChurn",
+     "A lock released and taken again by one thread from a recurring pair of sites.", "note"},
 };
 
 // A frame of the program's own source: with a file and line, not in a system header, not in
@@ -177,6 +182,19 @@ std::string SarifReport(const Report& report, const std::string& source_root) {
       title += ")";
       flows.push_back({{"message", {{"text", title}}},
                        {"threadFlows", json::array({{{"locations", locations}}})}});
+    }
+    if (!finding.held_stack.empty() && !finding.locks.empty()) {
+      // blocking_under_lock, lock_churn: where the lock was taken, then the call or re-take.
+      const std::string lock = LockDisplayName(FindLock(finding, finding.locks[0].id));
+      json locations = json::array();
+      AddFrames(locations, finding.held_stack, source_root, "'" + lock + "' acquired");
+      AddFrames(locations, finding.stack, source_root,
+                finding.kind == "lock_churn" ? "'" + lock + "' taken again after its release"
+                                             : "blocking call while holding '" + lock + "'");
+      if (!locations.empty()) {
+        flows.push_back({{"message", {{"text", lock}}},
+                         {"threadFlows", json::array({{{"locations", locations}}})}});
+      }
     }
     if (!flows.empty()) result["codeFlows"] = flows;
     // A stable identity across runs for code scanning: kind and lock names.

@@ -114,6 +114,12 @@ void RenderFinding(const Finding& finding, std::ostream& out) {
     out << "  stack:\n";
     RenderFrames(finding.stack, out);
   }
+  if (!finding.held_stack.empty()) {
+    out << "  '" << (finding.locks.empty() ? std::string("?") : finding.locks[0].name)
+        << "' acquired at:\n";
+    RenderFrames(finding.held_stack, out);
+    if (finding.held_stack_partial) out << "    (only where it was taken: that function had returned)\n";
+  }
   if (!finding.suppression.empty()) {
     out << "  to suppress, add to LOCKAUDIT_SUPPRESSIONS: " << finding.suppression << "\n";
   }

@@ -55,7 +55,8 @@ const std::vector<std::string>& Kinds() {
       "double_lock",         "unlock_not_held",     "destroy_held",
       "thread_exit_holding", "cond_mutex_mismatch", "wait_stall",
       "hold_stall",          "blocking_in_nonblocking",
-      "gpu_sync_under_lock", "wake_budget"};
+      "gpu_sync_under_lock", "wake_budget",         "misaligned_lock",
+      "blocking_under_lock", "lock_churn"};
   return kinds;
 }
 
