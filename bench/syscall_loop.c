@@ -19,7 +19,9 @@ static long iterations;
 static int direct;
 
 /* glibc's own names of read and poll (exported, GLIBC_2.2.5), which no interposer covers. */
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 extern ssize_t __read(int fd, void* buf, size_t n);
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 extern int __poll(struct pollfd* fds, nfds_t n, int timeout);
 
 static void* loop(void* arg) {

@@ -156,6 +156,18 @@ __attribute__((always_inline)) inline int64_t NestedPrefix(const ThreadState& ts
   return prev > level ? prev : level;
 }
 
+// Lock churn (core/churn.h): is this acquisition of `lock`, about to push onto held[n], the
+// re-acquisition of the lock this thread released last, at the same depth with nothing taken
+// since, from another site than the released hold's? The slot still holds the released entry
+// (ThreadState::last_released). Checked site first: a loop that takes one lock at one site
+// (the common case of a re-acquisition) pays one load and one compare, of a line the push
+// writes next anyway. `n` < held_capacity (checked before).
+__attribute__((always_inline)) inline bool ReleasedHere(const ThreadState& ts, const void* lock,
+                                                       uint32_t n, Site site) noexcept {
+  const HeldLock* slot = &ts.held[n];
+  return slot->site.pc != site.pc && ts.last_released == slot && slot->addr == lock;
+}
+
 // The checks both acquisition fast paths start with: is the lock cached and live (its node not
 // destroyed since, its stack frame, if any, not returned)? kYes sets `entry` and `node`;
 // kNothingToRecord: an instrumented type's own std:: call seen by the shim (that type reports
@@ -218,6 +230,7 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
   const LockNode& node = *live_node;
   const uint32_t n = ts.held_count;
   if (LOCKAUDIT_PREDICT_FALSE(n == ts.held_capacity || HoldSampleDue(c))) return false;
+  if (LOCKAUDIT_PREDICT_FALSE(ReleasedHere(ts, lock, n, site))) return false;  // churn: counted
   HeldLock& h = BeginHeld(ts, n, c, lock, flags, site);
   const bool levels = g_levels_in_use.load(std::memory_order_relaxed);
   const int level = levels ? node.level.load(std::memory_order_relaxed) : kNoLevel;
@@ -262,6 +275,7 @@ __attribute__((always_inline)) inline bool FastAcquireCommon(ThreadState& ts, co
                               g_levels_in_use.load(std::memory_order_relaxed))) {
     return false;
   }
+  if (LOCKAUDIT_PREDICT_FALSE(ReleasedHere(ts, lock, n, site))) return false;  // churn: counted
   HeldLock* const h = &ts.held[n];
   uint64_t sig = c.held_key;
   if (n != 0) {
@@ -304,6 +318,7 @@ __attribute__((always_inline)) inline bool FastRelease(ThreadState& ts, const vo
   constexpr uint64_t kMask = 0xFFFFFFFF00000000ULL | kHoldTimed | kFromShim;
   if (LOCKAUDIT_PREDICT_FALSE(h.addr != lock || (flags_recursion & kMask) != origin)) return false;
   ts.held_count = n - 1;
+  ts.last_released = &h;
   return true;
 }
 

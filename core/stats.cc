@@ -92,6 +92,7 @@ void AddLockShard(LockShard& to, const LockShard& from) {
   to.acquisitions += from.acquisitions;
   to.contentions += from.contentions;
   to.gpu_sync_ns += from.gpu_sync_ns;
+  to.churn += from.churn;
   to.wait.Add(from.wait);
   to.hold.Add(from.hold);
 }

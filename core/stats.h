@@ -38,6 +38,7 @@ struct LockRow {
   Histogram wait;  // contended acquisitions: time blocked
   Histogram hold;  // hold times, sampled 1 in ThreadState::kHoldSamplePeriod holds
   uint64_t gpu_sync_ns = 0;  // time spent in CUDA synchronisation while this lock was held
+  uint64_t churn = 0;  // re-acquisitions counted as lock churn (core/churn.h)
 };
 
 struct CondRow {

@@ -41,7 +41,7 @@ uint64_t KeyForSite(uintptr_t pc, bool on_stack);
 uint64_t KeyForAddress(uintptr_t addr);
 
 struct LockShard {
-  uint64_t acquisitions = 0, contentions = 0, gpu_sync_ns = 0;
+  uint64_t acquisitions = 0, contentions = 0, gpu_sync_ns = 0, churn = 0;
   Histogram wait, hold;
 };
 // Caller holds RetiredMutex().

@@ -69,6 +69,7 @@ struct LockHist {
   stats::Histogram wait;
   stats::Histogram hold;
   uint64_t gpu_sync_ns;
+  uint64_t churn;  // re-acquisitions counted as lock churn (core/churn.h)
   uint64_t key;  // stats retirement key of the cached lock (stats_shards.h), fixed at fill
 };
 
@@ -92,6 +93,12 @@ class ThreadState {
   static constexpr uint32_t kMaxSpareHeld = 28;
 
   HeldLock* held;  // points at inline_held or a grown engine buffer
+  // The held entry the last release popped (its slot keeps what it held until the next push
+  // there); null after a release that was not the top entry's, a condition-variable wait and a
+  // slow-path acquisition. An acquisition that pushes onto that very slot, of the lock the slot
+  // still names, takes the lock the thread released last, at the same depth, with nothing
+  // taken in between: lock churn when its site differs from the released hold's (core/churn.h).
+  const HeldLock* last_released;
   uint32_t held_count;
   uint32_t held_capacity;
   uint32_t tid;
@@ -150,6 +157,17 @@ class ThreadState {
     stats::Histogram wait;
   };
   WaitSum wait_sums[kWaitSums];
+  // Lock churn (core/churn.h) by (lock, site of the released hold, site of the re-acquisition),
+  // direct-mapped; written by the owner, merged into the engine's table when a slot is taken by
+  // another triple and at thread exit.
+  static constexpr uint32_t kChurnSlots = 16;
+  struct ChurnSlot {
+    NodeId lock;
+    uintptr_t first_pc, second_pc;
+    uint64_t count;
+    StackId first_stack, second_stack;  // captured when the slot was filled
+  };
+  ChurnSlot churn[kChurnSlots];
   // Non-blocking context (DESIGN.md §2) entered through nonblocking_scope (the thread-name
   // globs are checked when the thread blocks).
   uint32_t nonblocking_depth;

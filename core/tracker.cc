@@ -24,6 +24,7 @@
 
 #include "config_file.h"
 #include "confirm.h"
+#include "churn.h"
 #include "contention_profile.h"
 #include "engine_arena.h"
 #include "engine_mutex.h"
@@ -210,7 +211,8 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
 // engine's retired table (stats_shards.h), and empties it.
 void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
   LockHist& h = ts.lock_hist[&c - ts.id_cache];
-  if (c.acquisitions != 0 || h.contentions != 0 || h.hold.sum_ns != 0 || h.gpu_sync_ns != 0) {
+  if (c.acquisitions != 0 || h.contentions != 0 || h.hold.sum_ns != 0 || h.gpu_sync_ns != 0 ||
+      h.churn != 0) {
     EngineLock lock(stats::RetiredMutex());  // Collect() never sees the move half done
     ts.total_acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
     ts.total_contentions.fetch_add(h.contentions, std::memory_order_relaxed);
@@ -226,6 +228,7 @@ void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
     shard.acquisitions = c.acquisitions;
     shard.contentions = h.contentions;
     shard.gpu_sync_ns = h.gpu_sync_ns;
+    shard.churn = h.churn;
     shard.wait = h.wait;
     shard.hold = h.hold;
     if (h.key != 0) stats::RetireLockLocked(h.key, shard);
@@ -715,11 +718,24 @@ LOCKAUDIT_COLD void GrowHeld(ThreadState& ts) {
   std::atomic_ref<uint32_t>(ts.held_capacity).store(cap, std::memory_order_release);
 }
 
+// The acquisition at `site` pushes onto the slot of the last release (ThreadState::
+// last_released): churn when that slot still names `lock` and was taken at another site.
+LOCKAUDIT_COLD void NoteReacquire(ThreadState& ts, IdCacheEntry& c, const void* lock, Site site) {
+  const HeldLock& released = ts.held[ts.held_count];
+  if (released.addr != lock || released.id != c.id || released.site.pc == site.pc) return;
+  Inside inside;
+  churn::Record(ts, c.id, released.site, site, ts.lock_hist[&c - ts.id_cache]);
+}
+
 LOCKAUDIT_HOT void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint32_t flags, Site site) {
   if (LOCKAUDIT_PREDICT_FALSE(ts.held_count == ts.held_capacity)) {
     GrowHeld(ts);
     if (ts.held_count == ts.held_capacity) return;  // out of memory: stop tracking deeper holds
   }
+  if (LOCKAUDIT_PREDICT_FALSE(ts.last_released == &ts.held[ts.held_count])) {
+    NoteReacquire(ts, c, lock, site);
+  }
+  ts.last_released = nullptr;
   int level = c.node->level.load(std::memory_order_relaxed);
   int prev = ts.held_count ? ts.held[ts.held_count - 1].prefix_max_level : kNoLevel;
   const uint64_t hold_start_ns = HoldSampleDue(c) ? NowNs() : 0;
@@ -731,6 +747,7 @@ LOCKAUDIT_HOT void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint
 // above it.
 void RemoveHeld(ThreadState& ts, uint32_t i) {
   --ts.held_count;
+  ts.last_released = nullptr;  // (not a top entry's release: no churn tracked through it)
   for (uint32_t k = i; k < ts.held_count; ++k) {
     HeldLock& h = ts.held[k];
     h = ts.held[k + 1];
@@ -1371,6 +1388,7 @@ void EnsureInitialized() noexcept {
   wake::Init(e->opts);
   confirm::Init(e->opts);
   profile::Init(e->opts);
+  churn::Init(e->opts);
   if (e->opts.hierarchy[0] != '\0') LoadHierarchy(e->opts.hierarchy);
   pthread_key_create(&e->key, ThreadKeyDestructor);
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
@@ -1561,6 +1579,7 @@ void OnThreadExit() noexcept {
     for (IdCacheEntry& c : ts->id_cache) FlushCacheEntry(*ts, c);
     wake::FlushThread(*ts);
     profile::FlushThread(*ts);
+    churn::FlushThread(*ts);
     wake::BlockEnd(*ts);
     ts->held_count = 0;
     ts->in_use.store(false, std::memory_order_release);
@@ -1783,6 +1802,7 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) no
     }
     if (i + 1 == ts.held_count) {
       --ts.held_count;
+      ts.last_released = &ts.held[ts.held_count];
     } else {
       RemoveHeld(ts, i);
     }
@@ -1801,6 +1821,7 @@ bool OnCondWaitBegin(ThreadState& ts, const void* cond, const void* mutex, Site 
   for (uint32_t i = ts.held_count; i > 0 && !held; --i) held = ts.held[i - 1].addr == mutex;
   if (!held) return false;
   OnReleased(ts, mutex, site, flags);
+  ts.last_released = nullptr;  // the wait's own re-acquisition is not churn
   ts.waiting_cond_mutex = mutex;
   wake::CondWaitBegin(ts, cond, mutex, site);
   return true;
@@ -1911,6 +1932,7 @@ void ForkChild() noexcept {
   ReportChildAfterFork();
   lineage::ResetAfterFork();
   profile::ResetAfterFork();
+  churn::ResetAfterFork();
   confirm::ForkChild();
   e.threads_mu.ResetAfterFork();
   e.registry.ResetAfterFork();
@@ -1956,6 +1978,7 @@ int Finish() noexcept {
     c.contentions += t->total_contentions.load(std::memory_order_relaxed);
   }
   profile::WriteLines();
+  churn::Report([](NodeId id) { return StatsForId(id).acquisitions; });
   WriteSummary(c);
   const uint64_t counted = FindingCount() - (e.opts.count_ordered ? 0 : OrderedCount());
   if (counted > 0 && e.opts.exitcode >= 0) return static_cast<int>(e.opts.exitcode);
@@ -2284,12 +2307,14 @@ Snapshot Collect() {
         shard.acquisitions = acquisitions;
         shard.contentions = Peek(h.contentions);
         shard.gpu_sync_ns = Peek(h.gpu_sync_ns);
+        shard.churn = Peek(h.churn);
         ShardRead(h.wait, &shard.wait);
         ShardRead(h.hold, &shard.hold);
         LockShard& to = e.registry.IsLive(id) ? live[id] : dead[key];
         to.acquisitions += shard.acquisitions;
         to.contentions += shard.contentions;
         to.gpu_sync_ns += shard.gpu_sync_ns;
+        to.churn += shard.churn;
         to.wait.Add(shard.wait);
         to.hold.Add(shard.hold);
       }
@@ -2313,6 +2338,7 @@ Snapshot Collect() {
     r.acquisitions += sh.acquisitions;
     r.contentions += sh.contentions;
     r.gpu_sync_ns += sh.gpu_sync_ns;
+    r.churn += sh.churn;
     r.wait.Add(sh.wait);
     r.hold.Add(sh.hold);
   };

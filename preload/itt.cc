@@ -101,8 +101,10 @@ namespace la = lockaudit::preload;
 // version 1 (it exports __itt_api_version) and INTEL_ITTNOTIFY_GROUPS names the "sync" group (the
 // shim sets both variables when the user set neither, preload/shim.cc); a collector with no
 // version is "legacy", and oneTBB does not ask a legacy one for sync calls.
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE const char* __itt_api_version() { return "lockaudit ITT sync collector"; }
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __itt_sync_create(void* addr, const char* objtype, const char* objname,
                                            int attribute) {
   (void)attribute;
@@ -118,12 +120,14 @@ LOCKAUDIT_INTERPOSE void __itt_sync_create(void* addr, const char* objtype, cons
                             name, lockaudit::core::kNoLevel);
 }
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __itt_sync_rename(void* addr, const char* name) {
   if (addr != nullptr && name != nullptr && la::Contains(reinterpret_cast<uintptr_t>(addr))) {
     lockaudit::core::SetLockName(addr, name);
   }
 }
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __itt_sync_destroy(void* addr) {
   if (addr == nullptr || !la::Contains(reinterpret_cast<uintptr_t>(addr))) return;
   la::Remove(reinterpret_cast<uintptr_t>(addr));
@@ -134,14 +138,17 @@ LOCKAUDIT_INTERPOSE void __itt_sync_destroy(void* addr) {
   lockaudit::core::OnDestroy(ts, addr, site, true);
 }
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __itt_sync_prepare(void* addr) {
   if (la::Contains(reinterpret_cast<uintptr_t>(addr))) la::t_prepared = addr;
 }
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __itt_sync_cancel(void* addr) {
   if (la::t_prepared == addr) la::t_prepared = nullptr;
 }
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __itt_sync_acquired(void* addr) {
   if (!la::Contains(reinterpret_cast<uintptr_t>(addr))) return;
   auto* ts = lockaudit::core::ThisThread();
@@ -155,6 +162,7 @@ LOCKAUDIT_INTERPOSE void __itt_sync_acquired(void* addr) {
   }
 }
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __itt_sync_releasing(void* addr) {
   if (!la::Contains(reinterpret_cast<uintptr_t>(addr))) return;
   auto* ts = lockaudit::core::ThisThread();

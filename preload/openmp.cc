@@ -239,6 +239,7 @@ LOCKAUDIT_INTERPOSE void GOMP_critical_name_end(void** pptr) {
 
 // ---- `#pragma omp critical`, LLVM's libomp ------------------------------------------------
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __kmpc_critical(void* loc, int32_t gtid, void* crit) {
   LOCKAUDIT_NEXT(KmpcCriticalFn, __kmpc_critical);
   if (real___kmpc_critical == nullptr) return;
@@ -246,6 +247,7 @@ LOCKAUDIT_INTERPOSE void __kmpc_critical(void* loc, int32_t gtid, void* crit) {
   Entered(ThisThread(), crit, LOCKAUDIT_CALLER_SITE());
 }
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __kmpc_critical_with_hint(void* loc, int32_t gtid, void* crit,
                                                    uintptr_t hint) {
   LOCKAUDIT_NEXT(KmpcCriticalHintFn, __kmpc_critical_with_hint);
@@ -254,6 +256,7 @@ LOCKAUDIT_INTERPOSE void __kmpc_critical_with_hint(void* loc, int32_t gtid, void
   Entered(ThisThread(), crit, LOCKAUDIT_CALLER_SITE());
 }
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __kmpc_end_critical(void* loc, int32_t gtid, void* crit) {
   LOCKAUDIT_NEXT(KmpcCriticalFn, __kmpc_end_critical);
   if (real___kmpc_end_critical == nullptr) return;

@@ -89,6 +89,7 @@ void MergeLock(stats::LockRow& into, const stats::LockRow& r) {
   AddInto(into.wait, r.wait);
   AddInto(into.hold, r.hold);
   into.gpu_sync_ns += r.gpu_sync_ns;
+  into.churn += r.churn;
 }
 
 void MaxLock(stats::LockRow& into, const stats::LockRow& r) {
@@ -97,6 +98,7 @@ void MaxLock(stats::LockRow& into, const stats::LockRow& r) {
   MaxInto(into.wait, r.wait);
   MaxInto(into.hold, r.hold);
   into.gpu_sync_ns = std::max(into.gpu_sync_ns, r.gpu_sync_ns);
+  into.churn = std::max(into.churn, r.churn);
 }
 
 void MergeCond(stats::CondRow& into, const stats::CondRow& r) {
@@ -229,6 +231,16 @@ void AddLockFamilies(const stats::Snapshot& s, const FamilyOptions& o,
   out.push_back(std::move(contentions));
   out.push_back(std::move(wait));
   out.push_back(std::move(hold));
+  MetricFamily churn = Family("lockaudit_lock_churn_total",
+                              "Re-acquisitions of the lock by the thread that had just released "
+                              "it, from another site, no other lock in between (lock churn).",
+                              MetricType::Counter);
+  for (const stats::LockRow& r : locks) {
+    ClientMetric m = Labelled({{"lock", r.name}});
+    m.counter.value = static_cast<double>(r.churn);
+    churn.metric.push_back(std::move(m));
+  }
+  out.push_back(std::move(churn));
   AddGauge(out, "lockaudit_lock_hold_sample_period",
            "One hold in this many (per thread and lock) is timed into "
            "lockaudit_lock_hold_sampled_seconds.",

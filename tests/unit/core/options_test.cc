@@ -264,7 +264,7 @@ TEST_F(OptionsTest, OptionTableListsEveryDesignVariable) {
       // Issue 16: lockaudit confirm's plan, and counting ordered cycles for LOCKAUDIT_EXITCODE.
       "LOCKAUDIT_CONFIRM",     "LOCKAUDIT_COUNT_ORDERED",
       // Issue 17: the contention profile's sampling rate.
-      "LOCKAUDIT_PROFILE_RATE"};
+      "LOCKAUDIT_PROFILE_RATE", "LOCKAUDIT_CHURN_MIN"};
   size_t count = 0;
   const OptionInfo* table = OptionTable(&count);
   ASSERT_NE(table, nullptr);

@@ -1,0 +1,171 @@
+#include "churn.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config_file.h"
+#include "engine_mutex.h"
+#include "hash.h"
+#include "registry.h"
+#include "report.h"
+#include "stacks.h"
+#include "tracker_internal.h"
+
+namespace lockaudit::core::churn {
+namespace {
+
+struct Entry {
+  NodeId lock = 0;
+  uintptr_t first_pc = 0, second_pc = 0;
+  uint64_t count = 0;
+  StackId first_stack = 0, second_stack = 0;
+  uint32_t tid = 0;  // a thread that did it (the first merged)
+  std::string thread_name;
+};
+
+struct State {
+  int64_t min = 1000;
+  EngineMutex mu;
+  std::unordered_map<uint64_t, Entry> entries;  // by TripleKey
+};
+
+State& S() {
+  static State* s = new State();  // never destroyed: threads may still record during exit
+  return *s;
+}
+
+// Order-free in the two sites: in a loop of get() then update(), update()'s release and the next
+// get() re-take the lock too; both directions are one pattern, counted in one entry (which keeps
+// the order it was first seen in).
+uint64_t TripleKey(NodeId lock, uintptr_t first, uintptr_t second) {
+  return Mix64(Mix64(lock ^ Mix64(std::min(first, second))) + std::max(first, second));
+}
+
+bool SameTriple(const ThreadState::ChurnSlot& s, NodeId lock, uintptr_t first, uintptr_t second) {
+  return s.lock == lock && ((s.first_pc == first && s.second_pc == second) ||
+                            (s.first_pc == second && s.second_pc == first));
+}
+
+// Captures the re-acquisition's stack and rebuilds the released hold's from the current frames
+// (exact when the frame that took it is still live, as get()'s caller is; else partial).
+void CaptureStacks(Site first, Site second, StackId* first_stack, StackId* second_stack) {
+  RawFrame frames[128];
+  const size_t n = CaptureFrames(frames, 128, second.pc);
+  uintptr_t pcs[128];
+  for (size_t k = 0; k < n; ++k) pcs[k] = frames[k].pc;
+  *second_stack = InternStack(pcs, n);
+  bool partial = false;
+  std::vector<uintptr_t> held = RebuildHeldStack(frames, n, first.pc, first.cfa, 128, &partial);
+  *first_stack = InternStack(held.data(), held.size(), partial);
+}
+
+void MergeSlot(const ThreadState& ts, const ThreadState::ChurnSlot& slot) {
+  if (slot.count == 0) return;
+  State& s = S();
+  EngineLock lock(s.mu);
+  Entry& e = s.entries[TripleKey(slot.lock, slot.first_pc, slot.second_pc)];
+  if (e.count == 0) {
+    e.lock = slot.lock;
+    e.first_pc = slot.first_pc;
+    e.second_pc = slot.second_pc;
+    e.first_stack = slot.first_stack;
+    e.second_stack = slot.second_stack;
+    e.tid = ts.tid;
+    e.thread_name = ts.name;
+  }
+  e.count += slot.count;
+}
+
+std::string Percent(uint64_t part, uint64_t whole) {
+  if (whole == 0) return "?";
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.0f%%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+  return buf;
+}
+
+// "f (file.c:12)" for the program's frame of a stack, else its first frame's function.
+std::string Where(StackId stack) {
+  for (const SymbolizedFrame& f : SymbolizeStack(stack)) {
+    if (f.file.empty() || f.line <= 0 || IsPlumbingFile(f.file)) continue;
+    const size_t slash = f.file.rfind('/');
+    return (f.function.empty() ? std::string("??") : f.function) + " (" +
+           (slash == std::string::npos ? f.file : f.file.substr(slash + 1)) + ":" +
+           std::to_string(f.line) + ")";
+  }
+  return "an unknown site";
+}
+
+}  // namespace
+
+void Init(const Options& opts) { S().min = opts.churn_min; }
+
+void Record(ThreadState& ts, NodeId id, Site first, Site second, LockHist& hist) {
+  ++hist.churn;  // (the thread's own counters: read racily by Collect, as the others)
+  const uint64_t key = TripleKey(id, first.pc, second.pc);
+  ThreadState::ChurnSlot& slot = ts.churn[key % ThreadState::kChurnSlots];
+  if (SameTriple(slot, id, first.pc, second.pc)) {
+    ++slot.count;
+    return;
+  }
+  MergeSlot(ts, slot);  // another triple held the slot
+  slot = ThreadState::ChurnSlot{id, first.pc, second.pc, 1, 0, 0};
+  CaptureStacks(first, second, &slot.first_stack, &slot.second_stack);
+}
+
+void FlushThread(ThreadState& ts) {
+  for (ThreadState::ChurnSlot& slot : ts.churn) {
+    MergeSlot(ts, slot);
+    slot = ThreadState::ChurnSlot{};
+  }
+}
+
+void Report(uint64_t (*acquisitions_of)(NodeId id)) {
+  // The live threads' counts (they have stopped recording: the process is exiting).
+  internal::VisitThreads(
+      [](ThreadState& ts, void*) {
+        for (ThreadState::ChurnSlot& slot : ts.churn) {
+          MergeSlot(ts, slot);
+          slot = ThreadState::ChurnSlot{};
+        }
+      },
+      nullptr);
+  std::vector<Entry> due;
+  {
+    State& s = S();
+    EngineLock lock(s.mu);
+    for (const auto& [key, e] : s.entries) {
+      if (static_cast<int64_t>(e.count) >= s.min) due.push_back(e);
+    }
+    s.entries.clear();  // reported once
+  }
+  std::sort(due.begin(), due.end(), [](const Entry& a, const Entry& b) { return a.count > b.count; });
+  for (const Entry& e : due) {
+    Finding f;
+    f.kind = FindingKind::kLockChurn;
+    f.locks.push_back(internal::LockOfId(e.lock));
+    f.threads.push_back(ReportThread{e.tid, e.thread_name});
+    f.stack = e.second_stack;
+    f.held_stack = e.first_stack;
+    f.held_label = "first taken";
+    const uint64_t acquisitions = acquisitions_of(e.lock);
+    const std::string& name = f.locks[0].name;
+    f.message = "'" + name + "' released after " + Where(e.first_stack) + " and taken again at " +
+                Where(e.second_stack) + " by the same thread with no other lock in between, " +
+                std::to_string(e.count) + " times (" + Percent(e.count, acquisitions) + " of its " +
+                std::to_string(acquisitions) +
+                " acquisitions): hold it across both and take it once";
+    Publish(std::move(f));
+  }
+}
+
+void ResetAfterFork() {
+  State& s = S();
+  s.mu.ResetAfterFork();
+  s.entries.clear();
+}
+
+}  // namespace lockaudit::core::churn
