@@ -47,6 +47,9 @@ def main():
          {"LOCKAUDIT_ON_DEADLOCK": "abort", "LOCKAUDIT_STALL_MS": "200"}),
         ("rwlock", [f"{programs}/rwlock_write_read"], {}),
         ("ordered", [f"{programs}/confirm_ordered"], {}),
+        ("blocking", [f"{programs}/blocking_under_lock"], {}),  # held_stack
+        ("churn", [f"{programs}/lock_churn"], {}),  # held_stack_partial
+        ("openmp", [f"{programs}/omp_lock_cycle"], {}),
         ("contention", [os.path.join(os.path.dirname(inventory), "contention"), "20"], {}),
     ]
     files = []
