@@ -26,6 +26,7 @@ enum class FindingKind : uint8_t {
   kMisalignedLock,
   kBlockingUnderLock,
   kLockChurn,
+  kRwlockAsMutex,
   kCount,
 };
 
@@ -34,6 +35,7 @@ inline constexpr const char* kKindNames[] = {
     "unlock_not_held",  "destroy_held",        "thread_exit_holding", "cond_mutex_mismatch",
     "wait_stall",       "hold_stall",          "blocking_in_nonblocking", "gpu_sync_under_lock",
     "wake_budget",      "misaligned_lock",     "blocking_under_lock",     "lock_churn",
+    "rwlock_as_mutex",
 };
 static_assert(sizeof kKindNames / sizeof kKindNames[0] == static_cast<size_t>(FindingKind::kCount));
 

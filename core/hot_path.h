@@ -109,6 +109,9 @@ __attribute__((always_inline)) inline void CommitHeld(ThreadState& ts, uint32_t 
   h.sig = n != 0 ? (&h)[-1].sig ^ key : key;  // (&h)[-1] is held[n - 1]
   ts.held_count = n + 1;
   ++c.acquisitions;
+  if (LOCKAUDIT_PREDICT_FALSE((h.flags & kShared) != 0)) {
+    ++ts.lock_hist[&c - ts.id_cache].shared_acquisitions;  // (rwlock modes: stats, rwlock_as_mutex)
+  }
 }
 
 __attribute__((always_inline)) inline void PushHeld(ThreadState& ts, IdCacheEntry& c,

@@ -149,6 +149,8 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   node.wait_ns.store(0, std::memory_order_relaxed);
   node.hold_ns.store(0, std::memory_order_relaxed);
   node.hold_samples.store(0, std::memory_order_relaxed);
+  node.shared_acquisitions.store(0, std::memory_order_relaxed);
+  node.shared_contentions.store(0, std::memory_order_relaxed);
   node.addr.store(a, std::memory_order_relaxed);
   node.generation.store(gen, std::memory_order_release);
   NodeId id = MakeNodeId(gen, index);

@@ -61,6 +61,8 @@ struct LockNode {
   std::atomic<uint64_t> wait_ns{0};
   std::atomic<uint64_t> hold_ns{0};  // sum of the sampled holds (StatsForId scales it)
   std::atomic<uint64_t> hold_samples{0};
+  std::atomic<uint64_t> shared_acquisitions{0};
+  std::atomic<uint64_t> shared_contentions{0};
   uint32_t next_free = 0;
 };
 

@@ -93,6 +93,9 @@ void AddLockShard(LockShard& to, const LockShard& from) {
   to.contentions += from.contentions;
   to.gpu_sync_ns += from.gpu_sync_ns;
   to.churn += from.churn;
+  to.shared_acquisitions += from.shared_acquisitions;
+  to.shared_contentions += from.shared_contentions;
+  to.rwlock = to.rwlock || from.rwlock;
   to.wait.Add(from.wait);
   to.hold.Add(from.hold);
 }

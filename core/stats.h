@@ -39,6 +39,8 @@ struct LockRow {
   Histogram hold;  // hold times, sampled 1 in ThreadState::kHoldSamplePeriod holds
   uint64_t gpu_sync_ns = 0;  // time spent in CUDA synchronisation while this lock was held
   uint64_t churn = 0;  // re-acquisitions counted as lock churn (core/churn.h)
+  bool rwlock = false;  // a reader-writer lock: the shared_* counts below are its read mode
+  uint64_t shared_acquisitions = 0, shared_contentions = 0;
 };
 
 struct CondRow {

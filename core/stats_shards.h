@@ -42,6 +42,8 @@ uint64_t KeyForAddress(uintptr_t addr);
 
 struct LockShard {
   uint64_t acquisitions = 0, contentions = 0, gpu_sync_ns = 0, churn = 0;
+  uint64_t shared_acquisitions = 0, shared_contentions = 0;
+  bool rwlock = false;  // a reader-writer lock (its modes are exported)
   Histogram wait, hold;
 };
 // Caller holds RetiredMutex().

@@ -70,6 +70,7 @@ struct LockHist {
   stats::Histogram hold;
   uint64_t gpu_sync_ns;
   uint64_t churn;  // re-acquisitions counted as lock churn (core/churn.h)
+  uint64_t shared_acquisitions, shared_contentions;  // read (shared) ones, of a rwlock
   uint64_t key;  // stats retirement key of the cached lock (stats_shards.h), fixed at fill
 };
 

@@ -223,12 +223,17 @@ void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
       n.wait_ns.fetch_add(h.wait_ns, std::memory_order_relaxed);
       n.hold_ns.fetch_add(h.hold_ns, std::memory_order_relaxed);
       n.hold_samples.fetch_add(h.hold_samples, std::memory_order_relaxed);
+      n.shared_acquisitions.fetch_add(h.shared_acquisitions, std::memory_order_relaxed);
+      n.shared_contentions.fetch_add(h.shared_contentions, std::memory_order_relaxed);
     }
     stats::LockShard shard;
     shard.acquisitions = c.acquisitions;
     shard.contentions = h.contentions;
     shard.gpu_sync_ns = h.gpu_sync_ns;
     shard.churn = h.churn;
+    shard.shared_acquisitions = h.shared_acquisitions;
+    shard.shared_contentions = h.shared_contentions;
+    shard.rwlock = c.node != nullptr && c.node->cls == LockClass::kRwLock;
     shard.wait = h.wait;
     shard.hold = h.hold;
     if (h.key != 0) stats::RetireLockLocked(h.key, shard);
@@ -239,6 +244,7 @@ void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
   c = IdCacheEntry{};
   h.key = 0;
   h.wait_ns = h.hold_ns = h.hold_samples = 0;
+  h.shared_acquisitions = h.shared_contentions = 0;
 }
 
 // The retirement key of a lock's statistics (stats_shards.h): its name once it has one, else
@@ -1633,6 +1639,51 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level,
   }
 }
 
+// rwlock_as_mutex: a reader-writer lock whose acquisitions are at least 90% exclusive (of at
+// least 100) and that was contended (at least 10 times and 1% of its acquisitions): readers
+// rarely share it, so it costs what a mutex costs and more (a rwlock's bookkeeping, writer
+// starvation policies) without the concurrency it is for. Judged when it is destroyed and, for
+// the live ones, at exit; reported once per lock.
+namespace {
+constexpr uint64_t kRwMinAcquisitions = 100, kRwMinContentions = 10;
+void CheckRwlockUse(NodeId id) {
+  if (!E().registry.IsLive(id) || E().registry.Node(id).cls != LockClass::kRwLock) return;
+  const LockStats s = StatsForId(id);
+  const uint64_t exclusive = s.acquisitions - std::min(s.acquisitions, s.shared_acquisitions);
+  if (s.acquisitions < kRwMinAcquisitions || exclusive * 10 < s.acquisitions * 9 ||
+      s.contentions < kRwMinContentions || s.contentions * 100 < s.acquisitions) {
+    return;
+  }
+  if (!ReportOnce(FindingKind::kRwlockAsMutex, id, 0)) return;
+  Finding f;
+  f.kind = FindingKind::kRwlockAsMutex;
+  f.locks.push_back(LockOf(id));
+  // Where it was first locked (the acquisitions are spread over the program; that site names it).
+  const uintptr_t pc = E().registry.Node(id).first_site_pc.load(std::memory_order_relaxed);
+  if (pc != 0) f.stack = InternStack(&pc, 1, /*partial=*/true);
+  char share[16];
+  snprintf(share, sizeof share, "%.0f%%",
+           100.0 * static_cast<double>(exclusive) / static_cast<double>(s.acquisitions));
+  f.message = "'" + f.locks[0].name + "' is a reader-writer lock used as a mutex: " + share +
+              " of its " + std::to_string(s.acquisitions) + " acquisitions were exclusive (" +
+              std::to_string(s.shared_acquisitions) + " shared), and it was contended " +
+              std::to_string(s.contentions) + " times (" +
+              std::to_string(s.contentions - std::min(s.contentions, s.shared_contentions)) +
+              " by writers): a plain mutex does the same for less, or make the read path take "
+              "it shared";
+  Publish(std::move(f));
+}
+
+void CheckLiveRwlocks() {
+  const uint32_t limit = E().registry.IndexLimit();
+  for (uint32_t i = 1; i < limit; ++i) {
+    const LockNode& n = E().registry.NodeAt(i);
+    const uint32_t gen = n.generation.load(std::memory_order_acquire);
+    if ((gen & 1) != 0 && n.cls == LockClass::kRwLock) CheckRwlockUse(MakeNodeId(gen, i));
+  }
+}
+}  // namespace
+
 void OnDestroy(ThreadState* ts, const void* lock, Site site, bool destroyed) noexcept {
   SignalShield shield;
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
@@ -1650,6 +1701,7 @@ void OnDestroy(ThreadState* ts, const void* lock, Site site, bool destroyed) noe
   }
   if (!destroyed) return;
   Inside inside;
+  if (const NodeId known = E().registry.Find(lock); known != 0) CheckRwlockUse(known);
   NodeId id = E().registry.Remove(lock);
   if (id != 0) ForgetNode(id, nullptr);
 }
@@ -1697,6 +1749,7 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
   IdCacheEntry* c = CacheLookup(ts, lock, cls, site.pc);
   if (c == nullptr || IgnoredShimEvent(*c, flags)) return 0;
   ++ts.lock_hist[c - ts.id_cache].contentions;
+  if (flags & kShared) ++ts.lock_hist[c - ts.id_cache].shared_contentions;
   // The contention profile's sample: the stack is taken before the wait, not after it (then
   // the thread holds the lock, and every other waiter would wait for the unwind too).
   ts.profile_stack = 0;
@@ -1979,6 +2032,7 @@ int Finish() noexcept {
   }
   profile::WriteLines();
   churn::Report([](NodeId id) { return StatsForId(id).acquisitions; });
+  CheckLiveRwlocks();
   WriteSummary(c);
   const uint64_t counted = FindingCount() - (e.opts.count_ordered ? 0 : OrderedCount());
   if (counted > 0 && e.opts.exitcode >= 0) return static_cast<int>(e.opts.exitcode);
@@ -2071,6 +2125,8 @@ LockStats StatsForId(NodeId id) {
   s.wait_ns = n.wait_ns.load(std::memory_order_relaxed);
   s.hold_ns = n.hold_ns.load(std::memory_order_relaxed);
   s.hold_samples = n.hold_samples.load(std::memory_order_relaxed);
+  s.shared_acquisitions = n.shared_acquisitions.load(std::memory_order_relaxed);
+  s.shared_contentions = n.shared_contentions.load(std::memory_order_relaxed);
   for (ThreadState* t = E().threads.load(); t; t = t->next) {
     for (uint32_t i = 0; i < ThreadState::kIdCacheSize; ++i) {
       const IdCacheEntry& c = t->id_cache[i];
@@ -2081,6 +2137,8 @@ LockStats StatsForId(NodeId id) {
       s.wait_ns += h.wait_ns;
       s.hold_ns += h.hold_ns;
       s.hold_samples += h.hold_samples;
+      s.shared_acquisitions += h.shared_acquisitions;
+      s.shared_contentions += h.shared_contentions;
     }
   }
   // Sampled holds (1 in kHoldSamplePeriod of each lock) stand for all of them: the mean sampled
@@ -2308,6 +2366,9 @@ Snapshot Collect() {
         shard.contentions = Peek(h.contentions);
         shard.gpu_sync_ns = Peek(h.gpu_sync_ns);
         shard.churn = Peek(h.churn);
+        shard.shared_acquisitions = Peek(h.shared_acquisitions);
+        shard.shared_contentions = Peek(h.shared_contentions);
+        shard.rwlock = e.registry.IsLive(id) && e.registry.Node(id).cls == LockClass::kRwLock;
         ShardRead(h.wait, &shard.wait);
         ShardRead(h.hold, &shard.hold);
         LockShard& to = e.registry.IsLive(id) ? live[id] : dead[key];
@@ -2315,6 +2376,9 @@ Snapshot Collect() {
         to.contentions += shard.contentions;
         to.gpu_sync_ns += shard.gpu_sync_ns;
         to.churn += shard.churn;
+        to.shared_acquisitions += shard.shared_acquisitions;
+        to.shared_contentions += shard.shared_contentions;
+        to.rwlock = to.rwlock || shard.rwlock;
         to.wait.Add(shard.wait);
         to.hold.Add(shard.hold);
       }
@@ -2339,6 +2403,9 @@ Snapshot Collect() {
     r.contentions += sh.contentions;
     r.gpu_sync_ns += sh.gpu_sync_ns;
     r.churn += sh.churn;
+    r.shared_acquisitions += sh.shared_acquisitions;
+    r.shared_contentions += sh.shared_contentions;
+    r.rwlock = r.rwlock || sh.rwlock;
     r.wait.Add(sh.wait);
     r.hold.Add(sh.hold);
   };

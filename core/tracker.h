@@ -31,6 +31,7 @@ std::vector<LatentViolation> VerifyHierarchy();
 struct LockStats {
   // hold_ns: estimated for all holds from the sampled ones (mean sampled hold x acquisitions).
   uint64_t acquisitions = 0, contentions = 0, wait_ns = 0, hold_ns = 0, hold_samples = 0;
+  uint64_t shared_acquisitions = 0, shared_contentions = 0;  // of them, read (shared) ones
 };
 // Per-thread shards summed at read time.
 LockStats StatsFor(const void* lock);

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 
 namespace lockaudit::exporters {
@@ -90,6 +91,9 @@ void MergeLock(stats::LockRow& into, const stats::LockRow& r) {
   AddInto(into.hold, r.hold);
   into.gpu_sync_ns += r.gpu_sync_ns;
   into.churn += r.churn;
+  into.shared_acquisitions += r.shared_acquisitions;
+  into.shared_contentions += r.shared_contentions;
+  into.rwlock = into.rwlock || r.rwlock;
 }
 
 void MaxLock(stats::LockRow& into, const stats::LockRow& r) {
@@ -99,6 +103,9 @@ void MaxLock(stats::LockRow& into, const stats::LockRow& r) {
   MaxInto(into.hold, r.hold);
   into.gpu_sync_ns = std::max(into.gpu_sync_ns, r.gpu_sync_ns);
   into.churn = std::max(into.churn, r.churn);
+  into.shared_acquisitions = std::max(into.shared_acquisitions, r.shared_acquisitions);
+  into.shared_contentions = std::max(into.shared_contentions, r.shared_contentions);
+  into.rwlock = into.rwlock || r.rwlock;
 }
 
 void MergeCond(stats::CondRow& into, const stats::CondRow& r) {
@@ -241,6 +248,34 @@ void AddLockFamilies(const stats::Snapshot& s, const FamilyOptions& o,
     churn.metric.push_back(std::move(m));
   }
   out.push_back(std::move(churn));
+  // Reader-writer locks by mode: exclusive = all - shared (the totals are monotone, and so is
+  // each mode's count: both are kept at their largest value).
+  MetricFamily rw_acq = Family("lockaudit_rwlock_acquisitions_total",
+                               "Acquisitions of reader-writer locks, by mode (shared: read).",
+                               MetricType::Counter);
+  MetricFamily rw_cont = Family("lockaudit_rwlock_contentions_total",
+                                "Contended acquisitions of reader-writer locks, by mode.",
+                                MetricType::Counter);
+  for (const stats::LockRow& r : locks) {
+    if (!r.rwlock) continue;
+    const uint64_t excl_acq = r.acquisitions - std::min(r.acquisitions, r.shared_acquisitions);
+    const uint64_t excl_cont = r.contentions - std::min(r.contentions, r.shared_contentions);
+    for (const auto& [mode, acq, cont] :
+         {std::tuple<const char*, uint64_t, uint64_t>{"shared", r.shared_acquisitions,
+                                                       r.shared_contentions},
+          std::tuple<const char*, uint64_t, uint64_t>{"exclusive", excl_acq, excl_cont}}) {
+      ClientMetric a = Labelled({{"lock", r.name}, {"mode", mode}});
+      a.counter.value = static_cast<double>(acq);
+      rw_acq.metric.push_back(std::move(a));
+      ClientMetric c = Labelled({{"lock", r.name}, {"mode", mode}});
+      c.counter.value = static_cast<double>(cont);
+      rw_cont.metric.push_back(std::move(c));
+    }
+  }
+  if (!rw_acq.metric.empty()) {
+    out.push_back(std::move(rw_acq));
+    out.push_back(std::move(rw_cont));
+  }
   AddGauge(out, "lockaudit_lock_hold_sample_period",
            "One hold in this many (per thread and lock) is timed into "
            "lockaudit_lock_hold_sampled_seconds.",

@@ -53,6 +53,8 @@ constexpr Rule kRules[] = {
      "warning"},
     {"lock_churn", "LockChurn",
      "A lock released and taken again by one thread from a recurring pair of sites.", "note"},
+    {"rwlock_as_mutex", "RwlockAsMutex",
+     "A contended reader-writer lock whose acquisitions are almost all exclusive.", "note"},
 };
 
 // A frame of the program's own source: with a file and line, not in a system header, not in

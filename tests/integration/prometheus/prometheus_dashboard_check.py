@@ -38,7 +38,8 @@ FAMILIES = {
     "lockaudit_build_info": "gauge",
     "lockaudit_gpu_sync_seconds": "histogram", "lockaudit_gpu_kernel_seconds": "histogram",
     "lockaudit_dispatch_total": "counter", "lockaudit_blocking_under_lock_seconds": "histogram",
-    "lockaudit_lock_churn_total": "counter",
+    "lockaudit_lock_churn_total": "counter", "lockaudit_rwlock_acquisitions_total": "counter",
+    "lockaudit_rwlock_contentions_total": "counter",
 }
 # Shortest range window a rule may use: 4 samples at Prometheus' default 1-minute scrape.
 MIN_WINDOW_S = 240
