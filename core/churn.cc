@@ -150,7 +150,7 @@ void Report(uint64_t (*acquisitions_of)(NodeId id)) {
     f.threads.push_back(ReportThread{e.tid, e.thread_name});
     f.stack = e.second_stack;
     f.held_stack = e.first_stack;
-    f.held_label = "first taken";
+    f.held_label = "'" + f.locks[0].name + "' taken before the release";
     const uint64_t acquisitions = acquisitions_of(e.lock);
     const std::string& name = f.locks[0].name;
     f.message = "'" + name + "' released after " + Where(e.first_stack) + " and taken again at " +

@@ -27,6 +27,7 @@ enum class FindingKind : uint8_t {
   kBlockingUnderLock,
   kLockChurn,
   kRwlockAsMutex,
+  kLockFalseSharing,
   kCount,
 };
 
@@ -35,7 +36,7 @@ inline constexpr const char* kKindNames[] = {
     "unlock_not_held",  "destroy_held",        "thread_exit_holding", "cond_mutex_mismatch",
     "wait_stall",       "hold_stall",          "blocking_in_nonblocking", "gpu_sync_under_lock",
     "wake_budget",      "misaligned_lock",     "blocking_under_lock",     "lock_churn",
-    "rwlock_as_mutex",
+    "rwlock_as_mutex",  "lock_false_sharing",
 };
 static_assert(sizeof kKindNames / sizeof kKindNames[0] == static_cast<size_t>(FindingKind::kCount));
 

@@ -314,7 +314,8 @@ void Render(Finding& f) {
   }
   if (f.stack != 0) t += "  at:\n" + TextFrames(stack, "    ");
   if (f.held_stack != 0 && !f.locks.empty()) {
-    t += "  " + Quoted(&f.locks[0]) + " " + f.held_label + " at:\n" + TextFrames(held_stack, "    ");
+    t += "  " + (f.held_label.empty() ? Quoted(&f.locks[0]) + " acquired" : f.held_label) +
+         " at:\n" + TextFrames(held_stack, "    ");
     if (IsPartialStack(f.held_stack)) t += "    " + std::string(kPartialHeldStackNote) + "\n";
   }
   if (f.single_thread) {

@@ -44,10 +44,11 @@ struct Finding {
   std::vector<ReportEdge> edges;
   std::vector<ReportThread> threads;
   StackId stack = 0;
-  // blocking_under_lock, lock_churn: where locks[0] was acquired (`held_label` says which
-  // acquisition: "acquired", "first taken"); 0 when none.
+  // blocking_under_lock: where locks[0] was acquired; lock_churn: where it was taken before the
+  // release; lock_false_sharing: where locks[1] was first taken. 0 when none. `held_label`: the
+  // text report's heading for it (empty: "'<locks[0]>' acquired").
   StackId held_stack = 0;
-  std::string held_label = "acquired";
+  std::string held_label;
   // lock_order_cycle: why thread creation and join keep two of its edges apart (the cycle
   // cannot close as observed, core/lineage.h); empty when nothing orders them.
   std::string ordered_reason;

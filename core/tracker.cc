@@ -26,6 +26,7 @@
 #include "confirm.h"
 #include "churn.h"
 #include "contention_profile.h"
+#include "false_sharing.h"
 #include "engine_arena.h"
 #include "engine_mutex.h"
 #include "edge_table.h"
@@ -1582,6 +1583,7 @@ void OnThreadExit() noexcept {
                        "forever",
                    false);
     }
+    false_sharing::NoteThread(*ts);
     for (IdCacheEntry& c : ts->id_cache) FlushCacheEntry(*ts, c);
     wake::FlushThread(*ts);
     profile::FlushThread(*ts);
@@ -1986,6 +1988,7 @@ void ForkChild() noexcept {
   lineage::ResetAfterFork();
   profile::ResetAfterFork();
   churn::ResetAfterFork();
+  false_sharing::ResetAfterFork();
   confirm::ForkChild();
   e.threads_mu.ResetAfterFork();
   e.registry.ResetAfterFork();
@@ -2033,6 +2036,7 @@ int Finish() noexcept {
   profile::WriteLines();
   churn::Report([](NodeId id) { return StatsForId(id).acquisitions; });
   CheckLiveRwlocks();
+  false_sharing::Report();
   WriteSummary(c);
   const uint64_t counted = FindingCount() - (e.opts.count_ordered ? 0 : OrderedCount());
   if (counted > 0 && e.opts.exitcode >= 0) return static_cast<int>(e.opts.exitcode);
@@ -2166,6 +2170,12 @@ bool EngineFinished() { return E().finished.load(std::memory_order_acquire); }
 ReportLock LockOfId(NodeId id) { return LockOf(id); }
 ReportThread ThreadOfState(const ThreadState& ts) { return ThreadOf(ts); }
 StackId CaptureStack(uintptr_t start_pc) { return CurrentStack(start_pc); }
+bool IsLiveLock(NodeId id) { return E().registry.IsLive(id); }
+uintptr_t LockFirstSite(NodeId id) {
+  return E().registry.IsLive(id)
+             ? E().registry.Node(id).first_site_pc.load(std::memory_order_relaxed)
+             : 0;
+}
 bool FirstReport(FindingKind kind, uint64_t a, uint64_t b) { return ReportOnce(kind, a, b); }
 void VisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg) {
   EngineLock lock(E().threads_mu);

@@ -19,6 +19,8 @@ bool EngineFinished();                 // Finish() ran (process exiting)
 ReportLock LockOfId(NodeId id);        // name, address, level (inside an EngineScope)
 ReportThread ThreadOfState(const ThreadState& ts);
 StackId CaptureStack(uintptr_t start_pc);  // the calling thread's stack
+bool IsLiveLock(NodeId id);
+uintptr_t LockFirstSite(NodeId id);  // the pc of its first lock site, 0 when unknown
 // True the first time (kind, a, b) is seen: dedupes findings.
 bool FirstReport(FindingKind kind, uint64_t a, uint64_t b);
 // Calls fn for every audited thread state in use, holding the thread-list mutex: a state is

@@ -103,8 +103,7 @@ std::string FindingSection(const Finding& f, size_t index) {
   }
   if (!f.stack.empty()) out += StackBlock("at", f.stack, false, true);
   if (!f.held_stack.empty()) {
-    out += StackBlock("'" + (f.locks.empty() ? std::string("?") : f.locks[0].name) + "' acquired at",
-                      f.held_stack, f.held_stack_partial, false);
+    out += StackBlock(HeldStackHeading(f) + " at", f.held_stack, f.held_stack_partial, false);
   }
   if (!f.suppression.empty()) {
     out += "<p class=\"meta\">to suppress: <code>" + Html(f.suppression) + "</code></p>";

@@ -163,6 +163,14 @@ inline constexpr char kLockOrderCycle[] = "lock_order_cycle";
 inline constexpr char kDeadlock[] = "deadlock";
 
 // The lock `id` as listed by `finding`; a LockInfo holding only the id when it is not listed.
+// The heading of a finding's held_stack ("'m' acquired", ...; docs/report.md).
+inline std::string HeldStackHeading(const Finding& f) {
+  auto name = [&](size_t i) { return i < f.locks.size() ? "'" + f.locks[i].name + "'" : std::string("'?'"); };
+  if (f.kind == "lock_false_sharing") return name(1) + " first taken";
+  if (f.kind == "lock_churn") return name(0) + " taken before the release";
+  return name(0) + " acquired";
+}
+
 inline LockInfo FindLock(const Finding& finding, std::optional<int64_t> id) {
   for (const LockInfo& lock : finding.locks) {
     if (id && lock.id == id) return lock;

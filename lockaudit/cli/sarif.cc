@@ -55,6 +55,8 @@ constexpr Rule kRules[] = {
      "A lock released and taken again by one thread from a recurring pair of sites.", "note"},
     {"rwlock_as_mutex", "RwlockAsMutex",
      "A contended reader-writer lock whose acquisitions are almost all exclusive.", "note"},
+    {"lock_false_sharing", "LockFalseSharing",
+     "Two hot locks on one 64-byte cache line, taken by different threads.", "warning"},
 };
 
 // A frame of the program's own source: with a file and line, not in a system header, not in

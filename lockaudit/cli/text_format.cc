@@ -115,8 +115,7 @@ void RenderFinding(const Finding& finding, std::ostream& out) {
     RenderFrames(finding.stack, out);
   }
   if (!finding.held_stack.empty()) {
-    out << "  '" << (finding.locks.empty() ? std::string("?") : finding.locks[0].name)
-        << "' acquired at:\n";
+    out << "  " << HeldStackHeading(finding) << " at:\n";
     RenderFrames(finding.held_stack, out);
     if (finding.held_stack_partial) out << "    (only where it was taken: that function had returned)\n";
   }

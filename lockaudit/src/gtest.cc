@@ -56,7 +56,8 @@ const std::vector<std::string>& Kinds() {
       "thread_exit_holding", "cond_mutex_mismatch", "wait_stall",
       "hold_stall",          "blocking_in_nonblocking",
       "gpu_sync_under_lock", "wake_budget",         "misaligned_lock",
-      "blocking_under_lock", "lock_churn",          "rwlock_as_mutex"};
+      "blocking_under_lock", "lock_churn",          "rwlock_as_mutex",
+      "lock_false_sharing"};
   return kinds;
 }
 

@@ -57,11 +57,11 @@ namespace {
 using nlohmann::json;
 
 // DESIGN.md §5.
-constexpr std::array<std::string_view, 17> kKinds = {
+constexpr std::array<std::string_view, 18> kKinds = {
     "lock_order_cycle", "hierarchy_violation", "deadlock",          "double_lock",
     "unlock_not_held",  "destroy_held",        "thread_exit_holding", "cond_mutex_mismatch",
     "wait_stall",       "hold_stall",          "blocking_in_nonblocking", "gpu_sync_under_lock",
-    "wake_budget", "misaligned_lock", "blocking_under_lock", "lock_churn", "rwlock_as_mutex"};
+    "wake_budget", "misaligned_lock", "blocking_under_lock", "lock_churn", "rwlock_as_mutex", "lock_false_sharing"};
 constexpr std::array<std::string_view, 6> kSummaryFields = {
     "findings", "suppressed", "locks", "edges", "acquisitions", "contentions"};
 constexpr int kMaxPrintedProblems = 50;

@@ -62,7 +62,8 @@ TEST(ReportTest, JsonLinesMatchDesignContract) {
       "lock_order_cycle", "hierarchy_violation", "deadlock", "double_lock", "unlock_not_held",
       "destroy_held", "thread_exit_holding", "cond_mutex_mismatch", "wait_stall", "hold_stall",
       "blocking_in_nonblocking", "gpu_sync_under_lock", "wake_budget", "misaligned_lock",
-      "blocking_under_lock", "lock_churn", "rwlock_as_mutex"};
+      "blocking_under_lock", "lock_churn", "rwlock_as_mutex",
+      "lock_false_sharing"};
   while (std::getline(in, line)) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
