@@ -18,6 +18,8 @@
 namespace lockaudit::core::churn {
 namespace {
 
+constexpr uint64_t kMinSharePercent = 10;
+
 struct Entry {
   NodeId lock = 0;
   uintptr_t first_pc = 0, second_pc = 0;
@@ -133,17 +135,39 @@ void Report(uint64_t (*acquisitions_of)(NodeId id)) {
         }
       },
       nullptr);
-  std::vector<Entry> due;
+  // One finding per lock: its most frequent site pair, when that pair was counted at least
+  // LOCKAUDIT_CHURN_MIN times and the lock's re-acquisitions are at least kMinSharePercent of its
+  // acquisitions (a rare pattern on a busy lock costs little); its other pairs are summed.
+  struct PerLock {
+    Entry top;
+    uint64_t total = 0;
+    size_t pairs = 0;
+  };
+  std::unordered_map<NodeId, PerLock> by_lock;
+  int64_t min = 0;
   {
     State& s = S();
     EngineLock lock(s.mu);
+    min = s.min;
     for (const auto& [key, e] : s.entries) {
-      if (static_cast<int64_t>(e.count) >= s.min) due.push_back(e);
+      PerLock& p = by_lock[e.lock];
+      p.total += e.count;
+      ++p.pairs;
+      if (e.count > p.top.count) p.top = e;
     }
     s.entries.clear();  // reported once
   }
-  std::sort(due.begin(), due.end(), [](const Entry& a, const Entry& b) { return a.count > b.count; });
-  for (const Entry& e : due) {
+  std::vector<PerLock> due;
+  for (auto& [id, p] : by_lock) {
+    if (static_cast<int64_t>(p.top.count) < min) continue;
+    const uint64_t acquisitions = acquisitions_of(id);
+    if (p.total * 100 < acquisitions * kMinSharePercent) continue;
+    due.push_back(p);
+  }
+  std::sort(due.begin(), due.end(),
+            [](const PerLock& a, const PerLock& b) { return a.total > b.total; });
+  for (const PerLock& p : due) {
+    const Entry& e = p.top;
     Finding f;
     f.kind = FindingKind::kLockChurn;
     f.locks.push_back(internal::LockOfId(e.lock));
@@ -153,11 +177,17 @@ void Report(uint64_t (*acquisitions_of)(NodeId id)) {
     f.held_label = "'" + f.locks[0].name + "' taken before the release";
     const uint64_t acquisitions = acquisitions_of(e.lock);
     const std::string& name = f.locks[0].name;
+    std::string others;
+    if (p.pairs > 1) {
+      others = "; " + std::to_string(p.total - e.count) + " more from " +
+               std::to_string(p.pairs - 1) + " other site pair" + (p.pairs > 2 ? "s" : "") +
+               ", " + Percent(p.total, acquisitions) + " of its acquisitions in all";
+    }
     f.message = "'" + name + "' released after " + Where(e.first_stack) + " and taken again at " +
                 Where(e.second_stack) + " by the same thread with no other lock in between, " +
                 std::to_string(e.count) + " times (" + Percent(e.count, acquisitions) + " of its " +
-                std::to_string(acquisitions) +
-                " acquisitions): hold it across both and take it once";
+                std::to_string(acquisitions) + " acquisitions" + others +
+                "): hold it across both and take it once";
     Publish(std::move(f));
   }
 }

@@ -11,8 +11,10 @@
 // from one operation. Two operations on one structure back to back with no other lock between
 // them are churn by this rule (they could share one acquisition too).
 // Counted per thread by (lock, the two sites in either order), merged into the engine's table, and
-// reported at exit for every triple counted at least LOCKAUDIT_CHURN_MIN times, with both
-// sites' stacks, the count and its share of the lock's acquisitions. Per lock, the count is the
+// reported at exit, once per lock: its most frequent site pair, when that pair was counted at
+// least LOCKAUDIT_CHURN_MIN times and the lock's re-acquisitions make at least 10% of its
+// acquisitions, with both sites' stacks, the count and its share (other pairs summed). A
+// condition-variable wait's re-acquisition is not a site of its own here. Per lock, the count is the
 // metric lockaudit_lock_churn_total.
 //
 // Thread-safety: Record and FlushThread run on the thread itself; Report at exit, after every

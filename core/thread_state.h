@@ -22,6 +22,10 @@ namespace lockaudit::core {
 
 // Set in HeldLock::flags (beside the AcquireFlags) when the hold is timed: hold_start_ns is valid.
 inline constexpr uint32_t kHoldTimed = 1u << 16;
+// Set in HeldLock::flags when the entry is a condition-variable wait's re-acquisition: its site
+// is the wait's, not where the hold began, so its release followed by another lock call is not
+// lock churn (core/churn.h).
+inline constexpr uint32_t kCondReacquired = 1u << 17;
 
 // One held lock. The fast path writes it with seven stores (flags+recursion and
 // prefix+foreign_unlocks_at are written as pairs): every store is drained before the next

@@ -729,7 +729,10 @@ LOCKAUDIT_COLD void GrowHeld(ThreadState& ts) {
 // last_released): churn when that slot still names `lock` and was taken at another site.
 LOCKAUDIT_COLD void NoteReacquire(ThreadState& ts, IdCacheEntry& c, const void* lock, Site site) {
   const HeldLock& released = ts.held[ts.held_count];
-  if (released.addr != lock || released.id != c.id || released.site.pc == site.pc) return;
+  if (released.addr != lock || released.id != c.id || released.site.pc == site.pc ||
+      (released.flags & kCondReacquired) != 0) {
+    return;
+  }
   Inside inside;
   churn::Record(ts, c.id, released.site, site, ts.lock_hist[&c - ts.id_cache]);
 }
@@ -1889,7 +1892,12 @@ void OnCondWaitEnd(ThreadState& ts, const void* cond, const void* mutex, LockCla
   // Re-acquiring after a wait is a blocking acquisition: edges from other held locks are real.
   ts.waiting_cond_mutex = nullptr;
   IdCacheEntry* c = CacheLookup(ts, mutex, cls, site.pc);
-  if (c != nullptr) Acquire(ts, *c, mutex, cls, flags & kFromShim, site, false);
+  if (c == nullptr) return;
+  const uint32_t before = ts.held_count;
+  Acquire(ts, *c, mutex, cls, flags & kFromShim, site, false);
+  if (ts.held_count == before + 1 && ts.held[before].addr == mutex) {
+    ts.held[before].flags |= kCondReacquired;
+  }
 }
 
 void OnCondSignal(const void* cond, bool) noexcept {
