@@ -89,14 +89,29 @@ std::string Percent(uint64_t part, uint64_t whole) {
   return buf;
 }
 
-// "f (file.c:12)" for the program's frame of a stack, else its first frame's function.
+// "f (file.c:12)" for the program's first frame of a stack with a source line (not lockaudit's,
+// not the C or C++ runtime's: their debug information names their build tree, ./ or ../, or a
+// system header under /usr/), else the first such frame without one: "f (module)" or
+// "module+0xoffset" (a stripped program).
 std::string Where(StackId stack) {
-  for (const SymbolizedFrame& f : SymbolizeStack(stack)) {
-    if (f.file.empty() || f.line <= 0 || IsPlumbingFile(f.file)) continue;
+  const std::vector<SymbolizedFrame> frames = SymbolizeStack(stack);
+  auto foreign = [](const SymbolizedFrame& f) {
+    return IsPlumbingFile(f.file) || f.file.rfind("./", 0) == 0 || f.file.rfind("../", 0) == 0 ||
+           f.file.rfind("/usr/", 0) == 0;
+  };
+  for (const SymbolizedFrame& f : frames) {
+    if (f.file.empty() || f.line <= 0 || foreign(f)) continue;
     const size_t slash = f.file.rfind('/');
     return (f.function.empty() ? std::string("??") : f.function) + " (" +
            (slash == std::string::npos ? f.file : f.file.substr(slash + 1)) + ":" +
            std::to_string(f.line) + ")";
+  }
+  for (const SymbolizedFrame& f : frames) {
+    if (!f.file.empty() && foreign(f)) continue;
+    if (!f.function.empty()) return f.function + " (" + f.module + ")";
+    char off[32];
+    snprintf(off, sizeof off, "+0x%lx", static_cast<unsigned long>(f.offset));
+    return f.module + off;
   }
   return "an unknown site";
 }
@@ -105,16 +120,21 @@ std::string Where(StackId stack) {
 
 void Init(const Options& opts) { S().min = opts.churn_min; }
 
-void Record(ThreadState& ts, NodeId id, Site first, Site second, LockHist& hist) {
-  ++hist.churn;  // (the thread's own counters: read racily by Collect, as the others)
+bool CountKnown(ThreadState& ts, NodeId id, uintptr_t first_pc, uintptr_t second_pc,
+                uint32_t weight) {
+  ThreadState::ChurnSlot& slot =
+      ts.churn[TripleKey(id, first_pc, second_pc) % ThreadState::kChurnSlots];
+  if (!SameTriple(slot, id, first_pc, second_pc)) return false;
+  slot.count += weight;
+  return true;
+}
+
+void Record(ThreadState& ts, NodeId id, Site first, Site second, uint32_t weight) {
+  if (CountKnown(ts, id, first.pc, second.pc, weight)) return;
   const uint64_t key = TripleKey(id, first.pc, second.pc);
   ThreadState::ChurnSlot& slot = ts.churn[key % ThreadState::kChurnSlots];
-  if (SameTriple(slot, id, first.pc, second.pc)) {
-    ++slot.count;
-    return;
-  }
   MergeSlot(ts, slot);  // another triple held the slot
-  slot = ThreadState::ChurnSlot{id, first.pc, second.pc, 1, 0, 0};
+  slot = ThreadState::ChurnSlot{id, first.pc, second.pc, weight, 0, 0};
   CaptureStacks(first, second, &slot.first_stack, &slot.second_stack);
 }
 
@@ -184,7 +204,7 @@ void Report(uint64_t (*acquisitions_of)(NodeId id)) {
                ", " + Percent(p.total, acquisitions) + " of its acquisitions in all";
     }
     f.message = "'" + name + "' released after " + Where(e.first_stack) + " and taken again at " +
-                Where(e.second_stack) + " by the same thread with no other lock in between, " +
+                Where(e.second_stack) + " by the same thread with no other lock in between, about " +
                 std::to_string(e.count) + " times (" + Percent(e.count, acquisitions) + " of its " +
                 std::to_string(acquisitions) + " acquisitions" + others +
                 "): hold it across both and take it once";

@@ -6,7 +6,9 @@
 // Detected on the acquisition: the thread remembers the held entry its last release popped
 // (ThreadState::last_released); an acquisition that pushes onto that slot while it still names
 // the same lock, from a site other than the released hold's, is a re-acquisition (hot_path.h,
-// ReleasedHere: a site compare, then a slot compare). A loop that takes one lock at one site is
+// ReleasedHere: a site compare, then a slot compare). The fast path counts it for the lock and
+// hands 1 in 64 to the slow path, which records the site pair with weight 64 (pair counts are
+// estimates, close once they are in the thousands). A loop that takes one lock at one site is
 // not churn here: it is the common shape of a worker loop, and nothing without a clock tells it
 // from one operation. Two operations on one structure back to back with no other lock between
 // them are churn by this rule (they could share one acquisition too).
@@ -32,8 +34,14 @@ namespace lockaudit::core::churn {
 
 void Init(const Options& opts);
 // The acquisition at `second` re-takes `lock` (id `id`), whose released hold was taken at
-// `first`; `hist` is the lock's per-thread counters (LockHist::churn). Inside the engine.
-void Record(ThreadState& ts, NodeId id, Site first, Site second, LockHist& hist);
+// `first`, standing for `weight` re-acquisitions (1 in ThreadState::kChurnSamplePeriod of the
+// fast path's is sampled). The lock's own count (LockHist::churn) is the caller's. Inside the
+// engine.
+void Record(ThreadState& ts, NodeId id, Site first, Site second, uint32_t weight);
+// The same, for a site pair already in the thread's table: counted, true (thread-local only, no
+// engine call); false when Record must take a slot for it.
+bool CountKnown(ThreadState& ts, NodeId id, uintptr_t first_pc, uintptr_t second_pc,
+                uint32_t weight);
 // The thread exits: its counts move to the engine's table.
 void FlushThread(ThreadState& ts);
 // At exit: lock_churn findings for the triples counted at least LOCKAUDIT_CHURN_MIN times.

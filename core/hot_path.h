@@ -171,6 +171,20 @@ __attribute__((always_inline)) inline bool ReleasedHere(const ThreadState& ts, c
   return slot->site.pc != site.pc && ts.last_released == slot && slot->addr == lock;
 }
 
+// A re-acquisition ReleasedHere found: counted for its lock here (LockHist::churn), and 1 in
+// kChurnSamplePeriod of them goes to the slow path, which records its site pair with that weight
+// (ThreadState::churn_weight): a churning program stays on the fast path (no call, no engine).
+// (The default mutex's inline path declines first and the out-of-line FastAcquire then sees the
+// same re-acquisition: a sample already taken stays taken.)
+__attribute__((always_inline)) inline bool ChurnSampleDue(ThreadState& ts, IdCacheEntry& c) {
+  if (ts.churn_weight != 0) return true;
+  if ((++ts.lock_hist[&c - ts.id_cache].churn & (ThreadState::kChurnSamplePeriod - 1)) != 0) {
+    return false;
+  }
+  ts.churn_weight = ThreadState::kChurnSamplePeriod;
+  return true;
+}
+
 // The checks both acquisition fast paths start with: is the lock cached and live (its node not
 // destroyed since, its stack frame, if any, not returned)? kYes sets `entry` and `node`;
 // kNothingToRecord: an instrumented type's own std:: call seen by the shim (that type reports
@@ -233,7 +247,9 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
   const LockNode& node = *live_node;
   const uint32_t n = ts.held_count;
   if (LOCKAUDIT_PREDICT_FALSE(n == ts.held_capacity || HoldSampleDue(c))) return false;
-  if (LOCKAUDIT_PREDICT_FALSE(ReleasedHere(ts, lock, n, site))) return false;  // churn: counted
+  if (LOCKAUDIT_PREDICT_FALSE(ReleasedHere(ts, lock, n, site)) && ChurnSampleDue(ts, c)) {
+    return false;  // the slow path records this re-acquisition's site pair
+  }
   HeldLock& h = BeginHeld(ts, n, c, lock, flags, site);
   const bool levels = g_levels_in_use.load(std::memory_order_relaxed);
   const int level = levels ? node.level.load(std::memory_order_relaxed) : kNoLevel;
@@ -278,7 +294,9 @@ __attribute__((always_inline)) inline bool FastAcquireCommon(ThreadState& ts, co
                               g_levels_in_use.load(std::memory_order_relaxed))) {
     return false;
   }
-  if (LOCKAUDIT_PREDICT_FALSE(ReleasedHere(ts, lock, n, site))) return false;  // churn: counted
+  if (LOCKAUDIT_PREDICT_FALSE(ReleasedHere(ts, lock, n, site)) && ChurnSampleDue(ts, c)) {
+    return false;  // the slow path records this re-acquisition's site pair
+  }
   HeldLock* const h = &ts.held[n];
   uint64_t sig = c.held_key;
   if (n != 0) {

@@ -166,6 +166,10 @@ class ThreadState {
   // direct-mapped; written by the owner, merged into the engine's table when a slot is taken by
   // another triple and at thread exit.
   static constexpr uint32_t kChurnSlots = 16;
+  static constexpr uint32_t kChurnSamplePeriod = 64;  // fast-path re-acquisitions per sample
+  // Set by the fast path when it hands a sampled re-acquisition to the slow path: the weight
+  // the slow path records it with (0: a re-acquisition the slow path found itself, weight 1).
+  uint32_t churn_weight;
   struct ChurnSlot {
     NodeId lock;
     uintptr_t first_pc, second_pc;

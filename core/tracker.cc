@@ -733,8 +733,14 @@ LOCKAUDIT_COLD void NoteReacquire(ThreadState& ts, IdCacheEntry& c, const void* 
       (released.flags & kCondReacquired) != 0) {
     return;
   }
+  LockHist& hist = ts.lock_hist[&c - ts.id_cache];
+  // Sampled by the fast path (which counted it in hist.churn), or found here (counted now).
+  const uint32_t weight = ts.churn_weight != 0 ? ts.churn_weight : 1;
+  if (ts.churn_weight == 0) ++hist.churn;
+  ts.churn_weight = 0;
+  if (churn::CountKnown(ts, c.id, released.site.pc, site.pc, weight)) return;
   Inside inside;
-  churn::Record(ts, c.id, released.site, site, ts.lock_hist[&c - ts.id_cache]);
+  churn::Record(ts, c.id, released.site, site, weight);
 }
 
 LOCKAUDIT_HOT void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint32_t flags, Site site) {
@@ -746,6 +752,7 @@ LOCKAUDIT_HOT void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint
     NoteReacquire(ts, c, lock, site);
   }
   ts.last_released = nullptr;
+  ts.churn_weight = 0;
   int level = c.node->level.load(std::memory_order_relaxed);
   int prev = ts.held_count ? ts.held[ts.held_count - 1].prefix_max_level : kNoLevel;
   const uint64_t hold_start_ns = HoldSampleDue(c) ? NowNs() : 0;
