@@ -52,19 +52,6 @@ bool SameTriple(const ThreadState::ChurnSlot& s, NodeId lock, uintptr_t first, u
                             (s.first_pc == second && s.second_pc == first));
 }
 
-// Captures the re-acquisition's stack and rebuilds the released hold's from the current frames
-// (exact when the frame that took it is still live, as get()'s caller is; else partial).
-void CaptureStacks(Site first, Site second, StackId* first_stack, StackId* second_stack) {
-  RawFrame frames[128];
-  const size_t n = CaptureFrames(frames, 128, second.pc);
-  uintptr_t pcs[128];
-  for (size_t k = 0; k < n; ++k) pcs[k] = frames[k].pc;
-  *second_stack = InternStack(pcs, n);
-  bool partial = false;
-  std::vector<uintptr_t> held = RebuildHeldStack(frames, n, first.pc, first.cfa, 128, &partial);
-  *first_stack = InternStack(held.data(), held.size(), partial);
-}
-
 void MergeSlot(const ThreadState& ts, const ThreadState::ChurnSlot& slot) {
   if (slot.count == 0) return;
   State& s = S();
@@ -102,16 +89,21 @@ std::string Where(StackId stack) {
   for (const SymbolizedFrame& f : frames) {
     if (f.file.empty() || f.line <= 0 || foreign(f)) continue;
     const size_t slash = f.file.rfind('/');
-    return (f.function.empty() ? std::string("??") : f.function) + " (" +
-           (slash == std::string::npos ? f.file : f.file.substr(slash + 1)) + ":" +
-           std::to_string(f.line) + ")";
+    std::string where = f.function.empty() ? std::string("??") : f.function;
+    where += " (";
+    where += slash == std::string::npos ? f.file : f.file.substr(slash + 1);
+    where += ":";
+    where += std::to_string(f.line);
+    where += ")";
+    return where;
   }
   for (const SymbolizedFrame& f : frames) {
     if (!f.file.empty() && foreign(f)) continue;
-    if (!f.function.empty()) return f.function + " (" + f.module + ")";
+    std::string where = f.function.empty() ? f.module : f.function;
     char off[32];
     snprintf(off, sizeof off, "+0x%lx", static_cast<unsigned long>(f.offset));
-    return f.module + off;
+    where += f.function.empty() ? std::string(off) : " (" + f.module + ")";
+    return where;
   }
   return "an unknown site";
 }
@@ -135,7 +127,9 @@ void Record(ThreadState& ts, NodeId id, Site first, Site second, uint32_t weight
   ThreadState::ChurnSlot& slot = ts.churn[key % ThreadState::kChurnSlots];
   MergeSlot(ts, slot);  // another triple held the slot
   slot = ThreadState::ChurnSlot{id, first.pc, second.pc, weight, 0, 0};
-  CaptureStacks(first, second, &slot.first_stack, &slot.second_stack);
+  // The re-acquisition's stack, and the released hold's rebuilt from it (exact when the frame
+  // that took it is still live; usually partial: get() has returned).
+  CaptureWithHeld(second.pc, first.pc, first.cfa, 128, &slot.second_stack, &slot.first_stack);
 }
 
 void FlushThread(ThreadState& ts) {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -833,6 +834,18 @@ void StacksResetAfterFork(bool symbolizer_was_busy) {
   q.pending.store(0, std::memory_order_relaxed);
   q.sleeping.store(0, std::memory_order_relaxed);
   g_accepting.store(false, std::memory_order_relaxed);  // a child runs its lookups itself
+}
+
+void CaptureWithHeld(uintptr_t start_pc, uintptr_t held_pc, uintptr_t held_cfa, size_t depth,
+                     StackId* stack, StackId* held_stack) {
+  RawFrame frames[128];
+  const size_t n = CaptureFrames(frames, std::min<size_t>(depth, 128), start_pc);
+  uintptr_t pcs[128];
+  for (size_t k = 0; k < n; ++k) pcs[k] = frames[k].pc;
+  *stack = InternStack(pcs, n);
+  bool partial = false;
+  std::vector<uintptr_t> held = RebuildHeldStack(frames, n, held_pc, held_cfa, depth, &partial);
+  *held_stack = InternStack(held.data(), held.size(), partial);
 }
 
 }  // namespace lockaudit::core

@@ -39,6 +39,12 @@ std::vector<uintptr_t> RebuildHeldStack(const RawFrame* frames, size_t n, uintpt
 // `partial`: the stack is the documented partial form (RebuildHeldStack); a partial stack and a
 // full one with the same pcs are distinct.
 StackId InternStack(const uintptr_t* pcs, size_t n, bool partial = false);
+
+// The calling thread's stack from `start_pc` (at most `depth` frames) into *stack, and the stack
+// of an earlier acquisition at (held_pc, held_cfa) rebuilt from it (RebuildHeldStack) into
+// *held_stack: the pair a finding about a held lock reports.
+void CaptureWithHeld(uintptr_t start_pc, uintptr_t held_pc, uintptr_t held_cfa, size_t depth,
+                     StackId* stack, StackId* held_stack);
 // libunwind's and the depot's one-time set-up (caches of the loaded modules, the program's ELF
 // file), done once where the program holds no lock (the host's constructor).
 void WarmUpUnwinder() noexcept;

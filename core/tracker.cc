@@ -874,16 +874,10 @@ LOCKAUDIT_COLD void ReportHierarchy(ThreadState& ts, NodeId id, Site site) {
     ReportLock held = LockOf(h.id), acq = LockOf(id);
     f.locks = {held, acq};
     f.threads.push_back(ThreadOf(ts));
-    RawFrame frames[128];
-    size_t n = CaptureFrames(frames, static_cast<size_t>(E().opts.stack_depth), site.pc);
-    uintptr_t pcs[128];
-    for (size_t k = 0; k < n; ++k) pcs[k] = frames[k].pc;
-    f.stack = InternStack(pcs, n);
-    bool partial = false;
-    std::vector<uintptr_t> held_pcs =
-        RebuildHeldStack(frames, n, h.site.pc, h.site.cfa, E().opts.stack_depth, &partial);
-    f.edges.push_back(ReportEdge{h.id, id, ThreadOf(ts), f.stack,
-                                 InternStack(held_pcs.data(), held_pcs.size(), partial)});
+    StackId held_stack = 0;
+    CaptureWithHeld(site.pc, h.site.pc, h.site.cfa, static_cast<size_t>(E().opts.stack_depth),
+                    &f.stack, &held_stack);
+    f.edges.push_back(ReportEdge{h.id, id, ThreadOf(ts), f.stack, held_stack});
     f.message = "'" + acq.name + "' (level " + std::to_string(level) + ") acquired while holding '" +
                 held.name + "' (level " + std::to_string(hl) +
                 "); a lock may only be taken while every held lock has a lower level";
@@ -1652,7 +1646,7 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level,
 }
 
 // rwlock_as_mutex: a reader-writer lock whose acquisitions are at least 90% exclusive (of at
-// least 100) and that was contended (at least 10 times and 1% of its acquisitions): readers
+// least 100) and that was contended (at least 10 times and 0.1% of its acquisitions): readers
 // rarely share it, so it costs what a mutex costs and more (a rwlock's bookkeeping, writer
 // starvation policies) without the concurrency it is for. Judged when it is destroyed and, for
 // the live ones, at exit; reported once per lock.
@@ -1663,7 +1657,7 @@ void CheckRwlockUse(NodeId id) {
   const LockStats s = StatsForId(id);
   const uint64_t exclusive = s.acquisitions - std::min(s.acquisitions, s.shared_acquisitions);
   if (s.acquisitions < kRwMinAcquisitions || exclusive * 10 < s.acquisitions * 9 ||
-      s.contentions < kRwMinContentions || s.contentions * 100 < s.acquisitions) {
+      s.contentions < kRwMinContentions || s.contentions * 1000 < s.acquisitions) {
     return;
   }
   if (!ReportOnce(FindingKind::kRwlockAsMutex, id, 0)) return;
@@ -2270,15 +2264,8 @@ void OnBlockingCallEnd(ThreadState& ts, const char* call, Site site, uint64_t to
     others += (others.empty() ? "" : ", ") + ("'" + f.locks.back().name + "'");
   }
   f.threads.push_back(ThreadOf(ts));
-  RawFrame frames[128];
-  const size_t n = CaptureFrames(frames, static_cast<size_t>(E().opts.stack_depth), site.pc);
-  uintptr_t pcs[128];
-  for (size_t k = 0; k < n; ++k) pcs[k] = frames[k].pc;
-  f.stack = InternStack(pcs, n);
-  bool partial = false;
-  std::vector<uintptr_t> held_pcs =
-      RebuildHeldStack(frames, n, h.site.pc, h.site.cfa, E().opts.stack_depth, &partial);
-  f.held_stack = InternStack(held_pcs.data(), held_pcs.size(), partial);
+  CaptureWithHeld(site.pc, h.site.pc, h.site.cfa, static_cast<size_t>(E().opts.stack_depth),
+                  &f.stack, &f.held_stack);
   f.message = std::string(call) + " called while holding '" + f.locks[0].name + "'" +
               (others.empty() ? "" : " (and " + others + ")") + ", it took " + DurationText(ns) +
               " this time: every thread that wants " + (f.locks.size() > 1 ? "them" : "it") +

@@ -29,11 +29,11 @@
 
 #include <atomic>
 
+#include "interpose.h"
 #include "provider.h"
 #include "raw_log.h"
 #include "thread_state.h"
 
-#define LOCKAUDIT_INTERPOSE extern "C" __attribute__((visibility("default")))
 
 namespace lockaudit::preload {
 namespace {

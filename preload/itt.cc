@@ -25,16 +25,11 @@
 #include <atomic>
 
 #include "hot_path.h"
+#include "interpose.h"
 #include "provider.h"
-
-#define LOCKAUDIT_INTERPOSE extern "C" __attribute__((visibility("default")))
 
 namespace lockaudit::preload {
 namespace {
-
-using core::LockClass;
-using core::Site;
-using core::ThreadState;
 
 // Open addressing, linear probing; a removed address leaves a tombstone that a later insert
 // reuses. 2^16 slots: far more live oneTBB mutexes than a program has; when full, an object is

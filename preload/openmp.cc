@@ -19,10 +19,10 @@
 #include <atomic>
 
 #include "hot_path.h"
+#include "interpose.h"
 #include "provider.h"
 #include "raw_log.h"
 
-#define LOCKAUDIT_INTERPOSE extern "C" __attribute__((visibility("default")))
 
 namespace lockaudit::preload {
 namespace {

@@ -34,11 +34,11 @@
 #include "metrics.h"
 #include "native_mutex.h"
 #include "options.h"
+#include "interpose.h"
 #include "provider.h"
 #include "raw_log.h"
 #include "real.h"
 
-#define LOCKAUDIT_INTERPOSE extern "C" __attribute__((visibility("default")))
 
 namespace lockaudit::preload {
 namespace {

@@ -10,6 +10,7 @@ pthread_rwlock_t registry_lock = PTHREAD_RWLOCK_INITIALIZER;
 pthread_rwlock_t config_lock = PTHREAD_RWLOCK_INITIALIZER;
 pthread_rwlock_t journal_lock = PTHREAD_RWLOCK_INITIALIZER;
 static volatile long registry_size, config_version, journal_lines;
+static pthread_barrier_t start; /* the four workers start together: they overlap */
 
 static void spin(int n) {
   for (volatile int i = 0; i < n; ++i) {
@@ -18,7 +19,8 @@ static void spin(int n) {
 
 static void* worker(void* arg) {
   (void)arg;
-  for (int i = 0; i < 20000; ++i) {
+  pthread_barrier_wait(&start);
+  for (int i = 0; i < 100000; ++i) {
     if (i % 20 == 0) {
       pthread_rwlock_rdlock(&registry_lock);
       spin(50);
@@ -26,7 +28,7 @@ static void* worker(void* arg) {
     } else {
       pthread_rwlock_wrlock(&registry_lock);
       ++registry_size;
-      spin(50);
+      spin(200);
       pthread_rwlock_unlock(&registry_lock);
     }
     if (i % 20 == 0) {
@@ -44,6 +46,7 @@ static void* worker(void* arg) {
 
 int main(void) {
   pthread_t t[4];
+  pthread_barrier_init(&start, NULL, 4);
   for (int i = 0; i < 4; ++i) pthread_create(&t[i], NULL, worker, NULL);
   for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
   for (int i = 0; i < 1000; ++i) { /* one thread: never contended */
