@@ -191,17 +191,27 @@ void Report(uint64_t (*acquisitions_of)(NodeId id)) {
     f.held_label = "'" + f.locks[0].name + "' taken before the release";
     const uint64_t acquisitions = acquisitions_of(e.lock);
     const std::string& name = f.locks[0].name;
-    std::string others;
+    std::string& m = f.message;
+    m = "'" + name + "' released after " + Where(e.first_stack);
+    m += " and taken again at ";
+    m += Where(e.second_stack);
+    m += " by the same thread with no other lock in between, about ";
+    m += std::to_string(e.count);
+    m += " times (";
+    m += Percent(e.count, acquisitions);
+    m += " of its ";
+    m += std::to_string(acquisitions);
+    m += " acquisitions";
     if (p.pairs > 1) {
-      others = "; " + std::to_string(p.total - e.count) + " more from " +
-               std::to_string(p.pairs - 1) + " other site pair" + (p.pairs > 2 ? "s" : "") +
-               ", " + Percent(p.total, acquisitions) + " of its acquisitions in all";
+      m += "; ";
+      m += std::to_string(p.total - e.count);
+      m += " more from ";
+      m += std::to_string(p.pairs - 1);
+      m += p.pairs > 2 ? " other site pairs, " : " other site pair, ";
+      m += Percent(p.total, acquisitions);
+      m += " of its acquisitions in all";
     }
-    f.message = "'" + name + "' released after " + Where(e.first_stack) + " and taken again at " +
-                Where(e.second_stack) + " by the same thread with no other lock in between, about " +
-                std::to_string(e.count) + " times (" + Percent(e.count, acquisitions) + " of its " +
-                std::to_string(acquisitions) + " acquisitions" + others +
-                "): hold it across both and take it once";
+    m += "): hold it across both and take it once";
     Publish(std::move(f));
   }
 }

@@ -171,16 +171,22 @@ __attribute__((always_inline)) inline bool ReleasedHere(const ThreadState& ts, c
   return slot->site.pc != site.pc && ts.last_released == slot && slot->addr == lock;
 }
 
-// A re-acquisition ReleasedHere found: counted for its lock here (LockHist::churn), and 1 in
-// kChurnSamplePeriod of them goes to the slow path, which records its site pair with that weight
-// (ThreadState::churn_weight): a churning program stays on the fast path (no call, no engine).
-// (The default mutex's inline path declines first and the out-of-line FastAcquire then sees the
-// same re-acquisition: a sample already taken stays taken.)
-__attribute__((always_inline)) inline bool ChurnSampleDue(ThreadState& ts, IdCacheEntry& c) {
+// A re-acquisition ReleasedHere found (onto held[n]): counted for its lock here
+// (LockHist::churn) and forgotten (last_released cleared, so that a later path of the same
+// acquisition does not count it again), except 1 in kChurnSamplePeriod, which goes to the slow
+// path to record its site pair with that weight (ThreadState::churn_weight): a churning program
+// stays on the fast path (no call, no engine). The default mutex's inline path declines first
+// and the out-of-line FastAcquire then sees the same acquisition: a sample taken stays taken.
+// A condition-variable wait's re-acquisition is not a site of its own: not counted.
+__attribute__((always_inline)) inline bool ChurnSampleDue(ThreadState& ts, IdCacheEntry& c,
+                                                         uint32_t n) {
   if (ts.churn_weight != 0) return true;
+  ts.last_released = nullptr;
+  if ((ts.held[n].flags & kCondReacquired) != 0) return false;
   if ((++ts.lock_hist[&c - ts.id_cache].churn & (ThreadState::kChurnSamplePeriod - 1)) != 0) {
     return false;
   }
+  ts.last_released = &ts.held[n];
   ts.churn_weight = ThreadState::kChurnSamplePeriod;
   return true;
 }
@@ -247,7 +253,7 @@ __attribute__((always_inline)) inline bool FastAcquire(ThreadState& ts, const vo
   const LockNode& node = *live_node;
   const uint32_t n = ts.held_count;
   if (LOCKAUDIT_PREDICT_FALSE(n == ts.held_capacity || HoldSampleDue(c))) return false;
-  if (LOCKAUDIT_PREDICT_FALSE(ReleasedHere(ts, lock, n, site)) && ChurnSampleDue(ts, c)) {
+  if (LOCKAUDIT_PREDICT_FALSE(ReleasedHere(ts, lock, n, site)) && ChurnSampleDue(ts, c, n)) {
     return false;  // the slow path records this re-acquisition's site pair
   }
   HeldLock& h = BeginHeld(ts, n, c, lock, flags, site);
@@ -294,7 +300,7 @@ __attribute__((always_inline)) inline bool FastAcquireCommon(ThreadState& ts, co
                               g_levels_in_use.load(std::memory_order_relaxed))) {
     return false;
   }
-  if (LOCKAUDIT_PREDICT_FALSE(ReleasedHere(ts, lock, n, site)) && ChurnSampleDue(ts, c)) {
+  if (LOCKAUDIT_PREDICT_FALSE(ReleasedHere(ts, lock, n, site)) && ChurnSampleDue(ts, c, n)) {
     return false;  // the slow path records this re-acquisition's site pair
   }
   HeldLock* const h = &ts.held[n];
