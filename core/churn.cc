@@ -140,13 +140,11 @@ void FlushThread(ThreadState& ts) {
 }
 
 void Report(uint64_t (*acquisitions_of)(NodeId id)) {
-  // The live threads' counts (they have stopped recording: the process is exiting).
+  // The live threads' counts, read (not cleared: they are the owners' to write, and a thread may
+  // still be running; what it merges later lands in a table already reported).
   internal::VisitThreads(
       [](ThreadState& ts, void*) {
-        for (ThreadState::ChurnSlot& slot : ts.churn) {
-          MergeSlot(ts, slot);
-          slot = ThreadState::ChurnSlot{};
-        }
+        for (const ThreadState::ChurnSlot& slot : ts.churn) MergeSlot(ts, slot);
       },
       nullptr);
   // One finding per lock: its most frequent site pair, when that pair was counted at least

@@ -43,15 +43,18 @@ std::atomic<bool> g_full_said{false};
 
 size_t SlotOf(uintptr_t a) { return ((a >> 3) * 0x9E3779B97F4A7C15ULL) >> (64 - 16); }
 
+bool Contains(uintptr_t a);
+
 void Insert(uintptr_t a) {
+  if (Contains(a)) return;  // (a tombstone before it must not get a second copy)
   for (size_t i = SlotOf(a), n = 0; n < kSlots; ++n, i = (i + 1) & (kSlots - 1)) {
     uintptr_t cur = g_slots[i].load(std::memory_order_acquire);
-    if (cur == a) return;
-    if (cur == kEmpty || cur == kTombstone) {
-      if (g_slots[i].compare_exchange_strong(cur, a, std::memory_order_acq_rel)) return;
-      --n;  // lost the race for this slot: look at it again
-      i = (i - 1) & (kSlots - 1);
+    // A free slot is claimed; a lost race leaves in `cur` what won it, looked at as any other.
+    if ((cur == kEmpty || cur == kTombstone) &&
+        g_slots[i].compare_exchange_strong(cur, a, std::memory_order_acq_rel)) {
+      return;
     }
+    if (cur == a) return;
   }
   if (!g_full_said.exchange(true)) {
     core::LogNote("lockaudit: note: over 65536 live oneTBB mutexes; later ones are not audited\n");

@@ -6,7 +6,6 @@
 #include <map>
 #include <set>
 #include <string>
-#include <tuple>
 #include <utility>
 
 namespace lockaudit::exporters {
@@ -242,11 +241,7 @@ void AddLockFamilies(const stats::Snapshot& s, const FamilyOptions& o,
                               "Re-acquisitions of the lock by the thread that had just released "
                               "it, from another site, no other lock in between (lock churn).",
                               MetricType::Counter);
-  for (const stats::LockRow& r : locks) {
-    ClientMetric m = Labelled({{"lock", r.name}});
-    m.counter.value = static_cast<double>(r.churn);
-    churn.metric.push_back(std::move(m));
-  }
+  for (const stats::LockRow& r : locks) AddCounter(churn, {{"lock", r.name}}, r.churn);
   out.push_back(std::move(churn));
   // Reader-writer locks by mode: exclusive = all - shared (the totals are monotone, and so is
   // each mode's count: both are kept at their largest value).
@@ -260,17 +255,10 @@ void AddLockFamilies(const stats::Snapshot& s, const FamilyOptions& o,
     if (!r.rwlock) continue;
     const uint64_t excl_acq = r.acquisitions - std::min(r.acquisitions, r.shared_acquisitions);
     const uint64_t excl_cont = r.contentions - std::min(r.contentions, r.shared_contentions);
-    for (const auto& [mode, acq, cont] :
-         {std::tuple<const char*, uint64_t, uint64_t>{"shared", r.shared_acquisitions,
-                                                       r.shared_contentions},
-          std::tuple<const char*, uint64_t, uint64_t>{"exclusive", excl_acq, excl_cont}}) {
-      ClientMetric a = Labelled({{"lock", r.name}, {"mode", mode}});
-      a.counter.value = static_cast<double>(acq);
-      rw_acq.metric.push_back(std::move(a));
-      ClientMetric c = Labelled({{"lock", r.name}, {"mode", mode}});
-      c.counter.value = static_cast<double>(cont);
-      rw_cont.metric.push_back(std::move(c));
-    }
+    AddCounter(rw_acq, {{"lock", r.name}, {"mode", "shared"}}, r.shared_acquisitions);
+    AddCounter(rw_acq, {{"lock", r.name}, {"mode", "exclusive"}}, excl_acq);
+    AddCounter(rw_cont, {{"lock", r.name}, {"mode", "shared"}}, r.shared_contentions);
+    AddCounter(rw_cont, {{"lock", r.name}, {"mode", "exclusive"}}, excl_cont);
   }
   if (!rw_acq.metric.empty()) {
     out.push_back(std::move(rw_acq));
