@@ -28,6 +28,9 @@ enum class FindingKind : uint8_t {
   kLockChurn,
   kRwlockAsMutex,
   kLockFalseSharing,
+  kSendOnClosed,
+  kChannelStall,
+  kChannelLeak,
   kCount,
 };
 
@@ -36,7 +39,8 @@ inline constexpr const char* kKindNames[] = {
     "unlock_not_held",  "destroy_held",        "thread_exit_holding", "cond_mutex_mismatch",
     "wait_stall",       "hold_stall",          "blocking_in_nonblocking", "gpu_sync_under_lock",
     "wake_budget",      "misaligned_lock",     "blocking_under_lock",     "lock_churn",
-    "rwlock_as_mutex",  "lock_false_sharing",
+    "rwlock_as_mutex",  "lock_false_sharing",  "send_on_closed",          "channel_stall",
+    "channel_leak",
 };
 static_assert(sizeof kKindNames / sizeof kKindNames[0] == static_cast<size_t>(FindingKind::kCount));
 

@@ -313,7 +313,7 @@ void Render(Finding& f) {
     if (IsPartialStack(e.held_stack)) t += "      " + std::string(kPartialHeldStackNote) + "\n";
   }
   if (f.stack != 0) t += "  at:\n" + TextFrames(stack, "    ");
-  if (f.held_stack != 0 && !f.locks.empty()) {
+  if (f.held_stack != 0 && (!f.locks.empty() || !f.held_label.empty())) {
     t += "  " + (f.held_label.empty() ? Quoted(&f.locks[0]) + " acquired" : f.held_label) +
          " at:\n" + TextFrames(held_stack, "    ");
     if (IsPartialStack(f.held_stack)) t += "    " + std::string(kPartialHeldStackNote) + "\n";
@@ -366,6 +366,20 @@ void Render(Finding& f) {
   j += ",\"threads\":[";
   for (size_t i = 0; i < f.threads.size(); ++i) j += (i ? "," : "") + JsonThread(f.threads[i]);
   j += "]";
+  if (!f.channels.empty()) {
+    j += ",\"channels\":[";
+    for (size_t i = 0; i < f.channels.size(); ++i) {
+      const ReportChannel& c = f.channels[i];
+      j += (i ? "," : "") + std::string("{\"name\":\"") + JsonEscape(c.name) +
+           "\",\"capacity\":" + std::to_string(c.capacity) + ",\"depth\":" +
+           std::to_string(c.depth) + ",\"closed\":" + (c.closed ? "true" : "false") +
+           ",\"senders_waiting\":" + std::to_string(c.senders_waiting) +
+           ",\"receivers_waiting\":" + std::to_string(c.receivers_waiting) +
+           ",\"senders\":" + std::to_string(c.senders) +
+           ",\"receivers\":" + std::to_string(c.receivers) + "}";
+    }
+    j += "]";
+  }
   if (f.stack != 0) j += ",\"stack\":" + JsonFrames(stack);
   if (f.held_stack != 0) {
     j += ",\"held_stack\":" + JsonFrames(held_stack) +
@@ -713,7 +727,9 @@ void WriteSummary(const SummaryCounts& c) {
                      std::to_string(c.edges) + ",\"edge_lines_dropped\":" +
                      std::to_string(c.edge_lines_dropped) + ",\"acquisitions\":" +
                      std::to_string(c.acquisitions) + ",\"contentions\":" +
-                     std::to_string(c.contentions);
+                     std::to_string(c.contentions) + ",\"channels\":" +
+                     std::to_string(c.channels) + ",\"channel_items\":" +
+                     std::to_string(c.channel_items);
   std::string used_text;
   {
     EngineLock lock(s.mu);

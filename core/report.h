@@ -36,6 +36,16 @@ struct ReportEdge {
   StackId stack = 0;       // where `to` was acquired
   StackId held_stack = 0;  // where `from` was acquired
 };
+// A channel a finding is about (core/channel.h): its state when the finding was made.
+struct ReportChannel {
+  std::string name;
+  uint64_t capacity = 0;  // 0: unbounded
+  int64_t depth = 0;      // items in it
+  bool closed = false;
+  uint32_t senders_waiting = 0, receivers_waiting = 0;
+  uint32_t senders = 0, receivers = 0;  // threads that ever sent / received (kMaxPeers: that many or more)
+};
+
 struct Finding {
   FindingKind kind = FindingKind::kLockOrderCycle;
   std::string message;
@@ -49,6 +59,7 @@ struct Finding {
   // text report's heading for it (empty: "'<locks[0]>' acquired").
   StackId held_stack = 0;
   std::string held_label;
+  std::vector<ReportChannel> channels;  // send_on_closed, channel_stall, channel_leak, deadlock
   // lock_order_cycle: why thread creation and join keep two of its edges apart (the cycle
   // cannot close as observed, core/lineage.h); empty when nothing orders them.
   std::string ordered_reason;
@@ -89,6 +100,7 @@ struct SummaryCounts {
   uint64_t edges;  // distinct lock-order edges learned during the run
   uint64_t edge_lines_dropped;  // direct edges whose `edge` line was not written (cap per naming pair)
   uint64_t acquisitions, contentions;
+  uint64_t channels, channel_items;  // channels created, items sent through them (core/channel.h)
 };
 void WriteSummary(const SummaryCounts& c);
 

@@ -65,6 +65,15 @@ struct GpuKernelRow {
   Histogram seconds;
 };
 
+struct ChannelRow {
+  std::string name;  // its name (channels sharing a name are summed into one row)
+  uint64_t capacity = 0;  // sum of the live channels' capacities (0: unbounded or none live)
+  int64_t depth = 0;      // items in the live channels now
+  uint64_t waiting_send = 0, waiting_recv = 0;  // threads waiting now
+  uint64_t sent = 0, received = 0;              // items, destroyed channels included
+  Histogram send_wait, recv_wait;               // waits: full on a send, empty on a receive
+};
+
 struct FindingCountRow {
   std::string kind;  // DESIGN.md §5 kind
   uint64_t count = 0;  // unsuppressed findings of this kind
@@ -83,6 +92,7 @@ struct Snapshot {
   uint64_t hold_sample_period = 0;  // LockRow::hold times 1 in this many holds
   std::vector<GpuSyncRow> gpu_sync;
   std::vector<BlockingRow> blocking_under_lock;
+  std::vector<ChannelRow> channels;  // every channel name with an item or a wait (core/channel.h)
   std::vector<GpuKernelRow> gpu_kernels;
   uint64_t dispatch_cpu = 0, dispatch_gpu = 0;
 };

@@ -129,6 +129,21 @@ class ThreadState {
   // The stack at which the thread blocked, published by the thread itself once its first
   // deadline passed (0 before): the watchdog cannot unwind another thread.
   std::atomic<StackId> wait_stack;
+  // A channel wait in progress (core/channel.h): chan_seq is odd while the thread waits to send
+  // on a full channel or to receive from an empty one; the chan_* fields are written before it
+  // turns odd and stay fixed until it turns even (the same seqlock reading as wait_seq).
+  std::atomic<uint64_t> chan_seq;
+  const void* chan_wait;
+  uint64_t chan_gen;     // the channel record's generation (records are reused)
+  uint32_t chan_dir;     // channel::Dir
+  bool chan_timed;       // the wait has a deadline of its own
+  uint64_t chan_since_ns;
+  Site chan_site;
+  std::atomic<StackId> chan_stack;  // published once its first deadline passed (0 before)
+  // The channels this thread last registered itself on as a sender / a receiver: an operation on
+  // the same channel again skips the peer list.
+  const void* chan_peer_cache[2];
+  uint64_t chan_peer_gen[2];
   // Grown held buffers are kept until the state is recycled, so that the watchdog's racy reads
   // of `held` never touch unmapped memory.
   HeldLock* spare_held[kMaxSpareHeld];

@@ -24,6 +24,7 @@
 
 #include "config_file.h"
 #include "confirm.h"
+#include "channel.h"
 #include "churn.h"
 #include "contention_profile.h"
 #include "false_sharing.h"
@@ -181,6 +182,10 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
     ts->wait_seq.store(0, std::memory_order_relaxed);
     ts->wait_lock = nullptr;
     ts->wait_stack.store(0, std::memory_order_relaxed);
+    ts->chan_seq.store(0, std::memory_order_relaxed);
+    ts->chan_wait = nullptr;
+    ts->chan_stack.store(0, std::memory_order_relaxed);
+    ts->chan_peer_cache[0] = ts->chan_peer_cache[1] = nullptr;
     ts->nonblocking_depth = 0;
     ts->profile_tick = 0;
     ts->profile_stack = 0;
@@ -1998,6 +2003,7 @@ void ForkChild() noexcept {
   profile::ResetAfterFork();
   churn::ResetAfterFork();
   false_sharing::ResetAfterFork();
+  channel::ResetAfterFork();
   confirm::ForkChild();
   e.threads_mu.ResetAfterFork();
   e.registry.ResetAfterFork();
@@ -2046,6 +2052,8 @@ int Finish() noexcept {
   churn::Report([](NodeId id) { return StatsForId(id).acquisitions; });
   CheckLiveRwlocks();
   false_sharing::Report();
+  channel::ReportAtExit();
+  channel::Totals(&c.channels, &c.channel_items);
   WriteSummary(c);
   const uint64_t counted = FindingCount() - (e.opts.count_ordered ? 0 : OrderedCount());
   if (counted > 0 && e.opts.exitcode >= 0) return static_cast<int>(e.opts.exitcode);
@@ -2452,6 +2460,7 @@ Snapshot Collect() {
   s.threads_deadlocked = wake::DeadlockedThreads();
   s.hold_sample_period = ThreadState::kHoldSamplePeriod;
   FillGlobal(&s);
+  channel::Collect(&s.channels);
   return s;
 }
 

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "channel.h"
 #include "engine_thread.h"
 #include "hash.h"
 #include "stacks.h"
@@ -184,6 +185,15 @@ struct ThreadSnap {
   uint32_t wait_flags = 0;
   uintptr_t wait_pc = 0;
   StackId wait_stack = 0;
+  // A channel wait (core/channel.h), consistent when chan_waiting.
+  bool chan_waiting = false;
+  uint64_t chan_seq = 0;
+  const void* chan = nullptr;
+  uint32_t chan_dir = 0;
+  bool chan_timed = false;
+  uint64_t chan_since_ns = 0;
+  uintptr_t chan_pc = 0;
+  StackId chan_stack = 0;
   std::vector<HeldSnap> held;
 };
 
@@ -233,6 +243,18 @@ void SnapThread(ThreadState& ts, void* arg) {
     s.held.clear();
     ReadHeld(ts, &s.held);
   }
+  const uint64_t cseq = ts.chan_seq.load(std::memory_order_acquire);
+  if (cseq & 1) {
+    s.chan = Racy(ts.chan_wait);
+    s.chan_dir = Racy(ts.chan_dir);
+    s.chan_timed = Racy(ts.chan_timed);
+    s.chan_since_ns = Racy(ts.chan_since_ns);
+    s.chan_pc = Racy(ts.chan_site.pc);
+    s.chan_stack = ts.chan_stack.load(std::memory_order_acquire);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    s.chan_waiting = ts.chan_seq.load(std::memory_order_relaxed) == cseq;
+    s.chan_seq = cseq;
+  }
   out->push_back(std::move(s));
 }
 
@@ -262,11 +284,34 @@ std::string Who(const ThreadSnap& t) {
   return "'" + std::string(t.name) + "' (tid " + std::to_string(t.tid) + ")";
 }
 
-void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps,
+// The channel waits of one scan (core/channel.h): which threads wait on a channel (and on no
+// lock), the channels' states, and the threads by incarnation (a channel's peers).
+struct ChannelWaits {
+  std::vector<bool> waiting;  // by snapshot index
+  std::unordered_map<const void*, channel::View> views;
+  std::unordered_map<uint64_t, int> by_incarnation;
+};
+
+uint64_t SinceOf(const ThreadSnap& t, bool chan) { return chan ? t.chan_since_ns : t.since_ns; }
+bool StackPublished(const ThreadSnap& t, bool chan) {
+  return chan ? t.chan_stack != 0 : t.wait_stack != 0;
+}
+StackId WaitStackOf(const ThreadSnap& t, bool chan) {
+  if (chan) return t.chan_stack ? t.chan_stack : SiteStack(t.chan_pc);
+  return t.wait_stack ? t.wait_stack : SiteStack(t.wait_pc);
+}
+// One blocked episode: a lock wait is (incarnation, wait_seq), a channel wait the same with the
+// top bit set on its chan_seq.
+std::pair<uint64_t, uint64_t> EpisodeOf(const ThreadSnap& t, bool chan) {
+  return {t.incarnation, chan ? (t.chan_seq | (1ull << 63)) : t.seq};
+}
+const char* ChannelVerb(uint32_t dir) { return dir == channel::kSend ? "to send on" : "to receive from"; }
+
+void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps, const ChannelWaits& cw,
                     const std::vector<int>& cycle) {
   std::vector<std::pair<uint64_t, uint64_t>> episode;
   episode.reserve(cycle.size());
-  for (int i : cycle) episode.push_back({snaps[i].incarnation, snaps[i].seq});
+  for (int i : cycle) episode.push_back(EpisodeOf(snaps[i], cw.waiting[i]));
   std::sort(episode.begin(), episode.end());
   uint64_t key = 0x9e3779b97f4a7c15ULL;
   for (const auto& [inc, seq] : episode) key = Mix64(key ^ Mix64(inc * 31 + seq));
@@ -275,44 +320,72 @@ void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps,
   f.kind = FindingKind::kDeadlock;
   std::string story;
   std::set<NodeId> seen_locks;
+  std::set<const void*> seen_channels;
+  const uint64_t now = NowNs();
   for (size_t k = 0; k < cycle.size(); ++k) {
-    const ThreadSnap& t = snaps[cycle[k]];
-    // cycle[k] waits for a lock held by cycle[k+1]; so cycle[k-1] waits for one t holds.
-    const ThreadSnap& waiter = snaps[cycle[(k + cycle.size() - 1) % cycle.size()]];
+    const int ti = cycle[k];
+    const ThreadSnap& t = snaps[ti];
+    const bool t_chan = cw.waiting[ti];
+    // cycle[k] waits for cycle[k+1] (a lock it holds, or a channel it is a peer of); so
+    // cycle[k-1] waits for t.
+    const int wi = cycle[(k + cycle.size() - 1) % cycle.size()];
+    const ThreadSnap& waiter = snaps[wi];
+    const bool w_chan = cw.waiting[wi];
     const HeldSnap* held = nullptr;
-    for (const HeldSnap& h : t.held) {
-      if (h.addr == waiter.wait_lock) held = &h;
+    if (!w_chan) {
+      for (const HeldSnap& h : t.held) {
+        if (h.addr == waiter.wait_lock) held = &h;
+      }
+    }
+    f.threads.push_back(ReportThread{t.tid, t.name});
+    if (!story.empty()) story += "; ";
+    story += Who(t);
+    if (w_chan) {
+      auto it = cw.views.find(waiter.chan);
+      story += std::string(", which ") +
+               (waiter.chan_dir == channel::kSend ? "receives from" : "sends on") + " channel '" +
+               (it != cw.views.end() ? it->second.name : std::string("?")) + "',";
+    } else {
+      story += " holds '" + (held ? internal::LockOfId(held->id).name : std::string("?")) + "' and";
+    }
+    story += " has waited " + Ms(now - SinceOf(t, t_chan));
+    if (t_chan) {
+      auto it = cw.views.find(t.chan);
+      story += std::string(" ") + ChannelVerb(t.chan_dir) + " channel " +
+               (it != cw.views.end() ? channel::StateText(it->second) : std::string("'?'"));
+      if (it != cw.views.end() && seen_channels.insert(t.chan).second) {
+        f.channels.push_back(channel::ToReport(it->second));
+      }
+      if (f.stack == 0) f.stack = WaitStackOf(t, true);  // where the first channel wait is
+      continue;
     }
     ReportEdge e;
     e.from = held ? held->id : 0;
     e.to = t.wait_id;
     e.thread = ReportThread{t.tid, t.name};
-    e.stack = t.wait_stack ? t.wait_stack : SiteStack(t.wait_pc);
+    e.stack = WaitStackOf(t, false);
     e.held_stack = held ? SiteStack(held->site_pc) : 0;
     if (e.from != 0) f.edges.push_back(e);
     if (seen_locks.insert(t.wait_id).second) f.locks.push_back(internal::LockOfId(t.wait_id));
-    f.threads.push_back(ReportThread{t.tid, t.name});
-    if (!story.empty()) story += "; ";
-    story += Who(t) + " holds '" + (held ? internal::LockOfId(held->id).name : "?") +
-             "' and has waited " + Ms(NowNs() - t.since_ns) + " for '" +
-             internal::LockOfId(t.wait_id).name + "'";
+    story += " for '" + internal::LockOfId(t.wait_id).name + "'";
     // A read request waiting on a lock held only for reading: it is queued behind a writer
     // (a writer-preferring rwlock), and that writer is what closes the deadlock.
-    const ThreadSnap& holder = snaps[cycle[(k + 1) % cycle.size()]];
+    const int hi = cycle[(k + 1) % cycle.size()];
+    const ThreadSnap& holder = snaps[hi];
     bool held_for_reading = false;
     for (const HeldSnap& h : holder.held) held_for_reading |= h.addr == t.wait_lock && h.shared;
     if ((t.wait_flags & kShared) && held_for_reading) {
-      for (const ThreadSnap& w : snaps) {
-        if (!w.blocked || w.wait_lock != t.wait_lock || (w.wait_flags & kShared)) continue;
-        story += " to read it, queued behind the writer " + Who(w) + ", which has waited " +
-                 Ms(NowNs() - w.since_ns) + " to write it while readers hold it";
-        f.threads.push_back(ReportThread{w.tid, w.name});
+      for (const ThreadSnap& o : snaps) {
+        if (!o.blocked || o.wait_lock != t.wait_lock || (o.wait_flags & kShared)) continue;
+        story += " to read it, queued behind the writer " + Who(o) + ", which has waited " +
+                 Ms(now - o.since_ns) + " to write it while readers hold it";
+        f.threads.push_back(ReportThread{o.tid, o.name});
         break;
       }
     }
   }
   f.single_thread = cycle.size() == 1;
-  f.message = (cycle.size() == 1 ? std::string("a thread waits for a lock it holds itself: ")
+  f.message = (cycle.size() == 1 ? std::string("a thread waits for itself: ")
                                  : std::to_string(cycle.size()) + " threads wait for each other: ") +
               story;
   Publish(std::move(f));  // each edge carries where its thread blocked
@@ -321,6 +394,44 @@ void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps,
     DrainSymbolizerThread(2'000'000'000);  // the edge lines still queued reach the report first
     abort();
   }
+}
+
+// The other side of a channel wait, for channel_stall: who could end it and what they do.
+std::string PeersText(const std::vector<ThreadSnap>& snaps, const ChannelWaits& cw,
+                      const channel::View& v, uint32_t dir) {
+  const uint32_t other = dir == channel::kSend ? channel::kRecv : channel::kSend;
+  const char* role = other == channel::kRecv ? "receive from" : "send on";
+  if (v.many[other]) {
+    return "more than " + std::to_string(channel::kMaxPeers) + " threads have " +
+           (other == channel::kRecv ? "received from" : "sent on") + " it";
+  }
+  std::string alive;
+  uint32_t known = 0, live = 0;
+  for (uint64_t p : v.peers[other]) {
+    if (p == 0) continue;
+    ++known;
+    auto it = cw.by_incarnation.find(p);
+    if (it == cw.by_incarnation.end()) continue;
+    ++live;
+    const ThreadSnap& o = snaps[it->second];
+    if (!alive.empty()) alive += ", ";
+    alive += Who(o);
+    if (o.blocked) {
+      alive += " waits for the lock '" + internal::LockOfId(o.wait_id).name + "'";
+    } else if (cw.waiting[it->second]) {
+      auto vit = cw.views.find(o.chan);
+      alive += std::string(" waits ") + ChannelVerb(o.chan_dir) + " channel '" +
+               (vit != cw.views.end() ? vit->second.name : std::string("?")) + "'";
+    } else {
+      alive += " is running";
+    }
+  }
+  if (known == 0) return std::string("no thread has ever tried to ") + role + " it";
+  if (live == 0) {
+    return "the " + std::to_string(known) + (known == 1 ? " thread that tried to " : " threads that tried to ") +
+           role + " it " + (known == 1 ? "has" : "have all") + " exited";
+  }
+  return std::string("the threads that ") + role + " it: " + alive;
 }
 
 void Scan(Watchdog& w) {
@@ -342,10 +453,38 @@ void Scan(Watchdog& w) {
     auto it = holders_of.find(snaps[i].wait_lock);
     if (it != holders_of.end()) holders[i] = it->second;
   }
+  // Channel waits: the threads that could end one are the live peers of the other side
+  // (core/channel.h). A lock wait of the same thread takes precedence (it is where it blocks).
+  ChannelWaits cw;
+  cw.waiting.assign(n, false);
+  for (int i = 0; i < n; ++i) cw.by_incarnation[snaps[i].incarnation] = i;
+  for (int i = 0; i < n; ++i) {
+    const ThreadSnap& t = snaps[i];
+    if (t.blocked || !t.chan_waiting) continue;
+    auto vit = cw.views.find(t.chan);
+    if (vit == cw.views.end()) {
+      channel::View v;
+      if (!channel::Peek(t.chan, &v)) continue;
+      vit = cw.views.emplace(t.chan, std::move(v)).first;
+    }
+    const channel::View& v = vit->second;
+    const bool still = t.chan_dir == channel::kSend
+                           ? !v.closed && v.capacity != 0 && v.depth >= static_cast<int64_t>(v.capacity)
+                           : !v.closed && v.depth <= 0;
+    if (!still) continue;  // woken, not yet returned
+    cw.waiting[i] = true;
+    const uint32_t other = t.chan_dir == channel::kSend ? channel::kRecv : channel::kSend;
+    if (t.chan_timed || v.many[other]) continue;  // never part of a deadlock
+    for (uint64_t p : v.peers[other]) {
+      auto it = p != 0 ? cw.by_incarnation.find(p) : cw.by_incarnation.end();
+      if (it != cw.by_incarnation.end()) holders[i].push_back(it->second);
+    }
+  }
 
-  // Stuck: blocked on a lock all of whose holders are stuck (fixed point).
+  // Stuck: blocked on a lock all of whose holders are stuck, or on a channel all of whose live
+  // peers on the other side are (fixed point).
   std::vector<bool> stuck(n, false);
-  for (int i = 0; i < n; ++i) stuck[i] = snaps[i].blocked && !holders[i].empty();
+  for (int i = 0; i < n; ++i) stuck[i] = (snaps[i].blocked || cw.waiting[i]) && !holders[i].empty();
   for (bool changed = true; changed;) {
     changed = false;
     for (int i = 0; i < n; ++i) {
@@ -361,7 +500,7 @@ void Scan(Watchdog& w) {
   }
   std::set<std::pair<uint64_t, uint64_t>> stuck_now;
   for (int i = 0; i < n; ++i) {
-    if (stuck[i]) stuck_now.insert({snaps[i].incarnation, snaps[i].seq});
+    if (stuck[i]) stuck_now.insert(EpisodeOf(snaps[i], cw.waiting[i]));
   }
 
   // Cycles among stuck threads: follow the first holder until a thread repeats.
@@ -382,18 +521,31 @@ void Scan(Watchdog& w) {
     bool ready = true;
     for (int i : cycle) {
       const ThreadSnap& t = snaps[i];
+      const bool chan = cw.waiting[i];
+      const uint64_t since = SinceOf(t, chan);
       // Stable for two scans, past the threshold, and its stack published (or long overdue).
-      ready = ready && w.stuck_before.count({t.incarnation, t.seq}) &&
-              now - t.since_ns >= stall && (t.wait_stack != 0 || now - t.since_ns >= 2 * stall);
+      ready = ready && w.stuck_before.count(EpisodeOf(t, chan)) && now - since >= stall &&
+              (StackPublished(t, chan) || now - since >= 2 * stall);
     }
     for (int i : cycle) in_cycle[i] = true;
     if (ready) {
       deadlocked += cycle.size();
-      ReportDeadlock(w, snaps, cycle);
+      ReportDeadlock(w, snaps, cw, cycle);
     }
   }
   g_deadlocked_threads.store(deadlocked, std::memory_order_relaxed);
   w.stuck_before = std::move(stuck_now);
+
+  // Channel stalls: waiting on a channel past the threshold, not part of a deadlock.
+  for (int i = 0; i < n; ++i) {
+    const ThreadSnap& t = snaps[i];
+    if (!cw.waiting[i] || stuck[i] || now - t.chan_since_ns < stall) continue;
+    if (!w.wait_stall_counted.insert(EpisodeOf(t, true)).second || g_stop.load()) continue;
+    const channel::View& v = cw.views.at(t.chan);
+    channel::ReportStall(v, t.chan, static_cast<channel::Dir>(t.chan_dir), t.tid, t.name,
+                         now - t.chan_since_ns, stall, WaitStackOf(t, true),
+                         PeersText(snaps, cw, v, t.chan_dir));
+  }
 
   // Wait stalls: blocked past the threshold, not part of a deadlock.
   for (int i = 0; i < n; ++i) {
@@ -434,7 +586,7 @@ void Scan(Watchdog& w) {
       HoldTrack track{now, h.acquisitions, false};
       if (it != w.holds.end() && it->second.acquisitions == h.acquisitions) track = it->second;
       const uint64_t threshold = h.shared ? Cfg().shared_stall_ns : stall;
-      if (!track.reported && !t.blocked && now - track.first_seen_ns >= threshold) {
+      if (!track.reported && !t.blocked && !cw.waiting[i] && now - track.first_seen_ns >= threshold) {
         track.reported = true;
         stats::CountStall(true);
         if (!g_stop.load() && internal::FirstReport(FindingKind::kHoldStall, h.id, 0)) {

@@ -125,6 +125,25 @@ void MaxKernel(stats::GpuKernelRow& into, const stats::GpuKernelRow& r) {
   MaxInto(into.seconds, r.seconds);
 }
 
+void MergeChannel(stats::ChannelRow& into, const stats::ChannelRow& r) {
+  into.capacity += r.capacity;
+  into.depth += r.depth;
+  into.waiting_send += r.waiting_send;
+  into.waiting_recv += r.waiting_recv;
+  into.sent += r.sent;
+  into.received += r.received;
+  AddInto(into.send_wait, r.send_wait);
+  AddInto(into.recv_wait, r.recv_wait);
+}
+
+// Counters and histograms never go down; the gauges (capacity, depth, waiting) are as they are now.
+void MaxChannel(stats::ChannelRow& into, const stats::ChannelRow& r) {
+  into.sent = std::max(into.sent, r.sent);
+  into.received = std::max(into.received, r.received);
+  MaxInto(into.send_wait, r.send_wait);
+  MaxInto(into.recv_wait, r.recv_wait);
+}
+
 // The label values of one family group that have their own series, and the rows exported last
 // (the chosen names and "other"), for the never-decreasing rule.
 template <class Row>
@@ -195,6 +214,7 @@ struct FamilyBuilder::State {
   Series<stats::LockRow> locks;
   Series<stats::CondRow> conds;
   Series<stats::GpuKernelRow> kernels;
+  Series<stats::ChannelRow> channels;
   std::map<std::pair<std::string, bool>, stats::Histogram> gpu_sync;  // exported last
   std::map<std::string, stats::Histogram> blocking;  // by call; never shrinks (monotone)
   bool gpu_seen = false;
@@ -354,6 +374,48 @@ void AddBlockingFamily(const stats::Snapshot& s, const FamilyOptions& o, FamilyB
   out.push_back(std::move(f));
 }
 
+// lockaudit_channel_*{channel}: channels by name (core/channel.h), the busiest max_series with
+// their own series (by items sent), the rest summed into channel="other".
+void AddChannelFamilies(const stats::Snapshot& s, const FamilyOptions& o, FamilyBuilder::State& st,
+                        std::vector<MetricFamily>& out) {
+  if (s.channels.empty() && st.channels.last.empty()) return;
+  const std::vector<stats::ChannelRow> rows = Stable(
+      s.channels, &stats::ChannelRow::name, o.max_series, MergeChannel, MaxChannel,
+      [](const stats::ChannelRow& a, const stats::ChannelRow& b) { return a.sent > b.sent; },
+      st.channels);
+  MetricFamily depth = Family("lockaudit_channel_depth", "Items in the channel now.", MetricType::Gauge);
+  MetricFamily capacity = Family("lockaudit_channel_capacity",
+                                 "Capacity of the live channels of this name (0: unbounded or none live).",
+                                 MetricType::Gauge);
+  MetricFamily waiting = Family("lockaudit_channel_waiting_threads",
+                                "Threads waiting now to send on a full channel (op=\"send\") or to "
+                                "receive from an empty one (op=\"recv\").",
+                                MetricType::Gauge);
+  MetricFamily items = Family("lockaudit_channel_items_total",
+                              "Items sent into (op=\"send\") and received from (op=\"recv\") the channel.",
+                              MetricType::Counter);
+  MetricFamily wait = Family("lockaudit_channel_wait_seconds",
+                             "Time a send waited on a full channel (op=\"send\") or a receive on an "
+                             "empty one (op=\"recv\").",
+                             MetricType::Histogram);
+  auto gauge = [](MetricFamily& f, std::vector<ClientMetric::Label> labels, double v) {
+    ClientMetric m = Labelled(std::move(labels));
+    m.gauge.value = v;
+    f.metric.push_back(std::move(m));
+  };
+  for (const stats::ChannelRow& r : rows) {
+    gauge(depth, {{"channel", r.name}}, static_cast<double>(r.depth));
+    gauge(capacity, {{"channel", r.name}}, static_cast<double>(r.capacity));
+    gauge(waiting, {{"channel", r.name}, {"op", "send"}}, static_cast<double>(r.waiting_send));
+    gauge(waiting, {{"channel", r.name}, {"op", "recv"}}, static_cast<double>(r.waiting_recv));
+    AddCounter(items, {{"channel", r.name}, {"op", "send"}}, r.sent);
+    AddCounter(items, {{"channel", r.name}, {"op", "recv"}}, r.received);
+    AddHistogram(wait, {{"channel", r.name}, {"op", "send"}}, r.send_wait, o.bucket_bounds);
+    AddHistogram(wait, {{"channel", r.name}, {"op", "recv"}}, r.recv_wait, o.bucket_bounds);
+  }
+  for (MetricFamily* f : {&depth, &capacity, &waiting, &items, &wait}) out.push_back(std::move(*f));
+}
+
 void AddGpuFamilies(const stats::Snapshot& s, const FamilyOptions& o, FamilyBuilder::State& st,
                     std::vector<MetricFamily>& out) {
   for (const stats::GpuSyncRow& r : s.gpu_sync) {
@@ -410,6 +472,7 @@ std::vector<MetricFamily> FamilyBuilder::Build(const stats::Snapshot& snapshot) 
   AddCondFamily(snapshot, options_, *state_, out);
   AddEngineFamilies(snapshot, options_, out);
   AddBlockingFamily(snapshot, options_, *state_, out);
+  AddChannelFamilies(snapshot, options_, *state_, out);
   AddGpuFamilies(snapshot, options_, *state_, out);
   return out;
 }

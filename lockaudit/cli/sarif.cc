@@ -57,6 +57,15 @@ constexpr Rule kRules[] = {
      "A contended reader-writer lock whose acquisitions are almost all exclusive.", "note"},
     {"lock_false_sharing", "LockFalseSharing",
      "Two hot locks on one 64-byte cache line, taken by different threads.", "warning"},
+    {"send_on_closed", "SendOnClosed",
+     "A send on a channel after it was closed: the send failed and the item was not queued.",
+     "error"},
+    {"channel_stall", "ChannelStall",
+     "A send waited on a full channel, or a receive on an empty one, past the stall threshold.",
+     "warning"},
+    {"channel_leak", "ChannelLeak",
+     "A channel destroyed or left open at exit with items never received or threads waiting.",
+     "warning"},
 };
 
 // A frame of the program's own source: with a file and line, not in a system header, not in

@@ -57,7 +57,8 @@ const std::vector<std::string>& Kinds() {
       "hold_stall",          "blocking_in_nonblocking",
       "gpu_sync_under_lock", "wake_budget",         "misaligned_lock",
       "blocking_under_lock", "lock_churn",          "rwlock_as_mutex",
-      "lock_false_sharing"};
+      "lock_false_sharing",  "send_on_closed",      "channel_stall",
+      "channel_leak"};
   return kinds;
 }
 

@@ -57,13 +57,15 @@ namespace {
 using nlohmann::json;
 
 // DESIGN.md §5.
-constexpr std::array<std::string_view, 18> kKinds = {
+constexpr std::array<std::string_view, 21> kKinds = {
     "lock_order_cycle", "hierarchy_violation", "deadlock",          "double_lock",
     "unlock_not_held",  "destroy_held",        "thread_exit_holding", "cond_mutex_mismatch",
     "wait_stall",       "hold_stall",          "blocking_in_nonblocking", "gpu_sync_under_lock",
-    "wake_budget", "misaligned_lock", "blocking_under_lock", "lock_churn", "rwlock_as_mutex", "lock_false_sharing"};
-constexpr std::array<std::string_view, 6> kSummaryFields = {
-    "findings", "suppressed", "locks", "edges", "acquisitions", "contentions"};
+    "wake_budget", "misaligned_lock", "blocking_under_lock", "lock_churn", "rwlock_as_mutex", "lock_false_sharing",
+    "send_on_closed", "channel_stall", "channel_leak"};
+constexpr std::array<std::string_view, 8> kSummaryFields = {
+    "findings", "suppressed", "locks", "edges", "acquisitions", "contentions", "channels",
+    "channel_items"};
 constexpr int kMaxPrintedProblems = 50;
 
 bool IsKind(std::string_view kind) {
@@ -405,11 +407,35 @@ class ReportChecker {
       if (threads == finding.end() || !threads->is_array() || threads->size() != n) {
         Fail(where + ": expected " + std::to_string(n) + " threads");
       }
+      // A thread waiting on a channel (docs/channels.md) adds no lock edge, nor does a thread
+      // blocked on a lock whose holder waits on a channel: a deadlock through channels has fewer
+      // lock edges than threads, and they need not close a cycle.
+      std::size_t channel_waiters = 0;
+      const auto channels = finding.find("channels");
+      if (channels != finding.end() && channels->is_array()) {
+        for (const json& c : *channels) {
+          channel_waiters += c.value("senders_waiting", 0u) + c.value("receivers_waiting", 0u);
+        }
+      }
       const auto edges = finding.find("edges");
-      if (edges == finding.end() || !edges->is_array() || edges->size() != n) {
+      const bool have_edges = edges != finding.end() && edges->is_array();
+      const std::size_t have = have_edges ? edges->size() : 0;
+      if (channel_waiters == 0 && have != n) {
         Fail(where + ": expected " + std::to_string(n) + " edges (one per blocked thread)");
-      } else {
+      } else if (channel_waiters > 0 && have >= n) {
+        Fail(where + ": expected fewer than " + std::to_string(n) +
+             " edges (a channel wait adds none), found " + std::to_string(have));
+      } else if (channel_waiters == 0) {
         CheckCycle(finding, lock_ids, where);
+      } else if (have_edges) {
+        for (const json& edge : *edges) {  // no closed lock cycle: the channel closes it
+          for (const char* end : {"from", "to"}) {
+            if (!edge.contains(end) || !edge[end].is_number_integer() ||
+                !lock_ids.count(edge[end].get<std::int64_t>())) {
+              Fail(where + ": an edge's \"" + end + "\" is not a lock of the finding");
+            }
+          }
+        }
       }
     }
   }
@@ -534,6 +560,10 @@ class ReportChecker {
   void CheckSummary(const json& summary) {
     for (std::string_view field : kSummaryFields) {
       const std::string key(field);
+      // Reports written before channels existed have no channel fields.
+      if (key.rfind("channel", 0) == 0 && !summary.contains(key) && !options_.summary_min.count(key)) {
+        continue;
+      }
       const auto value = RequireInteger(summary, key.c_str(), "summary");
       if (!value) continue;
       summary_[key] = *value;

@@ -51,6 +51,32 @@ LOCKAUDIT_API void lockaudit_nonblocking_end(void);
  * lockaudit_cond_wake_latency_seconds, and returns the number of wakes measured (0: none). */
 LOCKAUDIT_API int lockaudit_cond_wake_quantile(const void* cond, double q, double* seconds);
 
+/* ---- Channels: a queue of your own, audited (docs/channels.md) ---------------------------
+ * Annotate each operation of a bounded (or unbounded) queue between threads, and lockaudit
+ * reports send_on_closed, channel_stall, channel_leak and deadlocks through the queue, and
+ * exports its depth, waiting threads and wait times (lockaudit_channel_*). C++:
+ * <lockaudit/channel.h> is a ready-made channel. The engine counts the items itself (sends minus
+ * receives), so annotate every successful send and receive. */
+typedef struct lockaudit_channel lockaudit_channel;
+/* Flags for the _begin calls. */
+#define LOCKAUDIT_CHANNEL_TIMED 1 /* the operation gives up after a timeout: never a deadlock */
+#define LOCKAUDIT_CHANNEL_TRY 2   /* the operation never waits */
+/* A queue of at most `capacity` items (0: unbounded, a send never waits), named `name` in
+ * reports and metrics (NULL: by where it was created). NULL when lockaudit is not active:
+ * every channel function accepts NULL and does nothing. */
+LOCKAUDIT_API lockaudit_channel* lockaudit_channel_create(const char* name, unsigned long capacity);
+/* Before a send: returns 0, or -1 (errno EPIPE) when the channel was closed: the send must fail
+ * (finding send_on_closed, once per channel and call site), and send_end is not called. */
+LOCKAUDIT_API int lockaudit_channel_send_begin(lockaudit_channel* ch, int flags);
+/* After the send: `sent` 1 when the item went in, 0 when it gave up (timeout, closed meanwhile). */
+LOCKAUDIT_API void lockaudit_channel_send_end(lockaudit_channel* ch, int sent);
+LOCKAUDIT_API void lockaudit_channel_recv_begin(lockaudit_channel* ch, int flags);
+/* After the receive: `received` 1 when an item came out. */
+LOCKAUDIT_API void lockaudit_channel_recv_end(lockaudit_channel* ch, int received);
+LOCKAUDIT_API void lockaudit_channel_close(lockaudit_channel* ch);
+/* The queue goes away: channel_leak if items are left in it or threads wait on it. */
+LOCKAUDIT_API void lockaudit_channel_destroy(lockaudit_channel* ch);
+
 /* Number of unsuppressed findings so far. */
 LOCKAUDIT_API unsigned long lockaudit_finding_count(void);
 

@@ -63,7 +63,7 @@ TEST(ReportTest, JsonLinesMatchDesignContract) {
       "destroy_held", "thread_exit_holding", "cond_mutex_mismatch", "wait_stall", "hold_stall",
       "blocking_in_nonblocking", "gpu_sync_under_lock", "wake_budget", "misaligned_lock",
       "blocking_under_lock", "lock_churn", "rwlock_as_mutex",
-      "lock_false_sharing"};
+      "lock_false_sharing", "send_on_closed", "channel_stall", "channel_leak"};
   while (std::getline(in, line)) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
