@@ -40,6 +40,9 @@ FAMILIES = {
     "lockaudit_dispatch_total": "counter", "lockaudit_blocking_under_lock_seconds": "histogram",
     "lockaudit_lock_churn_total": "counter", "lockaudit_rwlock_acquisitions_total": "counter",
     "lockaudit_rwlock_contentions_total": "counter",
+    "lockaudit_channel_depth": "gauge", "lockaudit_channel_capacity": "gauge",
+    "lockaudit_channel_waiting_threads": "gauge", "lockaudit_channel_items_total": "counter",
+    "lockaudit_channel_wait_seconds": "histogram",
 }
 # Shortest range window a rule may use: 4 samples at Prometheus' default 1-minute scrape.
 MIN_WINDOW_S = 240

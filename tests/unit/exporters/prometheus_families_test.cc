@@ -385,6 +385,50 @@ TEST(PrometheusFamilyBuilderTest, NewFamiliesBlockedDeadlockedHoldPeriodGpuAndBu
   ExpectMonotonic(fs, b.Build(s), "after the GPU rows went");
 }
 
+TEST(PrometheusFamilyBuilderTest, ChannelFamiliesGaugesFollowCountersNeverGoDown) {
+  FamilyBuilder b(Options(1));
+  stats::Snapshot s;
+  auto fs = b.Build(s);
+  EXPECT_EQ(Find(fs, "lockaudit_channel_depth"), nullptr) << "no channel yet";
+  stats::ChannelRow jobs;
+  jobs.name = "jobs";
+  jobs.capacity = 8;
+  jobs.depth = 8;
+  jobs.waiting_send = 2;
+  jobs.sent = 100;
+  jobs.received = 92;
+  jobs.send_wait.counts[5] = 3;
+  jobs.send_wait.sum_ns = 3 * 60000;
+  stats::ChannelRow other = jobs;
+  other.name = "logs";
+  other.sent = 10;
+  s.channels = {jobs, other};
+  fs = b.Build(s);
+  for (const char* name : {"lockaudit_channel_depth", "lockaudit_channel_capacity",
+                           "lockaudit_channel_waiting_threads", "lockaudit_channel_items_total",
+                           "lockaudit_channel_wait_seconds"}) {
+    ASSERT_NE(Find(fs, name), nullptr) << name;
+  }
+  // max_series 1: the busiest (by items sent) has its own series, the other is "other".
+  auto depth = ByLabel(*Find(fs, "lockaudit_channel_depth"), "channel");
+  ASSERT_EQ(depth.size(), 2u);
+  EXPECT_DOUBLE_EQ(depth["jobs"]->gauge.value, 8);
+  EXPECT_DOUBLE_EQ(depth[kOtherSeries]->gauge.value, 8);
+  const MetricFamily* items = Find(fs, "lockaudit_channel_items_total");
+  EXPECT_EQ(items->type, MetricType::Counter);
+  double sent = 0;
+  for (const ClientMetric& m : items->metric) {
+    if (Label(m, "channel") == "jobs" && Label(m, "op") == "send") sent = m.counter.value;
+  }
+  EXPECT_DOUBLE_EQ(sent, 100);
+  // The channel drains and is destroyed: gauges fall to 0, counters and buckets stay.
+  s.channels = {};
+  const auto now = b.Build(s);
+  ExpectMonotonic(fs, now, "after the channels went");
+  depth = ByLabel(*Find(now, "lockaudit_channel_depth"), "channel");
+  EXPECT_DOUBLE_EQ(depth["jobs"]->gauge.value, 0);
+}
+
 TEST(ListenAddressTest, AcceptsPortHostPortAndIpv6) {
   std::string why;
   auto a = ParseListenAddress("9464", &why);
