@@ -163,8 +163,8 @@ uint64_t KeyOf(const Channel* ch) {
   return Mix64(reinterpret_cast<uintptr_t>(ch) ^ Mix64(ch->generation.load(std::memory_order_relaxed)));
 }
 
-void Retire(Channel* ch) {  // under g_mu
-  Retired& r = RetiredTable()[NameOf(ch)];
+void Retire(Channel* ch, const std::string& name) {  // under g_mu; `name`: NameOf(ch), found unlocked
+  Retired& r = RetiredTable()[name];
   r.sent += ch->moved[kSend].load(std::memory_order_relaxed);
   r.received += ch->moved[kRecv].load(std::memory_order_relaxed);
   for (int d = 0; d < 2; ++d) ch->wait[d].ReadInto(&r.wait[d]);
@@ -189,7 +189,7 @@ void ReportLeak(Channel* ch, ThreadState* ts, StackId stack, int64_t items_left,
     what += "threads still waiting on it (" + std::to_string(v.waiting[kSend]) + " to send, " +
             std::to_string(v.waiting[kRecv]) + " to receive)";
   }
-  f.message = "channel '" + v.name + "' " + (at_exit ? "still open at exit" : "destroyed") +
+  f.message = "channel '" + v.name + "' " + (at_exit ? "never destroyed, at exit" : "destroyed") +
               " with " + what + (v.closed ? " (it was closed)" : "") +
               (left > 0 ? ": whatever they stood for (work, replies, messages) is lost"
                         : ": those threads never return from their call");
@@ -267,7 +267,7 @@ bool WouldWait(const Channel* ch, Dir dir) noexcept {
   return depth <= 0;
 }
 
-void SendOnClosed(ThreadState& ts, Channel* ch, Site site) noexcept {
+void SendOnClosed(ThreadState& ts, Channel* ch, Site site, bool waited) noexcept {
   if (ch == nullptr) return;
   EngineScope scope;
   if (!internal::FirstReport(FindingKind::kSendOnClosed, KeyOf(ch), site.pc)) return;
@@ -281,7 +281,9 @@ void SendOnClosed(ThreadState& ts, Channel* ch, Site site) noexcept {
   f.held_stack = ch->created_stack;
   f.held_label = "channel '" + v.name + "' created";
   f.message = "thread '" + std::string(ts.name) + "' (tid " + std::to_string(ts.tid) +
-              ") sent on channel '" + v.name + "' after it was closed: the send failed and the " +
+              (waited ? ") was waiting to send on the full channel '" + v.name +
+                            "' when it was closed: the send failed and the "
+                      : ") sent on channel '" + v.name + "' after it was closed: the send failed and the ") +
               "item was not queued (" + Plural(static_cast<uint64_t>(v.depth), "item", "items") +
               " still in it; a producer that outlives close() drops its work unless it checks the "
               "result)";
@@ -337,8 +339,9 @@ void Destroy(ThreadState* ts, Channel* ch, Site site, int64_t items_left) noexce
                          ch->waiting[kSend].load() + ch->waiting[kRecv].load() > 0;
     if (leaking) ReportLeak(ch, ts, internal::CaptureStack(site.pc), items_left, false);
   }
+  const std::string name = NameOf(ch);  // may symbolize and take g_mu: before the lock
   EngineLock lock(g_mu);
-  Retire(ch);
+  Retire(ch, name);
   ch->generation.fetch_add(1, std::memory_order_release);  // even: gone
   ch->next_free = g_free;
   g_free = ch;
@@ -356,11 +359,14 @@ void ReportAtExit() noexcept {
   for (Channel* ch : live) ReportLeak(ch, nullptr, ch->created_stack, -1, true);
 }
 
-bool Peek(const void* p, View* out) noexcept {
+bool Peek(const void* p, uint64_t generation, View* out) noexcept {
   const Channel* ch = static_cast<const Channel*>(p);
-  if (ch == nullptr || !Live(ch)) return false;
+  if (ch == nullptr || ch->generation.load(std::memory_order_acquire) != generation || !Live(ch)) {
+    return false;
+  }
   Fill(ch, out);
-  return true;
+  out->generation = generation;
+  return ch->generation.load(std::memory_order_acquire) == generation;
 }
 
 std::string StateText(const View& v) {
@@ -373,8 +379,9 @@ std::string StateText(const View& v) {
   } else if (v.depth == 0) {
     s += "empty: ";
   }
-  s += std::to_string(v.depth) + (v.capacity != 0 ? " of " + std::to_string(v.capacity) : "") +
-       " items; " + Plural(v.waiting[kSend], "sender", "senders") + " waiting, " +
+  s += (v.capacity != 0 ? std::to_string(v.depth) + " of " + std::to_string(v.capacity) + " items"
+                       : Plural(static_cast<uint64_t>(v.depth), "item", "items") + ", unbounded") +
+       "; " + Plural(v.waiting[kSend], "sender", "senders") + " waiting, " +
        Plural(v.waiting[kRecv], "receiver", "receivers") + " waiting)";
   return s;
 }

@@ -61,8 +61,8 @@ void Touch(ThreadState& ts, Channel* ch, Dir dir) noexcept;
 bool IsClosed(const Channel* ch) noexcept;
 bool WouldWait(const Channel* ch, Dir dir) noexcept;
 // A send on a closed channel: the caller's send fails. Finding send_on_closed, once per channel
-// and call site, with the sender's stack.
-void SendOnClosed(ThreadState& ts, Channel* ch, Site site) noexcept;
+// and call site, with the sender's stack. `waited`: the send was waiting (full) when it closed.
+void SendOnClosed(ThreadState& ts, Channel* ch, Site site, bool waited = false) noexcept;
 // The thread starts waiting (it will block: full on a send, empty on a receive); `timed`: the wait
 // has a deadline of its own. StillWaiting: its first deadline (wake::FirstCheckDelayNs) passed;
 // it publishes its stack for the watchdog. WaitEnd: it stopped waiting (any reason).
@@ -80,6 +80,7 @@ void ReportAtExit() noexcept;
 
 // ---- For the watchdog (core/wake) ---------------------------------------------------------
 struct View {
+  uint64_t generation = 0;
   std::string name;
   uint64_t capacity = 0;
   int64_t depth = 0;
@@ -88,8 +89,9 @@ struct View {
   uint64_t peers[2][kMaxPeers] = {};  // incarnations that sent, received (0: empty)
   bool many[2] = {false, false};    // more peers than kMaxPeers on that side
 };
-// A racy snapshot of `ch` as a wait published it; false when the channel is gone.
-bool Peek(const void* ch, View* out) noexcept;
+// A racy snapshot of `ch` as a wait published it (`generation`: ThreadState::chan_gen); false
+// when the channel is gone, or destroyed and its record reused since.
+bool Peek(const void* ch, uint64_t generation, View* out) noexcept;
 // The finding's `channels` entry and a phrase for messages: "'jobs' (full: 4 of 4 items, ...)".
 std::string StateText(const View& v);
 ReportChannel ToReport(const View& v);

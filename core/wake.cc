@@ -189,6 +189,7 @@ struct ThreadSnap {
   bool chan_waiting = false;
   uint64_t chan_seq = 0;
   const void* chan = nullptr;
+  uint64_t chan_gen = 0;
   uint32_t chan_dir = 0;
   bool chan_timed = false;
   uint64_t chan_since_ns = 0;
@@ -246,6 +247,7 @@ void SnapThread(ThreadState& ts, void* arg) {
   const uint64_t cseq = ts.chan_seq.load(std::memory_order_acquire);
   if (cseq & 1) {
     s.chan = Racy(ts.chan_wait);
+    s.chan_gen = Racy(ts.chan_gen);
     s.chan_dir = Racy(ts.chan_dir);
     s.chan_timed = Racy(ts.chan_timed);
     s.chan_since_ns = Racy(ts.chan_since_ns);
@@ -385,7 +387,9 @@ void ReportDeadlock(Watchdog& w, const std::vector<ThreadSnap>& snaps, const Cha
     }
   }
   f.single_thread = cycle.size() == 1;
-  f.message = (cycle.size() == 1 ? std::string("a thread waits for itself: ")
+  f.message = (cycle.size() == 1 ? std::string(cw.waiting[cycle[0]]
+                                                   ? "a thread waits for itself: "
+                                                   : "a thread waits for a lock it holds itself: ")
                                  : std::to_string(cycle.size()) + " threads wait for each other: ") +
               story;
   Publish(std::move(f));  // each edge carries where its thread blocked
@@ -462,9 +466,10 @@ void Scan(Watchdog& w) {
     const ThreadSnap& t = snaps[i];
     if (t.blocked || !t.chan_waiting) continue;
     auto vit = cw.views.find(t.chan);
+    if (vit != cw.views.end() && vit->second.generation != t.chan_gen) continue;  // record reused
     if (vit == cw.views.end()) {
       channel::View v;
-      if (!channel::Peek(t.chan, &v)) continue;
+      if (!channel::Peek(t.chan, t.chan_gen, &v)) continue;
       vit = cw.views.emplace(t.chan, std::move(v)).first;
     }
     const channel::View& v = vit->second;

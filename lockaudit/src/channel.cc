@@ -100,12 +100,12 @@ __attribute__((noinline)) long channel_send_slot(channel_sync* c, long long time
   core_::ThreadState* ts = Audited(c);
   if (ts != nullptr) ch_::Touch(*ts, c->audit, ch_::kSend);
   c->mu.lock();
-  if (!c->closed && c->count == c->capacity && timeout_ns != 0) {
-    WaitWhile(c, ch_::kSend, timeout_ns, site, [c] { return c->count == c->capacity; });
-  }
+  const bool waited = !c->closed && c->count == c->capacity && timeout_ns != 0;
+  if (waited) WaitWhile(c, ch_::kSend, timeout_ns, site, [c] { return c->count == c->capacity; });
   if (c->closed) {
+    // Reported before the unlock: once the caller's send fails the channel may be destroyed.
+    if (ts != nullptr) ch_::SendOnClosed(*ts, c->audit, site, waited);
     c->mu.unlock();
-    if (ts != nullptr) ch_::SendOnClosed(*ts, c->audit, site);
     return kChannelClosed;
   }
   if (c->count == c->capacity) {
@@ -115,13 +115,16 @@ __attribute__((noinline)) long channel_send_slot(channel_sync* c, long long time
   return static_cast<long>((c->head + c->count) % c->capacity);
 }
 
+// The commits and close() finish every use of `c` before the unlock: a receiver that got the
+// last item (or nullopt after close) may destroy the channel as soon as it can take the lock.
 void channel_send_commit(channel_sync* c) noexcept {
   ++c->count;
-  const bool wake = c->recv_waiters != 0;
-  if (wake) c->not_empty.fetch_add(1, std::memory_order_release);
-  c->mu.unlock();
-  if (wake) Wake(&c->not_empty, 1);
   ch_::Moved(c->audit, ch_::kSend);
+  if (c->recv_waiters != 0) {
+    c->not_empty.fetch_add(1, std::memory_order_release);
+    Wake(&c->not_empty, 1);
+  }
+  c->mu.unlock();
 }
 
 __attribute__((noinline)) long channel_recv_slot(channel_sync* c, long long timeout_ns) noexcept {
@@ -143,14 +146,27 @@ __attribute__((noinline)) long channel_recv_slot(channel_sync* c, long long time
 void channel_recv_commit(channel_sync* c) noexcept {
   c->head = (c->head + 1) % c->capacity;
   --c->count;
-  const bool wake = c->send_waiters != 0;
-  if (wake) c->not_full.fetch_add(1, std::memory_order_release);
-  c->mu.unlock();
-  if (wake) Wake(&c->not_full, 1);
   ch_::Moved(c->audit, ch_::kRecv);
+  if (c->send_waiters != 0) {
+    c->not_full.fetch_add(1, std::memory_order_release);
+    Wake(&c->not_full, 1);
+  }
+  c->mu.unlock();
 }
 
-void channel_abort(channel_sync* c) noexcept { c->mu.unlock(); }
+// The item's copy or move threw: nothing changed, but this thread may have been the one woken
+// for the item (or the room) it leaves: pass the wake-up on.
+void channel_abort(channel_sync* c) noexcept {
+  if (c->count > 0 && c->recv_waiters != 0) {
+    c->not_empty.fetch_add(1, std::memory_order_release);
+    Wake(&c->not_empty, 1);
+  }
+  if (c->count < c->capacity && c->send_waiters != 0) {
+    c->not_full.fetch_add(1, std::memory_order_release);
+    Wake(&c->not_full, 1);
+  }
+  c->mu.unlock();
+}
 
 void channel_close(channel_sync* c) noexcept {
   c->mu.lock();
@@ -158,11 +174,12 @@ void channel_close(channel_sync* c) noexcept {
   c->closed = true;
   c->not_full.fetch_add(1, std::memory_order_release);
   c->not_empty.fetch_add(1, std::memory_order_release);
+  if (!was) {
+    ch_::Close(c->audit);
+    Wake(&c->not_full, INT_MAX);
+    Wake(&c->not_empty, INT_MAX);
+  }
   c->mu.unlock();
-  if (was) return;
-  Wake(&c->not_full, INT_MAX);
-  Wake(&c->not_empty, INT_MAX);
-  ch_::Close(c->audit);
 }
 
 size_t channel_size(const channel_sync* c) noexcept {

@@ -64,8 +64,11 @@ LOCKAUDIT_PUBLIC void channel_free(channel_sync* c, size_t items_left) noexcept;
 
 template <class Rep, class Period>
 long long to_ns(std::chrono::duration<Rep, Period> d) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-  return ns < 1 ? 1 : static_cast<long long>(ns);  // a positive timeout, never "forever"
+  // In floating point first: hours::max() in nanoseconds overflows. Past ~292 years: that.
+  const double ns = std::chrono::duration<double, std::nano>(d).count();
+  if (!(ns >= 1)) return 1;  // a positive timeout, never "forever" (also for NaN)
+  if (ns >= 9.2e18) return 9200000000000000000LL;
+  return static_cast<long long>(ns);
 }
 
 }  // namespace detail
@@ -77,8 +80,14 @@ class channel {
   // named by where it was created, "channel@<function> (<file>:<line>)").
   explicit channel(size_t capacity, const char* name = nullptr)
       : capacity_(capacity == 0 ? 1 : capacity),
-        slots_(static_cast<T*>(::operator new(sizeof(T) * capacity_, std::align_val_t(alignof(T))))),
-        sync_(detail::channel_open(name, capacity_)) {}
+        slots_(static_cast<T*>(::operator new(sizeof(T) * capacity_, std::align_val_t(alignof(T))))) {
+    try {
+      sync_ = detail::channel_open(name, capacity_);
+    } catch (...) {
+      ::operator delete(slots_, std::align_val_t(alignof(T)));
+      throw;
+    }
+  }
   ~channel() {
     size_t head = 0, count = 0;
     detail::channel_contents(sync_, &head, &count);
@@ -137,9 +146,9 @@ class channel {
     if (slot < 0) return std::nullopt;
     std::optional<T> out;
     try {
-      out.emplace(std::move(slots_[slot]));
+      out.emplace(std::move_if_noexcept(slots_[slot]));  // a throwing move: copied instead
     } catch (...) {
-      detail::channel_abort(sync_);  // the item stays in the channel
+      detail::channel_abort(sync_);  // the item stays in the channel, intact
       throw;
     }
     slots_[slot].~T();
@@ -149,7 +158,7 @@ class channel {
 
   size_t capacity_;
   T* slots_;
-  detail::channel_sync* sync_;
+  detail::channel_sync* sync_ = nullptr;
 };
 
 }  // namespace lockaudit
