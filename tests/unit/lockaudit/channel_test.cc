@@ -168,6 +168,25 @@ TEST(ChannelFindings, LeakAtDestroy) {
   EXPECT_TRUE(named);
 }
 
+TEST(ChannelFindings, AnUnnamedChannelIsNamedByWhereItWasCreated) {
+  const size_t before = CountKind("channel_leak");
+  {
+    lockaudit::channel<int> unnamed(2);  // destroyed with an item: names itself, must not hang
+    ASSERT_TRUE(unnamed.send(1));
+  }
+  EXPECT_EQ(CountKind("channel_leak") - before, Disabled() ? 0u : 1u);
+  if (Disabled()) return;
+  bool named = false;
+  for (const lockaudit::Finding& f : lockaudit::findings()) {
+    named |= f.kind == "channel_leak" &&
+             f.message.find("'channel@") != std::string::npos &&
+             f.message.find("AnUnnamedChannelIsNamedByWhereItWasCreated_Test::TestBody") !=
+                 std::string::npos &&
+             f.message.find("channel_test.cc:") != std::string::npos;
+  }
+  EXPECT_TRUE(named);
+}
+
 TEST(ChannelFindings, StallReportsTheOtherSide) {
   // LOCKAUDIT_STALL_MS=200 (CMake): a sender waits 700 ms on a full channel whose receiver is
   // alive and asleep.
