@@ -22,7 +22,7 @@ namespace ch_ = ::lockaudit::core::channel;
 namespace core_ = ::lockaudit::core;
 
 struct channel_sync {
-  core_::EngineMutex mu;
+  mutable core_::EngineMutex mu;
   // Futex words, bumped under `mu` whenever room appears / an item or close() arrives.
   std::atomic<uint32_t> not_full{0}, not_empty{0};
   size_t capacity = 1, head = 0, count = 0;
@@ -51,7 +51,10 @@ void FutexWaitUntil(std::atomic<uint32_t>* word, uint32_t seen, uint64_t until_n
   core_::RawFutex(reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, seen, &d);
 }
 
-void Wake(std::atomic<uint32_t>* word, int n) {
+// Under mu: the state behind `word` changed; wake `n` of its waiters (a waiter that read the word
+// before the bump does not sleep: its FUTEX_WAIT sees another value).
+void Signal(std::atomic<uint32_t>* word, int n) {
+  word->fetch_add(1, std::memory_order_release);
   core_::RawFutex(reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, static_cast<uint32_t>(n));
 }
 
@@ -120,10 +123,7 @@ __attribute__((noinline)) long channel_send_slot(channel_sync* c, long long time
 void channel_send_commit(channel_sync* c) noexcept {
   ++c->count;
   ch_::Moved(c->audit, ch_::kSend);
-  if (c->recv_waiters != 0) {
-    c->not_empty.fetch_add(1, std::memory_order_release);
-    Wake(&c->not_empty, 1);
-  }
+  if (c->recv_waiters != 0) Signal(&c->not_empty, 1);
   c->mu.unlock();
 }
 
@@ -147,63 +147,41 @@ void channel_recv_commit(channel_sync* c) noexcept {
   c->head = (c->head + 1) % c->capacity;
   --c->count;
   ch_::Moved(c->audit, ch_::kRecv);
-  if (c->send_waiters != 0) {
-    c->not_full.fetch_add(1, std::memory_order_release);
-    Wake(&c->not_full, 1);
-  }
+  if (c->send_waiters != 0) Signal(&c->not_full, 1);
   c->mu.unlock();
 }
 
 // The item's copy or move threw: nothing changed, but this thread may have been the one woken
 // for the item (or the room) it leaves: pass the wake-up on.
 void channel_abort(channel_sync* c) noexcept {
-  if (c->count > 0 && c->recv_waiters != 0) {
-    c->not_empty.fetch_add(1, std::memory_order_release);
-    Wake(&c->not_empty, 1);
-  }
-  if (c->count < c->capacity && c->send_waiters != 0) {
-    c->not_full.fetch_add(1, std::memory_order_release);
-    Wake(&c->not_full, 1);
-  }
+  if (c->count > 0 && c->recv_waiters != 0) Signal(&c->not_empty, 1);
+  if (c->count < c->capacity && c->send_waiters != 0) Signal(&c->not_full, 1);
   c->mu.unlock();
 }
 
 void channel_close(channel_sync* c) noexcept {
-  c->mu.lock();
-  const bool was = c->closed;
+  core_::EngineLock lock(c->mu);
+  if (c->closed) return;  // idempotent: nobody waits on a closed channel
   c->closed = true;
-  c->not_full.fetch_add(1, std::memory_order_release);
-  c->not_empty.fetch_add(1, std::memory_order_release);
-  if (!was) {
-    ch_::Close(c->audit);
-    Wake(&c->not_full, INT_MAX);
-    Wake(&c->not_empty, INT_MAX);
-  }
-  c->mu.unlock();
+  ch_::Close(c->audit);
+  Signal(&c->not_full, INT_MAX);
+  Signal(&c->not_empty, INT_MAX);
 }
 
 size_t channel_size(const channel_sync* c) noexcept {
-  auto* m = const_cast<channel_sync*>(c);
-  m->mu.lock();
-  const size_t n = c->count;
-  m->mu.unlock();
-  return n;
+  core_::EngineLock lock(c->mu);
+  return c->count;
 }
 
 bool channel_is_closed(const channel_sync* c) noexcept {
-  auto* m = const_cast<channel_sync*>(c);
-  m->mu.lock();
-  const bool closed = c->closed;
-  m->mu.unlock();
-  return closed;
+  core_::EngineLock lock(c->mu);
+  return c->closed;
 }
 
 void channel_contents(const channel_sync* c, size_t* head, size_t* count) noexcept {
-  auto* m = const_cast<channel_sync*>(c);
-  m->mu.lock();
+  core_::EngineLock lock(c->mu);
   *head = c->head;
   *count = c->count;
-  m->mu.unlock();
 }
 
 __attribute__((noinline)) void channel_free(channel_sync* c, size_t items_left) noexcept {
