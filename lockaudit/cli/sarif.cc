@@ -27,7 +27,7 @@ constexpr Rule kRules[] = {
      "Locks acquired in inconsistent order: a potential deadlock.", "error"},
     {"hierarchy_violation", "HierarchyViolation",
      "A lock taken while a lock of an equal or higher level is held.", "error"},
-    {"deadlock", "Deadlock", "Threads blocked on locks each other holds: an actual deadlock.",
+    {"deadlock", "ActualDeadlock", "Threads blocked on locks each other holds: an actual deadlock.",
      "error"},
     {"double_lock", "DoubleLock", "A non-recursive lock taken again by its holder.", "error"},
     {"unlock_not_held", "UnlockNotHeld", "A lock released by a thread that does not hold it.",

@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """`lockaudit report --format sarif` (issue 17): SARIF 2.1.0 that code scanning can take.
 
-usage: sarif_test.py LOCKAUDIT INVENTORY PROGRAM_DIR WORKDIR
+usage: sarif_test.py LOCKAUDIT INVENTORY PROGRAM_DIR WORKDIR VALIDATOR_DIR
 
 Records reports of unmodified programs with findings of several kinds (a lock-order cycle, an
-actual deadlock, stalls, a hierarchy violation), converts each with --format sarif (and
---source-root), and checks every log against a JSON Schema of the SARIF 2.1.0 objects it uses,
-written here from the OASIS SARIF 2.1.0 specification (the official schema file is not in a
-Debian package and this machine has no network; see the note in docs/report.md), plus the
-spec's cross-references: every result has a location with a file and line from the program (not
-a system header), ruleId/ruleIndex name a rule of the driver, every lock-order edge is a code
-flow with both of its stacks.
+actual deadlock, stalls, a hierarchy violation) and converts each with --format sarif (and
+--source-root). Every log must be valid against the SARIF 2.1.0 JSON schema (the schema file
+shipped with Microsoft's SARIF Multitool, installed into VALIDATOR_DIR by
+sarif_validator/install.sh) and pass the Multitool's `validate` (the schema and the
+specification's rules) with no error and no warning. On top of that, what code scanning needs of
+us: every result has a location with a file and line from the program (not a system header),
+ruleId/ruleIndex name a rule of the driver, every lock-order edge is a code flow with both of
+its stacks.
 """
 import json
 import os
@@ -25,68 +26,47 @@ except ImportError:
     print("FAILED: no jsonschema module (Debian: python3-jsonschema)")
     sys.exit(1)
 
-MESSAGE = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string", "minLength": 1}}}
-ARTIFACT = {"type": "object", "required": ["uri"],
-            "properties": {"uri": {"type": "string", "minLength": 1, "pattern": "^[^ ]*$"},
-                           "uriBaseId": {"type": "string"}}}
-REGION = {"type": "object", "required": ["startLine"],
-          "properties": {"startLine": {"type": "integer", "minimum": 1}}}
-LOCATION = {"type": "object", "required": ["physicalLocation"],
-            "properties": {"physicalLocation": {"type": "object", "required": ["artifactLocation", "region"],
-                                                "properties": {"artifactLocation": ARTIFACT, "region": REGION}},
-                           "logicalLocations": {"type": "array", "items": {"type": "object",
-                                                "properties": {"fullyQualifiedName": {"type": "string"},
-                                                               "kind": {"type": "string"}}}},
-                           "message": MESSAGE}}
-LEVEL = {"enum": ["none", "note", "warning", "error"]}
-RULE = {"type": "object", "required": ["id", "shortDescription"],
-        "properties": {"id": {"type": "string"}, "name": {"type": "string"},
-                       "shortDescription": MESSAGE,
-                       "defaultConfiguration": {"type": "object", "properties": {"level": LEVEL}}}}
-DRIVER = {"type": "object", "required": ["name", "rules"],
-          "properties": {"name": {"type": "string"}, "version": {"type": "string"},
-                         "informationUri": {"type": "string"},
-                         "rules": {"type": "array", "items": RULE}}}
-FLOW_LOCATION = {"type": "object", "required": ["location"],
-                 "properties": {"location": LOCATION,
-                                "nestingLevel": {"type": "integer", "minimum": 0}}}
-THREAD_FLOW = {"type": "object", "required": ["locations"],
-               "properties": {"locations": {"type": "array", "minItems": 1, "items": FLOW_LOCATION}}}
-CODE_FLOW = {"type": "object", "required": ["threadFlows"],
-             "properties": {"message": MESSAGE,
-                            "threadFlows": {"type": "array", "minItems": 1, "items": THREAD_FLOW}}}
-RESULT = {"type": "object", "required": ["ruleId", "message", "locations"],
-          "properties": {"ruleId": {"type": "string"},
-                         "ruleIndex": {"type": "integer", "minimum": 0},
-                         "level": LEVEL,
-                         "message": MESSAGE,
-                         "locations": {"type": "array", "items": LOCATION},
-                         "partialFingerprints": {"type": "object",
-                                                 "additionalProperties": {"type": "string"}},
-                         "codeFlows": {"type": "array", "items": CODE_FLOW}}}
-RUN = {"type": "object", "required": ["tool", "results"],
-       "properties": {"tool": {"type": "object", "required": ["driver"],
-                               "properties": {"driver": DRIVER}},
-                      "originalUriBaseIds": {"type": "object", "additionalProperties": {
-                          "type": "object", "required": ["uri"],
-                          "properties": {"uri": {"type": "string", "pattern": "/$"}}}},
-                      "results": {"type": "array", "items": RESULT}}}
-SCHEMA = {"type": "object", "required": ["version", "runs"],
-          "properties": {"$schema": {"type": "string"},
-                         "version": {"const": "2.1.0"},
-                         "runs": {"type": "array", "minItems": 1, "items": RUN}}}
-
-
 def fail(msg):
     print("FAILED: " + msg)
     sys.exit(1)
 
 
+def multitool_validate(multitool, paths, out):
+    """The error and warning results of `Sarif.Multitool validate` on paths, one line each."""
+    if os.path.exists(out):
+        os.remove(out)
+    p = subprocess.run([multitool, "validate", "--output", out] + paths, capture_output=True, text=True,
+                       env=dict(os.environ, DOTNET_SYSTEM_GLOBALIZATION_INVARIANT="1",
+                                DOTNET_CLI_TELEMETRY_OPTOUT="1"), timeout=300)
+    if p.returncode != 0 or not os.path.exists(out):
+        fail("Sarif.Multitool validate exit %d:\n%s%s" % (p.returncode, p.stdout[-3000:], p.stderr[-3000:]))
+    problems = []
+    for run in json.load(open(out))["runs"]:
+        for r in run.get("results", []):
+            if r.get("level", "warning") in ("error", "warning"):
+                where = r.get("locations", [{}])[0].get("physicalLocation", {})
+                problems.append("%s %s: %s (%s)" % (r.get("level", "warning"), r.get("ruleId"),
+                                                     (r.get("message", {}).get("text") or
+                                                      " ".join(map(str, r.get("message", {}).get("arguments", []))))[:300],
+                                                     where.get("artifactLocation", {}).get("uri", "")))
+    return problems
+
+
 def main():
-    cli, inventory, programs, work = sys.argv[1:5]
+    cli, inventory, programs, work, validator_dir = sys.argv[1:6]
     os.makedirs(work, exist_ok=True)
-    jsonschema.Draft202012Validator.check_schema(SCHEMA)
-    validator = jsonschema.Draft202012Validator(SCHEMA)
+    package = os.path.join(validator_dir, "node_modules", "@microsoft", "sarif-multitool-linux")
+    multitool = os.path.join(package, "Sarif.Multitool")
+    schema_path = os.path.join(package, "sarif-2.1.0.json")
+    if not os.access(multitool, os.X_OK) or not os.path.exists(schema_path):
+        fail("the SARIF validator is not installed in %s (the test integration.sarif_validator "
+             "installs it from the npm registry: tests/integration/sarif_validator/install.sh)" % validator_dir)
+    schema = json.load(open(schema_path))
+    if "2.1.0" not in schema.get("title", ""):
+        fail("%s is not the SARIF 2.1.0 schema: %s" % (schema_path, schema.get("title")))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    logs = []
     hierarchy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hierarchy.txt")
     runs = [
         ("cycle", [inventory], {}),
@@ -113,6 +93,10 @@ def main():
             if p.returncode != 1:
                 fail("%s: report --format sarif exit %d (1: findings)\n%s" % (name, p.returncode, p.stderr))
             log = json.loads(p.stdout)
+            path = os.path.join(work, "%s%s.sarif" % (name, "-rooted" if args else ""))
+            with open(path, "w") as f:
+                f.write(p.stdout)
+            logs.append(path)
             errors = [e.message + " at " + str(list(e.absolute_path)) for e in validator.iter_errors(log)]
             if errors:
                 fail("%s: not valid SARIF:\n%s" % (name, "\n".join(errors[:10])))
@@ -124,8 +108,11 @@ def main():
                 kinds.add(result["ruleId"])
                 if result["ruleId"] != finding["kind"] or rules[result["ruleIndex"]] != result["ruleId"]:
                     fail("%s: rule id/index wrong: %s" % (name, result))
-                if not result["locations"]:
+                if not result.get("locations"):
                     fail("%s: a %s result has no location" % (name, result["ruleId"]))
+                region = result["locations"][0]["physicalLocation"].get("region", {})
+                if region.get("startLine", 0) < 1:
+                    fail("%s: a %s result's location has no line: %s" % (name, result["ruleId"], region))
                 art = result["locations"][0]["physicalLocation"]["artifactLocation"]
                 uri = art["uri"]
                 if args and art.get("uriBaseId") != "SRCROOT":
@@ -142,15 +129,29 @@ def main():
                                  for l in flow["threadFlows"][0]["locations"]]
                         if not any("acquired" in t for t in texts) or not any("requested while holding" in t for t in texts):
                             fail("%s: a code flow lacks one of the edge's stacks: %s" % (name, texts))
-    # The schema notices what it is for: a result without a line, a wrong version.
+    # The Multitool, on every log at once: no error and no warning (its results default to
+    # "warning" when they carry no level).
+    problems = multitool_validate(multitool, logs, os.path.join(work, "validation.sarif"))
+    if problems:
+        fail("the SARIF Multitool finds problems:\n%s" % "\n".join(problems[:20]))
+    # Both validators notice what they are for: a property the schema does not define, a line 0,
+    # a wrong version.
     bad = json.loads(json.dumps(log))
-    del bad["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]
+    bad["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] = 0
+    bad["runs"][0]["results"][0]["lockName"] = "x"
     if validator.is_valid(bad) or validator.is_valid(dict(log, version="2.0.0")):
-        fail("the schema accepts a result without a region, or version 2.0.0")
+        fail("the schema accepts a result with line 0 and an unknown property, or version 2.0.0")
+    bad_path = os.path.join(work, "bad.sarif")
+    with open(bad_path, "w") as f:
+        json.dump(bad, f)
+    bad_problems = multitool_validate(multitool, [bad_path], os.path.join(work, "bad-validation.sarif"))
+    if not any("JSON1008" in p for p in bad_problems) or not any("JSON1005" in p for p in bad_problems):
+        fail("the SARIF Multitool misses line 0 or an unknown property:\n%s" % "\n".join(bad_problems))
     want = {"lock_order_cycle", "deadlock", "wait_stall", "hierarchy_violation"}
     if not want <= kinds:
         fail("the runs did not cover %s" % sorted(want - kinds))
-    print("sarif: OK: kinds %s" % sorted(kinds))
+    print("sarif: OK: %d logs valid against %s and Sarif.Multitool validate; kinds %s"
+          % (len(logs), schema["title"], sorted(kinds)))
     print("PASSED")
 
 
