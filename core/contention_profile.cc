@@ -23,6 +23,7 @@ constexpr size_t kShards = 16;
 struct Entry {
   NodeId lock = 0;
   StackId stack = 0;
+  bool holder = false;  // `stack` is the holder's site (a contention_holder line)
   uint64_t samples = 0;
   uint64_t wait_ns = 0;
   uint64_t max_ns = 0;
@@ -54,10 +55,10 @@ void Init(const Options& opts) {
 
 uint32_t Rate() { return S().rate; }
 
-void Merge(NodeId lock, StackId stack, uint64_t samples, uint64_t wait_ns, uint64_t max_ns,
-           const stats::Histogram& wait) {
+void Merge(bool holder, NodeId lock, StackId stack, uint64_t samples, uint64_t wait_ns,
+           uint64_t max_ns, const stats::Histogram& wait) {
   State& s = S();
-  const uint64_t key = Mix64(lock) ^ Mix64(stack + 0x9e3779b97f4a7c15ULL);
+  const uint64_t key = Mix64(lock) ^ Mix64(stack + 0x9e3779b97f4a7c15ULL) ^ (holder ? 0x5bd1e995ULL : 0);
   Shard& shard = s.shards[key % kShards];
   EngineLock guard(shard.mu);
   auto it = shard.entries.find(key);
@@ -70,6 +71,7 @@ void Merge(NodeId lock, StackId stack, uint64_t samples, uint64_t wait_ns, uint6
     it = shard.entries.emplace(key, Entry{}).first;
     it->second.lock = lock;
     it->second.stack = stack;
+    it->second.holder = holder;
   }
   Entry& e = it->second;
   e.samples += samples;
@@ -79,18 +81,18 @@ void Merge(NodeId lock, StackId stack, uint64_t samples, uint64_t wait_ns, uint6
 }
 
 namespace {
-void FlushSlot(ThreadState::WaitSum& w) {
+void FlushSlot(bool holder, ThreadState::WaitSum& w) {
   if (w.samples == 0) return;
-  Merge(w.lock, w.stack, w.samples, w.wait_ns, w.max_ns, w.wait);
+  Merge(holder, w.lock, w.stack, w.samples, w.wait_ns, w.max_ns, w.wait);
   stats::Bump(w.samples, 0 - w.samples);  // relaxed stores: a reader at exit sees 0 or all
   w = ThreadState::WaitSum{};
 }
-}  // namespace
 
-void Record(ThreadState& ts, NodeId lock, StackId stack, uint64_t waited_ns) {
-  ThreadState::WaitSum& w =
-      ts.wait_sums[(Mix64(lock) ^ Mix64(stack)) % ThreadState::kWaitSums];
-  if (w.samples != 0 && (w.lock != lock || w.stack != stack)) FlushSlot(w);
+template <size_t N>
+void AddTo(bool holder, ThreadState::WaitSum (&sums)[N], NodeId lock, StackId stack,
+           uint64_t waited_ns) {
+  ThreadState::WaitSum& w = sums[(Mix64(lock) ^ Mix64(stack)) % N];
+  if (w.samples != 0 && (w.lock != lock || w.stack != stack)) FlushSlot(holder, w);
   if (w.samples == 0) {
     w.lock = lock;
     w.stack = stack;
@@ -101,8 +103,54 @@ void Record(ThreadState& ts, NodeId lock, StackId stack, uint64_t waited_ns) {
   stats::Bump(w.samples, 1);
 }
 
+struct HolderQuery {
+  const ThreadState* self;
+  NodeId lock;
+  uintptr_t pc;
+};
+
+template <typename T>
+T Racy(const T& x) {
+  return std::atomic_ref<T>(const_cast<T&>(x)).load(std::memory_order_relaxed);
+}
+
+// The held set of another thread, read as the watchdog reads it (core/wake.cc ReadHeld): the
+// capacity before the pointer (a grown buffer is published pointer-first and old buffers stay
+// mapped while the state is in use, which VisitThreads' mutex guarantees). An entry counts when
+// its id reads the same before and after its site: the site is then one of that lock's holds.
+void FindHolder(ThreadState& ts, void* arg) {
+  auto* q = static_cast<HolderQuery*>(arg);
+  if (q->pc != 0 || &ts == q->self) return;
+  const uint32_t cap = std::atomic_ref<uint32_t>(ts.held_capacity).load(std::memory_order_acquire);
+  const HeldLock* held = std::atomic_ref<HeldLock*>(ts.held).load(std::memory_order_acquire);
+  if (held == nullptr) return;
+  const uint32_t n = std::min({Racy(ts.held_count), cap, 256u});
+  for (uint32_t i = 0; i < n; ++i) {
+    if (Racy(held[i].id) != q->lock) continue;
+    const uintptr_t pc = Racy(held[i].site.pc);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (pc != 0 && Racy(held[i].id) == q->lock) {
+      q->pc = pc;
+      return;
+    }
+  }
+}
+}  // namespace
+
+StackId HolderSite(const ThreadState& self, NodeId lock) {
+  HolderQuery q{&self, lock, 0};
+  internal::VisitThreads(FindHolder, &q);
+  return q.pc == 0 ? 0 : InternStack(&q.pc, 1, /*partial=*/true);
+}
+
+void Record(ThreadState& ts, NodeId lock, StackId stack, StackId holder, uint64_t waited_ns) {
+  AddTo(false, ts.wait_sums, lock, stack, waited_ns);
+  AddTo(true, ts.holder_sums, lock, holder, waited_ns);
+}
+
 void FlushThread(ThreadState& ts) {
-  for (ThreadState::WaitSum& w : ts.wait_sums) FlushSlot(w);
+  for (ThreadState::WaitSum& w : ts.wait_sums) FlushSlot(false, w);
+  for (ThreadState::WaitSum& w : ts.holder_sums) FlushSlot(true, w);
 }
 
 void WriteLines() {
@@ -112,14 +160,16 @@ void WriteLines() {
   // writes), then the table; written once, so a pair in both is added up here.
   internal::VisitThreads(
       [](ThreadState& ts, void*) {
-        for (const ThreadState::WaitSum& w : ts.wait_sums) {
+        auto read = [](bool holder, const ThreadState::WaitSum& w) {
           const uint64_t samples = stats::Peek(w.samples);
-          if (samples == 0) continue;
+          if (samples == 0) return;
           stats::Histogram h;
           stats::ShardRead(w.wait, &h);
-          Merge(stats::Peek(w.lock), stats::Peek(w.stack), samples, stats::Peek(w.wait_ns),
-                stats::Peek(w.max_ns), h);
-        }
+          Merge(holder, stats::Peek(w.lock), stats::Peek(w.stack), samples,
+                stats::Peek(w.wait_ns), stats::Peek(w.max_ns), h);
+        };
+        for (const ThreadState::WaitSum& w : ts.wait_sums) read(false, w);
+        for (const ThreadState::WaitSum& w : ts.holder_sums) read(true, w);
       },
       nullptr);
   std::vector<Entry> all;
@@ -137,8 +187,11 @@ void WriteLines() {
   };
   for (const Entry& e : all) {
     const ReportLock lock = internal::LockOfId(e.lock);
-    std::string line = "{\"type\":\"contention\",\"pid\":" + pid + ",\"lock\":" + JsonLockOf(lock) +
-                       ",\"stack\":" + JsonFramesOf(SymbolizeStack(e.stack)) +
+    std::string line = (e.holder ? "{\"type\":\"contention_holder\",\"pid\":"
+                                 : "{\"type\":\"contention\",\"pid\":") +
+                       pid + ",\"lock\":" + JsonLockOf(lock) +
+                       (e.holder ? ",\"site\":" : ",\"stack\":") +
+                       JsonFramesOf(e.stack == 0 ? std::vector<SymbolizedFrame>{} : SymbolizeStack(e.stack)) +
                        ",\"contentions\":" + std::to_string(e.samples * rate) +
                        ",\"delay_ns\":" + std::to_string(e.wait_ns * rate) +
                        ",\"samples\":" + std::to_string(e.samples) + ",\"rate\":" +

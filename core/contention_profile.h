@@ -4,9 +4,16 @@
 // stack is captured before it blocks, and when the wait ends its count and wait time are added
 // to the (lock, stack) entry. Written at exit as `contention` lines (docs/report.md); `lockaudit
 // profile` turns them into a pprof profile or folded stacks, scaled back by the rate.
+// The same wait is also added to the (lock, holder's site) entry: the acquisition site of the
+// thread that held the lock when the wait began (as `perf lock contention --lock-owner` does), so
+// that the code whose holds made others wait is ranked too (`contention_holder` lines). Only
+// the site is known, not the holder's whole stack: no thread can unwind another. A holder is
+// looked for among the threads' published held sets (racy reads, as the watchdog's); a wait
+// whose holder is not found (it released the lock at that moment, or exited holding it) counts
+// under site 0, so the holder totals equal the waiter totals.
 //
 // Thread-safety: Record and FlushThread are called by the thread itself (on the contended path
-// and at its exit); each thread sums into its own table (ThreadState::wait_sums), merged into 16
+// and at its exit); each thread sums into its own tables (ThreadState::wait_sums, holder_sums), merged into 16
 // shards under their own engine mutexes; WriteLines reads both. Cost: nothing on the uncontended path; on the contended path one
 // thread-local counter, and for a sampled wait one unwind (before blocking) and one shard
 // update. Memory: at most kMaxEntries (lock, stack) entries; waits of paths past that are
@@ -28,13 +35,19 @@ inline constexpr uint32_t kMaxEntries = 4096;
 void Init(const Options& opts);
 // 1 in `rate` contended acquisitions is sampled (0: profiling off).
 uint32_t Rate();
-// The wait that ended after `waited_ns` on `lock` was sampled with the waiter's stack `stack`:
-// added to the thread's own sums (no lock taken while the thread holds the lock it waited for,
-// except when the slot held another pair, which then moves to the engine's table).
-void Record(ThreadState& ts, NodeId lock, StackId stack, uint64_t waited_ns);
+// The holder's site for a sampled wait of `self` on `lock` that is about to begin: the
+// acquisition site of another thread that holds `lock` now, as a one-frame partial stack; 0 when
+// none is found. Called before the wait (it takes the thread list's mutex for a moment).
+StackId HolderSite(const ThreadState& self, NodeId lock);
+// The wait that ended after `waited_ns` on `lock` was sampled with the waiter's stack `stack` and
+// the holder's site `holder` (0: unknown): added to the thread's own sums (no lock taken while
+// the thread holds the lock it waited for, except when a slot held another pair, which then
+// moves to the engine's table).
+void Record(ThreadState& ts, NodeId lock, StackId stack, StackId holder, uint64_t waited_ns);
 // The thread is exiting: its sums move to the engine's table.
 void FlushThread(ThreadState& ts);
-// Writes one `contention` line per entry, longest total wait first, to the JSON report (at exit).
+// Writes one `contention` line per (lock, waiter's stack) entry and one `contention_holder` line
+// per (lock, holder's site) entry, longest total wait first, to the JSON report (at exit).
 void WriteLines();
 uint64_t Dropped();  // sampled waits not recorded: the table was full
 void ResetAfterFork();

@@ -153,6 +153,9 @@ class ThreadState {
   // and the waiter's stack of the sampled wait in progress (0: this wait is not sampled).
   uint32_t profile_tick;
   StackId profile_stack;
+  // The sampled wait's holder: the acquisition site of the thread that held the lock when the
+  // wait began, as a one-frame (partial) stack (0: no holder found; core/contention_profile.h).
+  StackId profile_holder;
   // Stacks of recent sampled waits, by call site and depth (site pc, CFA). Reused only when every
   // return address still sits where it was (frame k's pc at its sp - 8): the same call chain,
   // checked in a few loads instead of an unwind, so that sampling does not slow the waiter down
@@ -177,6 +180,9 @@ class ThreadState {
     stats::Histogram wait;
   };
   WaitSum wait_sums[kWaitSums];
+  // The same sums by (lock, holder's acquisition site): the waits each holding site caused.
+  static constexpr uint32_t kHolderSums = 16;
+  WaitSum holder_sums[kHolderSums];
   // Lock churn (core/churn.h) by (lock, site of the released hold, site of the re-acquisition),
   // direct-mapped; written by the owner, merged into the engine's table when a slot is taken by
   // another triple and at thread exit.

@@ -189,8 +189,10 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
     ts->nonblocking_depth = 0;
     ts->profile_tick = 0;
     ts->profile_stack = 0;
+    ts->profile_holder = 0;
     for (ThreadState::WaitStack& w : ts->wait_stacks) w.stack = 0;
     for (ThreadState::WaitSum& w : ts->wait_sums) w = ThreadState::WaitSum{};
+    for (ThreadState::WaitSum& w : ts->holder_sums) w = ThreadState::WaitSum{};
     ts->waiting_cond = nullptr;
     ts->held = ts->inline_held;
     ts->held_capacity = ThreadState::kInlineHeld;
@@ -1768,6 +1770,7 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
     ts.profile_tick = 0;
     Inside inside;
     ts.profile_stack = WaitStackOf(ts, site);
+    ts.profile_holder = profile::HolderSite(ts, c->id);
   }
   // Published first: the checks below may take a while (a first report symbolizes), and the
   // watchdog must see this thread as waiting, not as holding its locks for no reason.
@@ -1809,10 +1812,11 @@ void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
     stats::ShardObserve(ts.lock_hist[c - ts.id_cache].wait, waited);
     if (ts.profile_stack != 0) {
       Inside inside;
-      profile::Record(ts, c->id, ts.profile_stack, waited);
+      profile::Record(ts, c->id, ts.profile_stack, ts.profile_holder, waited);
     }
   }
   ts.profile_stack = 0;
+  ts.profile_holder = 0;
   if (acquired) Acquire(ts, *c, lock, cls, flags, site, true);
 }
 

@@ -135,6 +135,8 @@ std::string ContentionSection(const Report& report) {
   struct Row {
     std::string name;
     int64_t waits = 0, delay = 0, p99 = 0, max = 0, paths = 0;
+    std::string holder;  // the holder site that caused the most of the wait
+    int64_t holder_delay = -1;
   };
   std::map<std::string, Row> rows;
   for (const ContentionRecord& r : report.contentions) {
@@ -146,22 +148,33 @@ std::string ContentionSection(const Report& report) {
     row.max = std::max(row.max, r.max_ns);
     ++row.paths;
   }
+  for (const ContentionRecord& r : report.holder_contentions) {
+    auto it = rows.find(LockDisplayName(r.lock));
+    if (it == rows.end() || r.delay_ns <= it->second.holder_delay) continue;
+    const std::string path = ShortPath(r.stack, 2);
+    it->second.holder_delay = r.delay_ns;
+    it->second.holder = (path.empty() ? "(holder not seen)" : path) + " (" +
+                        Duration(r.delay_ns) + ")";
+  }
   std::vector<Row> sorted;
   sorted.reserve(rows.size());
   for (auto& [name, row] : rows) sorted.push_back(row);
   std::sort(sorted.begin(), sorted.end(), [](const Row& a, const Row& b) { return a.delay > b.delay; });
   out += "<table><tr><th>lock</th><th>contended waits</th><th>total wait</th><th>p99 wait "
-         "(worst path)</th><th>max wait</th><th>call paths</th></tr>";
+         "(worst path)</th><th>max wait</th><th>call paths</th><th>held while others waited, "
+         "mostly at</th></tr>";
   for (const Row& row : sorted) {
     out += "<tr><td><code>" + Html(row.name) + "</code></td><td>" + std::to_string(row.waits) +
            "</td><td>" + Duration(row.delay) + "</td><td>" + Duration(row.p99) + "</td><td>" +
-           Duration(row.max) + "</td><td>" + std::to_string(row.paths) + "</td></tr>";
+           Duration(row.max) + "</td><td>" + std::to_string(row.paths) + "</td><td class=\"holder\">" +
+           Html(row.holder) + "</td></tr>";
   }
   out += "</table><h3>Where threads waited (flame graph of the wait time)</h3>";
   out += "<div class=\"flame\">" + SvgElement(FlameGraphSvg(report.contentions, "lock wait time by call path")) +
          "</div>";
   std::ostringstream top;
   PrintTopPaths(report.contentions, 10, top);
+  if (!report.holder_contentions.empty()) PrintTopHolders(report.holder_contentions, 10, top);
   out += "<pre class=\"top\">" + Html(top.str()) + "</pre>";
   return out + "</section>\n";
 }

@@ -322,7 +322,22 @@ std::string Where(const Frame& f) {
 }
 }  // namespace
 
-void PrintTopPaths(const std::vector<ContentionRecord>& records, size_t limit, std::ostream& out) {
+std::string ShortPath(const Stack& stack, size_t limit) {
+  const Stack frames = ProgramFrames(stack);
+  std::string out;
+  for (size_t k = 0, shown = 0; k < frames.size() && shown < limit; ++k) {
+    if (k > 0 && frames[k].pc == frames[k - 1].pc && frames[k].function == frames[k - 1].function) {
+      continue;
+    }
+    out += (shown == 0 ? "" : " <- ") + Where(frames[k]);
+    ++shown;
+  }
+  return out;
+}
+
+namespace {
+void PrintTop(const std::vector<ContentionRecord>& records, size_t limit, std::ostream& out,
+              bool holders) {
   std::vector<const ContentionRecord*> sorted;
   sorted.reserve(records.size());
   for (const ContentionRecord& r : records) sorted.push_back(&r);
@@ -331,24 +346,34 @@ void PrintTopPaths(const std::vector<ContentionRecord>& records, size_t limit, s
   });
   int64_t rate = 1;
   for (const ContentionRecord& r : records) rate = std::max(rate, r.rate);
-  out << "lockaudit: where threads waited longest (contention profile"
-      << (rate > 1 ? ", 1 in " + std::to_string(rate) + " waits sampled, totals scaled" : "")
-      << "):\n";
+  const std::string sampled =
+      rate > 1 ? ", 1 in " + std::to_string(rate) + " waits sampled, totals scaled" : "";
+  out << (holders ? "lockaudit: whose holds made others wait longest (by the holder's acquisition site"
+                  : "lockaudit: where threads waited longest (contention profile")
+      << sampled << "):\n";
   for (size_t i = 0; i < sorted.size() && i < limit; ++i) {
     const ContentionRecord& r = *sorted[i];
-    const Stack frames = ProgramFrames(r.stack);
     out << "lockaudit:   " << i + 1 << ". " << Duration(r.delay_ns) << " in "
         << CountOf(r.contentions, "wait") << " (p99 " << Duration(r.p99_ns) << ", max "
         << Duration(r.max_ns) << ") on " << LockLabel(r.lock);
-    for (size_t k = 0, shown = 0; k < frames.size() && shown < 3; ++k) {
-      if (k > 0 && frames[k].pc == frames[k - 1].pc && frames[k].function == frames[k - 1].function) {
-        continue;
-      }
-      out << (shown == 0 ? " at " : " <- ") << Where(frames[k]);
-      ++shown;
+    const std::string path = ShortPath(r.stack, holders ? 2 : 3);
+    if (holders) {
+      out << (path.empty() ? ", its holder not seen (it had just released the lock, or exited)"
+                           : ", held from " + path);
+    } else if (!path.empty()) {
+      out << " at " << path;
     }
     out << "\n";
   }
+}
+}  // namespace
+
+void PrintTopPaths(const std::vector<ContentionRecord>& records, size_t limit, std::ostream& out) {
+  PrintTop(records, limit, out, false);
+}
+
+void PrintTopHolders(const std::vector<ContentionRecord>& records, size_t limit, std::ostream& out) {
+  PrintTop(records, limit, out, true);
 }
 
 }  // namespace lockaudit::cli

@@ -35,6 +35,10 @@ std::string FoldedStacks(const std::vector<ContentionRecord>& records);
 std::string FlameGraphSvg(const std::vector<ContentionRecord>& records, const std::string& title);
 // The `limit` call paths that waited longest: lock, count, total and p99 wait, where.
 void PrintTopPaths(const std::vector<ContentionRecord>& records, size_t limit, std::ostream& out);
+// The `limit` holder sites (`contention_holder` records) whose holds made others wait longest.
+void PrintTopHolders(const std::vector<ContentionRecord>& records, size_t limit, std::ostream& out);
+// "f (file.cc:12) <- g (file.cc:40)": up to `frames` program frames of `stack`; "" when none.
+std::string ShortPath(const Stack& stack, size_t frames);
 
 }  // namespace lockaudit::cli
 

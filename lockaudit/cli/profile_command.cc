@@ -14,11 +14,16 @@
 namespace lockaudit::cli {
 namespace {
 
-constexpr std::string_view kProfileHelp = R"(usage: lockaudit profile FILE.jsonl [--format pprof|folded|svg|top] [-o OUT]
+constexpr std::string_view kProfileHelp = R"(usage: lockaudit profile FILE.jsonl [--format pprof|folded|svg|top] [--by waiter|holder] [-o OUT]
 
 Writes the contention profile of a report: where threads waited for locks, by
 call path (the waiter's stack, sampled 1 in LOCKAUDIT_PROFILE_RATE contended
 acquisitions, totals scaled back; docs/report.md, "contention" lines).
+
+  --by waiter      (default) the waits by the waiting thread's stack
+  --by holder      the same waits by where the thread that held the lock when
+                   each wait began had taken it (its acquisition site: one
+                   call site, not a whole stack; "contention_holder" lines)
 
   --format pprof   (default) a gzipped profile.proto with the sample types
                    contentions/count and delay/nanoseconds and a "lock" label per
@@ -40,10 +45,12 @@ int ProfileMain(const Args& args) {
     std::cout << kProfileHelp;
     return 0;
   }
-  std::string format = "pprof", output, input;
+  std::string format = "pprof", output, input, by = "waiter";
   for (size_t i = 0; i < args.size(); ++i) {
     if (std::optional<std::string> v = OptionValue(args, i, "--format")) {
       format = *v;
+    } else if (std::optional<std::string> b = OptionValue(args, i, "--by")) {
+      by = *b;
     } else if (std::optional<std::string> o = OptionValue(args, i, "-o")) {
       output = *o;
     } else if (args[i].starts_with("-") || !input.empty()) {
@@ -60,27 +67,41 @@ int ProfileMain(const Args& args) {
                  "'lockaudit profile --help'\n";
     return 2;
   }
+  if (by != "waiter" && by != "holder") {
+    std::cerr << "lockaudit: profile: --by takes waiter or holder, not '" << by
+              << "'; see 'lockaudit profile --help'\n";
+    return 2;
+  }
+  const bool holders = by == "holder";
   std::optional<Report> report = ReadReport(input, std::cerr);
   if (!report) return 2;
-  if (report->contentions.empty()) {
-    std::cerr << "lockaudit: profile: " << input
-              << " has no contention lines (no contended lock, LOCKAUDIT_PROFILE_RATE=0, or the "
-                 "program did not reach its exit)\n";
+  const std::vector<ContentionRecord>& records =
+      holders ? report->holder_contentions : report->contentions;
+  if (records.empty()) {
+    std::cerr << "lockaudit: profile: " << input << " has no "
+              << (holders ? "contention_holder" : "contention")
+              << " lines (no contended lock, LOCKAUDIT_PROFILE_RATE=0, or the program did not "
+                 "reach its exit)\n";
   }
   std::string data;
   if (format == "pprof") {
-    data = Gzip(EncodePprof(report->contentions));
+    data = Gzip(EncodePprof(records));
     if (output.empty() && isatty(STDOUT_FILENO)) {
       std::cerr << "lockaudit: profile: a pprof profile is binary: give -o OUT\n";
       return 2;
     }
   } else if (format == "folded") {
-    data = FoldedStacks(report->contentions);
+    data = FoldedStacks(records);
   } else if (format == "svg") {
-    data = FlameGraphSvg(report->contentions, "lock wait time by call path: " + input);
+    data = FlameGraphSvg(records, (holders ? "lock wait time by the holder's acquisition site: "
+                                           : "lock wait time by call path: ") + input);
   } else {
     std::ostringstream text;
-    PrintTopPaths(report->contentions, 20, text);
+    if (holders) {
+      PrintTopHolders(records, 20, text);
+    } else {
+      PrintTopPaths(records, 20, text);
+    }
     data = text.str();
   }
   if (output.empty()) {

@@ -139,7 +139,7 @@ struct ConfirmRecord {
 struct ContentionRecord {
   std::optional<int64_t> pid{};
   LockInfo lock{};
-  Stack stack{};  // the waiter's stack, innermost first
+  Stack stack{};  // the waiter's stack, innermost first; of a holder record: the holder's site
   int64_t contentions = 0;
   int64_t delay_ns = 0;
   int64_t samples = 0;
@@ -157,6 +157,9 @@ struct Report {
   std::vector<Pause> pauses{};
   std::vector<ConfirmRecord> confirms{};
   std::vector<ContentionRecord> contentions{};
+  // "contention_holder" lines: the same waits by the acquisition site of the thread that held
+  // the lock when each began (`stack` is that site's frames; empty: no holder was seen).
+  std::vector<ContentionRecord> holder_contentions{};
 };
 
 inline constexpr char kLockOrderCycle[] = "lock_order_cycle";

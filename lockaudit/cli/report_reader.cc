@@ -178,11 +178,11 @@ ConfirmRecord ParseConfirm(const json& line) {
   return record;
 }
 
-ContentionRecord ParseContention(const json& line) {
+ContentionRecord ParseContention(const json& line, const char* stack_key) {
   auto number = [&line](const char* key) { return GetInt(line, key).value_or(0); };
   return ContentionRecord{.pid = GetInt(line, "pid"),
                           .lock = ParseLock(GetObject(line, "lock")),
-                          .stack = ParseStack(line, "stack"),
+                          .stack = ParseStack(line, stack_key),
                           .contentions = number("contentions"),
                           .delay_ns = number("delay_ns"),
                           .samples = number("samples"),
@@ -213,7 +213,10 @@ std::string ConsumeLine(const std::string& text, Report& report) {
   if (type == "summary") report.summaries.push_back(ParseSummary(line));
   if (type == "pause") report.pauses.push_back(ParsePause(line));
   if (type == "confirm") report.confirms.push_back(ParseConfirm(line));
-  if (type == "contention") report.contentions.push_back(ParseContention(line));
+  if (type == "contention") report.contentions.push_back(ParseContention(line, "stack"));
+  if (type == "contention_holder") {
+    report.holder_contentions.push_back(ParseContention(line, "site"));
+  }
   return "";
 }
 

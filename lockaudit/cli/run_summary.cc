@@ -167,6 +167,7 @@ void PrintRunSummary(const Report* report, const RunContext& context, std::ostre
     PrintFindings(*report, out);
     PrintCounters(*report, context, out);
     if (!report->contentions.empty()) PrintTopPaths(report->contentions, 5, out);
+    if (!report->holder_contentions.empty()) PrintTopHolders(report->holder_contentions, 3, out);
     PrintProcesses(*report, out);
     PrintNamesHint(*report, out);
     if (context.audited || context.report_kept) PrintReportLocation(context, out);

@@ -89,7 +89,8 @@ def main():
         return 1
     kinds = {l["kind"] for l in lines_all if l.get("type") == "finding"}
     want_kinds = {"lock_order_cycle", "wait_stall", "hold_stall", "destroy_held", "deadlock"}
-    want_types = {"finding", "edge", "finding_group", "summary", "confirm", "contention"}
+    want_types = {"finding", "edge", "finding_group", "summary", "confirm", "contention",
+                  "contention_holder"}
     have = {
         "shared modes": any("shared" in l.get("to_modes", []) for l in lines_all),
         "gates": any(l.get("gates") for l in lines_all),
