@@ -155,7 +155,7 @@ void FlushThread(ThreadState& ts) {
 
 void WriteLines() {
   State& s = S();
-  if (s.rate == 0) return;
+  if (s.rate == 0 || !JsonReportOn()) return;
   // The sums threads still hold (read racily: relaxed loads of counters only their owner
   // writes), then the table; written once, so a pair in both is added up here.
   internal::VisitThreads(

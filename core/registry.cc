@@ -140,6 +140,7 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   node.name_ordinal.store(0, std::memory_order_relaxed);
   node.name_source = NameSource::kNone;
   node.first_site_pc.store(0, std::memory_order_relaxed);
+  node.stats_key.store(0, std::memory_order_relaxed);
   node.foreign_unlocks.store(0, std::memory_order_relaxed);
   node.api_managed.store(false, std::memory_order_relaxed);
   node.stack_owner_cfa.store(0, std::memory_order_relaxed);

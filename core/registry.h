@@ -63,6 +63,9 @@ struct LockNode {
   std::atomic<uint64_t> hold_samples{0};
   std::atomic<uint64_t> shared_acquisitions{0};
   std::atomic<uint64_t> shared_contentions{0};
+  // The key its statistics are kept under (stats_shards.h), fixed when first needed (0 before) so
+  // that every thread's shard of it lands in one row (tracker.cc StatsKeyOf).
+  std::atomic<uint64_t> stats_key{0};
   uint32_t next_free = 0;
 };
 

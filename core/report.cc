@@ -686,6 +686,11 @@ void PublishLine(const std::string& json_line) {
   EngineLock lock(s.mu);
   if (s.json.on() && !s.summary_written) s.json.Write(json_line + "\n");
 }
+bool JsonReportOn() {
+  ReportState& s = State();
+  EngineLock lock(s.mu);
+  return s.json.on() && !s.summary_written;
+}
 uint64_t FindingCount(FindingKind kind) {
   return State().by_kind[static_cast<size_t>(kind)].load(std::memory_order_relaxed);
 }

@@ -86,6 +86,9 @@ uint64_t FindingCount();     // unsuppressed
 // Writes one JSON object (no newline) as a line of the JSON Lines report (core/confirm's
 // "pause" lines); nothing when there is no report or the summary was written.
 void PublishLine(const std::string& json_line);
+// Whether PublishLine writes anywhere (a JSON report is open and its summary not yet written):
+// lines costly to build at exit are skipped without one.
+bool JsonReportOn();
 uint64_t OrderedCount();     // unsuppressed lock_order_cycle findings marked ordered
 uint64_t SuppressedCount();
 uint64_t FindingCount(FindingKind kind);

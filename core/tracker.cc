@@ -43,6 +43,8 @@
 #include "stacks.h"
 #include "stats.h"
 #include "stats_internal.h"
+#include "static_data.h"
+#include "stats_report.h"
 #include "stats_shards.h"
 #include "thread_state.h"
 #include "tracker_internal.h"
@@ -255,14 +257,32 @@ void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
   h.shared_acquisitions = h.shared_contentions = 0;
 }
 
-// The retirement key of a lock's statistics (stats_shards.h): its name once it has one, else
-// its first lock site.
-uint64_t StatsKeyOf(const LockNode& n, bool on_stack) {
+// The key of a lock's statistics (stats_shards.h), fixed for the lock when first needed so that
+// all of its shards sum into one row however its name evolves: an explicit name always wins;
+// else the name it has by then; else, for a lock in a module's static data, its address (the
+// row is named by its data symbol, as reports name the lock); else its first lock site (heap
+// and stack locks of one site share a row, as their names do).
+uint64_t StatsKeyOf(LockNode& n, bool on_stack) {
   const char* name = n.name.load(std::memory_order_acquire);
-  if (name != nullptr) return stats::KeyForName(name);
-  uintptr_t pc = n.first_site_pc.load(std::memory_order_relaxed);
-  if (pc != 0) return stats::KeyForSite(pc, on_stack);
-  return stats::KeyForAddress(n.addr.load(std::memory_order_relaxed));
+  if (name != nullptr &&
+      std::atomic_ref<NameSource>(n.name_source).load(std::memory_order_relaxed) ==
+          NameSource::kExplicit) {
+    return stats::KeyForName(name);
+  }
+  if (const uint64_t fixed = n.stats_key.load(std::memory_order_acquire); fixed != 0) return fixed;
+  const uintptr_t addr = n.addr.load(std::memory_order_relaxed);
+  const uintptr_t pc = n.first_site_pc.load(std::memory_order_relaxed);
+  uint64_t key = 0;
+  if (name != nullptr) {
+    key = stats::KeyForName(name);
+  } else if (pc != 0 && (on_stack || !static_data::Contains(addr))) {
+    key = stats::KeyForSite(pc, on_stack);
+  } else {
+    key = stats::KeyForAddress(addr);  // static data, or no site known
+  }
+  uint64_t expected = 0;
+  return n.stats_key.compare_exchange_strong(expected, key, std::memory_order_acq_rel) ? key
+                                                                                      : expected;
 }
 
 // Inside-engine scope without the public class's bookkeeping, for this file.
@@ -1499,6 +1519,10 @@ void StartBackground(bool lazy) noexcept {
   EnsureInitialized();
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return;
   WarmUp();
+  {
+    Inside inside;
+    static_data::Refresh();  // here, in a constructor: never on a lock path (see static_data.h)
+  }
   AcceptSymbolizerJobs();  // edge lines queue up until the thread runs (or run at exit)
   g_background_allowed.store(true, std::memory_order_release);
   // Metrics run an exporter thread anyway: nothing to keep single-threaded.
@@ -2053,6 +2077,7 @@ int Finish() noexcept {
     c.contentions += t->total_contentions.load(std::memory_order_relaxed);
   }
   profile::WriteLines();
+  stats::WriteReportLines();
   churn::Report([](NodeId id) { return StatsForId(id).acquisitions; });
   CheckLiveRwlocks();
   false_sharing::Report();

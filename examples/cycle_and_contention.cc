@@ -1,16 +1,21 @@
 // cycle_and_contention: a lock-order inversion (transfer between two accounts in both orders,
-// 50 ms apart, so it never hangs) and a hot lock that four threads wait for: one report with a
-// cycle, its stacks and a contention profile, for the HTML report (README):
+// 50 ms apart, so it never hangs), a hot lock that four threads wait for, and a queue whose
+// consumer waits on a condition variable: one report with a cycle, its stacks, a contention
+// profile, wait and hold times and wake latency, for the HTML report (README):
 //
 //   build/bin/lockaudit run --report /tmp/r.jsonl -- build/bin/cycle_and_contention
 //   build/bin/lockaudit report --format html -o /tmp/r.html /tmp/r.jsonl
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 std::mutex g_checking, g_savings, g_journal;
 long g_balance[2], g_entries;
+std::mutex g_queue_mu;
+std::condition_variable g_queue_cv;
+int g_queued;
 
 __attribute__((noinline)) void Transfer(std::mutex& from, std::mutex& to) {
   std::lock_guard<std::mutex> a(from);
@@ -26,7 +31,26 @@ __attribute__((noinline)) void Journal() {
   ++g_entries;
 }
 
+__attribute__((noinline)) void Consume(int items) {
+  for (int i = 0; i < items; ++i) {
+    std::unique_lock<std::mutex> lock(g_queue_mu);
+    g_queue_cv.wait(lock, [] { return g_queued > 0; });
+    --g_queued;
+  }
+}
+
 int main() {
+  std::thread consumer([] { Consume(40); });
+  std::thread producer([] {
+    for (int i = 0; i < 40; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(g_queue_mu);
+        ++g_queued;
+      }
+      g_queue_cv.notify_one();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
   std::thread first([] { Transfer(g_checking, g_savings); });
   std::thread second([] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -42,5 +66,7 @@ int main() {
   for (std::thread& w : writers) w.join();
   first.join();
   second.join();
+  producer.join();
+  consumer.join();
   return 0;
 }

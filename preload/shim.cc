@@ -38,6 +38,7 @@
 #include "provider.h"
 #include "raw_log.h"
 #include "real.h"
+#include "static_data.h"
 
 
 namespace lockaudit::preload {
@@ -1063,6 +1064,7 @@ LOCKAUDIT_INTERPOSE int dlclose(void* handle) noexcept {
       for (const Range& a : after) still = still || (a.begin == r.begin && a.end == r.end);
       if (!still) core::OnRangeFreed(reinterpret_cast<void*>(r.begin), r.end - r.begin);
     }
+    core::static_data::Refresh();  // also takes in what was loaded since the last refresh
   }
   return rc;
 }

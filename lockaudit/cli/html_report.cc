@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "dot_graph.h"
@@ -179,6 +180,60 @@ std::string ContentionSection(const Report& report) {
   return out + "</section>\n";
 }
 
+// "p50 / p90 / p99" of one histogram, "-" when it is empty.
+std::string Quantiles(const DurationStats& d) {
+  if (d.count == 0) return "&ndash;";
+  return Duration(d.p50_ns) + " / " + Duration(d.p90_ns) + " / " + Duration(d.p99_ns);
+}
+
+std::string TimesSection(const Report& report) {
+  std::string out = "<section id=\"times\"><h2>Wait and hold times</h2>";
+  std::set<int64_t> pids;
+  for (const LockStatsRecord& r : report.lock_stats) pids.insert(r.pid.value_or(0));
+  for (const CondStatsRecord& r : report.cond_stats) pids.insert(r.pid.value_or(0));
+  const bool several = pids.size() > 1;
+  auto who = [several](const std::optional<int64_t>& pid, const std::string& name) {
+    return "<code>" + Html(name) + "</code>" +
+           (several && pid ? " <span class=\"meta\">pid " + std::to_string(*pid) + "</span>" : "");
+  };
+  if (report.lock_stats.empty()) {
+    out += "<p class=\"meta\">No lock_stats line in the report (no lock taken, or the program did "
+           "not reach its exit).</p>";
+  } else {
+    int64_t period = 0;
+    for (const LockStatsRecord& r : report.lock_stats) period = std::max(period, r.hold_sample_period);
+    out += "<p class=\"meta\">Per lock, longest total wait first, named as in the metrics "
+           "(docs/metrics.md). Quantiles are p50 / p90 / p99, interpolated inside the metrics' "
+           "histogram buckets (each 4 times the last), so they are estimates within a bucket. "
+           "Hold times are measured on 1 in " + std::to_string(period) + " holds of each lock.</p>";
+    out += "<table><tr><th>lock</th><th>acquisitions</th><th>contended</th><th>wait p50 / p90 / "
+           "p99</th><th>total wait</th><th>hold p50 / p90 / p99</th><th>holds timed</th></tr>";
+    for (const LockStatsRecord& r : report.lock_stats) {
+      out += "<tr><td>" + who(r.pid, r.lock) + "</td><td>" + std::to_string(r.acquisitions) +
+             "</td><td>" + std::to_string(r.contentions) + "</td><td>" + Quantiles(r.wait) +
+             "</td><td>" + Duration(r.wait.sum_ns) + "</td><td>" + Quantiles(r.hold) + "</td><td>" +
+             std::to_string(r.hold.count) + "</td></tr>";
+    }
+    out += "</table>";
+  }
+  out += "<h3 id=\"wake\">Condition-variable wake latency</h3>";
+  if (report.cond_stats.empty()) {
+    out += "<p class=\"meta\">No cond_stats line: no condition-variable waiter was woken by a "
+           "signal or broadcast.</p>";
+  } else {
+    out += "<p class=\"meta\">From the signal or broadcast to the woken waiter running again with "
+           "its mutex, most wakes first.</p><table><tr><th>condition variable</th><th>wakes</th>"
+           "<th>p50 / p90 / p99</th><th>total</th><th>over the wake budget</th></tr>";
+    for (const CondStatsRecord& r : report.cond_stats) {
+      out += "<tr><td>" + who(r.pid, r.cond) + "</td><td>" + std::to_string(r.wake.count) +
+             "</td><td>" + Quantiles(r.wake) + "</td><td>" + Duration(r.wake.sum_ns) +
+             "</td><td>" + std::to_string(r.budget_violations) + "</td></tr>";
+    }
+    out += "</table>";
+  }
+  return out + "</section>\n";
+}
+
 constexpr char kStyle[] = R"(
 body { font-family: sans-serif; margin: 1.5em; color: #222; max-width: 1300px; }
 h1 { font-size: 1.4em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
@@ -220,7 +275,8 @@ std::string HtmlReport(const Report& report) {
          (report.summaries.empty() ? " (no summary line: the program did not reach a normal exit)" : "") +
          "; from " + Html(report.path) + "</p>\n";
   out += "<nav><a href=\"#findings\">findings</a> &middot; <a href=\"#graph\">lock-order graph</a> "
-         "&middot; <a href=\"#contention\">contention</a></nav>\n";
+         "&middot; <a href=\"#contention\">contention</a> &middot; <a href=\"#times\">wait and hold "
+         "times</a></nav>\n";
   out += "<section id=\"findings\"><h2>Findings</h2>";
   if (report.findings.empty()) out += "<p>No findings.</p>";
   for (size_t i = 0; i < report.findings.size(); ++i) out += FindingSection(report.findings[i], i);
@@ -233,8 +289,7 @@ std::string HtmlReport(const Report& report) {
          (graph.empty() ? "<p class=\"note\">not drawn: " + Html(why) + "</p>" : graph) +
          "</div></section>\n";
   out += ContentionSection(report);
-  out += "<p class=\"meta\">Condition-variable wake latency and hold-time quantiles are exported as "
-         "metrics (docs/metrics.md), not in the JSON report.</p>\n";
+  out += TimesSection(report);
   return out + "</body></html>\n";
 }
 

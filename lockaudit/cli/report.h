@@ -147,6 +147,30 @@ struct ContentionRecord {
   int64_t p50_ns = 0, p99_ns = 0, max_ns = 0;
 };
 
+// Quantiles of one duration histogram of a `lock_stats` / `cond_stats` line (interpolated
+// inside the metrics' buckets, docs/metrics.md).
+struct DurationStats {
+  int64_t count = 0, sum_ns = 0, p50_ns = 0, p90_ns = 0, p99_ns = 0;
+};
+
+// A "lock_stats" line: one lock (named as in the metrics) at exit.
+struct LockStatsRecord {
+  std::optional<int64_t> pid{};
+  std::string lock{};
+  int64_t acquisitions = 0, contentions = 0;
+  DurationStats wait{};  // contended acquisitions
+  DurationStats hold{};  // 1 in hold_sample_period holds
+  int64_t hold_sample_period = 0;
+};
+
+// A "cond_stats" line: one condition variable's wake latency at exit.
+struct CondStatsRecord {
+  std::optional<int64_t> pid{};
+  std::string cond{};
+  DurationStats wake{};
+  int64_t budget_violations = 0;
+};
+
 // Everything the CLI understood in one report file, in file order. A file may hold the lines of
 // several processes (every record carries its pid).
 struct Report {
@@ -160,6 +184,8 @@ struct Report {
   // "contention_holder" lines: the same waits by the acquisition site of the thread that held
   // the lock when each began (`stack` is that site's frames; empty: no holder was seen).
   std::vector<ContentionRecord> holder_contentions{};
+  std::vector<LockStatsRecord> lock_stats{};
+  std::vector<CondStatsRecord> cond_stats{};
 };
 
 inline constexpr char kLockOrderCycle[] = "lock_order_cycle";

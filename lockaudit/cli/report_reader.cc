@@ -192,6 +192,32 @@ ContentionRecord ParseContention(const json& line, const char* stack_key) {
                           .max_ns = number("max_ns")};
 }
 
+DurationStats ParseDuration(const json& object) {
+  auto number = [&object](const char* key) { return GetInt(object, key).value_or(0); };
+  return DurationStats{.count = number("count"),
+                       .sum_ns = number("sum_ns"),
+                       .p50_ns = number("p50_ns"),
+                       .p90_ns = number("p90_ns"),
+                       .p99_ns = number("p99_ns")};
+}
+
+LockStatsRecord ParseLockStats(const json& line) {
+  return LockStatsRecord{.pid = GetInt(line, "pid"),
+                         .lock = GetString(line, "lock"),
+                         .acquisitions = GetInt(line, "acquisitions").value_or(0),
+                         .contentions = GetInt(line, "contentions").value_or(0),
+                         .wait = ParseDuration(GetObject(line, "wait")),
+                         .hold = ParseDuration(GetObject(line, "hold")),
+                         .hold_sample_period = GetInt(line, "hold_sample_period").value_or(0)};
+}
+
+CondStatsRecord ParseCondStats(const json& line) {
+  return CondStatsRecord{.pid = GetInt(line, "pid"),
+                         .cond = GetString(line, "cond"),
+                         .wake = ParseDuration(GetObject(line, "wake")),
+                         .budget_violations = GetInt(line, "budget_violations").value_or(0)};
+}
+
 // Adds the record on `text` to `report`. Returns why the line was unusable, or "" when it was
 // used or deliberately skipped (an unknown type).
 std::string ConsumeLine(const std::string& text, Report& report) {
@@ -214,6 +240,8 @@ std::string ConsumeLine(const std::string& text, Report& report) {
   if (type == "pause") report.pauses.push_back(ParsePause(line));
   if (type == "confirm") report.confirms.push_back(ParseConfirm(line));
   if (type == "contention") report.contentions.push_back(ParseContention(line, "stack"));
+  if (type == "lock_stats") report.lock_stats.push_back(ParseLockStats(line));
+  if (type == "cond_stats") report.cond_stats.push_back(ParseCondStats(line));
   if (type == "contention_holder") {
     report.holder_contentions.push_back(ParseContention(line, "site"));
   }

@@ -107,6 +107,11 @@ def main():
     contention = dom.text_by_id.get("contention", "")
     if "g_journal" not in contention or "Journal()" not in contention:
         fail("the contention section lacks the hot lock or its flame graph: %r" % contention[:300])
+    times = dom.text_by_id.get("times", "")
+    if "g_queue_cv" not in times or "wake" not in times or "hold p50 / p90 / p99" not in times:
+        fail("the times section lacks the hold quantiles or the condvar's wake latency: %r" % times[:600])
+    if "held while others waited" not in contention or "whose holds made others wait longest" not in contention:
+        fail("the contention section lacks the holder column or the holder top list: %r" % contention[:600])
     print("html: loaded in headless Chromium without console output; DOM has the cycle's 2 edges "
           "with both stacks, linked graph edges, contention table and flame graph; screenshot %d "
           "bytes" % os.path.getsize(shot))

@@ -90,7 +90,7 @@ def main():
     kinds = {l["kind"] for l in lines_all if l.get("type") == "finding"}
     want_kinds = {"lock_order_cycle", "wait_stall", "hold_stall", "destroy_held", "deadlock"}
     want_types = {"finding", "edge", "finding_group", "summary", "confirm", "contention",
-                  "contention_holder"}
+                  "contention_holder", "lock_stats"}
     have = {
         "shared modes": any("shared" in l.get("to_modes", []) for l in lines_all),
         "gates": any(l.get("gates") for l in lines_all),

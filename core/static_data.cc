@@ -1,0 +1,96 @@
+#include "static_data.h"
+
+#include <elf.h>
+#include <link.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "engine_mutex.h"
+
+namespace lockaudit::core::static_data {
+namespace {
+
+struct Range {
+  uintptr_t begin = 0, end = 0;
+};
+
+struct Table {
+  EngineMutex mu;                 // serializes Refresh()
+  std::atomic<uint64_t> seq{0};   // odd while Refresh() writes
+  std::atomic<size_t> count{0};
+  Range ranges[kMaxRanges];       // sorted by begin, disjoint
+};
+
+// Constant-initialised with a trivial destructor: usable on the lock path before any
+// constructor ran and during exit.
+constinit Table g_table;
+
+Table& T() { return g_table; }
+
+uintptr_t Load(const uintptr_t& x) {
+  return std::atomic_ref<uintptr_t>(const_cast<uintptr_t&>(x)).load(std::memory_order_relaxed);
+}
+
+struct Collected {
+  Range ranges[kMaxRanges];
+  size_t n = 0;
+};
+
+}  // namespace
+
+void Refresh() {
+  auto* found = new Collected();
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* arg) -> int {
+        auto* out = static_cast<Collected*>(arg);
+        for (int i = 0; i < info->dlpi_phnum && out->n < kMaxRanges; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_W) || ph.p_memsz == 0) continue;
+          const uintptr_t b = info->dlpi_addr + ph.p_vaddr;
+          out->ranges[out->n++] = Range{b, b + ph.p_memsz};
+        }
+        return 0;
+      },
+      found);
+  std::sort(found->ranges, found->ranges + found->n,
+            [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  Table& t = T();
+  {
+    EngineLock lock(t.mu);
+    t.seq.fetch_add(1, std::memory_order_acq_rel);  // odd: readers retry or give up
+    for (size_t i = 0; i < found->n; ++i) {
+      std::atomic_ref<uintptr_t>(t.ranges[i].begin).store(found->ranges[i].begin, std::memory_order_relaxed);
+      std::atomic_ref<uintptr_t>(t.ranges[i].end).store(found->ranges[i].end, std::memory_order_relaxed);
+    }
+    t.count.store(found->n, std::memory_order_relaxed);
+    t.seq.fetch_add(1, std::memory_order_release);
+  }
+  delete found;
+}
+
+bool Contains(uintptr_t addr) {
+  const Table& t = T();
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const uint64_t s1 = t.seq.load(std::memory_order_acquire);
+    if (s1 & 1) continue;
+    const size_t n = std::min(t.count.load(std::memory_order_relaxed), kMaxRanges);
+    size_t lo = 0, hi = n;  // the first range with begin > addr is at `lo`
+    while (lo < hi) {
+      const size_t mid = (lo + hi) / 2;
+      if (Load(t.ranges[mid].begin) <= addr) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    const bool in = lo > 0 && addr < Load(t.ranges[lo - 1].end);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (t.seq.load(std::memory_order_relaxed) == s1) return in;
+  }
+  return false;  // being refreshed: keyed by site this once
+}
+
+size_t RangeCount() { return T().count.load(std::memory_order_relaxed); }
+
+}  // namespace lockaudit::core::static_data
