@@ -42,6 +42,10 @@ struct State {
   std::atomic<uint64_t> dropped{0};
 };
 
+uint64_t KeyOf(bool holder, NodeId lock, StackId stack) {
+  return Mix64(lock) ^ Mix64(stack + 0x9e3779b97f4a7c15ULL) ^ (holder ? 0x5bd1e995ULL : 0);
+}
+
 State& S() {
   static State* s = new State();  // never destroyed: threads may wait during exit
   return *s;
@@ -58,7 +62,7 @@ uint32_t Rate() { return S().rate; }
 void Merge(bool holder, NodeId lock, StackId stack, uint64_t samples, uint64_t wait_ns,
            uint64_t max_ns, const stats::Histogram& wait) {
   State& s = S();
-  const uint64_t key = Mix64(lock) ^ Mix64(stack + 0x9e3779b97f4a7c15ULL) ^ (holder ? 0x5bd1e995ULL : 0);
+  const uint64_t key = KeyOf(holder, lock, stack);
   Shard& shard = s.shards[key % kShards];
   EngineLock guard(shard.mu);
   auto it = shard.entries.find(key);
@@ -153,53 +157,82 @@ void FlushThread(ThreadState& ts) {
   for (ThreadState::WaitSum& w : ts.holder_sums) FlushSlot(true, w);
 }
 
-void WriteLines() {
+namespace {
+// Every entry as of now: the engine's table plus the sums threads still hold (read racily:
+// relaxed loads of counters only their owner writes), added up in a copy (the table is not
+// changed: a live read must not count a thread's sums twice when they are flushed later).
+std::vector<Entry> Gather() {
   State& s = S();
-  if (s.rate == 0 || !JsonReportOn()) return;
-  // The sums threads still hold (read racily: relaxed loads of counters only their owner
-  // writes), then the table; written once, so a pair in both is added up here.
+  std::unordered_map<uint64_t, Entry> all;
+  for (Shard& shard : s.shards) {
+    EngineLock guard(shard.mu);
+    for (const auto& [key, e] : shard.entries) all.emplace(key, e);
+  }
   internal::VisitThreads(
-      [](ThreadState& ts, void*) {
-        auto read = [](bool holder, const ThreadState::WaitSum& w) {
+      [](ThreadState& ts, void* arg) {
+        auto* out = static_cast<std::unordered_map<uint64_t, Entry>*>(arg);
+        auto read = [out](bool holder, const ThreadState::WaitSum& w) {
           const uint64_t samples = stats::Peek(w.samples);
           if (samples == 0) return;
+          const NodeId lock = stats::Peek(w.lock);
+          const StackId stack = stats::Peek(w.stack);
+          Entry& e = (*out)[KeyOf(holder, lock, stack)];
+          e.lock = lock;
+          e.stack = stack;
+          e.holder = holder;
+          e.samples += samples;
+          e.wait_ns += stats::Peek(w.wait_ns);
+          e.max_ns = std::max(e.max_ns, stats::Peek(w.max_ns));
           stats::Histogram h;
           stats::ShardRead(w.wait, &h);
-          Merge(holder, stats::Peek(w.lock), stats::Peek(w.stack), samples,
-                stats::Peek(w.wait_ns), stats::Peek(w.max_ns), h);
+          e.wait.Add(h);
         };
         for (const ThreadState::WaitSum& w : ts.wait_sums) read(false, w);
         for (const ThreadState::WaitSum& w : ts.holder_sums) read(true, w);
       },
-      nullptr);
-  std::vector<Entry> all;
-  for (Shard& shard : s.shards) {
-    EngineLock guard(shard.mu);
-    for (const auto& [key, e] : shard.entries) all.push_back(e);
-  }
-  std::sort(all.begin(), all.end(),
+      &all);
+  std::vector<Entry> sorted;
+  sorted.reserve(all.size());
+  for (auto& [key, e] : all) sorted.push_back(e);
+  std::sort(sorted.begin(), sorted.end(),
             [](const Entry& a, const Entry& b) { return a.wait_ns > b.wait_ns; });
+  return sorted;
+}
+}  // namespace
+
+std::vector<std::string> Lines() {
+  State& s = S();
+  std::vector<std::string> lines;
+  if (s.rate == 0) return lines;
   const std::string pid = std::to_string(getpid());
   const uint64_t rate = s.rate;
   // A quantile from the histogram's buckets is interpolated: never past the largest wait seen.
   auto quantile = [](const Entry& e, double q) {
     return std::min<uint64_t>(e.max_ns, static_cast<uint64_t>(stats::Quantile(e.wait, q) * 1e9));
   };
-  for (const Entry& e : all) {
+  for (const Entry& e : Gather()) {
     const ReportLock lock = internal::LockOfId(e.lock);
-    std::string line = (e.holder ? "{\"type\":\"contention_holder\",\"pid\":"
-                                 : "{\"type\":\"contention\",\"pid\":") +
-                       pid + ",\"lock\":" + JsonLockOf(lock) +
-                       (e.holder ? ",\"site\":" : ",\"stack\":") +
-                       JsonFramesOf(e.stack == 0 ? std::vector<SymbolizedFrame>{} : SymbolizeStack(e.stack)) +
-                       ",\"contentions\":" + std::to_string(e.samples * rate) +
-                       ",\"delay_ns\":" + std::to_string(e.wait_ns * rate) +
-                       ",\"samples\":" + std::to_string(e.samples) + ",\"rate\":" +
-                       std::to_string(rate) + ",\"p50_ns\":" + std::to_string(quantile(e, 0.5)) +
-                       ",\"p99_ns\":" + std::to_string(quantile(e, 0.99)) +
-                       ",\"max_ns\":" + std::to_string(e.max_ns) + "}";
-    PublishLine(line);
+    std::string line = e.holder ? "{\"type\":\"contention_holder\",\"pid\":"
+                                : "{\"type\":\"contention\",\"pid\":";
+    line += pid;
+    line += ",\"lock\":" + JsonLockOf(lock);
+    line += e.holder ? ",\"site\":" : ",\"stack\":";
+    line += JsonFramesOf(e.stack == 0 ? std::vector<SymbolizedFrame>{} : SymbolizeStack(e.stack));
+    line += ",\"contentions\":" + std::to_string(e.samples * rate);
+    line += ",\"delay_ns\":" + std::to_string(e.wait_ns * rate);
+    line += ",\"samples\":" + std::to_string(e.samples);
+    line += ",\"rate\":" + std::to_string(rate);
+    line += ",\"p50_ns\":" + std::to_string(quantile(e, 0.5));
+    line += ",\"p99_ns\":" + std::to_string(quantile(e, 0.99));
+    line += ",\"max_ns\":" + std::to_string(e.max_ns) + "}";
+    lines.push_back(std::move(line));
   }
+  return lines;
+}
+
+void WriteLines() {
+  if (S().rate == 0 || !JsonReportOn()) return;
+  for (const std::string& line : Lines()) PublishLine(line);
 }
 
 uint64_t Dropped() { return S().dropped.load(std::memory_order_relaxed); }

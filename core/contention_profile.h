@@ -22,6 +22,8 @@
 #define LOCKAUDIT_CORE_CONTENTION_PROFILE_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "options.h"
 #include "registry.h"
@@ -46,6 +48,10 @@ StackId HolderSite(const ThreadState& self, NodeId lock);
 void Record(ThreadState& ts, NodeId lock, StackId stack, StackId holder, uint64_t waited_ns);
 // The thread is exiting: its sums move to the engine's table.
 void FlushThread(ThreadState& ts);
+// The `contention` and `contention_holder` lines as of now (symbolized; longest total wait
+// first), without changing the profile: for a live read (the exporter's /debug/pprof/mutex).
+// Empty when profiling is off.
+std::vector<std::string> Lines();
 // Writes one `contention` line per (lock, waiter's stack) entry and one `contention_holder` line
 // per (lock, holder's site) entry, longest total wait first, to the JSON report (at exit).
 void WriteLines();

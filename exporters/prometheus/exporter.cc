@@ -1,5 +1,6 @@
 // liblockaudit_prometheus.so: serves the engine's statistics on /metrics with prometheus-cpp's
-// Exposer (civetweb). Loaded by an engine host (lockaudit/src/metrics.cc), which passes the
+// Exposer (civetweb), and the live contention profile on /debug/pprof/mutex (a handler added to
+// the Exposer's civetweb context, which its init_context callback hands over). Loaded by an engine host (lockaudit/src/metrics.cc), which passes the
 // table of lockaudit/src/exporter_host.h; nothing of the engine is linked in.
 //
 // Threads: civetweb's master and worker threads are created while the starting thread is inside
@@ -26,15 +27,21 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <map>
+#include <optional>
 #include <memory>
 #include <cstdlib>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include <sstream>
+
 #include "exporter_host.h"
 #include "families.h"
 #include "listen_address.h"
+#include "profile.h"
+#include "report_reader.h"
 
 namespace lockaudit::exporters {
 namespace {
@@ -112,6 +119,138 @@ void ClearLog() {
   g_log.clear();
 }
 
+// ---- /debug/pprof/mutex ------------------------------------------------------------------
+// Go's mutex profile endpoint, on the same port: GET /debug/pprof/mutex answers the contention
+// profile as of now as a gzipped profile.proto (`go tool pprof http://HOST:PORT/debug/pprof/mutex`).
+// ?seconds=N (1-300) waits N seconds and answers what was added meanwhile (a delta, as Go's);
+// ?by=holder ranks by the holder's acquisition site (contention_holder lines); ?debug=1 answers
+// the top list as text. The profile comes from the engine through the host table as the report's
+// JSON lines and is written by the CLI's own pprof writer (lockaudit/cli/profile.h).
+
+using cli::ContentionRecord;
+using cli::Frame;
+using cli::Report;
+
+const LockauditExporterHost* g_profile_host = nullptr;
+mg_context* g_context = nullptr;  // the Exposer's civetweb context (init_context)
+
+void KeepContext(const mg_context* ctx) { g_context = const_cast<mg_context*>(ctx); }
+
+// The profile lines as of now, read into records.
+Report ProfileNow(const LockauditExporterHost* host) {
+  std::string text;
+  host->profile_lines(
+      [](const char* line, size_t size, void* arg) {
+        auto* out = static_cast<std::string*>(arg);
+        out->append(line, size);
+        out->push_back('\n');
+      },
+      &text);
+  std::istringstream in(text);
+  std::ostringstream diagnostics;
+  std::optional<Report> report = cli::ReadReportStream(in, "/debug/pprof/mutex", diagnostics);
+  return report ? std::move(*report) : Report{};
+}
+
+// What `later` added to `earlier`, record by record (same kind, lock and frames); records whose
+// counts did not grow are left out. p50/p99/max are the later ones' (no delta exists for them).
+std::vector<ContentionRecord> Delta(const std::vector<ContentionRecord>& earlier,
+                                    const std::vector<ContentionRecord>& later) {
+  auto key = [](const ContentionRecord& r) {
+    std::string k = std::to_string(r.lock.id.value_or(0)) + "|" + r.lock.addr;
+    for (const Frame& f : r.stack) k += "|" + f.pc;
+    return k;
+  };
+  std::map<std::string, const ContentionRecord*> before;
+  for (const ContentionRecord& r : earlier) before[key(r)] = &r;
+  std::vector<ContentionRecord> out;
+  for (const ContentionRecord& r : later) {
+    ContentionRecord d = r;
+    if (auto it = before.find(key(r)); it != before.end()) {
+      d.contentions -= it->second->contentions;
+      d.delay_ns -= it->second->delay_ns;
+      d.samples -= it->second->samples;
+    }
+    if (d.samples > 0 && d.contentions > 0) out.push_back(std::move(d));
+  }
+  return out;
+}
+
+void Respond(mg_connection* conn, int status, const char* reason, const char* type,
+             const std::string& body, const char* extra_headers = "") {
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sCache-Control: "
+            "no-store\r\nConnection: close\r\n\r\n",
+            status, reason, type, body.size(), extra_headers);
+  mg_write(conn, body.data(), body.size());
+}
+
+// The value of query parameter `name`, or nullopt when absent.
+std::optional<std::string> Param(const mg_request_info* info, const char* name) {
+  if (info->query_string == nullptr) return std::nullopt;
+  char buf[64];
+  const int n = mg_get_var(info->query_string, strlen(info->query_string), name, buf, sizeof buf);
+  if (n < 0) return std::nullopt;
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+int ServePprof(mg_connection* conn, void*) {
+  try {
+    const mg_request_info* info = mg_get_request_info(conn);
+    if (info == nullptr || strcmp(info->request_method, "GET") != 0) {
+      Respond(conn, 405, "Method Not Allowed", "text/plain; charset=utf-8", "GET only\n");
+      return 405;
+    }
+    const std::string debug = Param(info, "debug").value_or("0");
+    const std::string by = Param(info, "by").value_or("waiter");
+    const std::string seconds_text = Param(info, "seconds").value_or("0");
+    char* end = nullptr;
+    const long seconds = strtol(seconds_text.c_str(), &end, 10);
+    if ((debug != "0" && debug != "1") || (by != "waiter" && by != "holder") ||
+        end == seconds_text.c_str() || *end != '\0' || seconds < 0 || seconds > 300) {
+      Respond(conn, 400, "Bad Request", "text/plain; charset=utf-8",
+              "lockaudit: /debug/pprof/mutex takes debug=0|1, by=waiter|holder and seconds=0-300\n");
+      return 400;
+    }
+    const bool holders = by == "holder";
+    Report now = ProfileNow(g_profile_host);
+    std::vector<ContentionRecord> records = holders ? now.holder_contentions : now.contentions;
+    if (seconds > 0) {
+      std::this_thread::sleep_for(std::chrono::seconds(seconds));
+      Report later = ProfileNow(g_profile_host);
+      records = Delta(records, holders ? later.holder_contentions : later.contentions);
+    }
+    if (debug == "1") {
+      std::ostringstream text;
+      if (g_profile_host->profile_rate == 0) {
+        text << "lockaudit: the contention profile is off (LOCKAUDIT_PROFILE_RATE=0)\n";
+      } else if (records.empty()) {
+        text << "lockaudit: no contended acquisition " << (seconds > 0 ? "in that time" : "yet")
+             << "\n";
+      } else if (holders) {
+        cli::PrintTopHolders(records, 50, text);
+      } else {
+        cli::PrintTopPaths(records, 50, text);
+      }
+      Respond(conn, 200, "OK", "text/plain; charset=utf-8", text.str());
+      return 200;
+    }
+    const std::string body = cli::Gzip(cli::EncodePprof(records));
+    if (body.empty()) {
+      Respond(conn, 500, "Internal Server Error", "text/plain; charset=utf-8",
+              "lockaudit: could not compress the profile\n");
+      return 500;
+    }
+    Respond(conn, 200, "OK", "application/octet-stream", body,
+            "Content-Disposition: attachment; filename=\"mutex.pb.gz\"\r\n");
+    return 200;
+  } catch (...) {
+    Respond(conn, 500, "Internal Server Error", "text/plain; charset=utf-8",
+            "lockaudit: the profile could not be built\n");
+    return 500;
+  }
+}
+
 // The exporter, alive until the process exits (then its server is stopped, see Start()).
 struct Running {
   std::shared_ptr<EngineCollectable> collectable;
@@ -170,6 +309,8 @@ struct StartCall {
     try {
       ClearLog();
       c->running->callbacks.log_message = &KeepLog;
+      c->running->callbacks.init_context = &KeepContext;
+      g_context = nullptr;
       std::vector<std::string> options = {"listening_ports", c->address->Civetweb(),
                                           "num_threads", std::to_string(kHttpThreads)};
       c->running->exposer =
@@ -181,6 +322,9 @@ struct StartCall {
         return;
       }
       c->port = ports.front();
+      if (g_context != nullptr && g_profile_host != nullptr) {
+        mg_set_request_handler(g_context, "/debug/pprof/mutex", &ServePprof, nullptr);
+      }
     } catch (const std::exception& e) {
       const std::string why = FirstLog();
       c->error = why.empty() ? std::string("cannot serve on ") + c->address->Civetweb() + " (" +
@@ -243,6 +387,7 @@ int Start(const char* address_text, const LockauditExporterHost* host, char* mes
     return -1;
   }
   auto running = std::make_unique<Running>();
+  g_profile_host = host->profile_lines != nullptr ? host : nullptr;
   running->collectable = std::make_shared<EngineCollectable>(host);
   StartCall call{&*address, running.get(), {}, -1};
   host->run_in_engine(&StartCall::Run, &call);

@@ -19,7 +19,7 @@
 
 #include "stats.h"
 
-inline constexpr uint32_t kLockauditExporterHostVersion = 1;
+inline constexpr uint32_t kLockauditExporterHostVersion = 2;
 
 struct LockauditExporterHost {
   uint32_t version = kLockauditExporterHostVersion;
@@ -35,6 +35,12 @@ struct LockauditExporterHost {
   // Runs fn(arg) on the calling thread inside a core::EngineScope: its locks and allocations are
   // not audited, and threads it creates are engine-owned for life (never audited).
   void (*run_in_engine)(void (*fn)(void* arg), void* arg) = nullptr;
+  // The contention profile as of now (core/contention_profile.h Lines()): emit(line, size, arg)
+  // once per `contention` / `contention_holder` JSON line (docs/report.md), longest wait first;
+  // nothing when profiling is off. Enters the engine itself; `line` lives only during the call.
+  void (*profile_lines)(void (*emit)(const char* line, size_t size, void* arg), void* arg) = nullptr;
+  // LOCKAUDIT_PROFILE_RATE (0: profiling off).
+  long profile_rate = 0;
 };
 
 // The one entry point of liblockaudit_prometheus.so, looked up with dlsym.

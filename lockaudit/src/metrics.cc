@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 
+#include "contention_profile.h"
 #include "exporter_host.h"
 #include "metrics.h"
 #include "lockaudit/lockaudit.h"
@@ -40,6 +41,11 @@ core_::stats::Snapshot CollectForExporter() {
   return core_::stats::Snapshot(s);
 }
 
+void ProfileLinesForExporter(void (*emit)(const char*, size_t, void*), void* arg) {
+  core_::EngineScope inside;
+  for (const std::string& line : core_::profile::Lines()) emit(line.data(), line.size(), arg);
+}
+
 // The table the exporter keeps for the life of the process.
 LockauditExporterHost* HostTable() {
   static LockauditExporterHost* table = [] {
@@ -48,6 +54,8 @@ LockauditExporterHost* HostTable() {
     t->bucket_bound = &core_::stats::BucketBound;
     t->max_series = core_::GetOptions().max_series;
     t->run_in_engine = &RunInEngine;
+    t->profile_lines = &ProfileLinesForExporter;
+    t->profile_rate = core_::GetOptions().profile_rate;
     return t;
   }();
   return table;

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""The live contention profile on the exporter's port: GET /debug/pprof/mutex (issue 17).
+
+usage: prometheus_pprof.py SHIM HOLDER_BLAME LOCKAUDIT WORKDIR
+
+Runs holder_blame (one thread holds table_mu ~3 ms in Rebuild(); three readers wait for it in
+Lookup()) under the shim with LOCKAUDIT_PROMETHEUS on a free port, and while it runs checks:
+  * `go tool pprof -top URL` fetches /debug/pprof/mutex itself (as for a Go server) and ranks
+    Lookup (the waiters); ?by=holder ranks Rebuild (the holder's site);
+  * the answer is a gzipped profile.proto; ?debug=1 is the text top list; ?seconds=1 is a delta
+    (what one second added: less than the whole, more than nothing);
+  * a bad parameter is a 400 with a one-line reason, a POST a 405, and /metrics still works;
+then, after the program's exit, that the live numbers never exceed the report's final ones.
+With LOCKAUDIT_PROFILE_RATE=0 the endpoint answers an empty profile and says why in debug=1.
+"""
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from promtest import Processes, fail, free_port, http_get, shim_env  # noqa: E402
+
+
+def get(url, timeout=30):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read()
+
+
+def pprof_top(go, source, work):
+    p = subprocess.run([go, "tool", "pprof", "-top", "-sample_index=delay", "-unit=ns", source],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PPROF_TMPDIR=work, HOME=work))
+    if p.returncode != 0:
+        fail("go tool pprof %s: %s" % (source, p.stderr[-2000:]))
+    flat = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"\s*([\d.]+)ns\s+[\d.]+%\s+[\d.]+%\s+[\d.]+ns\s+[\d.]+%\s+(.*)$", line)
+        if m:
+            flat[m.group(2).strip()] = float(m.group(1))
+    return flat, p.stdout
+
+
+def share(flat, name):
+    total = sum(flat.values())
+    return sum(v for k, v in flat.items() if k.endswith(name)) / total if total else 0.0
+
+
+def main():
+    shim, program, lockaudit, work = sys.argv[1:5]
+    os.makedirs(work, exist_ok=True)
+    go = shutil.which("go")
+    if go is None:
+        fail("no 'go' command: the README's apt line installs golang-go (go tool pprof)")
+    report = os.path.join(work, "live.jsonl")
+    with Processes(work) as procs:
+        port = free_port()
+        p = procs.start("holder_blame", [program, "1500"],
+                        shim_env(shim, LOCKAUDIT_PROMETHEUS=f"127.0.0.1:{port}", LOCKAUDIT_REPORT=report))
+        base = procs.wait_metrics_url(p).rsplit("/metrics", 1)[0]
+        time.sleep(1.0)
+        url = base + "/debug/pprof/mutex"
+        flat, text = pprof_top(go, url, work)  # go tool pprof fetches the URL itself
+        if not share(flat, "Lookup") > 0.8:
+            fail("the live waiter profile does not rank Lookup:\n" + text)
+        flat_h, text_h = pprof_top(go, url + "?by=holder", work)
+        if not share(flat_h, "Rebuild") > 0.8:
+            fail("the live holder profile does not rank Rebuild:\n" + text_h)
+        status, ctype, body = get(url)
+        if status != 200 or ctype != "application/octet-stream" or body[:2] != b"\x1f\x8b":
+            fail("GET %s: %d %s, not a gzipped profile" % (url, status, ctype))
+        gzip.decompress(body)
+        status, ctype, body = get(url + "?debug=1")
+        text = body.decode()
+        if status != 200 or not ctype.startswith("text/plain") or \
+                "where threads waited longest" not in text or "Lookup" not in text:
+            fail("?debug=1: %d %s %r" % (status, ctype, text[:400]))
+        live_total = sum(flat.values())
+        delta_path = os.path.join(work, "delta.pb.gz")
+        status, _, body = get(url + "?seconds=1")
+        with open(delta_path, "wb") as f:
+            f.write(body)
+        flat_d, text_d = pprof_top(go, delta_path, work)
+        later, _ = pprof_top(go, url, work)
+        if status != 200 or not 0 < sum(flat_d.values()) < sum(later.values()):
+            fail("?seconds=1: %d, delta %.0f ns of %.0f ns in all:\n%s" %
+                 (status, sum(flat_d.values()), sum(later.values()), text_d))
+        for bad in ("?seconds=301", "?seconds=x", "?by=owner", "?debug=2"):
+            status, _, body = get(url + bad)
+            if status != 400 or b"takes debug=0|1, by=waiter|holder and seconds=0-300" not in body:
+                fail("%s: %d %r" % (bad, status, body[:200]))
+        req = urllib.request.Request(url, data=b"x", method="POST")
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            fail("POST was answered 200")
+        except urllib.error.HTTPError as e:
+            if e.code != 405:
+                fail("POST: %d" % e.code)
+        status, metrics = http_get(base + "/metrics")
+        if status != 200 or "lockaudit_lock_contentions_total" not in metrics:
+            fail("/metrics broke beside /debug/pprof/mutex")
+        p.wait(120)
+        if p.returncode != 0:
+            fail("holder_blame exit %d:\n%s" % (p.returncode, procs.log("holder_blame")[-2000:]))
+    final = sum(json.loads(l)["delay_ns"] for l in open(report) if '"type":"contention"' in l)
+    if live_total > final:
+        fail("live delay %.0f ns exceeds the report's final %d ns" % (live_total, final))
+    # Profiling off: an empty profile, and the text says why.
+    with Processes(work) as procs:
+        port = free_port()
+        p = procs.start("off", [program, "300"],
+                        shim_env(shim, LOCKAUDIT_PROMETHEUS=f"127.0.0.1:{port}", LOCKAUDIT_PROFILE_RATE=0))
+        base = procs.wait_metrics_url(p).rsplit("/metrics", 1)[0]
+        status, _, body = get(base + "/debug/pprof/mutex?debug=1")
+        if status != 200 or b"LOCKAUDIT_PROFILE_RATE=0" not in body:
+            fail("rate 0, debug=1: %d %r" % (status, body[:200]))
+        status, _, body = get(base + "/debug/pprof/mutex")
+        if status != 200 or body[:2] != b"\x1f\x8b":
+            fail("rate 0: %d, not a gzipped (empty) profile" % status)
+    print("prometheus_pprof: live Lookup %.0f%% of %.1f ms waited, holder Rebuild %.0f%%; delta 1 s %.1f ms; "
+          "report final %.1f ms" % (100 * share(flat, "Lookup"), live_total / 1e6, 100 * share(flat_h, "Rebuild"),
+                                    sum(flat_d.values()) / 1e6, final / 1e6))
+    print("PASSED")
+
+
+if __name__ == "__main__":
+    main()
