@@ -20,9 +20,11 @@ Runs holder_blame (one thread holds table_mu ~3 ms in Rebuild() 60 times; three 
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pprof_top import pprof_flat  # noqa: E402
 
 
 def fail(msg):
@@ -102,22 +104,11 @@ def main():
                        capture_output=True, text=True)
     if q.returncode != 0:
         fail("lockaudit profile --by holder failed: %s" % q.stderr)
-    go = shutil.which("go")
-    if go is None:
-        fail("no 'go' command: the README's apt line installs golang-go (go tool pprof)")
-    top = subprocess.run([go, "tool", "pprof", "-top", "-sample_index=delay", "-unit=ns", pb],
-                         capture_output=True, text=True, timeout=120)
-    if top.returncode != 0:
-        fail("go tool pprof cannot read the holder profile: %s" % top.stderr)
-    flat = {}
-    for line in top.stdout.splitlines():
-        m = re.match(r"\s*([\d.]+)ns\s+[\d.]+%\s+[\d.]+%\s+[\d.]+ns\s+[\d.]+%\s+(.*)$", line)
-        if m:
-            flat[m.group(2).strip()] = float(m.group(1))
+    flat, top_text = pprof_flat(pb)
     rebuild = sum(v for k, v in flat.items() if k.endswith("Rebuild"))
     lookup = sum(v for k, v in flat.items() if k.endswith("Lookup"))
     if not rebuild > lookup:
-        fail("pprof of the holder profile does not rank Rebuild above Lookup:\n" + top.stdout)
+        fail("pprof of the holder profile does not rank Rebuild above Lookup:\n" + top_text)
     if abs(rebuild - by_holder.get("Rebuild", 0)) > 0.01 * total:
         fail("pprof's Rebuild delay %.0f != the report's %d" % (rebuild, by_holder.get("Rebuild", 0)))
     folded = subprocess.run([lockaudit, "profile", "--by", "holder", "--format", "folded", report],

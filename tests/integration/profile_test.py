@@ -18,10 +18,12 @@ import gzip
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pprof_top import pprof_flat  # noqa: E402
 
 
 def fail(msg):
@@ -47,22 +49,6 @@ def run(lockaudit, program, report, env_extra=None):
             fail("the program did not print its waits: %r" % p.stdout)
         own[name] = int(m.group(2))
     return p, own
-
-
-def pprof_flat(pb):
-    go = shutil.which("go")
-    if go is None:
-        fail("no 'go' command: the README's apt line installs golang-go (go tool pprof)")
-    p = subprocess.run([go, "tool", "pprof", "-top", "-sample_index=delay", "-unit=ns", pb],
-                       capture_output=True, text=True, timeout=120)
-    if p.returncode != 0:
-        fail("go tool pprof cannot read the profile: %s" % p.stderr)
-    flat = {}
-    for line in p.stdout.splitlines():
-        m = re.match(r"\s*([\d.]+)ns\s+[\d.]+%\s+[\d.]+%\s+[\d.]+ns\s+[\d.]+%\s+(.*)$", line)
-        if m:
-            flat[m.group(2).strip()] = float(m.group(1))
-    return flat, p.stdout
 
 
 def main():

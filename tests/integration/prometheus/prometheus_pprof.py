@@ -16,7 +16,6 @@ With LOCKAUDIT_PROFILE_RATE=0 the endpoint answers an empty profile and says why
 import gzip
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pprof_top import pprof_flat  # noqa: E402
 from promtest import Processes, fail, free_port, http_get, shim_env  # noqa: E402
 
 
@@ -37,17 +38,7 @@ def get(url, timeout=30):
 
 
 def pprof_top(go, source, work):
-    p = subprocess.run([go, "tool", "pprof", "-top", "-sample_index=delay", "-unit=ns", source],
-                       capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, PPROF_TMPDIR=work, HOME=work))
-    if p.returncode != 0:
-        fail("go tool pprof %s: %s" % (source, p.stderr[-2000:]))
-    flat = {}
-    for line in p.stdout.splitlines():
-        m = re.match(r"\s*([\d.]+)ns\s+[\d.]+%\s+[\d.]+%\s+[\d.]+ns\s+[\d.]+%\s+(.*)$", line)
-        if m:
-            flat[m.group(2).strip()] = float(m.group(1))
-    return flat, p.stdout
+    return pprof_flat(source, work)
 
 
 def share(flat, name):
