@@ -141,10 +141,21 @@ void FindHolder(ThreadState& ts, void* arg) {
 }
 }  // namespace
 
-StackId HolderSite(const ThreadState& self, NodeId lock) {
+StackId HolderSite(ThreadState& self, NodeId lock) {
   HolderQuery q{&self, lock, 0};
-  internal::VisitThreads(FindHolder, &q);
-  return q.pc == 0 ? 0 : InternStack(&q.pc, 1, /*partial=*/true);
+  // A few tries, then give up: waiters of a hot lock must not line up on the thread list.
+  bool visited = false;
+  for (int attempt = 0; attempt < 3 && !visited; ++attempt) {
+    visited = internal::TryVisitThreads(FindHolder, &q);
+    if (!visited) __builtin_ia32_pause();
+  }
+  if (q.pc == 0) return 0;
+  const uint32_t slot = static_cast<uint32_t>(Mix64(q.pc) % ThreadState::kHolderSiteCache);
+  if (self.holder_site_pc[slot] == q.pc) return self.holder_site_stack[slot];
+  const StackId stack = InternStack(&q.pc, 1, /*partial=*/true);
+  self.holder_site_pc[slot] = q.pc;
+  self.holder_site_stack[slot] = stack;
+  return stack;
 }
 
 void Record(ThreadState& ts, NodeId lock, StackId stack, StackId holder, uint64_t waited_ns) {

@@ -16,8 +16,9 @@
 // and at its exit); each thread sums into its own tables (ThreadState::wait_sums, holder_sums), merged into 16
 // shards under their own engine mutexes; WriteLines reads both. Cost: nothing on the uncontended path; on the contended path one
 // thread-local counter, and for a sampled wait one unwind (before blocking) and one shard
-// update. Memory: at most kMaxEntries (lock, stack) entries; waits of paths past that are
-// counted in the summary's `profile_dropped`.
+// update, plus the holder lookup (HolderSite). Memory: at most kMaxEntries (lock, stack) entries,
+// waiter and holder entries together; waits of paths past that are counted by Dropped() (not yet
+// in the report).
 #ifndef LOCKAUDIT_CORE_CONTENTION_PROFILE_H_
 #define LOCKAUDIT_CORE_CONTENTION_PROFILE_H_
 
@@ -39,8 +40,10 @@ void Init(const Options& opts);
 uint32_t Rate();
 // The holder's site for a sampled wait of `self` on `lock` that is about to begin: the
 // acquisition site of another thread that holds `lock` now, as a one-frame partial stack; 0 when
-// none is found. Called before the wait (it takes the thread list's mutex for a moment).
-StackId HolderSite(const ThreadState& self, NodeId lock);
+// none is found. Called before the wait. Cost: a try of the thread list's mutex (a waiter never
+// queues on it: when another thread has it, the holder counts as not seen), a read of each
+// thread's held set, and an intern of the site the first time this thread sees it.
+StackId HolderSite(ThreadState& self, NodeId lock);
 // The wait that ended after `waited_ns` on `lock` was sampled with the waiter's stack `stack` and
 // the holder's site `holder` (0: unknown): added to the thread's own sums (no lock taken while
 // the thread holds the lock it waited for, except when a slot held another pair, which then

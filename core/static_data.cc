@@ -58,7 +58,8 @@ void Refresh() {
   Table& t = T();
   {
     EngineLock lock(t.mu);
-    t.seq.fetch_add(1, std::memory_order_acq_rel);  // odd: readers retry or give up
+    t.seq.fetch_add(1, std::memory_order_relaxed);  // odd: readers wait
+    std::atomic_thread_fence(std::memory_order_release);  // the odd count before the data
     for (size_t i = 0; i < found->n; ++i) {
       std::atomic_ref<uintptr_t>(t.ranges[i].begin).store(found->ranges[i].begin, std::memory_order_relaxed);
       std::atomic_ref<uintptr_t>(t.ranges[i].end).store(found->ranges[i].end, std::memory_order_relaxed);
@@ -71,9 +72,14 @@ void Refresh() {
 
 bool Contains(uintptr_t addr) {
   const Table& t = T();
-  for (int attempt = 0; attempt < 4; ++attempt) {
+  // A refresh writes at most kMaxRanges pairs: a reader that finds one in progress spins for it
+  // (a refresh runs in a constructor or after dlclose, so this is all but never).
+  for (uint32_t attempt = 0; attempt < (1u << 20); ++attempt) {
     const uint64_t s1 = t.seq.load(std::memory_order_acquire);
-    if (s1 & 1) continue;
+    if (s1 & 1) {
+      __builtin_ia32_pause();
+      continue;
+    }
     const size_t n = std::min(t.count.load(std::memory_order_relaxed), kMaxRanges);
     size_t lo = 0, hi = n;  // the first range with begin > addr is at `lo`
     while (lo < hi) {
@@ -88,9 +94,20 @@ bool Contains(uintptr_t addr) {
     std::atomic_thread_fence(std::memory_order_acquire);
     if (t.seq.load(std::memory_order_relaxed) == s1) return in;
   }
-  return false;  // being refreshed: keyed by site this once
+  return false;  // a refresh that never ends (a thread stopped inside it): not known as static
 }
 
 size_t RangeCount() { return T().count.load(std::memory_order_relaxed); }
+
+uint64_t Generation() { return T().seq.load(std::memory_order_acquire); }
+
+void ResetAfterFork() {
+  Table& t = T();
+  t.mu.ResetAfterFork();
+  if (t.seq.load(std::memory_order_relaxed) & 1) {  // forked inside a refresh: an empty table
+    t.count.store(0, std::memory_order_relaxed);
+    t.seq.fetch_add(1, std::memory_order_release);
+  }
+}
 
 }  // namespace lockaudit::core::static_data

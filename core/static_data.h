@@ -23,6 +23,11 @@ inline constexpr size_t kMaxRanges = 1024;
 void Refresh();
 bool Contains(uintptr_t addr);
 size_t RangeCount();  // for tests
+// Changes with every Refresh(): what was derived from the table (names of static addresses)
+// may be stale once it differs.
+uint64_t Generation();
+// In a forked child: the mutex free again; a refresh the fork cut short leaves an empty table.
+void ResetAfterFork();
 
 }  // namespace lockaudit::core::static_data
 

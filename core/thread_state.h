@@ -156,6 +156,10 @@ class ThreadState {
   // The sampled wait's holder: the acquisition site of the thread that held the lock when the
   // wait began, as a one-frame (partial) stack (0: no holder found; core/contention_profile.h).
   StackId profile_holder;
+  // Holder sites already interned, direct-mapped by pc (a site's one-frame stack never changes).
+  static constexpr uint32_t kHolderSiteCache = 8;
+  uintptr_t holder_site_pc[kHolderSiteCache];
+  StackId holder_site_stack[kHolderSiteCache];
   // Stacks of recent sampled waits, by call site and depth (site pc, CFA). Reused only when every
   // return address still sits where it was (frame k's pc at its sp - 8): the same call chain,
   // checked in a few loads instead of an unwind, so that sampling does not slow the waiter down

@@ -192,6 +192,7 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
     ts->profile_tick = 0;
     ts->profile_stack = 0;
     ts->profile_holder = 0;
+    for (uintptr_t& pc : ts->holder_site_pc) pc = 0;
     for (ThreadState::WaitStack& w : ts->wait_stacks) w.stack = 0;
     for (ThreadState::WaitSum& w : ts->wait_sums) w = ThreadState::WaitSum{};
     for (ThreadState::WaitSum& w : ts->holder_sums) w = ThreadState::WaitSum{};
@@ -493,16 +494,6 @@ std::string NameFrom(const NameInputs& in) {
 }
 
 std::string NameOf(NodeId id) { return NameFrom(NameInputsOf(id)); }
-
-// The name without the "#k" of its ordinal: what metrics rows are keyed by, so that the locks of
-// one site are one series (as when they are retired, stats_shards.h), not one per lock.
-std::string SharedNameOf(NodeId id) {
-  std::string name = NameOf(id);  // (names the node if it had no name yet)
-  if (E().registry.IsLive(id)) {
-    if (const char* base = E().registry.Node(id).name.load(std::memory_order_acquire)) return base;
-  }
-  return NameWithoutOrdinal(name);
-}
 
 ReportLock LockFrom(const NameInputs& in) {
   ReportLock l;
@@ -2020,6 +2011,8 @@ void ForkParent() noexcept {
   while (n > 0) mus[--n]->unlock();
 }
 
+void KeyNamesResetAfterFork();  // (statistics read side, below)
+
 void ForkChild() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
   tls_fork_locked = false;
@@ -2029,6 +2022,8 @@ void ForkChild() noexcept {
   ReportChildAfterFork();
   lineage::ResetAfterFork();
   profile::ResetAfterFork();
+  static_data::ResetAfterFork();
+  KeyNamesResetAfterFork();
   churn::ResetAfterFork();
   false_sharing::ResetAfterFork();
   channel::ResetAfterFork();
@@ -2229,6 +2224,14 @@ void VisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg) {
     if (t->in_use.load(std::memory_order_acquire)) fn(*t, arg);
   }
 }
+bool TryVisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg) {
+  if (!E().threads_mu.try_lock()) return false;
+  for (ThreadState* t = E().threads.load(std::memory_order_acquire); t; t = t->next) {
+    if (t->in_use.load(std::memory_order_acquire)) fn(*t, arg);
+  }
+  E().threads_mu.unlock();
+  return true;
+}
 
 }  // namespace lockaudit::core::internal
 
@@ -2349,6 +2352,41 @@ std::string LockKeyName(uint64_t key) {
   return buf;
 }
 
+// Row names by key, each resolved once (then the same in every scrape): symbolizing is slow, and
+// a symbolizer timeout returns "", so a name resolved again could differ and move a counter to
+// another series. Cleared when the static-data table changes (a module unloaded: its addresses
+// may now be another module's), bounded.
+struct KeyNames {
+  EngineMutex mu;
+  uint64_t generation = 0;
+  std::unordered_map<uint64_t, std::string> names;
+};
+KeyNames& TheKeyNames() {
+  static KeyNames* k = new KeyNames();  // never destroyed: read by the exporter during exit
+  return *k;
+}
+
+std::string CachedLockKeyName(uint64_t key) {
+  KeyNames& k = TheKeyNames();
+  {
+    EngineLock lock(k.mu);
+    if (k.generation != static_data::Generation()) {
+      k.names.clear();
+      k.generation = static_data::Generation();
+    }
+    if (auto it = k.names.find(key); it != k.names.end()) return it->second;
+  }
+  std::string name = LockKeyName(key);  // outside the mutex: it may symbolize
+  EngineLock lock(k.mu);
+  if (k.names.size() < 65536) return k.names.emplace(key, std::move(name)).first->second;
+  return name;
+}
+
+}  // namespace
+
+void KeyNamesResetAfterFork() { TheKeyNames().mu.ResetAfterFork(); }
+
+namespace {
 std::string CondKeyName(uint64_t key) {
   uintptr_t v = 0;
   if (stats::KindOfKey(key, &v) == stats::KeyKind::kSite) return SiteName(v, "cond@");
@@ -2392,8 +2430,7 @@ Snapshot Collect() {
   if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return s;
   Inside inside;
   Engine& e = E();
-  std::unordered_map<NodeId, LockShard> live;
-  std::unordered_map<uint64_t, LockShard> dead;
+  std::unordered_map<uint64_t, LockShard> by_key;  // live and dead locks' shards, by stats key
   std::unordered_map<uint64_t, CondShardData> conds;
   std::vector<std::pair<uint64_t, LockShard>> retired_locks;
   std::vector<std::pair<uint64_t, CondShardData>> retired_conds;
@@ -2420,7 +2457,7 @@ Snapshot Collect() {
         shard.rwlock = e.registry.IsLive(id) && e.registry.Node(id).cls == LockClass::kRwLock;
         ShardRead(h.wait, &shard.wait);
         ShardRead(h.hold, &shard.hold);
-        LockShard& to = e.registry.IsLive(id) ? live[id] : dead[key];
+        LockShard& to = by_key[key];
         to.acquisitions += shard.acquisitions;
         to.contentions += shard.contentions;
         to.gpu_sync_ns += shard.gpu_sync_ns;
@@ -2458,9 +2495,10 @@ Snapshot Collect() {
     r.wait.Add(sh.wait);
     r.hold.Add(sh.hold);
   };
-  for (const auto& [id, sh] : live) add(SharedNameOf(id), sh);
-  for (const auto& [key, sh] : dead) add(LockKeyName(key), sh);
-  for (const auto& [key, sh] : retired_locks) add(LockKeyName(key), sh);
+  // Shards and retired rows are named the same way, by their key: a thread's exit moves its
+  // counts from its shard to the retired table, never to another series.
+  for (const auto& [key, sh] : by_key) add(CachedLockKeyName(key), sh);
+  for (const auto& [key, sh] : retired_locks) add(CachedLockKeyName(key), sh);
   for (auto& [name, row] : rows) {
     row.name = name;
     s.locks.push_back(std::move(row));

@@ -27,6 +27,8 @@ bool FirstReport(FindingKind kind, uint64_t a, uint64_t b);
 // neither recycled nor has its held buffers unmapped meanwhile. fn must not report or allocate
 // through the engine; copy what it needs.
 void VisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg);
+// VisitThreads when the thread list's mutex is free now; false (nothing visited) when not.
+bool TryVisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg);
 
 }  // namespace lockaudit::core::internal
 

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <thread>
 
 #include <prometheus/exposer.h>
@@ -156,8 +157,10 @@ Report ProfileNow(const LockauditExporterHost* host) {
 // counts did not grow are left out. p50/p99/max are the later ones' (no delta exists for them).
 std::vector<ContentionRecord> Delta(const std::vector<ContentionRecord>& earlier,
                                     const std::vector<ContentionRecord>& later) {
+  // By lock id (unique in the process, also once the lock is gone: its address is then no longer
+  // printed) and frames.
   auto key = [](const ContentionRecord& r) {
-    std::string k = std::to_string(r.lock.id.value_or(0)) + "|" + r.lock.addr;
+    std::string k = std::to_string(r.lock.id.value_or(0));
     for (const Frame& f : r.stack) k += "|" + f.pc;
     return k;
   };
@@ -185,13 +188,37 @@ void Respond(mg_connection* conn, int status, const char* reason, const char* ty
   mg_write(conn, body.data(), body.size());
 }
 
-// The value of query parameter `name`, or nullopt when absent.
+// The value of query parameter `name`, or nullopt when absent ("?" for one too long to be any
+// valid value: refused as such).
 std::optional<std::string> Param(const mg_request_info* info, const char* name) {
   if (info->query_string == nullptr) return std::nullopt;
   char buf[64];
   const int n = mg_get_var(info->query_string, strlen(info->query_string), name, buf, sizeof buf);
-  if (n < 0) return std::nullopt;
+  if (n == -1) return std::nullopt;
+  if (n < 0) return std::string("?");
   return std::string(buf, static_cast<size_t>(n));
+}
+
+// ?seconds=N waits on a worker thread (civetweb has kHttpThreads): one such request at a time,
+// so that /metrics always has a worker; the wait ends early when the process exits (the server
+// is then stopped, and stopping waits for its workers).
+std::mutex g_delta_mu;
+std::condition_variable g_delta_cv;
+bool g_delta_busy = false;  // under g_delta_mu
+bool g_stopping = false;    // under g_delta_mu
+
+// Waits `seconds` unless the server is stopping: false when it is.
+bool WaitUnlessStopping(long seconds) {
+  std::unique_lock<std::mutex> lock(g_delta_mu);
+  return !g_delta_cv.wait_for(lock, std::chrono::seconds(seconds), [] { return g_stopping; });
+}
+
+void RespondLiteral(mg_connection* conn, const char* status_line, const char* text) {
+  // No allocation: used where one may just have failed.
+  mg_printf(conn,
+            "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+            "Connection: close\r\n\r\n%s",
+            status_line, strlen(text), text);
 }
 
 int ServePprof(mg_connection* conn, void*) {
@@ -213,10 +240,30 @@ int ServePprof(mg_connection* conn, void*) {
       return 400;
     }
     const bool holders = by == "holder";
+    if (seconds > 0) {
+      std::lock_guard<std::mutex> lock(g_delta_mu);
+      if (g_delta_busy) {
+        RespondLiteral(conn, "429 Too Many Requests",
+                       "lockaudit: another ?seconds= profile is being taken; try again after it\n");
+        return 429;
+      }
+      g_delta_busy = true;
+    }
+    struct DeltaDone {
+      bool active;
+      ~DeltaDone() {
+        if (!active) return;
+        std::lock_guard<std::mutex> lock(g_delta_mu);
+        g_delta_busy = false;
+      }
+    } done{seconds > 0};
     Report now = ProfileNow(g_profile_host);
     std::vector<ContentionRecord> records = holders ? now.holder_contentions : now.contentions;
     if (seconds > 0) {
-      std::this_thread::sleep_for(std::chrono::seconds(seconds));
+      if (!WaitUnlessStopping(seconds)) {
+        RespondLiteral(conn, "503 Service Unavailable", "lockaudit: the process is exiting\n");
+        return 503;
+      }
       Report later = ProfileNow(g_profile_host);
       records = Delta(records, holders ? later.holder_contentions : later.contentions);
     }
@@ -245,8 +292,7 @@ int ServePprof(mg_connection* conn, void*) {
             "Content-Disposition: attachment; filename=\"mutex.pb.gz\"\r\n");
     return 200;
   } catch (...) {
-    Respond(conn, 500, "Internal Server Error", "text/plain; charset=utf-8",
-            "lockaudit: the profile could not be built\n");
+    RespondLiteral(conn, "500 Internal Server Error", "lockaudit: the profile could not be built\n");
     return 500;
   }
 }
@@ -366,6 +412,11 @@ void StopServingAtExit() {
   // A forked child has a copy of the server's objects but none of its threads: stopping it
   // there would wait for threads that do not exist. The parent's server is the parent's.
   if (g_running->pid != getpid()) return;
+  {
+    std::lock_guard<std::mutex> lock(g_delta_mu);
+    g_stopping = true;  // a ?seconds= request in its wait answers 503 now
+  }
+  g_delta_cv.notify_all();
   g_host->run_in_engine(&Stop::Run, g_running);
 }
 

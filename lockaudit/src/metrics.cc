@@ -43,7 +43,10 @@ core_::stats::Snapshot CollectForExporter() {
 
 void ProfileLinesForExporter(void (*emit)(const char*, size_t, void*), void* arg) {
   core_::EngineScope inside;
-  for (const std::string& line : core_::profile::Lines()) emit(line.data(), line.size(), arg);
+  for (const std::string& line : core_::profile::Lines()) {
+    core_::ProgramHeapScope heap;  // what emit allocates is the exporter's, freed by it
+    emit(line.data(), line.size(), arg);
+  }
 }
 
 // The table the exporter keeps for the life of the process.

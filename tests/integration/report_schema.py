@@ -51,6 +51,8 @@ def main():
         ("churn", [f"{programs}/lock_churn"], {}),  # held_stack_partial
         ("openmp", [f"{programs}/omp_lock_cycle"], {}),
         ("contention", [os.path.join(os.path.dirname(inventory), "contention"), "20"], {}),
+        # lock_stats and cond_stats (a condition-variable queue), contention_holder
+        ("times", [os.path.join(os.path.dirname(inventory), "cycle_and_contention")], {}),
     ]
     files = []
     for name, argv, extra in runs:
@@ -90,7 +92,7 @@ def main():
     kinds = {l["kind"] for l in lines_all if l.get("type") == "finding"}
     want_kinds = {"lock_order_cycle", "wait_stall", "hold_stall", "destroy_held", "deadlock"}
     want_types = {"finding", "edge", "finding_group", "summary", "confirm", "contention",
-                  "contention_holder", "lock_stats"}
+                  "contention_holder", "lock_stats", "cond_stats"}
     have = {
         "shared modes": any("shared" in l.get("to_modes", []) for l in lines_all),
         "gates": any(l.get("gates") for l in lines_all),

@@ -64,8 +64,9 @@ def main():
     schema = json.load(open(schema_path))
     if "2.1.0" not in schema.get("title", ""):
         fail("%s is not the SARIF 2.1.0 schema: %s" % (schema_path, schema.get("title")))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    validator = jsonschema.Draft202012Validator(schema)
+    cls = jsonschema.validators.validator_for(schema)  # the draft the schema declares
+    cls.check_schema(schema)
+    validator = cls(schema)
     logs = []
     hierarchy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hierarchy.txt")
     runs = [

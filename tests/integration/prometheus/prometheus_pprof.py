@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -99,12 +100,55 @@ def main():
         status, metrics = http_get(base + "/metrics")
         if status != 200 or "lockaudit_lock_contentions_total" not in metrics:
             fail("/metrics broke beside /debug/pprof/mutex")
+        # The static lock's series is named by its data symbol, as the report names it.
+        if 'lock="(anonymous namespace)::table_mu"' not in metrics:
+            fail("no series named by table_mu's symbol:\n" +
+                 "\n".join(l for l in metrics.splitlines() if "contentions_total{" in l))
+        # One ?seconds= request at a time; /metrics still answers meanwhile.
+        results = {}
+
+        def slow():
+            results["first"] = get(url + "?seconds=2")[0]
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.5)
+        second = get(url + "?seconds=1")
+        scrape_started = time.monotonic()
+        status, _ = http_get(base + "/metrics")
+        scrape_s = time.monotonic() - scrape_started
+        t.join()
+        if results.get("first") != 200 or second[0] != 429 or status != 200 or scrape_s > 1.5:
+            fail("concurrent ?seconds=: first %s, second %d %r, /metrics %d in %.1f s" %
+                 (results.get("first"), second[0], second[2][:100], status, scrape_s))
         p.wait(120)
         if p.returncode != 0:
             fail("holder_blame exit %d:\n%s" % (p.returncode, procs.log("holder_blame")[-2000:]))
     final = sum(json.loads(l)["delay_ns"] for l in open(report) if '"type":"contention"' in l)
     if live_total > final:
         fail("live delay %.0f ns exceeds the report's final %d ns" % (live_total, final))
+    # A process that exits during a ?seconds= request exits at once; the request gets a 503 or a
+    # closed connection.
+    with Processes(work) as procs:
+        port = free_port()
+        p = procs.start("exiting", [program, "400"],
+                        shim_env(shim, LOCKAUDIT_PROMETHEUS=f"127.0.0.1:{port}"))
+        base = procs.wait_metrics_url(p).rsplit("/metrics", 1)[0]
+        answer = {}
+
+        def waiting():
+            try:
+                answer["status"] = get(base + "/debug/pprof/mutex?seconds=120", timeout=150)[0]
+            except Exception as e:  # the connection closed by the exiting process
+                answer["status"] = type(e).__name__
+        t = threading.Thread(target=waiting)
+        t.start()
+        started = time.monotonic()
+        p.wait(60)
+        exit_s = time.monotonic() - started
+        t.join(30)
+        if p.returncode != 0 or exit_s > 10 or answer.get("status") == 200:
+            fail("exit during ?seconds=120: status %s after %.1f s, the request got %s" %
+                 (p.returncode, exit_s, answer.get("status")))
     # Profiling off: an empty profile, and the text says why.
     with Processes(work) as procs:
         port = free_port()
