@@ -2361,8 +2361,16 @@ struct KeyNames {
   uint64_t generation = 0;
   std::unordered_map<uint64_t, std::string> names;
 };
+// Made on first use by a reader (never in a fork handler: ResetAfterFork must not allocate, the
+// allocator's locks may be held by a thread the fork left behind); never destroyed (read by the
+// exporter during exit).
+std::atomic<KeyNames*> g_key_names{nullptr};
 KeyNames& TheKeyNames() {
-  static KeyNames* k = new KeyNames();  // never destroyed: read by the exporter during exit
+  KeyNames* k = g_key_names.load(std::memory_order_acquire);
+  if (k != nullptr) return *k;
+  auto* made = new KeyNames();
+  if (g_key_names.compare_exchange_strong(k, made, std::memory_order_acq_rel)) return *made;
+  delete made;
   return *k;
 }
 
@@ -2384,7 +2392,9 @@ std::string CachedLockKeyName(uint64_t key) {
 
 }  // namespace
 
-void KeyNamesResetAfterFork() { TheKeyNames().mu.ResetAfterFork(); }
+void KeyNamesResetAfterFork() {
+  if (KeyNames* k = g_key_names.load(std::memory_order_acquire)) k->mu.ResetAfterFork();
+}
 
 namespace {
 std::string CondKeyName(uint64_t key) {
