@@ -17,24 +17,13 @@ Runs holder_blame (one thread holds table_mu ~3 ms in Rebuild() 60 times; three 
     prints the holder top list; a bad --by value is a usage error;
   * with LOCKAUDIT_PROFILE_RATE=4 holder lines are scaled like the waiter lines.
 """
-import json
 import os
 import re
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pprof_top import pprof_flat  # noqa: E402
-
-
-def fail(msg):
-    print("FAILED: " + msg)
-    sys.exit(1)
-
-
-def lines(path):
-    with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
+from profile_helpers import fail, pprof_flat, report_lines as lines  # noqa: E402
 
 
 def run(lockaudit, program, report, env_extra=None):

@@ -15,7 +15,6 @@ both hold it about 200 us; the program measures and prints each path's own waits
   * LOCKAUDIT_PROFILE_RATE=0 writes no contention line.
 """
 import gzip
-import json
 import os
 import re
 import subprocess
@@ -23,17 +22,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pprof_top import pprof_flat  # noqa: E402
-
-
-def fail(msg):
-    print("FAILED: " + msg)
-    sys.exit(1)
-
-
-def lines(path):
-    with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
+from profile_helpers import fail, pprof_flat, report_lines as lines  # noqa: E402
 
 
 def run(lockaudit, program, report, env_extra=None):

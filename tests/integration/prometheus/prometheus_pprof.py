@@ -16,7 +16,6 @@ With LOCKAUDIT_PROFILE_RATE=0 the endpoint answers an empty profile and says why
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pprof_top import pprof_flat  # noqa: E402
+from profile_helpers import pprof_flat  # noqa: E402
 from promtest import Processes, fail, free_port, http_get, shim_env  # noqa: E402
 
 
@@ -38,10 +37,6 @@ def get(url, timeout=30):
         return e.code, e.headers.get("Content-Type", ""), e.read()
 
 
-def pprof_top(go, source, work):
-    return pprof_flat(source, work)
-
-
 def share(flat, name):
     total = sum(flat.values())
     return sum(v for k, v in flat.items() if k.endswith(name)) / total if total else 0.0
@@ -50,9 +45,6 @@ def share(flat, name):
 def main():
     shim, program, lockaudit, work = sys.argv[1:5]
     os.makedirs(work, exist_ok=True)
-    go = shutil.which("go")
-    if go is None:
-        fail("no 'go' command: the README's apt line installs golang-go (go tool pprof)")
     report = os.path.join(work, "live.jsonl")
     with Processes(work) as procs:
         port = free_port()
@@ -61,10 +53,10 @@ def main():
         base = procs.wait_metrics_url(p).rsplit("/metrics", 1)[0]
         time.sleep(1.0)
         url = base + "/debug/pprof/mutex"
-        flat, text = pprof_top(go, url, work)  # go tool pprof fetches the URL itself
+        flat, text = pprof_flat(url, work)  # go tool pprof fetches the URL itself
         if not share(flat, "Lookup") > 0.8:
             fail("the live waiter profile does not rank Lookup:\n" + text)
-        flat_h, text_h = pprof_top(go, url + "?by=holder", work)
+        flat_h, text_h = pprof_flat(url + "?by=holder", work)
         if not share(flat_h, "Rebuild") > 0.8:
             fail("the live holder profile does not rank Rebuild:\n" + text_h)
         status, ctype, body = get(url)
@@ -81,8 +73,8 @@ def main():
         status, _, body = get(url + "?seconds=1")
         with open(delta_path, "wb") as f:
             f.write(body)
-        flat_d, text_d = pprof_top(go, delta_path, work)
-        later, _ = pprof_top(go, url, work)
+        flat_d, text_d = pprof_flat(delta_path, work)
+        later, _ = pprof_flat(url, work)
         if status != 200 or not 0 < sum(flat_d.values()) < sum(later.values()):
             fail("?seconds=1: %d, delta %.0f ns of %.0f ns in all:\n%s" %
                  (status, sum(flat_d.values()), sum(later.values()), text_d))

@@ -1,6 +1,8 @@
-"""`go tool pprof -top` of a profile file or URL, for the contention-profile tests: the flat
-delay in nanoseconds per function, and the text. Fails the test (FAILED: ..., exit 1) when go is
-missing or pprof cannot read the profile."""
+"""Helpers of the contention-profile tests (profile_test, profile_holder_test, prometheus_pprof):
+fail(), the JSON lines of a report, and `go tool pprof -top` of a profile file or URL (the flat
+delay in nanoseconds per function, and the text; fails the test when go is missing or pprof
+cannot read the profile)."""
+import json
 import os
 import re
 import shutil
@@ -10,22 +12,27 @@ import sys
 _ROW = re.compile(r"\s*([\d.]+)ns\s+[\d.]+%\s+[\d.]+%\s+[\d.]+ns\s+[\d.]+%\s+(.*)$")
 
 
-def _fail(msg):
+def fail(msg):
     print("FAILED: " + msg)
     sys.exit(1)
+
+
+def report_lines(path):
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
 
 
 def pprof_flat(source, workdir=None):
     go = shutil.which("go")
     if go is None:
-        _fail("no 'go' command: the README's apt line installs golang-go (go tool pprof)")
+        fail("no 'go' command: the README's apt line installs golang-go (go tool pprof)")
     env = dict(os.environ)
     if workdir:  # a fetched profile is saved under PPROF_TMPDIR, not in $HOME/pprof
         env.update(PPROF_TMPDIR=workdir, HOME=workdir)
     p = subprocess.run([go, "tool", "pprof", "-top", "-sample_index=delay", "-unit=ns", source],
                        capture_output=True, text=True, timeout=120, env=env)
     if p.returncode != 0:
-        _fail("go tool pprof cannot read %s: %s" % (source, p.stderr[-2000:]))
+        fail("go tool pprof cannot read %s: %s" % (source, p.stderr[-2000:]))
     flat = {}
     for line in p.stdout.splitlines():
         m = _ROW.match(line)
