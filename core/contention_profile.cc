@@ -113,31 +113,20 @@ struct HolderQuery {
   uintptr_t pc;
 };
 
-template <typename T>
-T Racy(const T& x) {
-  return std::atomic_ref<T>(const_cast<T&>(x)).load(std::memory_order_relaxed);
-}
-
-// The held set of another thread, read as the watchdog reads it (core/wake.cc ReadHeld): the
-// capacity before the pointer (a grown buffer is published pointer-first and old buffers stay
-// mapped while the state is in use, which VisitThreads' mutex guarantees). An entry counts when
-// its id reads the same before and after its site: the site is then one of that lock's holds.
+// The held set of another thread, read as the watchdog reads it (VisitHeldRacy). An entry counts
+// when its id reads the same before and after its site: the site is then one of that lock's
+// holds.
 void FindHolder(ThreadState& ts, void* arg) {
   auto* q = static_cast<HolderQuery*>(arg);
   if (q->pc != 0 || &ts == q->self) return;
-  const uint32_t cap = std::atomic_ref<uint32_t>(ts.held_capacity).load(std::memory_order_acquire);
-  const HeldLock* held = std::atomic_ref<HeldLock*>(ts.held).load(std::memory_order_acquire);
-  if (held == nullptr) return;
-  const uint32_t n = std::min({Racy(ts.held_count), cap, 256u});
-  for (uint32_t i = 0; i < n; ++i) {
-    if (Racy(held[i].id) != q->lock) continue;
-    const uintptr_t pc = Racy(held[i].site.pc);
+  VisitHeldRacy(ts, 256, [q](const HeldLock& h) {
+    if (Racy(h.id) != q->lock) return true;
+    const uintptr_t pc = Racy(h.site.pc);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (pc != 0 && Racy(held[i].id) == q->lock) {
-      q->pc = pc;
-      return;
-    }
-  }
+    if (pc == 0 || Racy(h.id) != q->lock) return true;
+    q->pc = pc;
+    return false;
+  });
 }
 }  // namespace
 

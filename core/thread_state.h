@@ -9,6 +9,7 @@
 #ifndef LOCKAUDIT_CORE_THREAD_STATE_H_
 #define LOCKAUDIT_CORE_THREAD_STATE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 
@@ -246,6 +247,30 @@ inline uint64_t HeldKey(NodeId id, uint32_t flags) {
 // The signature of the thread's whole held set (0 when nothing is held).
 inline uint64_t HeldSig(const ThreadState& ts) {
   return ts.held_count != 0 ? ts.held[ts.held_count - 1].sig : 0;
+}
+
+// A relaxed load of a field another thread writes (racy reads of a ThreadState).
+template <class T>
+T Racy(const T& x) {
+  return std::atomic_ref<T>(const_cast<T&>(x)).load(std::memory_order_relaxed);
+}
+
+// Calls fn(const HeldLock&) for up to `max` entries of another thread's held set, read racily:
+// the capacity before the pointer (a grown buffer is published pointer-first, and old buffers
+// stay mapped while the state is in use: the caller holds the thread list's mutex, as
+// VisitThreads does), so every entry read lies in mapped memory; an entry's fields may belong to
+// different moments. fn returns false to stop.
+template <class Fn>
+void VisitHeldRacy(const ThreadState& ts, uint32_t max, Fn fn) {
+  const uint32_t cap = std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ts.held_capacity))
+                           .load(std::memory_order_acquire);
+  const HeldLock* held =
+      std::atomic_ref<HeldLock*>(const_cast<HeldLock*&>(ts.held)).load(std::memory_order_acquire);
+  if (held == nullptr) return;
+  const uint32_t n = std::min({Racy(ts.held_count), cap, max});
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!fn(held[i])) return;
+  }
 }
 
 }  // namespace lockaudit::core

@@ -37,11 +37,6 @@ namespace {
 
 using internal::NowNs;
 
-template <class T>
-T Racy(const T& x) {  // a relaxed load of a field another thread writes
-  return std::atomic_ref<T>(const_cast<T&>(x)).load(std::memory_order_relaxed);
-}
-
 struct Config {
   uint64_t stall_ns = 1000000000ull;
   uint64_t shared_stall_ns = 1000000000ull;  // holds in shared (read) mode
@@ -201,14 +196,7 @@ struct ThreadSnap {
 constexpr uint32_t kMaxHeldRead = 256;
 
 void ReadHeld(ThreadState& ts, std::vector<HeldSnap>* out) {
-  // Capacity before pointer: a grown buffer is published pointer-first (GrowHeld), and old
-  // buffers stay mapped, so `cap` entries are always readable at the pointer read after it.
-  uint32_t cap = std::atomic_ref<uint32_t>(ts.held_capacity).load(std::memory_order_acquire);
-  HeldLock* held = std::atomic_ref<HeldLock*>(ts.held).load(std::memory_order_acquire);
-  uint32_t n = std::min({Racy(ts.held_count), cap, kMaxHeldRead});
-  if (held == nullptr) return;
-  for (uint32_t i = 0; i < n; ++i) {
-    const HeldLock& h = held[i];
+  VisitHeldRacy(ts, kMaxHeldRead, [&](const HeldLock& h) {
     HeldSnap s;
     s.addr = Racy(h.addr);
     s.id = Racy(h.id);
@@ -218,7 +206,8 @@ void ReadHeld(ThreadState& ts, std::vector<HeldSnap>* out) {
     const IdCacheEntry& c = ts.id_cache[slot];
     s.acquisitions = Racy(c.id) == s.id ? Racy(c.acquisitions) : 0;
     out->push_back(s);
-  }
+    return true;
+  });
 }
 
 void SnapThread(ThreadState& ts, void* arg) {
