@@ -3,8 +3,8 @@
 // lock indices.
 //
 // Owns: the records (EdgeRecord) and their storage.
-// Thread-safety: none of its own; the tracker calls it only under its graph mutex (graph_mu),
-// which also guards the LockOrderGraph the records describe.
+// Thread-safety: none of its own; the lock-order detector (lock_order.h) calls it only under
+// its mutex, which also guards the LockOrderGraph the records describe.
 // Invariants: a record's key is (IndexOf(from), IndexOf(to)); a key is at most once in the
 // table; erased slots are tombstones until the next rehash.
 // Memory: sizeof(EdgeRecord) (120 bytes) + 1 per slot; the table is rehashed when live and

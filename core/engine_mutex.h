@@ -1,7 +1,8 @@
 // EngineMutex: the engine's own lock. A futex word, never a pthread mutex, so the shim never
 // sees (and never audits or recurses into) the engine's locking.
 //
-// Thread-safety: a plain exclusive lock; not recursive. Never held on the hot path.
+// Thread-safety: a plain exclusive lock; not recursive. Never held on the hot path. A Clang
+// thread-safety capability (thread_annotations.h): members say LOCKAUDIT_GUARDED_BY(mu).
 // Cost: one CAS uncontended; a contended waiter spins briefly (the engine's critical sections
 // are short: a context switch costs more than the wait) and then sleeps in FUTEX_WAIT.
 #ifndef LOCKAUDIT_CORE_ENGINE_MUTEX_H_
@@ -14,6 +15,8 @@
 
 #include <atomic>
 #include <cstdint>
+
+#include "thread_annotations.h"
 
 namespace lockaudit::core {
 
@@ -36,22 +39,22 @@ inline long RawFutex(uint32_t* addr, int op, uint32_t val,
 #endif
 }
 
-class EngineMutex {
+class LOCKAUDIT_CAPABILITY("mutex") EngineMutex {
  public:
   constexpr EngineMutex() = default;
   EngineMutex(const EngineMutex&) = delete;
   EngineMutex& operator=(const EngineMutex&) = delete;
 
-  void lock() noexcept {
+  void lock() noexcept LOCKAUDIT_ACQUIRE() {
     uint32_t expected = 0;
     if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return;
     LockSlow();
   }
-  bool try_lock() noexcept {
+  bool try_lock() noexcept LOCKAUDIT_TRY_ACQUIRE(true) {
     uint32_t expected = 0;
     return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire);
   }
-  void unlock() noexcept {
+  void unlock() noexcept LOCKAUDIT_RELEASE() {
     if (state_.exchange(0, std::memory_order_release) == 2) {
       RawFutex(reinterpret_cast<uint32_t*>(&state_), FUTEX_WAKE_PRIVATE, 1);
     }
@@ -87,11 +90,12 @@ static_assert(sizeof(EngineMutex) == sizeof(uint32_t), "EngineMutex is one futex
 struct AdoptLockTag {};
 constexpr AdoptLockTag kAdoptLock{};
 
-class EngineLock {
+class LOCKAUDIT_SCOPED_CAPABILITY EngineLock {
  public:
-  explicit EngineLock(EngineMutex& mu) noexcept : mu_(mu) { mu_.lock(); }
-  EngineLock(EngineMutex& mu, AdoptLockTag) noexcept : mu_(mu) {}  // already locked by the caller
-  ~EngineLock() { mu_.unlock(); }
+  explicit EngineLock(EngineMutex& mu) noexcept LOCKAUDIT_ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+  // Already locked by the caller.
+  EngineLock(EngineMutex& mu, AdoptLockTag) noexcept LOCKAUDIT_REQUIRES(mu) : mu_(mu) {}
+  ~EngineLock() LOCKAUDIT_RELEASE() { mu_.unlock(); }
   EngineLock(const EngineLock&) = delete;
   EngineLock& operator=(const EngineLock&) = delete;
 

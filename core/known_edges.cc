@@ -11,6 +11,10 @@ KnownEdges::KnownEdges() {
   if (p != MAP_FAILED) slots_ = static_cast<std::atomic<uint64_t>*>(p);
 }
 
+KnownEdges::~KnownEdges() {
+  if (slots_ != nullptr) munmap(slots_, kSlots * sizeof(uint64_t));
+}
+
 uint64_t KnownEdges::Key(uint64_t from, uint64_t to, uint8_t from_mode, uint8_t to_mode) {
   return Mix64(Mix64(from * 4 + from_mode) ^ (to * 4 + to_mode)) | 1;  // never 0 (empty)
 }

@@ -28,6 +28,9 @@ class KnownEdges {
   static constexpr size_t kMaxProbe = 32;
 
   KnownEdges();
+  ~KnownEdges();  // unmaps the table (the engine's never runs: it lives as long as the process)
+  KnownEdges(const KnownEdges&) = delete;
+  KnownEdges& operator=(const KnownEdges&) = delete;
   // `from_mode`/`to_mode`: 1 exclusive, 2 shared (as in LockOrderGraph::EdgeProps).
   static uint64_t Key(uint64_t from, uint64_t to, uint8_t from_mode, uint8_t to_mode);
   bool Contains(uint64_t key) const noexcept;

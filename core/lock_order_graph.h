@@ -7,7 +7,7 @@
 // visited and re-ranked. An edge that would close a cycle is kept as a *back edge* (it is real
 // evidence) outside the DAG; cycle searches walk DAG and back edges together.
 //
-// Thread-safety: none; the tracker serialises every call with its graph mutex.
+// Thread-safety: none; the lock-order detector (lock_order.h) serialises every call with its mutex.
 // Invariants (CheckInvariants(), tests only): every DAG edge x->y has rank(x) < rank(y); every
 // edge is in exactly one of the DAG and back-edge sets and in both adjacency directions.
 // Cost: O(1) for a known edge; a new edge reorders only the nodes between its ends; cycle

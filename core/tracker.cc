@@ -35,7 +35,7 @@
 #include "hot_path.h"
 #include "known_edges.h"
 #include "lineage.h"
-#include "lock_order_graph.h"
+#include "lock_order.h"
 #include "options.h"
 #include "provider.h"
 #include "raw_log.h"
@@ -62,47 +62,50 @@ namespace {
 
 enum class EngineStatus : int { kUninit = 0, kInitializing = 1, kReady = 2, kDisabled = 3 };
 
+// The lock-order detector's host (core/lock_order.h): the registry, the evidence cache and
+// core/lineage, for the detector's questions. Defined with the slow paths below.
+class EngineLockOrderHost final : public LockOrderHost {
+ public:
+  bool IsLive(NodeId id) override;
+  void MarkInGraph(NodeId id) override;
+  NodeId IdAt(uint32_t index) override;
+  uint64_t NamingKey(NodeId id) override;
+  bool CaptureEvidence(const Acquisition& a, const uint32_t* window, uint32_t count,
+                       StackId* stack, StackId* held_stacks, bool lookup_only) override;
+  std::string OrderedReason(uint32_t x, const std::string& x_name, uint32_t y,
+                            const std::string& y_name) override;
+};
+
 struct Engine {
   Options opts;
   LockRegistry registry;
-  EngineMutex graph_mu;  // order: graph_mu before registry.mutex()
-  LockOrderGraph graph;
-  KnownEdges saturated;  // edges that no observation can change (read without graph_mu)
+  EngineLockOrderHost lock_order_host;
+  LockOrder lock_order{lock_order_host};  // its mutex: before registry.mutex()
   KnownEdges contexts;   // second level of the threads' context caches
   std::atomic<uint64_t> next_incarnation{1};
-  EdgeTable edges;  // under graph_mu: the evidence of every edge of `graph`
-  std::set<std::vector<NodeId>> reported_cycles;
-  // Edges of the cycles reported as ordered (core/lineage.h), each to its cycles' nodes: when
-  // another thread takes one of those edges, the cycle is reported again, not ordered.
-  std::map<std::pair<NodeId, NodeId>, std::vector<std::vector<NodeId>>> ordered_cycles;
-  std::set<std::pair<int, std::pair<NodeId, NodeId>>> reported_once;  // (kind, ids) dedupe
+  // Reports' dedupe (leaf): findings reported once per (kind, ids), and the edge lines written,
+  // by pair of names, with the evidence they said (modes and gate names): a line is written
+  // again only when that changes.
+  EngineMutex dedupe_mu;
+  std::set<std::pair<int, std::pair<NodeId, NodeId>>> reported_once LOCKAUDIT_GUARDED_BY(dedupe_mu);
+  std::map<std::pair<std::string, std::string>, std::string> published_edges
+      LOCKAUDIT_GUARDED_BY(dedupe_mu);
   std::map<std::string, int> hierarchy;                              // name -> level
   std::map<std::string, uint32_t> name_counts;  // under registry.mutex(): locks named so
   std::unordered_map<NodeId, uint32_t> dead_ordinals;  // under registry.mutex(): named once gone
   // Evidence reuse: the stacks captured for a call site at a given stack depth (pc, cfa), so
   // that code creating many short-lived locks (each new, each a new edge) is not unwound every
   // time. Bounded; cleared when full.
-  EngineMutex evidence_mu;
-  std::unordered_map<uint64_t, StackId> evidence;
-  // Edge lines already written, by (from name, to name): a report stays bounded under churn.
-  // Edge lines written, by pair of names, with the evidence they said (modes and gate names):
-  // a line is written again only when that changes.
-  std::map<std::pair<std::string, std::string>, std::string> published_edges;
+  EngineMutex evidence_mu;  // leaf
+  std::unordered_map<uint64_t, StackId> evidence LOCKAUDIT_GUARDED_BY(evidence_mu);
   EngineMutex site_names_mu;  // leaf
-  std::unordered_map<uint64_t, const char*> site_names;  // (first site pc, on stack) -> name
+  // (first site pc, on stack) -> name
+  std::unordered_map<uint64_t, const char*> site_names LOCKAUDIT_GUARDED_BY(site_names_mu);
   EngineMutex threads_mu;
   std::atomic<ThreadState*> threads{nullptr};
   pthread_key_t key{};
   std::atomic<bool> finished{false};
-  uint64_t edges_learned = 0;  // under graph_mu; edges of destroyed locks included
-  // Edge lines posted per naming pair (what names the two locks: their name, or their first
-  // site), under graph_mu: code that makes many locks at one site (10,000 in an array) learns
-  // edges between all of them; kEdgeLinesPerPair lines per pair keep the report bounded, the
-  // rest are counted (summary: edge_lines_dropped).
-  std::unordered_map<uint64_t, uint32_t> edge_lines;
-  uint64_t edge_lines_dropped = 0;
 };
-constexpr uint32_t kEdgeLinesPerPair = 16;
 
 alignas(Engine) char g_engine_storage[sizeof(Engine)];
 std::atomic<int> g_status{static_cast<int>(EngineStatus::kUninit)};
@@ -522,9 +525,9 @@ void PublishEdgeJob(void* arg) {
   {
     // What the edge says now, not when the job was posted: jobs of two threads about one edge
     // may run in either order, and the line written last must carry the latest evidence.
-    EngineLock lock(e.graph_mu);
-    const EdgeRecord* r = e.edges.Find(j->from.id, j->to.id);
-    if (r != nullptr) {
+    EdgeRecord now_rec;
+    if (e.lock_order.CurrentEdge(j->from.id, j->to.id, &now_rec)) {
+      const EdgeRecord* r = &now_rec;
       j->from_modes = r->from_modes;
       j->to_modes = r->to_modes;
       std::vector<NameInputs> now;
@@ -547,7 +550,7 @@ void PublishEdgeJob(void* arg) {
   }
   bool write;
   {
-    EngineLock lock(e.graph_mu);
+    EngineLock lock(e.dedupe_mu);
     auto it = e.published_edges.find({from.name, to.name});
     if (it == e.published_edges.end()) {
       write = !j->update;  // an update before the first line: that line will say it all
@@ -798,7 +801,7 @@ void RemoveHeld(ThreadState& ts, uint32_t i) {
 // ---- Slow paths --------------------------------------------------------------------------
 
 bool ReportOnce(FindingKind kind, NodeId a, NodeId b) {
-  EngineLock lock(E().graph_mu);
+  EngineLock lock(E().dedupe_mu);
   return E().reported_once.insert({static_cast<int>(kind), {a, b}}).second;
 }
 
@@ -903,25 +906,17 @@ LOCKAUDIT_COLD void ReportHierarchy(ThreadState& ts, NodeId id, Site site) {
   }
 }
 
-// Canonical rotation of a cycle so that each distinct cycle is reported once.
-std::vector<NodeId> CanonicalCycle(const std::vector<NodeId>& c) {
-  size_t m = std::min_element(c.begin(), c.end()) - c.begin();
-  std::vector<NodeId> r;
-  for (size_t i = 0; i < c.size(); ++i) r.push_back(c[(m + i) % c.size()]);
-  return r;
-}
-
 uint64_t EvidenceKey(uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t d) {
   return Mix64(Mix64(Mix64(a ^ Mix64(b)) ^ c) ^ d);
 }
 
-// Stacks for the edges held[i] -> (lock being acquired at `site`), i in held_idx[0..count):
+// Stacks for the edges held[i] -> (lock being acquired at `a.site`), i in held_idx[0..count):
 // held_stacks[k] for held_idx[k]. Reuses the stacks of an earlier capture made by this thread at
 // the same call sites and stack depths (one evidence_mu section); otherwise, unless `lookup_only`, unwinds once
 // and rebuilds each held lock's stack from the current frames (RebuildHeldStack: exact, or only
 // the acquisition site when the function that took the held lock has returned). Returns whether
 // every stack is known.
-bool CaptureEvidence(ThreadState& ts, const uint32_t* held_idx, uint32_t count, Site site,
+bool CaptureEvidence(const Acquisition& a, const uint32_t* held_idx, uint32_t count,
                      StackId* stack, StackId* held_stacks, bool lookup_only) {
   Engine& e = E();
   constexpr size_t kMaxEvidence = 1 << 16;
@@ -932,23 +927,23 @@ bool CaptureEvidence(ThreadState& ts, const uint32_t* held_idx, uint32_t count, 
   };
   // Locks taken at one site in one frame (a loop, nested guards) share their held stack.
   auto same_site_as_earlier = [&](uint32_t k) -> int {
-    const Site& hs = ts.held[held_idx[k]].site;
+    const Site& hs = a.held[held_idx[k]].site;
     for (uint32_t p = 0; p < k; ++p) {
-      const Site& ps = ts.held[held_idx[p]].site;
+      const Site& ps = a.held[held_idx[p]].site;
       if (ps.pc == hs.pc && ps.cfa == hs.cfa) return static_cast<int>(p);
     }
     return -1;
   };
   // Keyed by thread too: a thread created after another was joined gets the same stack memory,
   // so one call site at one depth (the same pc and CFA) can be reached through other callers.
-  const uint64_t thread_key = Mix64(ts.incarnation);
-  const uint64_t here = EvidenceKey(site.pc, site.cfa, 0, thread_key);
+  const uint64_t thread_key = Mix64(a.incarnation);
+  const uint64_t here = EvidenceKey(a.site.pc, a.site.cfa, 0, thread_key);
   bool all_known;
   {
     EngineLock lock(e.evidence_mu);
-    auto lookup = [&e](uint64_t key) -> StackId {
+    auto lookup = [&e](uint64_t key) LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {  // evidence_mu held
       auto it = e.evidence.find(key);
-      return it == e.evidence.end() ? 0 : it->second;
+      return it == e.evidence.end() ? StackId{0} : it->second;
     };
     all_known = (*stack = lookup(here)) != 0;
     for (uint32_t k = 0; k < count && all_known; ++k) {
@@ -957,21 +952,21 @@ bool CaptureEvidence(ThreadState& ts, const uint32_t* held_idx, uint32_t count, 
         held_stacks[k] = held_stacks[p];
         continue;
       }
-      const Site& hs = ts.held[held_idx[k]].site;
-      held_stacks[k] = lookup(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa ^ thread_key));
+      const Site& hs = a.held[held_idx[k]].site;
+      held_stacks[k] = lookup(EvidenceKey(hs.pc, hs.cfa, a.site.pc, a.site.cfa ^ thread_key));
       all_known = held_stacks[k] != 0;
     }
   }
   if (all_known || lookup_only) return all_known;
   RawFrame frames[128];
   size_t depth = std::min<size_t>(static_cast<size_t>(e.opts.stack_depth), 128);
-  size_t nf = CaptureFrames(frames, depth, site.pc);
+  size_t nf = CaptureFrames(frames, depth, a.site.pc);
   uintptr_t pcs[128];
   for (size_t k = 0; k < nf; ++k) pcs[k] = frames[k].pc;
   *stack = InternStack(pcs, nf);
   remember(here, *stack);
   for (uint32_t k = 0; k < count; ++k) {
-    const Site& hs = ts.held[held_idx[k]].site;
+    const Site& hs = a.held[held_idx[k]].site;
     const int p = same_site_as_earlier(k);
     if (p >= 0) {
       held_stacks[k] = held_stacks[p];
@@ -980,61 +975,12 @@ bool CaptureEvidence(ThreadState& ts, const uint32_t* held_idx, uint32_t count, 
     bool partial = false;
     std::vector<uintptr_t> hp = RebuildHeldStack(frames, nf, hs.pc, hs.cfa, depth, &partial);
     held_stacks[k] = InternStack(hp.data(), hp.size(), partial);
-    remember(EvidenceKey(hs.pc, hs.cfa, site.pc, site.cfa ^ thread_key), held_stacks[k]);
+    remember(EvidenceKey(hs.pc, hs.cfa, a.site.pc, a.site.cfa ^ thread_key), held_stacks[k]);
   }
   return true;
 }
 
-struct PendingCycle {
-  std::vector<NodeId> nodes;
-  std::vector<EdgeRecord> edges;
-  std::string ordered_reason;  // set: thread creation and join keep two edges apart
-  bool again = false;          // reported before as ordered; another thread took one of its edges
-};
-
-// The records of the cycle through `nodes` (graph_mu held).
-void FillCycleEdges(Engine& e, PendingCycle& pc) {
-  for (size_t k = 0; k < pc.nodes.size(); ++k) {
-    NodeId from = pc.nodes[k], to = pc.nodes[(k + 1) % pc.nodes.size()];
-    const EdgeRecord* r = e.edges.Find(from, to);
-    EdgeRecord none;
-    none.from = from;
-    none.to = to;
-    pc.edges.push_back(r != nullptr ? *r : none);
-  }
-}
-
-// Why the cycle cannot deadlock as observed, or "" (graph_mu held). Only when every edge was
-// taken by one thread so far, and by whole thread lives (one edge's thread joined before
-// another's was created): a thread's own later observations of an edge reach the engine only
-// when their context is new, so "taken before the other thread was created" could not be
-// trusted.
-std::string OrderedReasonOf(const PendingCycle& pc) {
-  for (const EdgeRecord& r : pc.edges) {
-    if (r.multi_thread || r.incarnation == 0) return "";
-  }
-  for (size_t i = 0; i < pc.edges.size(); ++i) {
-    for (size_t j = i + 1; j < pc.edges.size(); ++j) {
-      std::string why = lineage::OrderedReason(
-          pc.edges[i].incarnation, "edge " + std::to_string(i + 1), pc.edges[j].incarnation,
-          "edge " + std::to_string(j + 1));
-      if (!why.empty()) return why;
-    }
-  }
-  return "";
-}
-
-// Forgets the ordered cycle `nodes` in the index (graph_mu held).
-void ForgetOrderedCycle(Engine& e, const std::vector<NodeId>& nodes) {
-  for (size_t k = 0; k < nodes.size(); ++k) {
-    auto it = e.ordered_cycles.find({nodes[k], nodes[(k + 1) % nodes.size()]});
-    if (it == e.ordered_cycles.end()) continue;
-    std::erase(it->second, nodes);
-    if (it->second.empty()) e.ordered_cycles.erase(it);
-  }
-}
-
-// What a lock's edge lines are counted under (Engine::edge_lines): its name when it has one,
+// What a lock's edge lines are counted under (LockOrder::kEdgeLinesPerPair): its name when it has one,
 // else its first lock site.
 uint64_t NamingKey(NodeId id) {
   LockNode& n = E().registry.Node(id);
@@ -1044,240 +990,59 @@ uint64_t NamingKey(NodeId id) {
                (n.stack_owner_cfa.load(std::memory_order_relaxed) != 0 ? 1 : 0));
 }
 
-// Under graph_mu: may the new direct edge from->to have its line written?
-bool TakeEdgeLine(NodeId from, NodeId to) {
-  Engine& e = E();
-  uint32_t& count = e.edge_lines[Mix64(NamingKey(from) ^ Mix64(NamingKey(to) + 1))];
-  if (count >= kEdgeLinesPerPair) {
-    ++e.edge_lines_dropped;
-    return false;
-  }
-  ++count;
-  return true;
+bool EngineLockOrderHost::IsLive(NodeId id) { return E().registry.IsLive(id); }
+void EngineLockOrderHost::MarkInGraph(NodeId id) {
+  E().registry.Node(id).in_graph.store(true, std::memory_order_seq_cst);
 }
-
-// Remembers a saturated edge for every mode pair its observations cover: no gate left, and
-// already seen by two threads (so another thread's observation cannot change single_thread).
-void MarkSaturated(const EdgeRecord& r) {
-  if (r.ngates != 0 || !r.multi_thread) return;
-  for (uint8_t fm : {uint8_t{1}, uint8_t{2}}) {
-    for (uint8_t tm : {uint8_t{1}, uint8_t{2}}) {
-      if ((r.from_modes & fm) && (r.to_modes & tm)) {
-        E().saturated.Insert(KnownEdges::Key(r.from, r.to, fm, tm));
-      }
-    }
-  }
+NodeId EngineLockOrderHost::IdAt(uint32_t index) {
+  return MakeNodeId(E().registry.NodeAt(index).generation.load(std::memory_order_relaxed), index);
+}
+uint64_t EngineLockOrderHost::NamingKey(NodeId id) { return core::NamingKey(id); }
+bool EngineLockOrderHost::CaptureEvidence(const Acquisition& a, const uint32_t* window,
+                                          uint32_t count, StackId* stack, StackId* held_stacks,
+                                          bool lookup_only) {
+  return core::CaptureEvidence(a, window, count, stack, held_stacks, lookup_only);
+}
+std::string EngineLockOrderHost::OrderedReason(uint32_t x, const std::string& x_name, uint32_t y,
+                                               const std::string& y_name) {
+  return lineage::OrderedReason(x, x_name, y, y_name);
 }
 
 ReportThread ThreadOfEdge(const EdgeRecord& r) { return ReportThread{r.tid, r.thread_name}; }
 
-// An acquisition learns edges from the innermost kEdgeWindow held locks only (lockdep learns
-// one, from the nearest): an edge from a lock held further out is implied by the chain of
-// direct edges between the held locks, each learned when the next was taken. So the cost of a
-// new context does not grow with the held depth (a thread holding 2,000 locks pays for 16).
-constexpr uint32_t kEdgeWindow = 16;
-// Gate candidates: the outermost exclusively held locks, among the first kGateScan held.
-constexpr uint32_t kGateScan = 64;
-
-// Learns the edges held[i] -> id for the innermost kEdgeWindow held locks (the thread is
-// acquiring `id` with `flags` at `site`) and reports the cycles they close. Two phases so that
-// stacks are captured without graph_mu (unwinding may take the dynamic loader's lock, which a
-// dlopen'ing thread holds while it may be waiting for graph_mu inside a static constructor).
+// Learns the edges of this acquisition (the thread is acquiring `id` with `flags` at `site`)
+// through the lock-order detector, then posts the edge lines and publishes the cycles it found,
+// with the detector's mutex released.
 LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
   Engine& e = E();
   // Entries another thread unlocked behind this one's back are stale: they are neither the
-  // source of an edge nor a gate. Only the entries this acquisition reads are checked.
+  // source of an edge nor a gate. Only the entries the detector reads are checked.
   auto stale = [&e](const HeldLock& h) {
     return e.registry.IsLive(h.id) &&
            e.registry.Node(h.id).foreign_unlocks.load(std::memory_order_relaxed) !=
                h.foreign_unlocks_at;
   };
   for (uint32_t i = ts.held_count; i-- > 0;) {
-    if (i + kEdgeWindow < ts.held_count && i >= kGateScan) {
-      i = kGateScan;  // skip the middle: neither an edge source nor a gate candidate
+    if (i + LockOrder::kEdgeWindow < ts.held_count && i >= LockOrder::kGateScan) {
+      i = LockOrder::kGateScan;  // skip the middle: neither an edge source nor a gate candidate
       continue;
     }
     if (stale(ts.held[i])) RemoveHeld(ts, i);
   }
-  const uint32_t n = ts.held_count;
-  const uint32_t first = n > kEdgeWindow ? n - kEdgeWindow : 0;  // the window: [first, n)
-  const uint8_t to_mode_bit = (flags & kShared) ? 2 : 1;
+  Acquisition a;
+  a.id = id;
+  a.flags = flags;
+  a.site = site;
+  a.held = ts.held;
+  a.held_count = ts.held_count;
+  a.tid = ts.tid;
+  a.thread_name = ts.name;
+  a.incarnation = ts.incarnation;
   // Lock-free first: when every edge of this context is saturated, nothing can change.
-  bool all_saturated = true;
-  for (uint32_t i = first; i < n && all_saturated; ++i) {
-    if (ts.held[i].id == id) continue;
-    all_saturated = e.saturated.Contains(KnownEdges::Key(
-        ts.held[i].id, id, (ts.held[i].flags & kShared) ? 2 : 1, to_mode_bit));
-  }
-  if (all_saturated) return;
+  if (e.lock_order.AllSaturated(a)) return;
   Inside inside;
-  // Gate candidates: the first kMaxGates + 1 locks held exclusively (an edge's own `from` is
-  // left out of its gates). Only a lock held exclusively keeps other threads out: two readers
-  // of G do not exclude each other, so a lock held shared is no gate.
-  constexpr uint32_t kMaxGates = EdgeRecord::kMaxGates;
-  uint64_t candidates[kMaxGates + 1];
-  uint32_t ncandidates = 0;
-  for (uint32_t k = 0; k < n && k < kGateScan && ncandidates < kMaxGates + 1; ++k) {
-    const HeldLock& h = ts.held[k];
-    if (h.id == id || (h.flags & kShared)) continue;
-    if (std::find(candidates, candidates + ncandidates, h.id) != candidates + ncandidates) continue;
-    candidates[ncandidates++] = h.id;
-  }
-  auto gates_of = [&](NodeId from, uint64_t* out) -> uint8_t {
-    uint8_t m = 0;
-    for (uint32_t k = 0; k < ncandidates && m < kMaxGates; ++k) {
-      if (candidates[k] != from) out[m++] = candidates[k];
-    }
-    std::sort(out, out + m);
-    return m;
-  };
-  // The evidence of the window's edges, from the evidence cache when this context's sites were
-  // seen before (the usual case: one code path, many locks); unwound only when an edge is new
-  // and its evidence unknown, before graph_mu is taken (unwinding may take the dynamic
-  // loader's lock).
-  uint32_t window[kEdgeWindow];
-  uint32_t nwindow = 0;
-  for (uint32_t i = first; i < n; ++i) {
-    if (ts.held[i].id != id) window[nwindow++] = i;
-  }
-  StackId stack = 0;
-  StackId window_stacks[kEdgeWindow] = {};
-  bool have_evidence = nwindow == 0 ||
-                       CaptureEvidence(ts, window, nwindow, site, &stack, window_stacks, true);
-  e.graph_mu.lock();
-  if (!have_evidence) {
-    bool any_new = false;
-    for (uint32_t k = 0; k < nwindow && !any_new; ++k) {
-      any_new = e.edges.Find(ts.held[window[k]].id, id) == nullptr;
-    }
-    if (any_new) {
-      e.graph_mu.unlock();
-      CaptureEvidence(ts, window, nwindow, site, &stack, window_stacks, false);
-      e.graph_mu.lock();
-    }
-  }
-  // Bit 4: a read request that queues behind writers (kWriterPreferring): not "shared only" for
-  // the read-read rule of FindCycle, which exempts only requests no reader can block.
-  const uint8_t to_mode = static_cast<uint8_t>(
-      ((flags & kShared) ? 2 : 1) | ((flags & kShared) && (flags & kWriterPreferring) ? 4 : 0));
-  std::vector<EdgeRecord> new_edges;
-  std::vector<EdgeRecord> changed_edges;  // modes or gates changed: their lines, rewritten
-  std::vector<PendingCycle> cycles;
-  {
-    EngineLock lock(e.graph_mu, kAdoptLock);
-    if (!e.registry.IsLive(id)) return;
-    e.registry.Node(id).in_graph.store(true, std::memory_order_seq_cst);
-    if (!e.registry.IsLive(id)) return;
-    std::vector<std::pair<NodeId, NodeId>> to_check;
-    for (uint32_t k = 0; k < nwindow; ++k) {
-      const uint32_t i = window[k];
-      const HeldLock& a = ts.held[i];
-      LockNode& an = e.registry.Node(a.id);
-      an.in_graph.store(true, std::memory_order_seq_cst);
-      if (!e.registry.IsLive(a.id)) continue;
-      uint64_t gates[kMaxGates];
-      const uint8_t ngates = gates_of(a.id, gates);
-      const uint8_t from_mode = (a.flags & kShared) ? 2 : 1;
-      EdgeRecord* r = e.edges.Find(a.id, id);
-      if (r == nullptr) {
-        bool closes = false;
-        if ((r = e.edges.FindByIndex(IndexOf(a.id), IndexOf(id))) != nullptr) {
-          // A record of earlier locks at these indices (never expected: a lock's edges go with
-          // it, ForgetNode): the graph has the edge; the record starts again.
-          *r = EdgeRecord();
-          r->from = a.id;
-          r->to = id;
-          closes = e.graph.IsBackEdge(IndexOf(a.id), IndexOf(id));
-        } else if ((r = e.edges.Insert(a.id, id)) != nullptr) {
-          e.graph.InsertEdge(IndexOf(a.id), IndexOf(id), &closes, /*known_absent=*/true);
-        } else {
-          continue;  // out of memory: not learned
-        }
-        memcpy(r->gates, gates, sizeof(uint64_t) * ngates);
-        r->ngates = ngates;
-        r->from_modes = from_mode;
-        r->to_modes = to_mode;
-        r->tid = ts.tid;
-        strncpy(r->thread_name, ts.name, sizeof r->thread_name - 1);
-        r->incarnation = static_cast<uint32_t>(ts.incarnation);
-        r->stack = stack;
-        r->held_stack = window_stacks[k];
-        // Direct nesting: enough to rebuild cycles.
-        r->posted = i + 1 == n && TakeEdgeLine(a.id, id);
-        MarkSaturated(*r);
-        ++e.edges_learned;
-        if (r->posted) new_edges.push_back(*r);
-        if (closes || e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
-        continue;
-      }
-      bool changed = false;
-      uint64_t both[kMaxGates];
-      uint8_t nboth = static_cast<uint8_t>(
-          std::set_intersection(r->gates, r->gates + r->ngates, gates, gates + ngates, both) - both);
-      if (nboth != r->ngates) {
-        memcpy(r->gates, both, sizeof(uint64_t) * nboth);
-        r->ngates = nboth;
-        changed = true;
-      }
-      if ((r->from_modes | from_mode) != r->from_modes || (r->to_modes | to_mode) != r->to_modes) {
-        r->from_modes |= from_mode;
-        r->to_modes |= to_mode;
-        changed = true;
-      }
-      if (r->incarnation != static_cast<uint32_t>(ts.incarnation) && !r->multi_thread) {
-        r->multi_thread = true;
-        changed = true;
-        // A cycle reported as ordered through this edge can deadlock after all.
-        auto ordered = e.ordered_cycles.find({a.id, id});
-        if (ordered != e.ordered_cycles.end()) {
-          const std::vector<std::vector<NodeId>> again = ordered->second;
-          for (const std::vector<NodeId>& nodes : again) {
-            ForgetOrderedCycle(e, nodes);
-            PendingCycle pc;
-            pc.nodes = nodes;
-            pc.again = true;
-            FillCycleEdges(e, pc);
-            // The edge as this thread takes it now: the thread that makes the cycle possible.
-            for (EdgeRecord& edge : pc.edges) {
-              if (edge.from != a.id || edge.to != id) continue;
-              edge.tid = ts.tid;
-              memset(edge.thread_name, 0, sizeof edge.thread_name);
-              strncpy(edge.thread_name, ts.name, sizeof edge.thread_name - 1);
-              edge.incarnation = static_cast<uint32_t>(ts.incarnation);
-              if (stack != 0) edge.stack = stack;
-              if (window_stacks[k] != 0) edge.held_stack = window_stacks[k];
-            }
-            cycles.push_back(std::move(pc));
-          }
-        }
-      }
-      if (changed) MarkSaturated(*r);
-      if (changed && e.graph.BackEdgeCount() > 0) to_check.push_back({a.id, id});
-      if (changed && r->posted) changed_edges.push_back(*r);
-    }
-    auto props = [&e](LockOrderGraph::Node x, LockOrderGraph::Node y) {
-      const EdgeRecord* r = e.edges.FindByIndex(x, y);
-      return r == nullptr ? LockOrderGraph::EdgeProps{} : r->Props();
-    };
-    for (const auto& [x, y] : to_check) {
-      std::vector<LockOrderGraph::Node> c = e.graph.FindCycle(IndexOf(x), IndexOf(y), props);
-      if (c.empty()) continue;
-      PendingCycle pc;
-      for (LockOrderGraph::Node idx : c) {
-        uint32_t gen = e.registry.NodeAt(idx).generation.load(std::memory_order_relaxed);
-        pc.nodes.push_back(MakeNodeId(gen, idx));
-      }
-      if (!e.reported_cycles.insert(CanonicalCycle(pc.nodes)).second) continue;
-      FillCycleEdges(e, pc);
-      pc.ordered_reason = OrderedReasonOf(pc);
-      if (!pc.ordered_reason.empty()) {
-        for (size_t k = 0; k < pc.nodes.size(); ++k) {
-          e.ordered_cycles[{pc.nodes[k], pc.nodes[(k + 1) % pc.nodes.size()]}].push_back(pc.nodes);
-        }
-      }
-      cycles.push_back(std::move(pc));
-    }
-  }
+  LearnResult found;
+  e.lock_order.Learn(a, &found);
   auto post = [](const EdgeRecord& r, bool update) {
     // The edge line names its locks, and naming may symbolize: that runs on the symbolizer
     // thread, never on this one (which may hold an allocator lock, stacks.h).
@@ -1288,9 +1053,9 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     }
     if (!PostToSymbolizerThread(PublishEdgeJob, job)) PublishEdgeJob(job);
   };
-  for (const EdgeRecord& r : new_edges) post(r, false);
-  for (const EdgeRecord& r : changed_edges) post(r, true);
-  for (PendingCycle& pc : cycles) {
+  for (const EdgeRecord& r : found.new_edges) post(r, false);
+  for (const EdgeRecord& r : found.changed_edges) post(r, true);
+  for (CycleFinding& pc : found.cycles) {
     Finding f;
     f.kind = FindingKind::kLockOrderCycle;
     std::string names;
@@ -1628,11 +1393,7 @@ namespace {
 void ForgetNode(NodeId id, void*) {
   Engine& e = E();
   if (e.registry.Node(id).in_graph.load(std::memory_order_seq_cst)) {
-    EngineLock lock(e.graph_mu);
-    uint32_t x = IndexOf(id);
-    for (LockOrderGraph::Node y : e.graph.Successors(x)) e.edges.Erase(x, y);
-    for (LockOrderGraph::Node w : e.graph.Predecessors(x)) e.edges.Erase(w, x);
-    e.graph.RemoveNode(x);
+    e.lock_order.Forget(id);
   }
   e.registry.Recycle(id);
 }
@@ -1945,7 +1706,8 @@ void OnCondDestroy(const void* cond) noexcept {
 EngineMutex* const* ForkMutexes(size_t* count) {
   static EngineMutex* list[10];
   size_t n = 0;
-  list[n++] = &E().graph_mu;
+  list[n++] = &E().lock_order.mutex();
+  list[n++] = &E().dedupe_mu;
   list[n++] = &E().registry.mutex();
   list[n++] = &E().threads_mu;
   list[n++] = &ReportMutex();
@@ -1960,7 +1722,9 @@ EngineMutex* const* ForkMutexes(size_t* count) {
 __thread bool tls_fork_locked __attribute__((tls_model("initial-exec"))) = false;
 __thread bool tls_fork_symbolizer_locked __attribute__((tls_model("initial-exec"))) = false;
 
-void ForkPrepare() noexcept {
+// (Outside the thread-safety analysis: it takes a list of mutexes that ForkParent or ForkChild
+// releases.)
+void ForkPrepare() noexcept LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
   Inside inside;
   size_t n = 0;
@@ -2000,7 +1764,7 @@ void ForkPrepare() noexcept {
   }
 }
 
-void ForkParent() noexcept {
+void ForkParent() noexcept LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady) || !tls_fork_locked) return;
   tls_fork_locked = false;
   if (tls_fork_symbolizer_locked) StacksSymbolizerMutex().unlock();
@@ -2030,7 +1794,8 @@ void ForkChild() noexcept {
   confirm::ForkChild();
   e.threads_mu.ResetAfterFork();
   e.registry.ResetAfterFork();
-  e.graph_mu.ResetAfterFork();
+  e.lock_order.ResetAfterFork();
+  e.dedupe_mu.ResetAfterFork();
   e.evidence_mu.ResetAfterFork();
   e.site_names_mu.ResetAfterFork();
   StacksResetAfterFork(!tls_fork_symbolizer_locked);
@@ -2059,9 +1824,9 @@ int Finish() noexcept {
   SummaryCounts c{};
   c.locks = e.registry.EverRegistered();
   {
-    EngineLock lock(e.graph_mu);
-    c.edges = e.edges_learned;
-    c.edge_lines_dropped = e.edge_lines_dropped;
+    const LockOrder::Counts counts = e.lock_order.GetCounts();
+    c.edges = counts.edges_learned;
+    c.edge_lines_dropped = counts.edge_lines_dropped;
   }
   for (ThreadState* t = e.threads.load(); t; t = t->next) {
     for (uint32_t i = 0; i < ThreadState::kIdCacheSize; ++i) {
@@ -2133,8 +1898,7 @@ GraphSnapshot SnapshotGraph() {
   Inside inside;
   std::set<NodeId> nodes;
   {
-    EngineLock lock(E().graph_mu);
-    E().edges.ForEach([&](const EdgeRecord& r) {
+    E().lock_order.ForEachEdge([&](const EdgeRecord& r) {
       g.edges.push_back({r.from, r.to});
       nodes.insert(r.from);
       nodes.insert(r.to);
@@ -2150,8 +1914,7 @@ std::vector<LatentViolation> VerifyHierarchy() {
   Inside inside;
   std::vector<std::pair<NodeId, NodeId>> bad;
   {
-    EngineLock lock(E().graph_mu);
-    E().edges.ForEach([&](const EdgeRecord& r) {
+    E().lock_order.ForEachEdge([&](const EdgeRecord& r) {
       if (!E().registry.IsLive(r.from) || !E().registry.IsLive(r.to)) return;
       int a = E().registry.Node(r.from).level.load(), b = E().registry.Node(r.to).level.load();
       if (a != kNoLevel && b != kNoLevel && a >= b) bad.push_back({r.from, r.to});
@@ -2530,10 +2293,7 @@ Snapshot Collect() {
                                          FindingCount(static_cast<FindingKind>(k))});
   }
   s.graph_locks = e.registry.LiveCount();
-  {
-    EngineLock lock(e.graph_mu);
-    s.graph_edges = e.edges.size();
-  }
+  s.graph_edges = e.lock_order.GetCounts().live_edges;
   s.threads_deadlocked = wake::DeadlockedThreads();
   s.hold_sample_period = ThreadState::kHoldSamplePeriod;
   FillGlobal(&s);

@@ -2,7 +2,7 @@
 # tests/clang_tidy.sh CLANG_TIDY BUILD_DIR SOURCE_DIR: the static-check gate (issue 8).
 #
 # Runs CLANG_TIDY with the checks of SOURCE_DIR/.clang-tidy (performance-*, bugprone-*,
-# concurrency-*) over the project's own translation units from BUILD_DIR/compile_commands.json:
+# concurrency-*, and Clang's thread-safety analysis of the annotated engine mutexes) over the project's own translation units from BUILD_DIR/compile_commands.json:
 # core/, lockaudit/, preload/, exporters/, gpu/, bench/, examples/ (.c/.cc). Not checked: tests/
 # (gtest macro expansions), anything outside SOURCE_DIR or inside a build directory (third-party
 # and generated code). Headers: those of the same folders (HeaderFilterRegex in .clang-tidy).
@@ -36,7 +36,7 @@ echo "clang_tidy.sh: $(wc -l <<<"$files") files, $("$tidy" --version | grep -o '
 compat="$(cd "$(dirname "$0")" && pwd)/clang_tidy_compat.h"
 printf '%s\n' "$files" | xargs -P 2 -n 4 "$tidy" -p "$build" --quiet \
   --extra-arg=-Wno-unknown-warning-option --extra-arg=-Wno-unused-command-line-argument \
-  --extra-arg-before=-include --extra-arg-before="$compat" \
+  --extra-arg=-Wthread-safety --extra-arg-before=-include --extra-arg-before="$compat" \
   >"$out" 2>&1
 rc=$?
 warnings="$(grep -cE ': (warning|error): ' "$out")"

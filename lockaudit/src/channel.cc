@@ -66,7 +66,7 @@ core_::ThreadState* Audited(const channel_sync* c) {
 // deadline has not passed. `dir` is the side waiting. The wait is published to the engine.
 template <class Blocked>
 void WaitWhile(channel_sync* c, ch_::Dir dir, long long timeout_ns, core_::Site site,
-               Blocked blocked) {
+               Blocked blocked) LOCKAUDIT_REQUIRES(c->mu) {
   core_::ThreadState* ts = Audited(c);
   const uint64_t start = Now();
   const uint64_t deadline = timeout_ns > 0 ? start + static_cast<uint64_t>(timeout_ns) : UINT64_MAX;
@@ -98,7 +98,10 @@ channel_sync* channel_open(const char* name, size_t capacity) {
   return c;
 }
 
-__attribute__((noinline)) long channel_send_slot(channel_sync* c, long long timeout_ns) noexcept {
+// The slot calls return with c->mu held when they give a slot, and the commit (or abort) call
+// releases it: a protocol across calls, outside the thread-safety analysis.
+__attribute__((noinline)) long channel_send_slot(channel_sync* c, long long timeout_ns) noexcept
+    LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
   const core_::Site site = LOCKAUDIT_CALLER_SITE();
   core_::ThreadState* ts = Audited(c);
   if (ts != nullptr) ch_::Touch(*ts, c->audit, ch_::kSend);
@@ -120,14 +123,15 @@ __attribute__((noinline)) long channel_send_slot(channel_sync* c, long long time
 
 // The commits and close() finish every use of `c` before the unlock: a receiver that got the
 // last item (or nullopt after close) may destroy the channel as soon as it can take the lock.
-void channel_send_commit(channel_sync* c) noexcept {
+void channel_send_commit(channel_sync* c) noexcept LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
   ++c->count;
   ch_::Moved(c->audit, ch_::kSend);
   if (c->recv_waiters != 0) Signal(&c->not_empty, 1);
   c->mu.unlock();
 }
 
-__attribute__((noinline)) long channel_recv_slot(channel_sync* c, long long timeout_ns) noexcept {
+__attribute__((noinline)) long channel_recv_slot(channel_sync* c, long long timeout_ns) noexcept
+    LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
   const core_::Site site = LOCKAUDIT_CALLER_SITE();
   core_::ThreadState* ts = Audited(c);
   if (ts != nullptr) ch_::Touch(*ts, c->audit, ch_::kRecv);
@@ -143,7 +147,7 @@ __attribute__((noinline)) long channel_recv_slot(channel_sync* c, long long time
   return static_cast<long>(c->head);
 }
 
-void channel_recv_commit(channel_sync* c) noexcept {
+void channel_recv_commit(channel_sync* c) noexcept LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
   c->head = (c->head + 1) % c->capacity;
   --c->count;
   ch_::Moved(c->audit, ch_::kRecv);
@@ -153,7 +157,7 @@ void channel_recv_commit(channel_sync* c) noexcept {
 
 // The item's copy or move threw: nothing changed, but this thread may have been the one woken
 // for the item (or the room) it leaves: pass the wake-up on.
-void channel_abort(channel_sync* c) noexcept {
+void channel_abort(channel_sync* c) noexcept LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
   if (c->count > 0 && c->recv_waiters != 0) Signal(&c->not_empty, 1);
   if (c->count < c->capacity && c->send_waiters != 0) Signal(&c->not_full, 1);
   c->mu.unlock();

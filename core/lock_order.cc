@@ -1,0 +1,297 @@
+// The lock-order detector (lock_order.h).
+#include "lock_order.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "hash.h"
+#include "provider.h"
+
+namespace lockaudit::core {
+
+namespace {
+
+// Canonical rotation of a cycle so that each distinct cycle is reported once.
+std::vector<NodeId> CanonicalCycle(const std::vector<NodeId>& c) {
+  size_t m = std::min_element(c.begin(), c.end()) - c.begin();
+  std::vector<NodeId> r;
+  r.reserve(c.size());
+  for (size_t i = 0; i < c.size(); ++i) r.push_back(c[(m + i) % c.size()]);
+  return r;
+}
+
+uint8_t ModeBit(uint32_t flags) { return (flags & kShared) ? 2 : 1; }
+
+void SetThread(EdgeRecord& r, const Acquisition& a) {
+  r.tid = a.tid;
+  memset(r.thread_name, 0, sizeof r.thread_name);
+  strncpy(r.thread_name, a.thread_name, sizeof r.thread_name - 1);
+  r.incarnation = static_cast<uint32_t>(a.incarnation);
+}
+
+}  // namespace
+
+bool LockOrder::AllSaturated(const Acquisition& a) const {
+  const uint32_t n = a.held_count;
+  const uint32_t first = n > kEdgeWindow ? n - kEdgeWindow : 0;
+  const uint8_t to_mode = ModeBit(a.flags);
+  for (uint32_t i = first; i < n; ++i) {
+    if (a.held[i].id == a.id) continue;
+    if (!saturated_.Contains(KnownEdges::Key(a.held[i].id, a.id, ModeBit(a.held[i].flags), to_mode))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Remembers a saturated edge for every mode pair its observations cover: no gate left, and
+// already seen by two threads (so another thread's observation cannot change multi_thread).
+void LockOrder::MarkSaturated(const EdgeRecord& r) {
+  if (r.ngates != 0 || !r.multi_thread) return;
+  for (uint8_t fm : {uint8_t{1}, uint8_t{2}}) {
+    for (uint8_t tm : {uint8_t{1}, uint8_t{2}}) {
+      if ((r.from_modes & fm) && (r.to_modes & tm)) {
+        saturated_.Insert(KnownEdges::Key(r.from, r.to, fm, tm));
+      }
+    }
+  }
+}
+
+// May the new direct edge from->to have its line written?
+bool LockOrder::TakeEdgeLine(NodeId from, NodeId to) {
+  uint32_t& count = edge_lines_[Mix64(host_.NamingKey(from) ^ Mix64(host_.NamingKey(to) + 1))];
+  if (count >= kEdgeLinesPerPair) {
+    ++edge_lines_dropped_;
+    return false;
+  }
+  ++count;
+  return true;
+}
+
+// The records of the cycle through c.nodes.
+void LockOrder::FillCycleEdges(CycleFinding& c) {
+  for (size_t k = 0; k < c.nodes.size(); ++k) {
+    NodeId from = c.nodes[k], to = c.nodes[(k + 1) % c.nodes.size()];
+    const EdgeRecord* r = edges_.Find(from, to);
+    EdgeRecord none;
+    none.from = from;
+    none.to = to;
+    c.edges.push_back(r != nullptr ? *r : none);
+  }
+}
+
+// Why the cycle cannot deadlock as observed, or "". Only when every edge was taken by one
+// thread so far, and by whole thread lives (one edge's thread joined before another's was
+// created): a thread's own later observations of an edge reach the detector only when their
+// context is new, so "taken before the other thread was created" could not be trusted.
+std::string LockOrder::OrderedReasonOf(const CycleFinding& c) {
+  for (const EdgeRecord& r : c.edges) {
+    if (r.multi_thread || r.incarnation == 0) return "";
+  }
+  for (size_t i = 0; i < c.edges.size(); ++i) {
+    for (size_t j = i + 1; j < c.edges.size(); ++j) {
+      std::string why =
+          host_.OrderedReason(c.edges[i].incarnation, "edge " + std::to_string(i + 1),
+                              c.edges[j].incarnation, "edge " + std::to_string(j + 1));
+      if (!why.empty()) return why;
+    }
+  }
+  return "";
+}
+
+void LockOrder::ForgetOrderedCycle(const std::vector<NodeId>& nodes) {
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    auto it = ordered_cycles_.find({nodes[k], nodes[(k + 1) % nodes.size()]});
+    if (it == ordered_cycles_.end()) continue;
+    std::erase(it->second, nodes);
+    if (it->second.empty()) ordered_cycles_.erase(it);
+  }
+}
+
+// A second thread takes from->to: the cycles reported as ordered through it can deadlock after
+// all, and are reported again with this thread's observation of the edge.
+void LockOrder::ReportAgain(NodeId from, NodeId to, const Acquisition& a, StackId stack,
+                            StackId held_stack, LearnResult* out) {
+  auto ordered = ordered_cycles_.find({from, to});
+  if (ordered == ordered_cycles_.end()) return;
+  const std::vector<std::vector<NodeId>> again = ordered->second;
+  for (const std::vector<NodeId>& nodes : again) {
+    ForgetOrderedCycle(nodes);
+    CycleFinding c;
+    c.nodes = nodes;
+    c.again = true;
+    FillCycleEdges(c);
+    for (EdgeRecord& edge : c.edges) {
+      if (edge.from != from || edge.to != to) continue;
+      SetThread(edge, a);  // the thread that makes the cycle possible
+      if (stack != 0) edge.stack = stack;
+      if (held_stack != 0) edge.held_stack = held_stack;
+    }
+    out->cycles.push_back(std::move(c));
+  }
+}
+
+void LockOrder::FindCycles(const std::vector<std::pair<NodeId, NodeId>>& to_check,
+                           LearnResult* out) {
+  auto props = [this](LockOrderGraph::Node x, LockOrderGraph::Node y)
+                   LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {  // called inside FindCycle, mu_ held
+    const EdgeRecord* r = edges_.FindByIndex(x, y);
+    return r == nullptr ? LockOrderGraph::EdgeProps{} : r->Props();
+  };
+  for (const auto& [x, y] : to_check) {
+    std::vector<LockOrderGraph::Node> found = graph_.FindCycle(IndexOf(x), IndexOf(y), props);
+    if (found.empty()) continue;
+    CycleFinding c;
+    for (LockOrderGraph::Node idx : found) c.nodes.push_back(host_.IdAt(idx));
+    if (!reported_cycles_.insert(CanonicalCycle(c.nodes)).second) continue;
+    FillCycleEdges(c);
+    c.ordered_reason = OrderedReasonOf(c);
+    if (!c.ordered_reason.empty()) {
+      for (size_t k = 0; k < c.nodes.size(); ++k) {
+        ordered_cycles_[{c.nodes[k], c.nodes[(k + 1) % c.nodes.size()]}].push_back(c.nodes);
+      }
+    }
+    out->cycles.push_back(std::move(c));
+  }
+}
+
+void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
+  const NodeId id = a.id;
+  const HeldLock* held = a.held;
+  const uint32_t n = a.held_count;
+  const uint32_t first = n > kEdgeWindow ? n - kEdgeWindow : 0;  // the window: [first, n)
+  // Gate candidates: the first kMaxGates + 1 locks held exclusively (an edge's own `from` is
+  // left out of its gates). Only a lock held exclusively keeps other threads out: two readers
+  // of G do not exclude each other, so a lock held shared is no gate.
+  constexpr uint32_t kMaxGates = EdgeRecord::kMaxGates;
+  uint64_t candidates[kMaxGates + 1];
+  uint32_t ncandidates = 0;
+  for (uint32_t k = 0; k < n && k < kGateScan && ncandidates < kMaxGates + 1; ++k) {
+    const HeldLock& h = held[k];
+    if (h.id == id || (h.flags & kShared)) continue;
+    if (std::find(candidates, candidates + ncandidates, h.id) != candidates + ncandidates) continue;
+    candidates[ncandidates++] = h.id;
+  }
+  auto gates_of = [&](NodeId from, uint64_t* gates) -> uint8_t {
+    uint8_t m = 0;
+    for (uint32_t k = 0; k < ncandidates && m < kMaxGates; ++k) {
+      if (candidates[k] != from) gates[m++] = candidates[k];
+    }
+    std::sort(gates, gates + m);
+    return m;
+  };
+  // The evidence of the window's edges: what the host already knows for this context's sites
+  // (the usual case: one code path, many locks); captured only when an edge is new and its
+  // evidence unknown, with mu_ released.
+  uint32_t window[kEdgeWindow];
+  uint32_t nwindow = 0;
+  for (uint32_t i = first; i < n; ++i) {
+    if (held[i].id != id) window[nwindow++] = i;
+  }
+  StackId stack = 0;
+  StackId window_stacks[kEdgeWindow] = {};
+  const bool have_evidence =
+      nwindow == 0 || host_.CaptureEvidence(a, window, nwindow, &stack, window_stacks, true);
+  bool any_new = false;
+  if (!have_evidence) {
+    EngineLock lock(mu_);
+    for (uint32_t k = 0; k < nwindow && !any_new; ++k) {
+      any_new = edges_.Find(held[window[k]].id, id) == nullptr;
+    }
+  }
+  if (any_new) host_.CaptureEvidence(a, window, nwindow, &stack, window_stacks, false);
+  // Bit 4: a read request that queues behind writers (kWriterPreferring): not "shared only" for
+  // the read-read rule of FindCycle, which exempts only requests no reader can block.
+  const uint8_t to_mode = static_cast<uint8_t>(
+      ModeBit(a.flags) | ((a.flags & kShared) && (a.flags & kWriterPreferring) ? 4 : 0));
+  EngineLock lock(mu_);
+  if (!host_.IsLive(id)) return;
+  host_.MarkInGraph(id);
+  if (!host_.IsLive(id)) return;
+  std::vector<std::pair<NodeId, NodeId>> to_check;
+  for (uint32_t k = 0; k < nwindow; ++k) {
+    const uint32_t i = window[k];
+    const HeldLock& h = held[i];
+    host_.MarkInGraph(h.id);
+    if (!host_.IsLive(h.id)) continue;
+    uint64_t gates[kMaxGates];
+    const uint8_t ngates = gates_of(h.id, gates);
+    const uint8_t from_mode = ModeBit(h.flags);
+    EdgeRecord* r = edges_.Find(h.id, id);
+    if (r == nullptr) {
+      bool closes = false;
+      if ((r = edges_.FindByIndex(IndexOf(h.id), IndexOf(id))) != nullptr) {
+        // A record of earlier locks at these indices (never expected: a lock's edges go with
+        // it, Forget): the graph has the edge; the record starts again.
+        *r = EdgeRecord();
+        r->from = h.id;
+        r->to = id;
+        closes = graph_.IsBackEdge(IndexOf(h.id), IndexOf(id));
+      } else if ((r = edges_.Insert(h.id, id)) != nullptr) {
+        graph_.InsertEdge(IndexOf(h.id), IndexOf(id), &closes, /*known_absent=*/true);
+      } else {
+        continue;  // out of memory: not learned
+      }
+      memcpy(r->gates, gates, sizeof(uint64_t) * ngates);
+      r->ngates = ngates;
+      r->from_modes = from_mode;
+      r->to_modes = to_mode;
+      SetThread(*r, a);
+      r->stack = stack;
+      r->held_stack = window_stacks[k];
+      // Direct nesting (the innermost held lock): enough to rebuild cycles.
+      r->posted = i + 1 == n && TakeEdgeLine(h.id, id);
+      MarkSaturated(*r);
+      ++edges_learned_;
+      if (r->posted) out->new_edges.push_back(*r);
+      if (closes || graph_.BackEdgeCount() > 0) to_check.push_back({h.id, id});
+      continue;
+    }
+    bool changed = false;
+    uint64_t both[kMaxGates];
+    const uint8_t nboth = static_cast<uint8_t>(
+        std::set_intersection(r->gates, r->gates + r->ngates, gates, gates + ngates, both) - both);
+    if (nboth != r->ngates) {
+      memcpy(r->gates, both, sizeof(uint64_t) * nboth);
+      r->ngates = nboth;
+      changed = true;
+    }
+    if ((r->from_modes | from_mode) != r->from_modes || (r->to_modes | to_mode) != r->to_modes) {
+      r->from_modes |= from_mode;
+      r->to_modes |= to_mode;
+      changed = true;
+    }
+    if (r->incarnation != static_cast<uint32_t>(a.incarnation) && !r->multi_thread) {
+      r->multi_thread = true;
+      changed = true;
+      ReportAgain(h.id, id, a, stack, window_stacks[k], out);
+    }
+    if (changed) MarkSaturated(*r);
+    if (changed && graph_.BackEdgeCount() > 0) to_check.push_back({h.id, id});
+    if (changed && r->posted) out->changed_edges.push_back(*r);
+  }
+  FindCycles(to_check, out);
+}
+
+void LockOrder::Forget(NodeId id) {
+  EngineLock lock(mu_);
+  const uint32_t x = IndexOf(id);
+  for (LockOrderGraph::Node y : graph_.Successors(x)) edges_.Erase(x, y);
+  for (LockOrderGraph::Node w : graph_.Predecessors(x)) edges_.Erase(w, x);
+  graph_.RemoveNode(x);
+}
+
+bool LockOrder::CurrentEdge(NodeId from, NodeId to, EdgeRecord* out) {
+  EngineLock lock(mu_);
+  const EdgeRecord* r = edges_.Find(from, to);
+  if (r == nullptr) return false;
+  *out = *r;
+  return true;
+}
+
+LockOrder::Counts LockOrder::GetCounts() {
+  EngineLock lock(mu_);
+  return Counts{edges_learned_, edge_lines_dropped_, edges_.size()};
+}
+
+}  // namespace lockaudit::core

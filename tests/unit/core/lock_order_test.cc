@@ -1,0 +1,415 @@
+// Tests for the lock-order detector (core/lock_order.h) on its own: a fresh LockOrder per test,
+// driven by hand-made acquisitions through a fake host (tables for liveness, naming keys,
+// evidence and thread lineage), never through the process-wide engine.
+#include "lock_order.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace lockaudit::core {
+namespace {
+
+class FakeHost final : public LockOrderHost {
+ public:
+  // Lock index i is live with generation gen[i] (0: never made).
+  NodeId Make(uint32_t index) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (gen_.size() <= index) gen_.resize(index + 1, 0);
+    return MakeNodeId(++gen_[index], index);
+  }
+  void Kill(NodeId id) {
+    std::lock_guard<std::mutex> g(mu_);
+    ++gen_[IndexOf(id)];
+  }
+  bool IsLive(NodeId id) override {
+    std::lock_guard<std::mutex> g(mu_);
+    return IndexOf(id) < gen_.size() && gen_[IndexOf(id)] == GenerationOf(id);
+  }
+  void MarkInGraph(NodeId id) override {
+    std::lock_guard<std::mutex> g(mu_);
+    in_graph.insert(id);
+  }
+  NodeId IdAt(uint32_t index) override {
+    std::lock_guard<std::mutex> g(mu_);
+    return MakeNodeId(gen_.at(index), index);
+  }
+  uint64_t NamingKey(NodeId id) override {
+    std::lock_guard<std::mutex> g(mu_);
+    return same_naming_key ? 7 : id;
+  }
+  bool CaptureEvidence(const Acquisition& a, const uint32_t* window, uint32_t count,
+                       StackId* stack, StackId* held_stacks, bool lookup_only) override {
+    std::lock_guard<std::mutex> g(mu_);
+    if (lookup_only) {
+      ++lookups;
+      if (!evidence_known) return false;
+    } else {
+      ++captures;
+    }
+    // Stack ids that say where they came from: the acquisition site and each held lock's.
+    *stack = static_cast<StackId>(a.site.pc);
+    for (uint32_t k = 0; k < count; ++k) {
+      held_stacks[k] = static_cast<StackId>(a.held[window[k]].site.pc);
+    }
+    return true;
+  }
+  std::string OrderedReason(uint32_t x, const std::string& x_name, uint32_t y,
+                            const std::string& y_name) override {
+    std::lock_guard<std::mutex> g(mu_);
+    if (ordered.count({x, y}) || ordered.count({y, x})) return x_name + " before " + y_name;
+    return "";
+  }
+
+  // Read by tests once the threads that drive the detector are done.
+  std::set<NodeId> in_graph;
+  int lookups = 0, captures = 0;
+  bool evidence_known = false;
+  bool same_naming_key = false;
+  std::set<std::pair<uint32_t, uint32_t>> ordered;  // incarnations whose edges are ordered
+
+ private:
+  std::mutex mu_;
+  std::vector<uint32_t> gen_;
+};
+
+// One program thread: its held set, as the tracker keeps it.
+class FakeThread {
+ public:
+  FakeThread(LockOrder& d, uint32_t tid, uint64_t incarnation)
+      : d_(d), tid_(tid), incarnation_(incarnation) {}
+
+  // Acquires `id`: learns its edges (as the tracker does for a new context), then holds it.
+  LearnResult Lock(NodeId id, uint32_t flags = 0, uintptr_t pc = 0x1000) {
+    Acquisition a;
+    a.id = id;
+    a.flags = flags;
+    a.site = Site{pc, 0x7000};
+    a.held = held_.data();
+    a.held_count = static_cast<uint32_t>(held_.size());
+    a.tid = tid_;
+    a.thread_name = name_.c_str();
+    a.incarnation = incarnation_;
+    LearnResult r;
+    if (!held_.empty() && !d_.AllSaturated(a)) d_.Learn(a, &r);
+    HeldLock h{};
+    h.id = id;
+    h.flags = flags;
+    h.site = Site{pc, 0x7000};
+    held_.push_back(h);
+    return r;
+  }
+  void Unlock(NodeId id) {
+    auto it = std::find_if(held_.rbegin(), held_.rend(), [id](const HeldLock& h) { return h.id == id; });
+    ASSERT_NE(it, held_.rend());
+    held_.erase(std::next(it).base());
+  }
+  void UnlockAll() { held_.clear(); }
+  // Locks each in turn, then unlocks them all; the cycles found on the way.
+  std::vector<CycleFinding> Nest(const std::vector<NodeId>& ids, uint32_t flags = 0) {
+    std::vector<CycleFinding> cycles;
+    for (NodeId id : ids) {
+      LearnResult r = Lock(id, flags);
+      for (CycleFinding& c : r.cycles) cycles.push_back(std::move(c));
+    }
+    UnlockAll();
+    return cycles;
+  }
+
+ private:
+  LockOrder& d_;
+  uint32_t tid_;
+  uint64_t incarnation_;
+  std::string name_ = "t";
+  std::vector<HeldLock> held_;
+};
+
+class LockOrderTest : public ::testing::Test {
+ protected:
+  FakeHost host;
+  LockOrder d{host};
+  FakeThread t1{d, 101, 1}, t2{d, 102, 2}, t3{d, 103, 3};
+  NodeId a = host.Make(1), b = host.Make(2), c = host.Make(3), g = host.Make(4);
+};
+
+TEST_F(LockOrderTest, TwoLockCycleIsReportedOnceWithBothThreadsEdges) {
+  EXPECT_TRUE(t1.Nest({a, b}).empty());
+  std::vector<CycleFinding> found = t2.Nest({b, a});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].nodes, (std::vector<NodeId>{b, a}));  // from the edge that closed it
+  ASSERT_EQ(found[0].edges.size(), 2u);
+  EXPECT_EQ(found[0].edges[0].from, b);
+  EXPECT_EQ(found[0].edges[0].to, a);
+  EXPECT_EQ(found[0].edges[0].tid, 102u);
+  EXPECT_EQ(found[0].edges[1].from, a);
+  EXPECT_EQ(found[0].edges[1].to, b);
+  EXPECT_EQ(found[0].edges[1].tid, 101u);
+  EXPECT_TRUE(found[0].ordered_reason.empty());
+  EXPECT_FALSE(found[0].again);
+  // The same cycle again, by either thread: not reported again.
+  EXPECT_TRUE(t2.Nest({b, a}).empty());
+  EXPECT_TRUE(t1.Nest({a, b}).empty());
+  EXPECT_TRUE(t3.Nest({b, a}).empty());
+  EXPECT_EQ(d.GetCounts().live_edges, 2u);
+  EXPECT_TRUE(host.in_graph.count(a) && host.in_graph.count(b));
+}
+
+TEST_F(LockOrderTest, ThreeLockCycleOverThreeThreads) {
+  EXPECT_TRUE(t1.Nest({a, b}).empty());
+  EXPECT_TRUE(t2.Nest({b, c}).empty());
+  std::vector<CycleFinding> found = t3.Nest({c, a});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].nodes, (std::vector<NodeId>{c, a, b}));
+  ASSERT_EQ(found[0].edges.size(), 3u);
+  EXPECT_EQ(found[0].edges[0].from, c);
+  EXPECT_EQ(found[0].edges[0].to, a);
+  EXPECT_EQ(found[0].edges[2].from, b);
+  EXPECT_EQ(found[0].edges[2].to, c);
+}
+
+TEST_F(LockOrderTest, CycleUnderOneGateLockIsNoDeadlockUntilAnEdgeIsTakenWithoutIt) {
+  EXPECT_TRUE(t1.Nest({g, a, b}).empty());
+  EXPECT_TRUE(t2.Nest({g, b, a}).empty());  // both edges under g: g keeps them apart
+  std::vector<CycleFinding> found = t3.Nest({b, a});  // b -> a without g: its gate set empties
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].nodes, (std::vector<NodeId>{b, a}));
+}
+
+TEST_F(LockOrderTest, ReadersOfOneLockDoNotCloseACycleUnlessWritersQueueThem) {
+  t1.Lock(a, kShared);
+  t1.Lock(b);
+  t1.UnlockAll();
+  t2.Lock(b);
+  EXPECT_TRUE(t2.Lock(a, kShared).cycles.empty());  // a held shared and requested shared
+  t2.UnlockAll();
+  // A read request of a writer-preferring rwlock can block behind a queued writer.
+  t3.Lock(b);
+  LearnResult r = t3.Lock(a, kShared | kWriterPreferring);
+  ASSERT_EQ(r.cycles.size(), 1u);
+  EXPECT_EQ(r.cycles[0].nodes, (std::vector<NodeId>{b, a}));
+}
+
+TEST_F(LockOrderTest, OnlyTheDirectEdgeHasALineAndChangesRewriteIt) {
+  t1.Lock(a);
+  t1.Lock(b);
+  LearnResult r = t1.Lock(c);
+  ASSERT_EQ(r.new_edges.size(), 1u);  // a -> c is learned, b -> c (direct nesting) has the line
+  EXPECT_EQ(r.new_edges[0].from, b);
+  EXPECT_EQ(r.new_edges[0].to, c);
+  EXPECT_EQ(r.new_edges[0].ngates, 1u);  // a, held exclusively around it
+  EXPECT_EQ(d.GetCounts().edges_learned, 3u);
+  EdgeRecord rec;
+  ASSERT_TRUE(d.CurrentEdge(a, c, &rec));
+  EXPECT_FALSE(rec.posted);
+  t1.UnlockAll();
+  // b -> c again, without a: its gates change, and so does its line.
+  t2.Lock(b);
+  r = t2.Lock(c);
+  EXPECT_TRUE(r.new_edges.empty());
+  ASSERT_EQ(r.changed_edges.size(), 1u);
+  EXPECT_EQ(r.changed_edges[0].ngates, 0u);
+  EXPECT_TRUE(r.changed_edges[0].multi_thread);
+  t2.UnlockAll();
+  // Nothing left to change: no line, no work.
+  t3.Lock(b);
+  EXPECT_TRUE(t3.Lock(c).empty());
+}
+
+TEST_F(LockOrderTest, EdgeLinesAreBudgetedPerNamingPair) {
+  host.same_naming_key = true;  // every lock made at one site
+  std::vector<NodeId> locks;
+  for (uint32_t i = 0; i < 21; ++i) locks.push_back(host.Make(100 + i));
+  size_t lines = 0;
+  for (uint32_t i = 0; i + 1 < locks.size(); ++i) {
+    t1.Lock(locks[i]);
+    lines += t1.Lock(locks[i + 1]).new_edges.size();
+    t1.UnlockAll();
+  }
+  EXPECT_EQ(lines, LockOrder::kEdgeLinesPerPair);
+  LockOrder::Counts counts = d.GetCounts();
+  EXPECT_EQ(counts.edges_learned, 20u);
+  EXPECT_EQ(counts.edge_lines_dropped, 20u - LockOrder::kEdgeLinesPerPair);
+}
+
+TEST_F(LockOrderTest, EvidenceIsCapturedOnlyForANewEdge) {
+  t1.Lock(a, 0, 0x10);
+  t1.Lock(b, 0, 0x20);
+  t1.UnlockAll();
+  EXPECT_EQ(host.captures, 1);
+  EdgeRecord rec;
+  ASSERT_TRUE(d.CurrentEdge(a, b, &rec));
+  EXPECT_EQ(rec.stack, 0x20u);       // the acquisition's
+  EXPECT_EQ(rec.held_stack, 0x10u);  // where a was taken
+  // The same edge by another thread: it changes (a second thread) but is not new.
+  t2.Lock(a, 0, 0x30);
+  t2.Lock(b, 0, 0x40);
+  t2.UnlockAll();
+  EXPECT_EQ(host.captures, 1);
+  ASSERT_TRUE(d.CurrentEdge(a, b, &rec));
+  EXPECT_EQ(rec.stack, 0x20u);  // the first observation's evidence stays
+  // Evidence the host already has: looked up, never captured.
+  host.evidence_known = true;
+  t1.Lock(a);
+  t1.Lock(c);
+  t1.UnlockAll();
+  EXPECT_EQ(host.captures, 1);
+  EXPECT_TRUE(d.CurrentEdge(a, c, &rec));
+}
+
+TEST_F(LockOrderTest, SaturatedContextsNeedNoLearning) {
+  t1.Nest({a, b});
+  Acquisition acq;
+  HeldLock h{};
+  h.id = a;
+  acq.id = b;
+  acq.held = &h;
+  acq.held_count = 1;
+  EXPECT_FALSE(d.AllSaturated(acq));  // seen by one thread: a second one changes it
+  t2.Nest({a, b});
+  EXPECT_TRUE(d.AllSaturated(acq));
+  acq.flags = kShared;
+  EXPECT_FALSE(d.AllSaturated(acq));  // a mode not seen yet
+  // With a gate left, never saturated.
+  t1.Nest({g, a, c});
+  t2.Nest({g, a, c});
+  acq.id = c;
+  acq.flags = 0;
+  EXPECT_FALSE(d.AllSaturated(acq));
+}
+
+TEST_F(LockOrderTest, ForgettingALockDropsItsEdgesAndCycles) {
+  t1.Nest({a, b});
+  t1.Nest({c, a});
+  EXPECT_EQ(d.GetCounts().live_edges, 2u);
+  d.Forget(a);
+  host.Kill(a);
+  EXPECT_EQ(d.GetCounts().live_edges, 0u);
+  EdgeRecord rec;
+  EXPECT_FALSE(d.CurrentEdge(a, b, &rec));
+  // A new lock at a's index closes no cycle with the old one's edges.
+  NodeId a2 = host.Make(IndexOf(a));
+  EXPECT_TRUE(t2.Nest({b, a2}).empty());
+  EXPECT_TRUE(t2.Nest({a2, c}).empty());
+  EXPECT_EQ(d.GetCounts().edges_learned, 4u);
+}
+
+TEST_F(LockOrderTest, HeldLockThatDiedIsNoEdgeSource) {
+  t1.Lock(a);
+  host.Kill(a);
+  t1.Lock(b);
+  t1.UnlockAll();
+  EXPECT_EQ(d.GetCounts().live_edges, 0u);
+}
+
+TEST_F(LockOrderTest, DeepHeldSetsLearnOnlyTheWindow) {
+  std::vector<NodeId> held;
+  for (uint32_t i = 0; i < 100; ++i) {
+    held.push_back(host.Make(1000 + i));
+    t1.Lock(held.back());
+  }
+  const uint64_t before = d.GetCounts().edges_learned;
+  uint64_t window_edges = 0;  // the k-th lock learned an edge from each of min(k, window) held
+  for (uint64_t k = 0; k < 100; ++k) window_edges += std::min<uint64_t>(k, LockOrder::kEdgeWindow);
+  EXPECT_EQ(before, window_edges);
+  NodeId x = host.Make(2000);
+  LearnResult r = t1.Lock(x);
+  EXPECT_EQ(d.GetCounts().edges_learned - before, LockOrder::kEdgeWindow);
+  ASSERT_EQ(r.new_edges.size(), 1u);
+  EXPECT_EQ(r.new_edges[0].from, held.back());
+  EXPECT_EQ(r.new_edges[0].ngates, EdgeRecord::kMaxGates);  // the outermost held locks
+  EXPECT_EQ(r.new_edges[0].gates[0], held[0]);
+  EdgeRecord rec;
+  EXPECT_FALSE(d.CurrentEdge(held[0], x, &rec));  // implied by the chain held[0] -> ... -> x
+  EXPECT_TRUE(d.CurrentEdge(held[100 - LockOrder::kEdgeWindow], x, &rec));
+  t1.UnlockAll();
+  // The reverse of an implied edge still closes a cycle, through the chain.
+  t2.Lock(x);
+  r = t2.Lock(held[0]);
+  ASSERT_EQ(r.cycles.size(), 1u);
+  EXPECT_GT(r.cycles[0].nodes.size(), 2u);
+}
+
+TEST_F(LockOrderTest, OrderedCycleIsReportedAgainWhenAnotherThreadTakesOneOfItsEdges) {
+  host.ordered.insert({1, 2});  // thread 1 was joined before thread 2 was created
+  t1.Nest({a, b});
+  std::vector<CycleFinding> found = t2.Nest({b, a});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_FALSE(found[0].ordered_reason.empty());
+  EXPECT_FALSE(found[0].again);
+  // Thread 3 runs alongside: a -> b taken by it can deadlock with thread 2's b -> a.
+  t3.Lock(a, 0, 0x55);
+  LearnResult r = t3.Lock(b, 0, 0x66);
+  ASSERT_EQ(r.cycles.size(), 1u);
+  EXPECT_TRUE(r.cycles[0].again);
+  EXPECT_TRUE(r.cycles[0].ordered_reason.empty());
+  bool seen = false;
+  for (const EdgeRecord& e : r.cycles[0].edges) {
+    if (e.from == a && e.to == b) {
+      seen = true;
+      EXPECT_EQ(e.tid, 103u);
+      EXPECT_EQ(e.incarnation, 3u);
+    }
+  }
+  EXPECT_TRUE(seen);
+  t3.UnlockAll();
+  t1.Nest({a, b});
+  EXPECT_TRUE(t3.Nest({a, b}).empty());  // reported again once only
+}
+
+TEST_F(LockOrderTest, ReacquiringAHeldLockLearnsNoSelfEdge) {
+  HeldLock held[2] = {};
+  held[0].id = a;
+  held[1].id = b;
+  Acquisition acq;
+  acq.id = a;  // a blocking re-lock of a, holding a and b
+  acq.held = held;
+  acq.held_count = 2;
+  acq.incarnation = 1;
+  LearnResult r;
+  d.Learn(acq, &r);
+  EXPECT_EQ(d.GetCounts().live_edges, 1u);  // b -> a only
+  EdgeRecord rec;
+  EXPECT_FALSE(d.CurrentEdge(a, a, &rec));
+  EXPECT_TRUE(d.CurrentEdge(b, a, &rec));
+}
+
+// Threads learning at once, each taking random pairs in one global order: no cycle, every edge
+// once; then one reversed pair closes exactly one cycle.
+TEST_F(LockOrderTest, ConcurrentOrderedLearningFindsNoCycleThenOneReversal) {
+  std::vector<NodeId> locks;
+  for (uint32_t i = 0; i < 64; ++i) locks.push_back(host.Make(10 + i));
+  std::atomic<int> cycles{0};
+  std::vector<std::thread> threads;
+  for (uint32_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      FakeThread ft(d, 200 + t, 10 + t);
+      std::mt19937 rng(t);
+      for (int k = 0; k < 3000; ++k) {
+        uint32_t x = rng() % 64, y = rng() % 64;
+        if (x == y) continue;
+        if (x > y) std::swap(x, y);
+        cycles += static_cast<int>(ft.Nest({locks[x], locks[y]}).size());
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(cycles.load(), 0);
+  const LockOrder::Counts counts = d.GetCounts();
+  EXPECT_EQ(counts.edges_learned, counts.live_edges);
+  EXPECT_GT(counts.live_edges, 1500u);  // of the 2,016 ordered pairs
+  std::vector<CycleFinding> found = t1.Nest({locks[63], locks[0]});
+  EXPECT_EQ(found.size(), 1u);
+}
+
+}  // namespace
+}  // namespace lockaudit::core
