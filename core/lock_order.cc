@@ -37,9 +37,8 @@ bool LockOrder::AllSaturated(const Acquisition& a) const {
   const uint8_t to_mode = ModeBit(a.flags);
   for (uint32_t i = first; i < n; ++i) {
     if (a.held[i].id == a.id) continue;
-    if (!saturated_.Contains(KnownEdges::Key(a.held[i].id, a.id, ModeBit(a.held[i].flags), to_mode))) {
-      return false;
-    }
+    const HeldLock& h = a.held[i];
+    if (!saturated_.Contains(KnownEdges::Key(h.id, a.id, ModeBit(h.flags), to_mode))) return false;
   }
   return true;
 }

@@ -1,6 +1,8 @@
 // The engine behind core/provider. Layout of this file: engine state and bootstrap; thread
 // states; the hot path (OnAcquired/OnReleased and their inline helpers); the slow paths
-// (LOCKAUDIT_COLD: learning edges, reporting misuse); lock lifetime; queries.
+// (LOCKAUDIT_COLD: evidence for the lock-order detector and the findings it returns); lock
+// lifetime; fork; queries. The parts it feeds have their own files (docs/internals.md, "The
+// parts of core"): lock_order (the detector), lock_names, misuse, stats_collect, wake.
 #include "tracker.h"
 
 #include <pthread.h>
@@ -35,7 +37,9 @@
 #include "hot_path.h"
 #include "known_edges.h"
 #include "lineage.h"
+#include "lock_names.h"
 #include "lock_order.h"
+#include "misuse.h"
 #include "options.h"
 #include "provider.h"
 #include "raw_log.h"
@@ -79,8 +83,9 @@ class EngineLockOrderHost final : public LockOrderHost {
 struct Engine {
   Options opts;
   LockRegistry registry;
+  LockNames names{registry};
   EngineLockOrderHost lock_order_host;
-  LockOrder lock_order{lock_order_host};  // its mutex: before registry.mutex()
+  LockOrder lock_order{lock_order_host};  // its mutex: before lineage's (OrderedReason)
   KnownEdges contexts;   // second level of the threads' context caches
   std::atomic<uint64_t> next_incarnation{1};
   // Reports' dedupe (leaf): findings reported once per (kind, ids), and the edge lines written,
@@ -90,17 +95,11 @@ struct Engine {
   std::set<std::pair<int, std::pair<NodeId, NodeId>>> reported_once LOCKAUDIT_GUARDED_BY(dedupe_mu);
   std::map<std::pair<std::string, std::string>, std::string> published_edges
       LOCKAUDIT_GUARDED_BY(dedupe_mu);
-  std::map<std::string, int> hierarchy;                              // name -> level
-  std::map<std::string, uint32_t> name_counts;  // under registry.mutex(): locks named so
-  std::unordered_map<NodeId, uint32_t> dead_ordinals;  // under registry.mutex(): named once gone
   // Evidence reuse: the stacks captured for a call site at a given stack depth (pc, cfa), so
   // that code creating many short-lived locks (each new, each a new edge) is not unwound every
   // time. Bounded; cleared when full.
   EngineMutex evidence_mu;  // leaf
   std::unordered_map<uint64_t, StackId> evidence LOCKAUDIT_GUARDED_BY(evidence_mu);
-  EngineMutex site_names_mu;  // leaf
-  // (first site pc, on stack) -> name
-  std::unordered_map<uint64_t, const char*> site_names LOCKAUDIT_GUARDED_BY(site_names_mu);
   EngineMutex threads_mu;
   std::atomic<ThreadState*> threads{nullptr};
   pthread_key_t key{};
@@ -139,14 +138,6 @@ void AtExit() {
 }
 
 void ThreadKeyDestructor(void*) { OnThreadExit(); }
-
-// Interned strings for lock names; never freed (names are few and small).
-const char* Intern(const std::string& s) {
-  char* p = static_cast<char*>(malloc(s.size() + 1));
-  if (p == nullptr) return nullptr;
-  memcpy(p, s.c_str(), s.size() + 1);
-  return p;
-}
 
 void ForgetNode(NodeId id, void*);  // below, with the lock-lifetime events
 
@@ -334,178 +325,12 @@ struct SignalShield {
 
 ReportThread ThreadOf(const ThreadState& ts) { return ReportThread{ts.tid, ts.name}; }
 
-// ---- Naming and levels -------------------------------------------------------------------
+// ---- Naming and levels (core/lock_names.h) ---------------------------------------------
 
-// A frame of the C and C++ standard libraries' headers, inlined into the program (std::mutex::lock,
-// __gthread_mutex_lock, std::thread's _M_run around a lambda): a site name skips these.
-bool IsLibraryFrame(const SymbolizedFrame& f) {
-  const std::string& fn = f.function;
-  for (const char* prefix : {"std::", "__gnu_cxx::", "__gthread", "__cxxabiv1::", "__pthread"}) {
-    if (fn.compare(0, strlen(prefix), prefix) == 0) return true;
-  }
-  return f.file.compare(0, 13, "/usr/include/") == 0 || f.file.find("/c++/") != std::string::npos;
-}
-
-// "<prefix><function> (<file>:<line>)" of a lock or wait call site: the innermost frame of the
-// pc's inline chain that belongs to the program (a lambda inlined into std::thread's _M_run is
-// named by the lambda and its line), else the real function.
-std::string SiteName(uintptr_t pc, const char* prefix, bool* complete = nullptr) {
-  const std::vector<SymbolizedFrame> frames = Symbolize(pc, true);
-  SymbolizedFrame f = frames.back();
-  for (const SymbolizedFrame& candidate : frames) {
-    if (!candidate.function.empty() && !IsLibraryFrame(candidate)) {
-      f = candidate;
-      break;
-    }
-  }
-  if (complete != nullptr) *complete = f.symbolized;
-  char where[96];
-  snprintf(where, sizeof where, "%s+0x%lx", f.module.c_str(), static_cast<unsigned long>(f.offset));
-  std::string r = prefix + (f.function.empty() ? std::string(where) : f.function);
-  if (!f.file.empty()) {
-    const char* slash = strrchr(f.file.c_str(), '/');
-    r += " (" + std::string(slash ? slash + 1 : f.file.c_str()) + ":" + std::to_string(f.line) + ")";
-  }
-  return r;
-}
-
-// The interned "heap@<function> (<file>:<line>)" name of a lock site, symbolized once per site:
-// code that creates many locks at one site (and learns edges for each) must not run libdw for
-// every one of them. Null when out of memory, or when the site could not be symbolized this
-// time (the name made without symbols is then in *uncached, and is not interned).
-const char* CachedSiteName(uintptr_t pc, bool on_stack, std::string* uncached) {
-  Engine& e = E();
-  const uint64_t key = (static_cast<uint64_t>(pc) << 1) | (on_stack ? 1 : 0);
-  {
-    EngineLock lock(e.site_names_mu);
-    auto it = e.site_names.find(key);
-    if (it != e.site_names.end()) return it->second;
-  }
-  bool complete = true;
-  const std::string name = SiteName(pc, on_stack ? "stack@" : "heap@", &complete);  // unlocked
-  *uncached = name;
-  if (!complete) return nullptr;  // no symbol this time: not interned, asked again next time
-  EngineLock lock(e.site_names_mu);
-  auto [it, inserted] = e.site_names.emplace(key, nullptr);
-  if (inserted) it->second = Intern(name);
-  return it->second;
-}
-
-// What names a lock, read without symbolizing (cheap, on the acquiring thread): the name itself
-// may be made later, on the symbolizer thread, when the lock may be gone.
-struct NameInputs {
-  NodeId id = 0;
-  bool live = false;
-  uintptr_t addr = 0;
-  int level = kNoLevel;
-  const char* name = nullptr;  // interned, once known
-  uint32_t ordinal = 0;        // with `name`
-  uintptr_t site_pc = 0;
-  bool on_stack = false;
-};
-
-NameInputs NameInputsOf(NodeId id) {
-  Engine& e = E();
-  NameInputs in;
-  in.id = id;
-  if (!e.registry.IsLive(id)) return in;
-  LockNode& n = e.registry.Node(id);
-  in.live = true;
-  in.addr = n.addr.load(std::memory_order_relaxed);
-  in.level = n.level.load(std::memory_order_relaxed);
-  in.name = n.name.load(std::memory_order_acquire);
-  in.ordinal = n.name_ordinal.load(std::memory_order_relaxed);
-  in.site_pc = n.first_site_pc.load(std::memory_order_relaxed);
-  in.on_stack = n.stack_owner_cfa.load(std::memory_order_relaxed) != 0;
-  return in;
-}
-
-// A lock's name as reports print it: locks that share a name (many locks first taken at one
-// line) are told apart by their ordinal, "name#2", "name#3"; the first keeps the bare name.
-std::string DisplayName(const char* name, uint32_t ordinal) {
-  if (ordinal <= 1) return name;
-  return std::string(name) + "#" + std::to_string(ordinal);
-}
-
-// Under the registry mutex: `n` is now called `interned` (from `source`). Its ordinal is given
-// when the name is first printed (DisplayNameLocked): a program that creates and destroys named
-// locks by the million pays nothing for it.
-void SetNameLocked(LockNode& n, const char* interned, NameSource source) {
-  n.name_ordinal.store(0, std::memory_order_relaxed);
-  n.name.store(interned, std::memory_order_release);
-  n.name_source = source;
-}
-
-// Under the registry mutex: the display name of the named node `n`, its ordinal given now if
-// it has none yet.
-std::string DisplayNameLocked(LockNode& n) {
-  const char* name = n.name.load(std::memory_order_relaxed);
-  uint32_t ordinal = n.name_ordinal.load(std::memory_order_relaxed);
-  if (ordinal == 0) {
-    ordinal = ++E().name_counts[name];
-    n.name_ordinal.store(ordinal, std::memory_order_relaxed);
-  }
-  return DisplayName(name, ordinal);
-}
-
-// The name, stored into the node when it is still the same lock (later calls: one load).
-std::string NameFrom(const NameInputs& in) {
-  Engine& e = E();
-  if (in.name != nullptr && in.ordinal != 0) return DisplayName(in.name, in.ordinal);
-  if (!in.live) return in.name != nullptr ? in.name : "(destroyed lock)";
-  if (in.name != nullptr) {  // named (explicitly), not printed yet
-    EngineLock lock(e.registry.mutex());
-    LockNode& n = e.registry.Node(in.id);
-    if (!e.registry.IsLive(in.id) || n.name.load(std::memory_order_relaxed) == nullptr) {
-      return in.name;
-    }
-    return DisplayNameLocked(n);
-  }
-  // The name the node has once `interned` is offered (another thread may have named it first);
-  // empty when the lock is gone.
-  auto store = [&](const char* interned, NameSource source) -> std::string {
-    if (interned == nullptr) return std::string();
-    EngineLock lock(e.registry.mutex());
-    if (!e.registry.IsLive(in.id)) {
-      // Gone since its edge was posted (named at exit, say): it still gets an ordinal of its
-      // own, the same in every line that names it.
-      auto [it, added] = e.dead_ordinals.try_emplace(in.id, 0);
-      if (added) it->second = ++e.name_counts[interned];
-      return DisplayName(interned, it->second);
-    }
-    LockNode& n = e.registry.Node(in.id);
-    if (n.name_source < source) SetNameLocked(n, interned, source);
-    return DisplayNameLocked(n);
-  };
-  std::string sym = DataSymbol(in.addr);
-  if (!sym.empty()) {
-    std::string stored = store(Intern(sym), NameSource::kSymbol);
-    return stored.empty() ? sym : stored;
-  }
-  if (in.site_pc != 0) {
-    std::string uncached;
-    const char* site_name = CachedSiteName(in.site_pc, in.on_stack, &uncached);
-    if (site_name == nullptr) {
-      return uncached.empty() ? SiteName(in.site_pc, in.on_stack ? "stack@" : "heap@") : uncached;
-    }
-    std::string stored = store(site_name, NameSource::kFirstSite);
-    return stored.empty() ? std::string(site_name) : stored;
-  }
-  char buf[48];
-  snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(in.addr));
-  return buf;
-}
-
+NameInputs NameInputsOf(NodeId id) { return E().names.InputsOf(id); }
+std::string NameFrom(const NameInputs& in) { return E().names.Name(in); }
 std::string NameOf(NodeId id) { return NameFrom(NameInputsOf(id)); }
-
-ReportLock LockFrom(const NameInputs& in) {
-  ReportLock l;
-  l.id = in.id;
-  l.addr = in.addr;
-  l.level = in.level;
-  l.name = NameFrom(in);
-  return l;
-}
+ReportLock LockFrom(const NameInputs& in) { return E().names.Lock(in); }
 
 // A direct edge's report line, written by the symbolizer thread (its names may need symbols),
 // deduplicated by the pair of names. `update`: the edge's modes or gates changed since its line
@@ -568,15 +393,6 @@ void PublishEdgeJob(void* arg) {
 
 ReportLock LockOf(NodeId id) { return LockFrom(NameInputsOf(id)); }
 
-// Applies the hierarchy file to a newly registered lock (by explicit or symbol name).
-void ApplyHierarchy(NodeId id, const char* explicit_name) {
-  Engine& e = E();
-  if (e.hierarchy.empty()) return;
-  std::string name = explicit_name ? explicit_name : DataSymbol(e.registry.Node(id).addr.load());
-  auto it = e.hierarchy.find(name);
-  if (it != e.hierarchy.end()) SetLevel(e.registry.Node(id), it->second);
-}
-
 // Registers `lock` (cold: first event for this address).
 LOCKAUDIT_COLD NodeId Register(const void* lock, LockClass cls, uintptr_t site_pc,
                                bool* fresh = nullptr) {
@@ -586,7 +402,7 @@ LOCKAUDIT_COLD NodeId Register(const void* lock, LockClass cls, uintptr_t site_p
   if (fresh != nullptr) *fresh = is_new;
   if (is_new) {
     E().registry.Node(id).first_site_pc.store(site_pc, std::memory_order_relaxed);
-    ApplyHierarchy(id, nullptr);
+    E().names.ApplyHierarchy(id, nullptr);
   }
   return id;
 }
@@ -634,38 +450,6 @@ void ForgetLock(const void* lock) {
   if (id != 0) ForgetNode(id, nullptr);
 }
 
-// misaligned_lock, checked once when a lock is first seen: the lock word (the int at the start
-// of a pthread mutex, rwlock or spinlock) not 4-byte aligned, or across a 64-byte cache line (a
-// packed struct): atomic operations on it are split locks, very slow on x86, and SIGBUS where
-// the kernel's split-lock detection is fatal. Locks annotated through lockaudit_acquire() are
-// the program's own objects of unknown layout: not checked.
-LOCKAUDIT_COLD void ReportSimple(ThreadState& ts, FindingKind kind, NodeId id, Site site,
-                                 const std::string& message, bool dedupe);
-
-LOCKAUDIT_COLD void CheckAlignment(ThreadState& ts, NodeId id, const void* lock, LockClass cls,
-                                   uintptr_t site_pc) {
-  if (cls == LockClass::kCustom) return;
-  constexpr uintptr_t kWord = 4, kLine = 64;
-  const uintptr_t a = reinterpret_cast<uintptr_t>(lock);
-  const bool misaligned = a % kWord != 0;
-  const bool straddles = a / kLine != (a + kWord - 1) / kLine;
-  if (!misaligned && !straddles) return;
-  char detail[200];
-  snprintf(detail, sizeof detail,
-           "%%L at 0x%lx: its %u-byte lock word is %s%s%s (byte %lu of its 64-byte cache line)",
-           static_cast<unsigned long>(a), static_cast<unsigned>(kWord),
-           misaligned ? "not 4-byte aligned" : "", misaligned && straddles ? " and " : "",
-           straddles ? "split across two cache lines" : "", static_cast<unsigned long>(a % kLine));
-  std::string message = detail;
-  message += straddles ? "; every atomic operation on it is a split lock: very slow on x86 (the "
-                         "bus is locked), and SIGBUS where the kernel's split-lock detection is "
-                         "fatal"
-                       : "; atomic operations on it are unaligned";
-  message += ". Align it (alignas(64) on the lock or its struct, no __attribute__((packed)) "
-             "around it)";
-  ReportSimple(ts, FindingKind::kMisalignedLock, id, Site{site_pc, 0}, message, true);
-}
-
 LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockClass cls,
                                        uintptr_t site_pc) {
   Inside inside;
@@ -685,7 +469,7 @@ LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockCl
   bool fresh = false;
   if (id == 0) id = Register(lock, cls, site_pc, &fresh);
   if (id == 0) return nullptr;
-  if (fresh) CheckAlignment(ts, id, lock, cls, site_pc);
+  if (fresh) misuse::CheckAlignment(ts, id, lock, cls, site_pc);
   wake::EnsureWatchdog();  // hold stalls need it even where nothing is ever contended
   IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
   FlushCacheEntry(ts, c);
@@ -856,56 +640,6 @@ StackId WaitStackOf(ThreadState& ts, Site site) {
   return stack;
 }
 
-LOCKAUDIT_COLD void ReportSimple(ThreadState& ts, FindingKind kind, NodeId id, Site site,
-                                 const std::string& message, bool dedupe = true) {
-  Inside inside;
-  if (dedupe && !ReportOnce(kind, id, 0)) return;
-  Finding f;
-  f.kind = kind;
-  f.locks.push_back(LockOf(id));
-  f.threads.push_back(ThreadOf(ts));
-  f.stack = CurrentStack(site.pc);
-  f.message = message;
-  size_t pos;
-  while ((pos = f.message.find("%L")) != std::string::npos) {
-    f.message.replace(pos, 2, "'" + f.locks[0].name + "'");
-  }
-  Publish(std::move(f));
-}
-// A literal message: the string is built inside the engine (from its arena), never on the
-// program's allocator, which the interrupted code may hold locked (a signal handler's lock).
-LOCKAUDIT_COLD void ReportSimple(ThreadState& ts, FindingKind kind, NodeId id, Site site,
-                                 const char* message, bool dedupe = true) {
-  Inside inside;
-  ReportSimple(ts, kind, id, site, std::string(message), dedupe);
-}
-
-LOCKAUDIT_COLD void ReportHierarchy(ThreadState& ts, NodeId id, Site site) {
-  Inside inside;
-  int level = E().registry.Node(id).level.load(std::memory_order_relaxed);
-  for (uint32_t i = 0; i < ts.held_count; ++i) {
-    const HeldLock& h = ts.held[i];
-    if (!E().registry.IsLive(h.id)) continue;
-    int hl = E().registry.Node(h.id).level.load(std::memory_order_relaxed);
-    if (hl == kNoLevel || hl < level || !ReportOnce(FindingKind::kHierarchyViolation, h.id, id)) {
-      continue;
-    }
-    Finding f;
-    f.kind = FindingKind::kHierarchyViolation;
-    ReportLock held = LockOf(h.id), acq = LockOf(id);
-    f.locks = {held, acq};
-    f.threads.push_back(ThreadOf(ts));
-    StackId held_stack = 0;
-    CaptureWithHeld(site.pc, h.site.pc, h.site.cfa, static_cast<size_t>(E().opts.stack_depth),
-                    &f.stack, &held_stack);
-    f.edges.push_back(ReportEdge{h.id, id, ThreadOf(ts), f.stack, held_stack});
-    f.message = "'" + acq.name + "' (level " + std::to_string(level) + ") acquired while holding '" +
-                held.name + "' (level " + std::to_string(hl) +
-                "); a lock may only be taken while every held lock has a lower level";
-    Publish(std::move(f));
-  }
-}
-
 uint64_t EvidenceKey(uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t d) {
   return Mix64(Mix64(Mix64(a ^ Mix64(b)) ^ c) ^ d);
 }
@@ -980,16 +714,6 @@ bool CaptureEvidence(const Acquisition& a, const uint32_t* held_idx, uint32_t co
   return true;
 }
 
-// What a lock's edge lines are counted under (LockOrder::kEdgeLinesPerPair): its name when it has one,
-// else its first lock site.
-uint64_t NamingKey(NodeId id) {
-  LockNode& n = E().registry.Node(id);
-  const char* name = n.name.load(std::memory_order_acquire);
-  if (name != nullptr) return Mix64(std::hash<std::string_view>{}(name));
-  return Mix64(n.first_site_pc.load(std::memory_order_relaxed) * 2 +
-               (n.stack_owner_cfa.load(std::memory_order_relaxed) != 0 ? 1 : 0));
-}
-
 bool EngineLockOrderHost::IsLive(NodeId id) { return E().registry.IsLive(id); }
 void EngineLockOrderHost::MarkInGraph(NodeId id) {
   E().registry.Node(id).in_graph.store(true, std::memory_order_seq_cst);
@@ -997,7 +721,7 @@ void EngineLockOrderHost::MarkInGraph(NodeId id) {
 NodeId EngineLockOrderHost::IdAt(uint32_t index) {
   return MakeNodeId(E().registry.NodeAt(index).generation.load(std::memory_order_relaxed), index);
 }
-uint64_t EngineLockOrderHost::NamingKey(NodeId id) { return core::NamingKey(id); }
+uint64_t EngineLockOrderHost::NamingKey(NodeId id) { return E().names.NamingKey(id); }
 bool EngineLockOrderHost::CaptureEvidence(const Acquisition& a, const uint32_t* window,
                                           uint32_t count, StackId* stack, StackId* held_stacks,
                                           bool lookup_only) {
@@ -1105,7 +829,7 @@ LOCKAUDIT_HOT void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, 
   int level = E().registry.Node(id).level.load(std::memory_order_relaxed);
   if (LOCKAUDIT_PREDICT_FALSE(level != kNoLevel &&
                               ts.held[ts.held_count - 1].prefix_max_level >= level)) {
-    ReportHierarchy(ts, id, site);
+    misuse::CheckHierarchy(ts, id, site);
   }
   // Asymmetric in (held set, acquired lock): "hold A, take B" and "hold B, take A" differ.
   uint64_t key = EdgeCacheKey(HeldSig(ts), EdgeSalt(HeldKey(id, flags)));
@@ -1128,7 +852,7 @@ LOCKAUDIT_COLD bool Reacquire(ThreadState& ts, uint32_t i, LockClass cls, uint32
     return !before_block;
   }
   if (before_block || !(flags & kTry)) {
-    ReportSimple(ts, FindingKind::kDoubleLock, h.id, site,
+    misuse::Report(ts, FindingKind::kDoubleLock, h.id, site,
                  "%L acquired again by the thread that already holds it; a non-recursive lock "
                  "blocks forever (or fails with EDEADLK) here");
   }
@@ -1368,7 +1092,7 @@ void OnThreadExit() noexcept {
           E().registry.Node(h.id).foreign_unlocks.load() != h.foreign_unlocks_at) {
         continue;
       }
-      ReportSimple(*ts, FindingKind::kThreadExitHolding, h.id, h.site,
+      misuse::Report(*ts, FindingKind::kThreadExitHolding, h.id, h.site,
                    "thread '" + std::string(ts->name) + "' (tid " + std::to_string(ts->tid) +
                        ") exited while holding %L; every other thread that wants it will block "
                        "forever",
@@ -1417,61 +1141,15 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level,
   LockNode& n = e.registry.Node(id);
   if (api_managed) n.api_managed.store(true, std::memory_order_relaxed);
   if (name != nullptr && name[0] != '\0') {
-    const char* interned = Intern(name);
-    EngineLock l(e.registry.mutex());
-    if (interned != nullptr) SetNameLocked(n, interned, NameSource::kExplicit);
+    const char* interned = InternName(name);
+    if (interned != nullptr) e.names.SetName(n, interned, NameSource::kExplicit);
   }
   if (level != kNoLevel) {
     SetLevel(n, level);
   } else if (is_new) {
-    ApplyHierarchy(id, name && name[0] ? name : nullptr);
+    E().names.ApplyHierarchy(id, name && name[0] ? name : nullptr);
   }
 }
-
-// rwlock_as_mutex: a reader-writer lock whose acquisitions are at least 90% exclusive (of at
-// least 100) and that was contended (at least 10 times and 0.1% of its acquisitions): readers
-// rarely share it, so it costs what a mutex costs and more (a rwlock's bookkeeping, writer
-// starvation policies) without the concurrency it is for. Judged when it is destroyed and, for
-// the live ones, at exit; reported once per lock.
-namespace {
-constexpr uint64_t kRwMinAcquisitions = 100, kRwMinContentions = 10;
-void CheckRwlockUse(NodeId id) {
-  if (!E().registry.IsLive(id) || E().registry.Node(id).cls != LockClass::kRwLock) return;
-  const LockStats s = StatsForId(id);
-  const uint64_t exclusive = s.acquisitions - std::min(s.acquisitions, s.shared_acquisitions);
-  if (s.acquisitions < kRwMinAcquisitions || exclusive * 10 < s.acquisitions * 9 ||
-      s.contentions < kRwMinContentions || s.contentions * 1000 < s.acquisitions) {
-    return;
-  }
-  if (!ReportOnce(FindingKind::kRwlockAsMutex, id, 0)) return;
-  Finding f;
-  f.kind = FindingKind::kRwlockAsMutex;
-  f.locks.push_back(LockOf(id));
-  // Where it was first locked (the acquisitions are spread over the program; that site names it).
-  const uintptr_t pc = E().registry.Node(id).first_site_pc.load(std::memory_order_relaxed);
-  if (pc != 0) f.stack = InternStack(&pc, 1, /*partial=*/true);
-  char share[16];
-  snprintf(share, sizeof share, "%.0f%%",
-           100.0 * static_cast<double>(exclusive) / static_cast<double>(s.acquisitions));
-  f.message = "'" + f.locks[0].name + "' is a reader-writer lock used as a mutex: " + share +
-              " of its " + std::to_string(s.acquisitions) + " acquisitions were exclusive (" +
-              std::to_string(s.shared_acquisitions) + " shared), and it was contended " +
-              std::to_string(s.contentions) + " times (" +
-              std::to_string(s.contentions - std::min(s.contentions, s.shared_contentions)) +
-              " by writers): a plain mutex does the same for less, or make the read path take "
-              "it shared";
-  Publish(std::move(f));
-}
-
-void CheckLiveRwlocks() {
-  const uint32_t limit = E().registry.IndexLimit();
-  for (uint32_t i = 1; i < limit; ++i) {
-    const LockNode& n = E().registry.NodeAt(i);
-    const uint32_t gen = n.generation.load(std::memory_order_acquire);
-    if ((gen & 1) != 0 && n.cls == LockClass::kRwLock) CheckRwlockUse(MakeNodeId(gen, i));
-  }
-}
-}  // namespace
 
 void OnDestroy(ThreadState* ts, const void* lock, Site site, bool destroyed) noexcept {
   SignalShield shield;
@@ -1480,7 +1158,7 @@ void OnDestroy(ThreadState* ts, const void* lock, Site site, bool destroyed) noe
     for (uint32_t i = ts->held_count; i-- > 0;) {
       if (ts->held[i].addr != lock) continue;
       if (!destroyed) {
-        ReportSimple(*ts, FindingKind::kDestroyHeld, ts->held[i].id, site,
+        misuse::Report(*ts, FindingKind::kDestroyHeld, ts->held[i].id, site,
                      "%L destroyed while this thread holds it");
       } else {
         RemoveHeld(*ts, i);  // gone: a later unlock of this address is a new lock's business
@@ -1490,7 +1168,7 @@ void OnDestroy(ThreadState* ts, const void* lock, Site site, bool destroyed) noe
   }
   if (!destroyed) return;
   Inside inside;
-  if (const NodeId known = E().registry.Find(lock); known != 0) CheckRwlockUse(known);
+  if (const NodeId known = E().registry.Find(lock); known != 0) misuse::CheckRwlockUse(known);
   NodeId id = E().registry.Remove(lock);
   if (id != 0) ForgetNode(id, nullptr);
 }
@@ -1617,7 +1295,7 @@ LOCKAUDIT_COLD void UnlockNotHeld(ThreadState& ts, const void* lock, Site site, 
   }
   E().registry.Node(id).foreign_unlocks.fetch_add(1, std::memory_order_relaxed);
   Inside inside;  // the message below is built from the engine's arena
-  ReportSimple(ts, FindingKind::kUnlockNotHeld, id, site,
+  misuse::Report(ts, FindingKind::kUnlockNotHeld, id, site,
                "%L released by thread '" + std::string(ts.name) + "' (tid " +
                    std::to_string(ts.tid) + "), which does not hold it");
 }
@@ -1712,7 +1390,7 @@ EngineMutex* const* ForkMutexes(size_t* count) {
   list[n++] = &E().threads_mu;
   list[n++] = &ReportMutex();
   list[n++] = &E().evidence_mu;
-  list[n++] = &E().site_names_mu;
+  list[n++] = &E().names.site_names_mutex();
   list[n++] = &StacksDepotMutex();
   list[n++] = &stats::RetiredMutex();  // (the symbolizer's: see ForkPrepare)
   *count = n;
@@ -1775,7 +1453,6 @@ void ForkParent() noexcept LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
   while (n > 0) mus[--n]->unlock();
 }
 
-void KeyNamesResetAfterFork();  // (statistics read side, below)
 
 void ForkChild() noexcept {
   if (g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
@@ -1797,7 +1474,7 @@ void ForkChild() noexcept {
   e.lock_order.ResetAfterFork();
   e.dedupe_mu.ResetAfterFork();
   e.evidence_mu.ResetAfterFork();
-  e.site_names_mu.ResetAfterFork();
+  e.names.ResetAfterFork();
   StacksResetAfterFork(!tls_fork_symbolizer_locked);
   StacksAfterFork(true);
   stats::StatsResetAfterFork();
@@ -1839,7 +1516,7 @@ int Finish() noexcept {
   profile::WriteLines();
   stats::WriteReportLines();
   churn::Report([](NodeId id) { return StatsForId(id).acquisitions; });
-  CheckLiveRwlocks();
+  misuse::CheckLiveRwlocks();
   false_sharing::Report();
   channel::ReportAtExit();
   channel::Totals(&c.channels, &c.channel_items);
@@ -1851,27 +1528,7 @@ int Finish() noexcept {
 
 // ---- Queries -----------------------------------------------------------------------------
 
-size_t LoadHierarchy(const char* path) {
-  std::string text, why;
-  if (!ReadConfigFile(path, &text, &why)) {
-    RawLog("lockaudit: warning: LOCKAUDIT_HIERARCHY: '%s' %s; no levels\n", path, why.c_str());
-    return 0;
-  }
-  if (!why.empty()) RawLog("lockaudit: warning: LOCKAUDIT_HIERARCHY: '%s' %s\n", path, why.c_str());
-  size_t added = 0;
-  ForEachConfigLine(text, [&](const ConfigLine& line) {
-    std::string name, reason;
-    int level = 0;
-    if (!ParseHierarchyLine(line.text, &name, &level, &reason)) {
-      RawLog("lockaudit: warning: LOCKAUDIT_HIERARCHY: %s:%d: %s in '%s'; line ignored\n", path,
-             line.number, reason.c_str(), ShownLine(line.text).c_str());
-      return;
-    }
-    E().hierarchy[name] = level;
-    ++added;
-  });
-  return added;
-}
+size_t LoadHierarchy(const char* path) { return E().names.LoadHierarchy(path); }
 
 std::string LockName(NodeId id) {
   Inside inside;
@@ -1924,41 +1581,6 @@ std::vector<LatentViolation> VerifyHierarchy() {
   return out;
 }
 
-LockStats StatsForId(NodeId id) {
-  LockStats s;
-  if (g_status.load() != static_cast<int>(EngineStatus::kReady) || !E().registry.IsLive(id)) return s;
-  LockNode& n = E().registry.Node(id);
-  s.acquisitions = n.acquisitions.load(std::memory_order_relaxed);
-  s.contentions = n.contentions.load(std::memory_order_relaxed);
-  s.wait_ns = n.wait_ns.load(std::memory_order_relaxed);
-  s.hold_ns = n.hold_ns.load(std::memory_order_relaxed);
-  s.hold_samples = n.hold_samples.load(std::memory_order_relaxed);
-  s.shared_acquisitions = n.shared_acquisitions.load(std::memory_order_relaxed);
-  s.shared_contentions = n.shared_contentions.load(std::memory_order_relaxed);
-  for (ThreadState* t = E().threads.load(); t; t = t->next) {
-    for (uint32_t i = 0; i < ThreadState::kIdCacheSize; ++i) {
-      const IdCacheEntry& c = t->id_cache[i];
-      if (c.id != id) continue;  // racy read of another thread's shard: may be slightly stale
-      const LockHist& h = t->lock_hist[i];
-      s.acquisitions += c.acquisitions;
-      s.contentions += h.contentions;
-      s.wait_ns += h.wait_ns;
-      s.hold_ns += h.hold_ns;
-      s.hold_samples += h.hold_samples;
-      s.shared_acquisitions += h.shared_acquisitions;
-      s.shared_contentions += h.shared_contentions;
-    }
-  }
-  // Sampled holds (1 in kHoldSamplePeriod of each lock) stand for all of them: the mean sampled
-  // hold times the acquisitions.
-  if (s.hold_samples != 0) {
-    s.hold_ns = static_cast<uint64_t>(static_cast<unsigned __int128>(s.hold_ns) * s.acquisitions /
-                                      s.hold_samples);
-  }
-  return s;
-}
-
-LockStats StatsFor(const void* lock) { return StatsForId(IdOf(lock)); }
 
 }  // namespace lockaudit::core
 
@@ -1981,6 +1603,9 @@ uintptr_t LockFirstSite(NodeId id) {
              : 0;
 }
 bool FirstReport(FindingKind kind, uint64_t a, uint64_t b) { return ReportOnce(kind, a, b); }
+ThreadState* ThreadList() { return E().threads.load(std::memory_order_acquire); }
+LockRegistry& Registry() { return E().registry; }
+size_t LiveEdges() { return E().lock_order.GetCounts().live_edges; }
 void VisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg) {
   EngineLock lock(E().threads_mu);
   for (ThreadState* t = E().threads.load(std::memory_order_acquire); t; t = t->next) {
@@ -2095,211 +1720,4 @@ void OnGpuActivity(const char* name, uint64_t duration_ns) noexcept {
 
 void OnDispatch(bool to_gpu) noexcept { stats::RecordDispatch(to_gpu); }
 
-// ---- Statistics read side ------------------------------------------------------------------
-
-namespace {
-uint64_t PeekId(const NodeId& id) { return stats::Peek(id); }
-
-std::string LockKeyName(uint64_t key) {
-  uintptr_t v = 0;
-  switch (stats::KindOfKey(key, &v)) {
-    case stats::KeyKind::kName: return reinterpret_cast<const char*>(v);
-    case stats::KeyKind::kSite: return SiteName(v, "heap@");
-    case stats::KeyKind::kStackSite: return SiteName(v, "stack@");
-    case stats::KeyKind::kAddress: break;
-  }
-  std::string sym = DataSymbol(v);
-  if (!sym.empty()) return sym;
-  char buf[32];
-  snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(v));
-  return buf;
-}
-
-// Row names by key, each resolved once (then the same in every scrape): symbolizing is slow, and
-// a symbolizer timeout returns "", so a name resolved again could differ and move a counter to
-// another series. Cleared when the static-data table changes (a module unloaded: its addresses
-// may now be another module's), bounded.
-struct KeyNames {
-  EngineMutex mu;
-  uint64_t generation = 0;
-  std::unordered_map<uint64_t, std::string> names;
-};
-// Made on first use by a reader (never in a fork handler: ResetAfterFork must not allocate, the
-// allocator's locks may be held by a thread the fork left behind); never destroyed (read by the
-// exporter during exit).
-std::atomic<KeyNames*> g_key_names{nullptr};
-KeyNames& TheKeyNames() {
-  KeyNames* k = g_key_names.load(std::memory_order_acquire);
-  if (k != nullptr) return *k;
-  auto* made = new KeyNames();
-  if (g_key_names.compare_exchange_strong(k, made, std::memory_order_acq_rel)) return *made;
-  delete made;
-  return *k;
-}
-
-std::string CachedLockKeyName(uint64_t key) {
-  KeyNames& k = TheKeyNames();
-  {
-    EngineLock lock(k.mu);
-    if (k.generation != static_data::Generation()) {
-      k.names.clear();
-      k.generation = static_data::Generation();
-    }
-    if (auto it = k.names.find(key); it != k.names.end()) return it->second;
-  }
-  std::string name = LockKeyName(key);  // outside the mutex: it may symbolize
-  EngineLock lock(k.mu);
-  if (k.names.size() < 65536) return k.names.emplace(key, std::move(name)).first->second;
-  return name;
-}
-
-}  // namespace
-
-void KeyNamesResetAfterFork() {
-  if (KeyNames* k = g_key_names.load(std::memory_order_acquire)) k->mu.ResetAfterFork();
-}
-
-namespace {
-std::string CondKeyName(uint64_t key) {
-  uintptr_t v = 0;
-  if (stats::KindOfKey(key, &v) == stats::KeyKind::kSite) return SiteName(v, "cond@");
-  return LockKeyName(key);
-}
-}  // namespace
-
-std::string CondNameForKey(uint64_t key) {
-  Inside inside;
-  return CondKeyName(key);
-}
-
-namespace stats {
-
-Histogram CondWake(const void* cond) {
-  Histogram h;
-  if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return h;
-  Inside inside;
-  const uintptr_t a = reinterpret_cast<uintptr_t>(cond);
-  std::vector<std::pair<uint64_t, LockShard>> retired_locks;
-  std::vector<std::pair<uint64_t, CondShardData>> retired_conds;
-  EngineLock lock(RetiredMutex());
-  for (ThreadState* t = E().threads.load(std::memory_order_acquire); t; t = t->next) {
-    if (!t->in_use.load(std::memory_order_acquire)) continue;
-    for (const CondShard& c : t->cond_shard) {
-      if (Peek(c.cond) != a) continue;
-      Histogram part;
-      ShardRead(c.wake, &part);
-      h.Add(part);
-    }
-  }
-  ReadRetiredLocked(&retired_locks, &retired_conds);
-  for (const auto& [key, d] : retired_conds) {
-    if (key == KeyForAddress(a)) h.Add(d.wake);
-  }
-  return h;
-}
-
-Snapshot Collect() {
-  Snapshot s;
-  if (g_status.load(std::memory_order_acquire) != static_cast<int>(EngineStatus::kReady)) return s;
-  Inside inside;
-  Engine& e = E();
-  std::unordered_map<uint64_t, LockShard> by_key;  // live and dead locks' shards, by stats key
-  std::unordered_map<uint64_t, CondShardData> conds;
-  std::vector<std::pair<uint64_t, LockShard>> retired_locks;
-  std::vector<std::pair<uint64_t, CondShardData>> retired_conds;
-  {
-    EngineLock lock(RetiredMutex());
-    for (ThreadState* t = e.threads.load(std::memory_order_acquire); t; t = t->next) {
-      if (!t->in_use.load(std::memory_order_acquire)) continue;  // flushed when it exited
-      ++s.threads;
-      if (t->wait_seq.load(std::memory_order_acquire) & 1) ++s.threads_blocked;
-      for (uint32_t i = 0; i < ThreadState::kIdCacheSize; ++i) {
-        const IdCacheEntry& c = t->id_cache[i];
-        const LockHist& h = t->lock_hist[i];
-        const NodeId id = PeekId(c.id);
-        const uint64_t acquisitions = Peek(c.acquisitions);
-        const uint64_t key = Peek(h.key);
-        if (id == 0 || (acquisitions == 0 && Peek(h.contentions) == 0) || key == 0) continue;
-        LockShard shard;
-        shard.acquisitions = acquisitions;
-        shard.contentions = Peek(h.contentions);
-        shard.gpu_sync_ns = Peek(h.gpu_sync_ns);
-        shard.churn = Peek(h.churn);
-        shard.shared_acquisitions = Peek(h.shared_acquisitions);
-        shard.shared_contentions = Peek(h.shared_contentions);
-        shard.rwlock = e.registry.IsLive(id) && e.registry.Node(id).cls == LockClass::kRwLock;
-        ShardRead(h.wait, &shard.wait);
-        ShardRead(h.hold, &shard.hold);
-        LockShard& to = by_key[key];
-        to.acquisitions += shard.acquisitions;
-        to.contentions += shard.contentions;
-        to.gpu_sync_ns += shard.gpu_sync_ns;
-        to.churn += shard.churn;
-        to.shared_acquisitions += shard.shared_acquisitions;
-        to.shared_contentions += shard.shared_contentions;
-        to.rwlock = to.rwlock || shard.rwlock;
-        to.wait.Add(shard.wait);
-        to.hold.Add(shard.hold);
-      }
-      for (const CondShard& c : t->cond_shard) {
-        const uint64_t key = Peek(c.key);
-        if (Peek(c.cond) == 0 || key == 0) continue;
-        CondShardData d;
-        ShardRead(c.wake, &d.wake);
-        d.budget_violations = Peek(c.budget_violations);
-        CondShardData& to = conds[key];
-        to.wake.Add(d.wake);
-        to.budget_violations += d.budget_violations;
-      }
-    }
-    ReadRetiredLocked(&retired_locks, &retired_conds);
-  }
-  // Names are resolved outside the mutex (symbolization), then rows merged by name.
-  std::map<std::string, LockRow> rows;
-  auto add = [&rows](const std::string& name, const LockShard& sh) {
-    LockRow& r = rows[name];
-    r.acquisitions += sh.acquisitions;
-    r.contentions += sh.contentions;
-    r.gpu_sync_ns += sh.gpu_sync_ns;
-    r.churn += sh.churn;
-    r.shared_acquisitions += sh.shared_acquisitions;
-    r.shared_contentions += sh.shared_contentions;
-    r.rwlock = r.rwlock || sh.rwlock;
-    r.wait.Add(sh.wait);
-    r.hold.Add(sh.hold);
-  };
-  // Shards and retired rows are named the same way, by their key: a thread's exit moves its
-  // counts from its shard to the retired table, never to another series.
-  for (const auto& [key, sh] : by_key) add(CachedLockKeyName(key), sh);
-  for (const auto& [key, sh] : retired_locks) add(CachedLockKeyName(key), sh);
-  for (auto& [name, row] : rows) {
-    row.name = name;
-    s.locks.push_back(std::move(row));
-  }
-  std::map<std::string, CondRow> crows;
-  auto addc = [&crows](const std::string& name, const CondShardData& d) {
-    CondRow& r = crows[name];
-    r.wake.Add(d.wake);
-    r.budget_violations += d.budget_violations;
-  };
-  for (const auto& [key, d] : conds) addc(CondKeyName(key), d);
-  for (const auto& [key, d] : retired_conds) addc(CondKeyName(key), d);
-  for (auto& [name, row] : crows) {
-    row.name = name;
-    s.conds.push_back(std::move(row));
-  }
-  for (int k = 0; k < static_cast<int>(FindingKind::kCount); ++k) {
-    s.findings.push_back(FindingCountRow{KindName(static_cast<FindingKind>(k)),
-                                         FindingCount(static_cast<FindingKind>(k))});
-  }
-  s.graph_locks = e.registry.LiveCount();
-  s.graph_edges = e.lock_order.GetCounts().live_edges;
-  s.threads_deadlocked = wake::DeadlockedThreads();
-  s.hold_sample_period = ThreadState::kHoldSamplePeriod;
-  FillGlobal(&s);
-  channel::Collect(&s.channels);
-  return s;
-}
-
-}  // namespace stats
 }  // namespace lockaudit::core

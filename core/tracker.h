@@ -1,10 +1,10 @@
-// core/tracker: engine state behind core/provider: the lock registry, per-thread held stacks,
-// the lock-order graph with its edge evidence, and the cycle/hierarchy/misuse detectors.
-// This header is the query side used by the public audit API and tests; events come in
-// through provider.h.
+// core/tracker: the engine behind core/provider: the lock registry, thread states and their
+// held stacks, and the parts it feeds (core/lock_order, core/lock_names, core/misuse, core/wake,
+// statistics). This header is the query side used by the public audit API and tests; events come
+// in through provider.h.
 //
-// Thread-safety: every function is thread-safe. Queries take the graph mutex briefly and
-// build their results after releasing it.
+// Thread-safety: every function is thread-safe. Queries take the lock-order detector's mutex
+// briefly and build their results (names) after releasing it.
 #ifndef LOCKAUDIT_CORE_TRACKER_H_
 #define LOCKAUDIT_CORE_TRACKER_H_
 

@@ -1,10 +1,11 @@
 // core/tracker_internal: what core/wake (the watchdog, condition variables, non-blocking
-// contexts) uses from the tracker. Not for front-ends: they use provider.h.
+// contexts) and the statistics read side (stats_collect.cc) use from the tracker. Not for front-ends: they use provider.h.
 //
 // Thread-safety: as noted per function; none may run on the hot path.
 #ifndef LOCKAUDIT_CORE_TRACKER_INTERNAL_H_
 #define LOCKAUDIT_CORE_TRACKER_INTERNAL_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -29,12 +30,20 @@ bool FirstReport(FindingKind kind, uint64_t a, uint64_t b);
 void VisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg);
 // VisitThreads when the thread list's mutex is free now; false (nothing visited) when not.
 bool TryVisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg);
+// The head of the list of thread states, for lock-free readers of their counters: states are
+// never freed and `next` never changes once published; a state not `in_use` is free (its
+// counters were flushed when its thread exited). Reads of another thread's counters are racy.
+ThreadState* ThreadList();
+LockRegistry& Registry();
+size_t LiveEdges();  // edges in the lock-order graph now
 
 }  // namespace lockaudit::core::internal
 
 namespace lockaudit::core {
 // "cond@<function> (<file>:<line>)" (or a symbol) for a condvar's stats key.
 std::string CondNameForKey(uint64_t key);
+// fork() child: the key-name cache's mutex is free again (stats_collect.cc).
+void KeyNamesResetAfterFork();
 }  // namespace lockaudit::core
 
 #endif  // LOCKAUDIT_CORE_TRACKER_INTERNAL_H_

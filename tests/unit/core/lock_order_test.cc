@@ -110,7 +110,8 @@ class FakeThread {
     return r;
   }
   void Unlock(NodeId id) {
-    auto it = std::find_if(held_.rbegin(), held_.rend(), [id](const HeldLock& h) { return h.id == id; });
+    auto it = std::find_if(held_.rbegin(), held_.rend(),
+                           [id](const HeldLock& h) { return h.id == id; });
     ASSERT_NE(it, held_.rend());
     held_.erase(std::next(it).base());
   }
