@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <new>
+#include <vector>
 
 #include "raw_log.h"
 
@@ -233,55 +234,60 @@ bool LockRegistry::MayContain(const void* begin, size_t size) const noexcept {
 void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*),
                                void* ctx) {
   if (index_.load(std::memory_order_relaxed) == nullptr || size == 0) return;
-  uintptr_t lo = reinterpret_cast<uintptr_t>(begin);
-  uintptr_t hi = lo + size;
-  NodeId removed[64];
-  size_t n = 0;
-  bool more = true;
-  while (more) {  // in batches, so callbacks run without the registry mutex
-    more = false;
-    n = 0;
-    {
-      EngineLock lock(mu_);
-      if (live_.load(std::memory_order_relaxed) == 0) return;
-      auto take = [&](Slot* s) {
-        if (n == 64) {
-          more = true;
-          return;
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(begin);
+  const uintptr_t hi = lo + size;
+  const uintptr_t first_page = lo >> 12, last_page = (hi - 1) >> 12;
+  // Locks are at least 4-byte aligned (pthread and C11 types, std:: wrappers). A range with few
+  // flagged pages (pages that ever held a lock) has their addresses probed, in batches of 64
+  // removals so that the callbacks run without the registry mutex, each batch resuming where the
+  // last one stopped (the addresses, not the index's slots, are walked: removals elsewhere move
+  // slots, never addresses). A range with very many flagged pages scans the index once instead,
+  // under one hold of the mutex, and calls the callbacks after it.
+  size_t flagged = 0;
+  for (uintptr_t p = first_page; p <= last_page && flagged <= kMaxProbedPages; ++p) {
+    if (PageFlagged(p)) ++flagged;
+  }
+  if (flagged <= kMaxProbedPages) {
+    NodeId removed[64];
+    uintptr_t next = (lo + 3) & ~uintptr_t{3};  // the first address not yet probed
+    while (next < hi) {
+      size_t n = 0;
+      {
+        EngineLock lock(mu_);
+        if (live_.load(std::memory_order_relaxed) == 0) return;
+        while (next < hi && n < 64) {
+          const uintptr_t page = next >> 12;
+          if (!PageFlagged(page)) {
+            next = (page + 1) << 12;  // page-aligned, so 4-byte aligned
+            continue;
+          }
+          if (Slot* s = FindSlotLocked(next)) {
+            removed[n++] = s->id.load(std::memory_order_relaxed);
+            RemoveSlotLocked(s, nullptr, nullptr);
+          }
+          next += 4;
         }
-        removed[n++] = s->id.load(std::memory_order_relaxed);
-        RemoveSlotLocked(s, nullptr, nullptr);
-      };
-      // Locks are at least 4-byte aligned (pthread and C11 types, std:: wrappers). Probe the
-      // addresses of the pages whose filter bit is set; only a range with very many such pages
-      // scans the whole index instead.
-      const uintptr_t first_page = lo >> 12, last_page = (hi - 1) >> 12;
-      size_t flagged = 0;
-      for (uintptr_t p = first_page; p <= last_page && flagged <= kMaxProbedPages; ++p) {
-        if (PageFlagged(p)) ++flagged;
       }
-      if (flagged <= kMaxProbedPages) {
-        for (uintptr_t p = first_page; p <= last_page && !more; ++p) {
-          if (!PageFlagged(p)) continue;
-          uintptr_t b = std::max(lo, p << 12), e = std::min(hi, (p + 1) << 12);
-          for (uintptr_t a = (b + 3) & ~uintptr_t{3}; a < e && !more; a += 4) {
-            if (Slot* s = FindSlotLocked(a)) take(s);
-          }
-        }
-      } else {
-        Index* index = index_.load(std::memory_order_relaxed);
-        for (size_t i = 0; i <= index->mask && !more; ++i) {
-          uintptr_t sa = index->slots[i].addr.load(std::memory_order_relaxed);
-          // A removal may shift a later entry into slot i: look at it again.
-          while (sa != 0 && sa >= lo && sa < hi && !more) {
-            take(&index->slots[i]);
-            sa = index->slots[i].addr.load(std::memory_order_relaxed);
-          }
-        }
+      for (size_t i = 0; i < n; ++i) on_removed(removed[i], ctx);
+    }
+    return;
+  }
+  std::vector<NodeId> removed;
+  {
+    EngineLock lock(mu_);
+    if (live_.load(std::memory_order_relaxed) == 0) return;
+    Index* index = index_.load(std::memory_order_relaxed);
+    for (size_t i = 0; i <= index->mask; ++i) {
+      uintptr_t sa = index->slots[i].addr.load(std::memory_order_relaxed);
+      // A removal may shift a later entry into slot i: look at it again.
+      while (sa != 0 && sa >= lo && sa < hi) {
+        removed.push_back(index->slots[i].id.load(std::memory_order_relaxed));
+        RemoveSlotLocked(&index->slots[i], nullptr, nullptr);
+        sa = index->slots[i].addr.load(std::memory_order_relaxed);
       }
     }
-    for (size_t i = 0; i < n; ++i) on_removed(removed[i], ctx);
   }
+  for (NodeId id : removed) on_removed(id, ctx);
 }
 
 }  // namespace lockaudit::core

@@ -99,7 +99,9 @@ class LockRegistry {
   NodeId Remove(const void* addr) noexcept;
   void Recycle(NodeId id) noexcept;
   // Unregisters every lock in [begin, begin+size); calls `on_removed(id, ctx)` for each (the
-  // callback must Recycle() it).
+  // callback must Recycle() it), without the registry mutex. Cost: one probe per 4 bytes of the
+  // range's pages that ever held a lock, or, past kMaxProbedPages such pages, one scan of the
+  // index (whose removed ids are gathered in a vector: the engine's arena, under the shim).
   void RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*), void* ctx);
   bool MayContain(const void* begin, size_t size) const noexcept;
 

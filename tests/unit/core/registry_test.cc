@@ -181,6 +181,31 @@ TEST(LockRegistryTest, RemoveRangeRemovesExactlyTheLocksInsideLargeRange) {
   CheckRemoveRange(8 << 20, 300);
 }
 
+// A freed array of many locks (std::mutex is 40 bytes): every one goes, in many batches, and the
+// locks just outside stay. Both paths: probing (under kMaxProbedPages flagged pages) and the
+// index scan (above it).
+void CheckRemoveArray(size_t count) {
+  SCOPED_TRACE(::testing::Message() << count << " locks");
+  auto r = NewRegistry();
+  const uintptr_t lo = kBase + 0x200000, hi = lo + count * 40;
+  NodeId before = MustInsert(*r, lo - 40), after = MustInsert(*r, hi);
+  for (size_t k = 0; k < count; ++k) MustInsert(*r, lo + k * 40);
+  ASSERT_EQ(r->LiveCount(), count + 2);
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(lo), hi - lo, &RangeRemoval::OnRemoved, &removal);
+  EXPECT_EQ(removal.ids.size(), count);
+  EXPECT_EQ(std::set<NodeId>(removal.ids.begin(), removal.ids.end()).size(), count);
+  EXPECT_EQ(r->LiveCount(), 2u);
+  EXPECT_TRUE(r->IsLive(before));
+  EXPECT_TRUE(r->IsLive(after));
+  for (size_t k = 0; k < count; k += 997) EXPECT_EQ(r->Lookup(At(lo + k * 40)), 0u);
+}
+
+TEST(LockRegistryTest, RemoveRangeRemovesEveryLockOfALargeArray) {
+  CheckRemoveArray(100000);  // 977 pages: probed
+  CheckRemoveArray(300000);  // 2,930 pages: the index is scanned
+}
+
 TEST(LockRegistryTest, RemoveRangeOnEmptyOrUntouchedRangeDoesNothing) {
   auto r = NewRegistry();
   NodeId id = MustInsert(*r, kBase);
