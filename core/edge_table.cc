@@ -10,34 +10,45 @@ namespace lockaudit::core {
 namespace {
 
 // Page-backed storage: a table of a million edges is not the program's (nor the engine
-// arena's) business, and zeroed pages are free until touched.
-void* MapZeroed(size_t bytes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+// arena's) business. `populate`: the pages are filled by the mmap itself (one call instead of a
+// page fault per page, the larger cost on this path), for storage that is about to be written
+// all over (a rehashed index, a new chunk of records).
+void* Map(size_t bytes, bool populate) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (populate ? MAP_POPULATE : 0), -1, 0);
   return p == MAP_FAILED ? nullptr : p;
 }
 
 size_t SlotOf(uint64_t key, size_t capacity) { return Mix64(key) & (capacity - 1); }
 
+uint64_t IndexKey(uint32_t from, uint32_t to) { return (static_cast<uint64_t>(from) << 32) | to; }
+
 }  // namespace
 
 EdgeTable::~EdgeTable() {
-  if (slots_ != nullptr) munmap(slots_, capacity_ * sizeof(EdgeRecord));
-  if (state_ != nullptr) munmap(state_, capacity_);
+  if (keys_ != nullptr) munmap(keys_, capacity_ * sizeof(uint64_t));
+  if (recs_ != nullptr) munmap(recs_, capacity_ * sizeof(uint32_t));
+  if (chunks_ != nullptr) {
+    for (uint32_t c = 0; c < kMaxChunks && chunks_[c] != nullptr; ++c) {
+      munmap(chunks_[c], kChunkRecords * sizeof(EdgeRecord));
+    }
+    munmap(chunks_, kMaxChunks * sizeof(EdgeRecord*));
+  }
 }
 
 size_t EdgeTable::Probe(uint64_t key) const {
   if (capacity_ == 0) return capacity_;
   for (size_t i = SlotOf(key, capacity_), n = 0; n < capacity_; i = (i + 1) & (capacity_ - 1), ++n) {
-    if (state_[i] == kEmpty) return capacity_;
-    if (state_[i] == kLive && Key(slots_[i].from, slots_[i].to) == key) return i;
+    if (keys_[i] == key) return i;
+    if (keys_[i] == kEmpty) return capacity_;
   }
   return capacity_;
 }
 
 EdgeRecord* EdgeTable::FindByIndex(uint32_t from, uint32_t to) {
-  size_t i = Probe((static_cast<uint64_t>(from) << 32) | to);
-  return i == capacity_ ? nullptr : &slots_[i];
+  if (from == to) return nullptr;  // never stored (and the index's free keys are self edges)
+  size_t i = Probe(IndexKey(from, to));
+  return i == capacity_ ? nullptr : &Record(recs_[i]);
 }
 
 EdgeRecord* EdgeTable::Find(NodeId from, NodeId to) {
@@ -46,52 +57,80 @@ EdgeRecord* EdgeTable::Find(NodeId from, NodeId to) {
 }
 
 bool EdgeTable::Rehash(size_t capacity) {
-  auto* slots = static_cast<EdgeRecord*>(MapZeroed(capacity * sizeof(EdgeRecord)));
-  auto* state = static_cast<uint8_t*>(MapZeroed(capacity));
-  if (slots == nullptr || state == nullptr) {
-    if (slots != nullptr) munmap(slots, capacity * sizeof(EdgeRecord));
-    if (state != nullptr) munmap(state, capacity);
+  auto* keys = static_cast<uint64_t*>(Map(capacity * sizeof(uint64_t), true));
+  auto* recs = static_cast<uint32_t*>(Map(capacity * sizeof(uint32_t), true));
+  if (keys == nullptr || recs == nullptr) {
+    if (keys != nullptr) munmap(keys, capacity * sizeof(uint64_t));
+    if (recs != nullptr) munmap(recs, capacity * sizeof(uint32_t));
     return false;
   }
   for (size_t i = 0; i < capacity_; ++i) {
-    if (state_[i] != kLive) continue;
-    size_t j = SlotOf(Key(slots_[i].from, slots_[i].to), capacity);
-    while (state[j] != kEmpty) j = (j + 1) & (capacity - 1);
-    memcpy(static_cast<void*>(&slots[j]), &slots_[i], sizeof(EdgeRecord));
-    state[j] = kLive;
+    if (keys_[i] == kEmpty || keys_[i] == kErased) continue;
+    size_t j = SlotOf(keys_[i], capacity);
+    while (keys[j] != kEmpty) j = (j + 1) & (capacity - 1);
+    keys[j] = keys_[i];
+    recs[j] = recs_[i];
   }
-  if (slots_ != nullptr) munmap(slots_, capacity_ * sizeof(EdgeRecord));
-  if (state_ != nullptr) munmap(state_, capacity_);
-  slots_ = slots;
-  state_ = state;
+  if (keys_ != nullptr) munmap(keys_, capacity_ * sizeof(uint64_t));
+  if (recs_ != nullptr) munmap(recs_, capacity_ * sizeof(uint32_t));
+  keys_ = keys;
+  recs_ = recs;
   capacity_ = capacity;
   erased_ = 0;
   return true;
 }
 
+uint32_t EdgeTable::NewRecord() {
+  if (free_ != kNoRecord) {
+    const uint32_t n = free_;
+    free_ = Record(n).tid;
+    return n;
+  }
+  if (chunks_ == nullptr) {
+    chunks_ = static_cast<EdgeRecord**>(Map(kMaxChunks * sizeof(EdgeRecord*), false));
+    if (chunks_ == nullptr) return kNoRecord;
+  }
+  const uint32_t chunk = records_ / kChunkRecords;
+  if (chunk >= kMaxChunks) return kNoRecord;
+  if (chunks_[chunk] == nullptr) {
+    chunks_[chunk] = static_cast<EdgeRecord*>(Map(kChunkRecords * sizeof(EdgeRecord), true));
+    if (chunks_[chunk] == nullptr) return kNoRecord;
+  }
+  return records_++;
+}
+
 EdgeRecord* EdgeTable::Insert(NodeId from, NodeId to) {
+  if (IndexOf(from) == IndexOf(to)) return nullptr;  // no self edge (see kEmpty, kErased)
   if ((live_ + erased_ + 1) * 8 > capacity_ * 5) {
     // Grow when the live edges need it; otherwise only sweep the tombstones out.
     size_t capacity = capacity_ == 0 ? 1024 : capacity_;
     while ((live_ + 1) * 2 > capacity) capacity *= 2;
     if (!Rehash(capacity)) return nullptr;
   }
-  const uint64_t key = Key(from, to);
+  const uint32_t n = NewRecord();
+  if (n == kNoRecord) return nullptr;
+  const uint64_t key = IndexKey(IndexOf(from), IndexOf(to));
   size_t i = SlotOf(key, capacity_);
-  while (state_[i] == kLive) i = (i + 1) & (capacity_ - 1);
-  if (state_[i] == kErased) --erased_;
-  state_[i] = kLive;
+  while (keys_[i] != kEmpty && keys_[i] != kErased) i = (i + 1) & (capacity_ - 1);
+  if (keys_[i] == kErased) --erased_;
+  keys_[i] = key;
+  recs_[i] = n;
   ++live_;
-  EdgeRecord* r = new (&slots_[i]) EdgeRecord();
+  EdgeRecord* r = new (&Record(n)) EdgeRecord();
   r->from = from;
   r->to = to;
   return r;
 }
 
 void EdgeTable::Erase(uint32_t from_index, uint32_t to_index) {
-  size_t i = Probe((static_cast<uint64_t>(from_index) << 32) | to_index);
+  if (from_index == to_index) return;
+  size_t i = Probe(IndexKey(from_index, to_index));
   if (i == capacity_) return;
-  state_[i] = kErased;
+  EdgeRecord& r = Record(recs_[i]);
+  r = EdgeRecord();  // from 0: not live (ForEach)
+  r.tid = free_;
+  free_ = recs_[i];
+  keys_[i] = kErased;
   --live_;
   ++erased_;
 }
