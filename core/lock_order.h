@@ -20,8 +20,8 @@
 // Cost: a known edge, or one seen saturated, costs a probe of `saturated_` (no lock); a new edge
 // an EdgeTable insert and an incremental reorder of the nodes between its ends (Pearce-Kelly);
 // a cycle search runs only for a new or changed edge while the graph has a back edge.
-// Memory per edge: one EdgeRecord and its index slots (edge_table.h: 139-168 bytes) plus its two adjacency
-// entries (8 bytes) in the graph, whatever the fan-out of its locks.
+// Memory per edge: one EdgeRecord and its index slots (edge_table.h: 139-168 bytes) plus its
+// two adjacency entries (8 bytes) in the graph, whatever the fan-out of its locks.
 #ifndef LOCKAUDIT_CORE_LOCK_ORDER_H_
 #define LOCKAUDIT_CORE_LOCK_ORDER_H_
 
