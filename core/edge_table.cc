@@ -19,6 +19,9 @@ void* Map(size_t bytes, bool populate) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+// The chunk directory: kMaxChunks pointers to chunks of records.
+constexpr size_t kDirectoryBytes = EdgeTable::kMaxChunks * sizeof(void*);
+
 size_t SlotOf(uint64_t key, size_t capacity) { return Mix64(key) & (capacity - 1); }
 
 uint64_t IndexKey(uint32_t from, uint32_t to) { return (static_cast<uint64_t>(from) << 32) | to; }
@@ -32,7 +35,7 @@ EdgeTable::~EdgeTable() {
     for (uint32_t c = 0; c < kMaxChunks && chunks_[c] != nullptr; ++c) {
       munmap(chunks_[c], kChunkRecords * sizeof(EdgeRecord));
     }
-    munmap(chunks_, kMaxChunks * sizeof(EdgeRecord*));
+    munmap(chunks_, kDirectoryBytes);
   }
 }
 
@@ -87,7 +90,7 @@ uint32_t EdgeTable::NewRecord() {
     return n;
   }
   if (chunks_ == nullptr) {
-    chunks_ = static_cast<EdgeRecord**>(Map(kMaxChunks * sizeof(EdgeRecord*), false));
+    chunks_ = static_cast<EdgeRecord**>(Map(kDirectoryBytes, false));
     if (chunks_ == nullptr) return kNoRecord;
   }
   const uint32_t chunk = records_ / kChunkRecords;
