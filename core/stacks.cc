@@ -8,7 +8,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
-#include <libunwind.h>
+#include <unwind.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -130,11 +130,17 @@ std::string Basename(const char* path) {
 
 }  // namespace
 
-// libunwind takes a pthread mutex of its own while it steps (its caches of the loaded objects):
-// a fork while another thread unwinds gives the child that mutex held by nobody, and the child's
-// first capture waits forever. So a fork goes ahead only when no thread is in a capture, and a
-// capture that starts while a fork is under way gives up (no stack for that one event) rather
-// than wait: it may hold an engine lock the fork needs (StacksTryPrepareFork).
+// The unwinder is libgcc's (_Unwind_Backtrace, which finds each frame's unwind table through
+// glibc's _dl_find_object: no lock, no system call). libunwind 1.6, used before, blocked and
+// restored every signal around each cache access and each module lookup: eight rt_sigprocmask
+// calls per frame on a cold step, two on a warm one, which made a program's first new edge cost
+// 370-1,160 us here (issue 14). libgcc takes a mutex of its own only when a program registered
+// unwind tables by hand (__register_frame_info: JIT compilers): a fork while another thread
+// unwinds then gives the child that mutex held by nobody, and the child's first capture waits
+// forever. So a fork goes ahead only when no thread is in a capture, and a capture that starts
+// while a fork is under way gives up (no stack for that one event) rather than wait: it may hold
+// an engine lock the fork needs (StacksTryPrepareFork). A frame without unwind information
+// (hand-written assembly without CFI, JIT code) ends the stack there.
 std::atomic<uint32_t> g_unwinding{0};
 std::atomic<bool> g_fork_pending{false};
 
@@ -149,35 +155,57 @@ struct UnwindGate {
   UnwindGate& operator=(const UnwindGate&) = delete;
 };
 
+namespace {
+struct Walk {
+  RawFrame* out = nullptr;
+  size_t max = 0;
+  uintptr_t start_pc = 0;
+  size_t n = 0;
+  bool started = false;
+  RawFrame skipped[16] = {};
+  size_t nskipped = 0;
+  int steps = 0;
+};
+
+_Unwind_Reason_Code WalkFrame(_Unwind_Context* ctx, void* arg) {
+  Walk& w = *static_cast<Walk*>(arg);
+  int before_insn = 0;  // 1: a signal frame, whose pc is the interrupted instruction itself
+  const auto ip = static_cast<uintptr_t>(_Unwind_GetIPInfo(ctx, &before_insn));
+  // In the callback for a frame libgcc's context holds the CFA of the frame it called (the
+  // context moves to the caller's pc before its own CFA is known): this frame's stack pointer.
+  const auto sp = static_cast<uintptr_t>(_Unwind_GetCFA(ctx));
+  if (ip == 0) return _URC_END_OF_STACK;
+  if (!w.started && ip == w.start_pc) w.started = true;
+  if (w.started) {
+    w.out[w.n++] = RawFrame{ip, sp};
+  } else if (w.nskipped < 16) {
+    w.skipped[w.nskipped++] = RawFrame{ip, sp};
+  }
+  // Walk up to 256 frames looking for start_pc, then keep `max` frames from there.
+  return ++w.steps >= 256 || w.n >= w.max ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+// The start of the function that contains `pc`; 0 when no unwind table covers it.
+uintptr_t FunctionStart(uintptr_t pc) {
+  return reinterpret_cast<uintptr_t>(_Unwind_FindEnclosingFunction(reinterpret_cast<void*>(pc)));
+}
+
+}  // namespace
+
 size_t CaptureFrames(RawFrame* out, size_t max, uintptr_t start_pc) {
   UnwindGate gate;
-  if (!gate.open) return 0;
-  unw_context_t ctx;
-  unw_cursor_t cursor;
-  if (unw_getcontext(&ctx) != 0 || unw_init_local(&cursor, &ctx) != 0) return 0;
-  size_t n = 0;
-  bool started = start_pc == 0;
-  RawFrame skipped[16];
-  size_t nskipped = 0;
-  // Walk up to 64 engine frames looking for start_pc, then keep `max` frames from there.
-  for (int guard = 0; guard < 256 && n < max; ++guard) {
-    unw_word_t ip = 0, sp = 0;
-    unw_get_reg(&cursor, UNW_REG_IP, &ip);
-    unw_get_reg(&cursor, UNW_REG_SP, &sp);
-    if (ip == 0) break;
-    if (!started && ip == start_pc) started = true;
-    if (started) {
-      out[n++] = RawFrame{ip, sp};
-    } else if (nskipped < 16) {
-      skipped[nskipped++] = RawFrame{ip, sp};
-    }
-    if (unw_step(&cursor) <= 0) break;
+  if (!gate.open || max == 0) return 0;
+  Walk w;
+  w.out = out;
+  w.max = max;
+  w.start_pc = start_pc;
+  w.started = start_pc == 0;
+  _Unwind_Backtrace(WalkFrame, &w);
+  if (!w.started) {  // start_pc not found: keep what we skipped (best effort)
+    w.n = 0;
+    for (size_t i = 0; i < w.nskipped && w.n < max; ++i) out[w.n++] = w.skipped[i];
   }
-  if (!started) {  // start_pc not found: keep what we skipped (best effort)
-    n = 0;
-    for (size_t i = 0; i < nskipped && n < max; ++i) out[n++] = skipped[i];
-  }
-  return n;
+  return w.n;
 }
 
 std::vector<uintptr_t> RebuildHeldStack(const RawFrame* frames, size_t n, uintptr_t pc,
@@ -190,10 +218,8 @@ std::vector<uintptr_t> RebuildHeldStack(const RawFrame* frames, size_t n, uintpt
   size_t k = 0;
   while (k < n && frames[k].sp < cfa) ++k;
   if (k >= n || frames[k].sp != cfa) return out;  // returned: no frame at that depth now
-  unw_proc_info_t a{}, b{};
-  if (unw_get_proc_info_by_ip(unw_local_addr_space, pc, &a, nullptr) != 0 ||
-      unw_get_proc_info_by_ip(unw_local_addr_space, frames[k].pc - 1, &b, nullptr) != 0 ||
-      a.start_ip != b.start_ip) {
+  const uintptr_t start = FunctionStart(pc);
+  if (start == 0 || FunctionStart(frames[k].pc - 1) != start) {
     return out;  // another function's frame at that depth: the acquiring one has returned
   }
   *partial = false;
@@ -208,12 +234,10 @@ void WarmUpUnwinder() noexcept {
   uintptr_t pcs[8];
   for (size_t k = 0; k < n; ++k) pcs[k] = frames[k].pc;
   InternStack(pcs, n);
-  // The program's own module (its first procedure lookup reads /proc/<pid>/maps and the ELF
-  // file): the frames above are the dynamic loader's, at constructor time.
-  unw_proc_info_t info{};
+  // The program's own module: the frames above are the dynamic loader's, at constructor time.
+  // (Binds libgcc's lazily resolved calls and fills glibc's object lookup for it.)
   const uintptr_t entry = getauxval(AT_ENTRY);
-  if (entry != 0) unw_get_proc_info_by_ip(unw_local_addr_space, entry, &info, nullptr);
-  if (n != 0) unw_get_proc_info_by_ip(unw_local_addr_space, frames[0].pc, &info, nullptr);
+  if (entry != 0) FunctionStart(entry);
 }
 
 StackId InternStack(const uintptr_t* pcs, size_t n, bool partial) {

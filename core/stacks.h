@@ -1,5 +1,5 @@
-// core/stacks: stack capture (libunwind), a de-duplicating stack depot, and symbolization to
-// function, file and line (libdw), done at report time.
+// core/stacks: stack capture (libgcc's unwinder), a de-duplicating stack depot, and
+// symbolization to function, file and line (libdw), done at report time.
 //
 // Thread-safety: all functions are thread-safe (the depot and the symbolizer have their own
 // EngineMutex). None of them may run on the hot path: callers are in the tracker's slow path
@@ -45,8 +45,8 @@ StackId InternStack(const uintptr_t* pcs, size_t n, bool partial = false);
 // *held_stack: the pair a finding about a held lock reports.
 void CaptureWithHeld(uintptr_t start_pc, uintptr_t held_pc, uintptr_t held_cfa, size_t depth,
                      StackId* stack, StackId* held_stack);
-// libunwind's and the depot's one-time set-up (caches of the loaded modules, the program's ELF
-// file), done once where the program holds no lock (the host's constructor).
+// The unwinder's and the depot's one-time set-up (libgcc's lazily bound calls, the depot's first
+// pages), done once where the program holds no lock (the host's constructor).
 void WarmUpUnwinder() noexcept;
 bool IsPartialStack(StackId id);
 std::vector<uintptr_t> GetStack(StackId id);
@@ -91,8 +91,9 @@ void DrainSymbolizerThread(int64_t max_wait_ns) noexcept;
 class EngineMutex;
 // Taken across fork (tracker.cc, ForkPrepare).
 EngineMutex& StacksDepotMutex();
-// fork(): true when no thread is unwinding (libunwind's own mutex must not be copied held); new
-// captures then give up until StacksAfterFork, in the parent and in the child. False: retry.
+// fork(): true when no thread is unwinding (the unwinder's mutex, taken when a program registered
+// unwind tables by hand, must not be copied held); new captures then give up until
+// StacksAfterFork, in the parent and in the child. False: retry.
 bool StacksTryPrepareFork() noexcept;
 void StacksAfterFork(bool child) noexcept;
 EngineMutex& StacksSymbolizerMutex();

@@ -991,6 +991,7 @@ void WarmUp() {
   {
     Inside inside;
     WarmUpUnwinder();
+    E().lock_order.Reserve();
   }
   ThisThread();
 }
@@ -1413,7 +1414,7 @@ void ForkPrepare() noexcept LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
     size_t got = 0;
     while (got < n && mus[got]->try_lock()) ++got;
     if (got == n && arena::TryLockForFork()) {
-      // And no thread inside libunwind (whose own mutex the child would inherit held).
+      // And no thread inside the unwinder (whose mutex the child could inherit held).
       if (StacksTryPrepareFork()) break;
       arena::ParentAfterFork();
     }

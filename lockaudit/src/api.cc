@@ -41,7 +41,7 @@ core_::LockClass Cls(int c) { return static_cast<core_::LockClass>(c); }
 //
 // One engine per process: liblockaudit_preload.so contains this file too and exports the same
 // public symbols, so under the shim every call from the program binds to the shim's copy. This
-// library's own engine must then never start (it would audit the shim's libunwind locks and
+// library's own engine must then never start (it would audit the shim's own locks and
 // write a second report).
 __attribute__((constructor)) void InitAtLoad() {
 #ifndef LOCKAUDIT_IN_PRELOAD
