@@ -102,11 +102,21 @@ uint32_t EdgeTable::NewRecord() {
   return records_++;
 }
 
+bool EdgeTable::Reserve() {
+  if (capacity_ == 0 && !Rehash(kInitialCapacity)) return false;
+  if (records_ != 0 || free_ != kNoRecord) return true;
+  const uint32_t n = NewRecord();  // maps the directory and chunk 0; the record goes back
+  if (n == kNoRecord) return false;
+  Record(n).tid = free_;
+  free_ = n;
+  return true;
+}
+
 EdgeRecord* EdgeTable::Insert(NodeId from, NodeId to) {
   if (IndexOf(from) == IndexOf(to)) return nullptr;  // no self edge (see kEmpty, kErased)
   if ((live_ + erased_ + 1) * 8 > capacity_ * 5) {
     // Grow when the live edges need it; otherwise only sweep the tombstones out.
-    size_t capacity = capacity_ == 0 ? 1024 : capacity_;
+    size_t capacity = capacity_ == 0 ? kInitialCapacity : capacity_;
     while ((live_ + 1) * 2 > capacity) capacity *= 2;
     if (!Rehash(capacity)) return nullptr;
   }

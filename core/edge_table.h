@@ -69,6 +69,9 @@ class EdgeTable {
   // A new record for from->to, which must not be in the table; null when out of memory.
   EdgeRecord* Insert(NodeId from, NodeId to);
   void Erase(uint32_t from_index, uint32_t to_index);
+  // Maps the index and the first chunk of records now (at load: the first edge would otherwise
+  // pay their page faults while the program holds a lock). False when out of memory.
+  bool Reserve();
   size_t size() const { return live_; }
   template <typename F>
   void ForEach(F&& f) const {
@@ -87,6 +90,7 @@ class EdgeTable {
   static constexpr uint64_t kEmpty = 0;
   static constexpr uint64_t kErased = ~uint64_t{0};
   static constexpr uint32_t kNoRecord = ~uint32_t{0};
+  static constexpr size_t kInitialCapacity = 1024;  // index slots
   size_t Probe(uint64_t key) const;  // the index slot of `key`, or capacity_ when absent
   bool Rehash(size_t capacity);
   EdgeRecord& Record(uint32_t n) const { return chunks_[n / kChunkRecords][n % kChunkRecords]; }

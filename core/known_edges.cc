@@ -8,7 +8,15 @@ namespace lockaudit::core {
 KnownEdges::KnownEdges() {
   void* p = mmap(nullptr, kSlots * sizeof(uint64_t), PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p != MAP_FAILED) slots_ = static_cast<std::atomic<uint64_t>*>(p);
+  if (p == MAP_FAILED) return;
+  slots_ = static_cast<std::atomic<uint64_t>*>(p);
+  // The slots in use first (64 KB), mapped now: the engine is built at load, and the first new
+  // edges would otherwise each pay a page fault here while the program holds a lock. (A kernel
+  // before 5.14 refuses the advice: the pages then come on first use, as before.)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+  madvise(p, kFirstSlots * sizeof(uint64_t), MADV_POPULATE_WRITE);
 }
 
 KnownEdges::~KnownEdges() {

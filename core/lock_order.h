@@ -122,6 +122,12 @@ class LockOrder {
   // Learns the edges held[i] -> a.id over the window and appends what is new to `out`: new and
   // changed edge lines, cycles not reported before (each distinct cycle once).
   void Learn(const Acquisition& a, LearnResult* out) LOCKAUDIT_EXCLUDES(mu_);
+  // Maps the edge table's first pages (EdgeTable::Reserve): done at load, where the program
+  // holds nothing.
+  void Reserve() LOCKAUDIT_EXCLUDES(mu_) {
+    EngineLock lock(mu_);
+    edges_.Reserve();
+  }
   // `id` is destroyed: its edges go (and their records).
   void Forget(NodeId id) LOCKAUDIT_EXCLUDES(mu_);
   // The record of from->to as it is now; false when there is none.

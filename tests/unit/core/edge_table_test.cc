@@ -48,6 +48,27 @@ TEST(EdgeTable, FindChecksGenerationsFindByIndexDoesNot) {
   EXPECT_EQ(r->from, Id(5, 1));
 }
 
+// Reserve maps the first pages ahead of the first edge and holds no edge: nothing is visited,
+// nothing is found, and the first insert takes the reserved record (the same address).
+TEST(EdgeTable, ReserveHoldsNoEdgeAndItsRecordIsTheFirstUsed) {
+  EdgeTable t;
+  ASSERT_TRUE(t.Reserve());
+  ASSERT_TRUE(t.Reserve());  // again: nothing changes
+  EXPECT_EQ(t.size(), 0u);
+  size_t visited = 0;
+  t.ForEach([&visited](const EdgeRecord&) { ++visited; });
+  EXPECT_EQ(visited, 0u);
+  EXPECT_EQ(t.FindByIndex(0, 1), nullptr);
+  EdgeRecord* r = t.Insert(Id(0), Id(1));
+  ASSERT_NE(r, nullptr);
+  EdgeRecord* r2 = t.Insert(Id(1), Id(2));
+  ASSERT_NE(r2, nullptr);
+  EXPECT_EQ(r2, r + 1);  // one chunk, in order: the reserved record was record 0
+  t.ForEach([&visited](const EdgeRecord&) { ++visited; });
+  EXPECT_EQ(visited, 2u);
+  EXPECT_EQ(t.Find(Id(0), Id(1)), r);
+}
+
 TEST(EdgeTable, NoSelfEdge) {
   EdgeTable t;
   EXPECT_EQ(t.Insert(Id(3), Id(3, 5)), nullptr);  // same index: the index's free keys
