@@ -9,6 +9,7 @@
 //   workloads scale LIVE_LOCKS DEPTH
 //   workloads pairs ITERATIONS [THREADS]
 //   workloads hold LOCKS [ROUNDS]
+//   workloads first LOCKS
 //
 // Prints one line of key=value pairs; every workload prints ns_per_op (wall time of the timed
 // phase divided by the operations of all threads together) and ops.
@@ -34,6 +35,13 @@
 //       "4 threads, 5,000 std::mutex, 300,000 pairs per thread"); ns_per_op and elapsed_ms.
 //   hold: one thread locks LOCKS mutexes one after the other, holding them all, then unlocks
 //       them; ROUNDS (default 1) times. No warm-up; elapsed_ms of the whole, first_round_ms.
+//   first: the process's very first locks, on the main thread before any other thread exists:
+//       LOCKS (at least 2) mutexes of static storage locked nested, each timed on its own.
+//       first_lock_us (the process's first lock), first_edge_us (the second: its first new
+//       lock-order edge), next_lock_us (the median of the others: a new lock and a new edge
+//       each), and the page faults of each (first_lock_faults, first_edge_faults,
+//       next_lock_faults: the median); page_fault_us, what one page fault on fresh memory
+//       costs on this machine (64 pages timed after the locks), to read the others by.
 //
 // Every other workload runs a fixed warm-up (min(kWarmup, ITERATIONS) operations per thread, untimed)
 // before the timed phase, so a tool's one-time learning stays out of the timing, and two runs with
@@ -56,6 +64,7 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifdef LOCKAUDIT_BENCH_WRAPPER
@@ -432,12 +441,55 @@ void Hold(long locks_n, long rounds) {
               static_cast<double>(first) / 1e6);
 }
 
+long Faults() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return u.ru_minflt + u.ru_majflt;
+}
+
+constexpr long kFirstMaxLocks = 64;
+Mutex g_first_locks[kFirstMaxLocks];
+
+int First(long locks_n) {
+  if (locks_n < 2 || locks_n > kFirstMaxLocks) return 2;
+  int64_t us[kFirstMaxLocks];
+  long faults[kFirstMaxLocks];
+  for (long i = 0; i < locks_n; ++i) {
+    const long f0 = Faults();
+    const int64_t t0 = NowNs();
+    g_first_locks[i].lock();
+    us[i] = NowNs() - t0;
+    faults[i] = Faults() - f0;
+  }
+  for (long i = locks_n; i-- > 0;) g_first_locks[i].unlock();
+  // What one page fault on fresh anonymous memory costs on this machine, for scale (about 0.2 us
+  // on bare metal; far more in some virtual machines): 64 pages, one write each.
+  constexpr size_t kProbePages = 64;
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::unique_ptr<char[]> probe(new char[kProbePages * page]);  // new[] of char: not touched
+  const int64_t p0 = NowNs();
+  for (size_t i = 0; i < kProbePages; ++i) static_cast<volatile char*>(probe.get())[i * page] = 1;
+  const double fault_us = static_cast<double>(NowNs() - p0) / 1e3 / kProbePages;
+  std::vector<int64_t> rest_us(us + 2, us + locks_n);
+  std::vector<long> rest_faults(faults + 2, faults + locks_n);
+  std::sort(rest_us.begin(), rest_us.end());
+  std::sort(rest_faults.begin(), rest_faults.end());
+  const double next_us = rest_us.empty() ? 0 : static_cast<double>(rest_us[rest_us.size() / 2]);
+  const long next_faults = rest_faults.empty() ? 0 : rest_faults[rest_faults.size() / 2];
+  std::printf("first_lock_us=%.1f first_edge_us=%.1f next_lock_us=%.1f first_lock_faults=%ld "
+              "first_edge_faults=%ld next_lock_faults=%ld page_fault_us=%.2f locks=%ld\n",
+              static_cast<double>(us[0]) / 1e3, static_cast<double>(us[1]) / 1e3, next_us / 1e3,
+              faults[0], faults[1], next_faults, fault_us, locks_n);
+  return 0;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: workloads w1|w2|w3|w4|w5|w6|w7|w8 ITERATIONS [THREADS]\n"
                "       workloads scale LIVE_LOCKS DEPTH\n"
                "       workloads pairs ITERATIONS [THREADS]\n"
                "       workloads hold LOCKS [ROUNDS]\n"
+               "       workloads first LOCKS (2..64)\n"
                "  prints key=value pairs; see bench/workloads.cc\n");
   return 2;
 }
@@ -467,6 +519,9 @@ int main(int argc, char** argv) try {
   else if (w == "w8") W8(n, threads(1));
   else if (w == "pairs") Pairs(n, threads(4));
   else if (w == "hold") Hold(n, argc == 4 ? arg3 : 1);
+  else if (w == "first") {
+    if (argc != 3 || First(n) != 0) return Usage();
+  }
   else if (w == "scale") {
     if (argc != 4) return Usage();
     // New edges: as many as there are untouched locks, at most 5,000.
