@@ -21,6 +21,14 @@ void* MapZeroed(size_t bytes) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+// Maps `bytes` at `p` now (kernel 5.14+; before, the pages come on first use, as without it).
+void Populate(void* p, size_t bytes) {
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+  if (p != nullptr) madvise(p, bytes, MADV_POPULATE_WRITE);
+}
+
 }  // namespace
 
 LockRegistry::Index* LockRegistry::NewIndex(uint32_t bits) noexcept {
@@ -31,8 +39,14 @@ LockRegistry::Index* LockRegistry::NewIndex(uint32_t bits) noexcept {
 }
 
 LockRegistry::LockRegistry() {
-  index_.store(NewIndex(kFirstIndexBits), std::memory_order_release);
+  // The first index and the page filter are mapped at once (the registry is built at load): a
+  // program's first locks would otherwise each pay page faults in them, at random places, while
+  // they hold other locks (a fault on fresh memory costs 10 us in some virtual machines).
+  Index* first = NewIndex(kFirstIndexBits);
+  Populate(first, offsetof(Index, slots) + (size_t{1} << kFirstIndexBits) * sizeof(Slot));
+  index_.store(first, std::memory_order_release);
   page_filter_ = static_cast<std::atomic<uint64_t>*>(MapZeroed(kFilterBits / 8));
+  Populate(page_filter_, kFilterBits / 8);
 }
 
 bool LockRegistry::GrowLocked() noexcept {

@@ -79,9 +79,10 @@ class LockRegistry {
   static constexpr uint32_t kChunkBits = 14;
   static constexpr uint32_t kChunkSize = 1u << kChunkBits;
   static constexpr uint32_t kMaxChunks = 256;  // 4M live locks
-  // The index of addresses starts at 2^kFirstIndexBits slots (1 MiB) and doubles when 3/4 full,
-  // up to 2^kIndexBits (8M slots, 128 MiB): a process reserves address space for the locks it has.
-  static constexpr uint32_t kFirstIndexBits = 16;
+  // The index of addresses starts at 2^kFirstIndexBits slots (64 KiB, mapped at once) and
+  // doubles when 3/4 full, up to 2^kIndexBits (8M slots, 128 MiB): a process reserves address
+  // space for the locks it has.
+  static constexpr uint32_t kFirstIndexBits = 12;
   static constexpr uint32_t kIndexBits = 23;
 
   LockRegistry();

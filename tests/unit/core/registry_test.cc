@@ -416,7 +416,8 @@ TEST(LockRegistryTest, RemoveRangeInsideOneWrappingProbeClusterRemovesExactlyThe
   // that wraps around the end, so every removal shifts entries, some of them across the wrap.
   const size_t last = (size_t{1} << LockRegistry::kFirstIndexBits) - 1;
   std::vector<uintptr_t> addrs;  // ascending
-  for (uintptr_t a = kBase; addrs.size() < 160; a += 8) {
+  // 64 bytes apart, so that the 80 locks of the range span more than the probe path's limit.
+  for (uintptr_t a = kBase; addrs.size() < 160; a += 64) {
     const size_t home = HomeSlot(a);
     if (home + 64 > last || home < 64) addrs.push_back(a);
   }
