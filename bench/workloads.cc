@@ -14,6 +14,7 @@
 // Prints one line of key=value pairs; every workload prints ns_per_op (wall time of the timed
 // phase divided by the operations of all threads together) and ops.
 //   w1  uncontended lock+unlock, one lock per thread (THREADS default 1)           op = lock+unlock
+//   w1main  w1 on the main thread, and the process never starts a thread            op = lock+unlock
 //   w2  nested A->B, always in that order, per thread (default 1)                  op = A, B, ~B, ~A
 //   w3  THREADS (default 4) threads on one hot lock, tiny critical section         op = lock+unlock
 //   w4  10,000 locks; each op locks two random ones in address order (default 2)   op = 2 locks
@@ -161,6 +162,26 @@ void W1(long n, int threads) {
     }
   });
   PrintNsPerOp(ns, static_cast<double>(n) * threads);
+}
+
+// W1 on the main thread of a process that never starts a thread (glibc's single-thread lock
+// path stays on natively; under a tool, whatever threads the tool itself starts count).
+void W1Main(long n) {
+  Mutex m;
+  long sink = 0;
+  const long warm = std::min<long>(kWarmup, n);
+  for (long i = 0; i < warm; ++i) {
+    m.lock();
+    Touch(&sink);
+    m.unlock();
+  }
+  const int64_t t0 = NowNs();
+  for (long i = 0; i < n; ++i) {
+    m.lock();
+    Touch(&sink);
+    m.unlock();
+  }
+  PrintNsPerOp(NowNs() - t0, static_cast<double>(n));
 }
 
 void W2(long n, int threads) {
@@ -486,6 +507,7 @@ int First(long locks_n) {
 int Usage() {
   std::fprintf(stderr,
                "usage: workloads w1|w2|w3|w4|w5|w6|w7|w8 ITERATIONS [THREADS]\n"
+               "       workloads w1main ITERATIONS\n"
                "       workloads scale LIVE_LOCKS DEPTH\n"
                "       workloads pairs ITERATIONS [THREADS]\n"
                "       workloads hold LOCKS [ROUNDS]\n"
@@ -510,6 +532,7 @@ int main(int argc, char** argv) try {
   if (n < 0 || arg3 < 0) return Usage();
   auto threads = [&](int def) { return argc == 4 ? static_cast<int>(arg3) : def; };
   if (w == "w1") W1(n, threads(1));
+  else if (w == "w1main") W1Main(n);
   else if (w == "w2") W2(n, threads(1));
   else if (w == "w3") W3(n, threads(4));
   else if (w == "w4") W4(n, threads(2));
