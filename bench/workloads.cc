@@ -14,7 +14,7 @@
 // Prints one line of key=value pairs; every workload prints ns_per_op (wall time of the timed
 // phase divided by the operations of all threads together) and ops.
 //   w1  uncontended lock+unlock, one lock per thread (THREADS default 1)           op = lock+unlock
-//   w1main  w1 on the main thread, and the process never starts a thread            op = lock+unlock
+//   w1main  w1 on the main thread; the process never starts a thread              op = lock+unlock
 //   w2  nested A->B, always in that order, per thread (default 1)                  op = A, B, ~B, ~A
 //   w3  THREADS (default 4) threads on one hot lock, tiny critical section         op = lock+unlock
 //   w4  10,000 locks; each op locks two random ones in address order (default 2)   op = 2 locks

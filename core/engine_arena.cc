@@ -77,6 +77,11 @@ void Unregister(uintptr_t base) {
   }
 }
 
+// Linux 5.14 (uapi asm-generic/mman-common.h); older headers lack the name.
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 // A mapping of `bytes` (a multiple of kChunkBytes) aligned to kChunkBytes, or nullptr.
 char* MapAligned(size_t bytes) {
   const size_t over = bytes + kChunkBytes;
@@ -215,6 +220,10 @@ bool Owns(const void* p) noexcept {
     if (v == 0) return false;
     if (v == base) return true;
   }
+}
+
+void PopulatePages(void* p, size_t bytes) noexcept {
+  if (p != nullptr && bytes != 0) madvise(p, bytes, MADV_POPULATE_WRITE);
 }
 
 size_t MappedBytes() noexcept { return g_state.mapped.load(std::memory_order_relaxed); }

@@ -37,6 +37,12 @@ void Free(void* p) noexcept;
 bool Owns(const void* p) noexcept;
 size_t UsableSize(const void* p) noexcept;
 
+// Maps the pages of [p, p + bytes) now, written as zero (MADV_POPULATE_WRITE), for memory the
+// engine will touch at random places soon: the tables built at load, whose pages would otherwise
+// each fault while a program thread holds a lock. A kernel before 5.14 refuses the advice: the
+// pages then come on first use. No-op for nullptr.
+void PopulatePages(void* p, size_t bytes) noexcept;
+
 // Bytes of chunks mapped now (for tests and the summary).
 size_t MappedBytes() noexcept;
 

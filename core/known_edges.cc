@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include "engine_arena.h"
 #include "hash.h"
 
 namespace lockaudit::core {
@@ -11,12 +12,8 @@ KnownEdges::KnownEdges() {
   if (p == MAP_FAILED) return;
   slots_ = static_cast<std::atomic<uint64_t>*>(p);
   // The slots in use first (64 KB), mapped now: the engine is built at load, and the first new
-  // edges would otherwise each pay a page fault here while the program holds a lock. (A kernel
-  // before 5.14 refuses the advice: the pages then come on first use, as before.)
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-  madvise(p, kFirstSlots * sizeof(uint64_t), MADV_POPULATE_WRITE);
+  // edges would otherwise each pay a page fault here while the program holds a lock.
+  arena::PopulatePages(p, kFirstSlots * sizeof(uint64_t));
 }
 
 KnownEdges::~KnownEdges() {

@@ -7,6 +7,7 @@
 #include <new>
 #include <vector>
 
+#include "engine_arena.h"
 #include "raw_log.h"
 
 namespace lockaudit::core {
@@ -19,14 +20,6 @@ void* MapZeroed(size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                  -1, 0);
   return p == MAP_FAILED ? nullptr : p;
-}
-
-// Maps `bytes` at `p` now (kernel 5.14+; before, the pages come on first use, as without it).
-void Populate(void* p, size_t bytes) {
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-  if (p != nullptr) madvise(p, bytes, MADV_POPULATE_WRITE);
 }
 
 }  // namespace
@@ -43,10 +36,11 @@ LockRegistry::LockRegistry() {
   // program's first locks would otherwise each pay page faults in them, at random places, while
   // they hold other locks (a fault on fresh memory costs 10 us in some virtual machines).
   Index* first = NewIndex(kFirstIndexBits);
-  Populate(first, offsetof(Index, slots) + (size_t{1} << kFirstIndexBits) * sizeof(Slot));
+  const size_t first_bytes = offsetof(Index, slots) + (size_t{1} << kFirstIndexBits) * sizeof(Slot);
+  arena::PopulatePages(first, first_bytes);
   index_.store(first, std::memory_order_release);
   page_filter_ = static_cast<std::atomic<uint64_t>*>(MapZeroed(kFilterBits / 8));
-  Populate(page_filter_, kFilterBits / 8);
+  arena::PopulatePages(page_filter_, kFilterBits / 8);
 }
 
 bool LockRegistry::GrowLocked() noexcept {

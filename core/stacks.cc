@@ -132,15 +132,15 @@ std::string Basename(const char* path) {
 
 // The unwinder is libgcc's (_Unwind_Backtrace, which finds each frame's unwind table through
 // glibc's _dl_find_object: no lock, no system call). libunwind 1.6, used before, blocked and
-// restored every signal around each cache access and each module lookup: eight rt_sigprocmask
-// calls per frame on a cold step, two on a warm one, which made a program's first new edge cost
-// 370-1,160 us here (issue 14). libgcc takes a mutex of its own only when a program registered
-// unwind tables by hand (__register_frame_info: JIT compilers): a fork while another thread
-// unwinds then gives the child that mutex held by nobody, and the child's first capture waits
-// forever. So a fork goes ahead only when no thread is in a capture, and a capture that starts
-// while a fork is under way gives up (no stack for that one event) rather than wait: it may hold
-// an engine lock the fork needs (StacksTryPrepareFork). A frame without unwind information
-// (hand-written assembly without CFI, JIT code) ends the stack there.
+// restored every signal around its cache and module lookups: the capture of a program's first new
+// edge made 98 rt_sigprocmask calls and took about 175 us on the issue-14 machine. libgcc takes a
+// mutex of its own only when a program registered unwind tables by hand (__register_frame_info: JIT
+// compilers): a fork while another thread unwinds then gives the child that mutex held by nobody,
+// and the child's first capture waits forever. So a fork goes ahead only when no thread is in a
+// capture, and a capture that starts while a fork is under way gives up (no stack for that one
+// event) rather than wait: it may hold an engine lock the fork needs (StacksTryPrepareFork). A
+// frame without unwind information (hand-written assembly without CFI, JIT code) ends the stack
+// there.
 std::atomic<uint32_t> g_unwinding{0};
 std::atomic<bool> g_fork_pending{false};
 
@@ -169,8 +169,8 @@ struct Walk {
 
 _Unwind_Reason_Code WalkFrame(_Unwind_Context* ctx, void* arg) {
   Walk& w = *static_cast<Walk*>(arg);
-  int before_insn = 0;  // 1: a signal frame, whose pc is the interrupted instruction itself
-  const auto ip = static_cast<uintptr_t>(_Unwind_GetIPInfo(ctx, &before_insn));
+  // A return address; for a signal frame, the interrupted instruction itself.
+  const auto ip = static_cast<uintptr_t>(_Unwind_GetIP(ctx));
   // In the callback for a frame libgcc's context holds the CFA of the frame it called (the
   // context moves to the caller's pc before its own CFA is known): this frame's stack pointer.
   const auto sp = static_cast<uintptr_t>(_Unwind_GetCFA(ctx));
