@@ -77,6 +77,10 @@ struct LockHist {
   uint64_t churn;  // re-acquisitions counted as lock churn (core/churn.h)
   uint64_t shared_acquisitions, shared_contentions;  // read (shared) ones, of a rwlock
   uint64_t key;  // stats retirement key of the cached lock (stats_shards.h), fixed at fill
+  // The entry was filled by evicting another lock, and this fill is not the 1 in
+  // kHoldSamplePeriod that times its first hold (FillCache): a program cycling through more
+  // locks than the cache holds would otherwise time every hold (two clock reads each).
+  bool untimed_first_hold;
 };
 
 // This thread's wake-latency shard for one condition variable (direct-mapped by address).
@@ -94,6 +98,8 @@ class ThreadState {
   static constexpr uint32_t kInlineHeld = 32;
   // 1 hold in 128 of each lock is timed (the first one after the lock enters the id cache,
   // then every 128th): decided by the lock's acquisition count, so the fast path stores nothing.
+  // A lock that enters the cache by evicting another has its first hold timed on 1 fill in 128
+  // (LockHist::untimed_first_hold), so the rate holds when a thread cycles through more locks.
   static constexpr uint32_t kHoldSamplePeriod = 128;
   static constexpr uint32_t kCondShards = 64;
   static constexpr uint32_t kMaxSpareHeld = 28;
@@ -215,6 +221,7 @@ class ThreadState {
   // Totals for the summary, including locks evicted from the cache.
   std::atomic<uint64_t> total_acquisitions;
   std::atomic<uint64_t> total_contentions;
+  uint32_t evicting_fills;  // id-cache fills that evicted another lock (hold-timing phase)
 
   IdCacheEntry id_cache[kIdCacheSize];
   // EdgeSalt(HeldKey(id, kExclusive)) of the lock cached in id_cache[i]: the context-cache

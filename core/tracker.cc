@@ -472,7 +472,10 @@ LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockCl
   if (fresh) misuse::CheckAlignment(ts, id, lock, cls, site_pc);
   wake::EnsureWatchdog();  // hold stalls need it even where nothing is ever contended
   IdCacheEntry& c = ts.id_cache[CacheSlot(lock)];
+  const bool evicting = c.id != 0;
   FlushCacheEntry(ts, c);
+  ts.lock_hist[&c - ts.id_cache].untimed_first_hold =
+      evicting && (++ts.evicting_fills & (ThreadState::kHoldSamplePeriod - 1)) != 0;
   c.addr = reinterpret_cast<uintptr_t>(lock);
   c.id = id;
   c.node = &E().registry.Node(id);
@@ -560,7 +563,9 @@ LOCKAUDIT_HOT void Push(ThreadState& ts, IdCacheEntry& c, const void* lock, uint
   ts.churn_weight = 0;
   int level = c.node->level.load(std::memory_order_relaxed);
   int prev = ts.held_count ? ts.held[ts.held_count - 1].prefix_max_level : kNoLevel;
-  const uint64_t hold_start_ns = HoldSampleDue(c) ? NowNs() : 0;
+  const bool timed = HoldSampleDue(c) &&
+                     !(c.acquisitions == 0 && ts.lock_hist[&c - ts.id_cache].untimed_first_hold);
+  const uint64_t hold_start_ns = timed ? NowNs() : 0;
   const uint64_t key = (flags & kShared) ? HeldKey(c.id, flags) : c.held_key;
   PushHeld(ts, c, lock, flags, site, std::max(prev, level), key, hold_start_ns);
 }

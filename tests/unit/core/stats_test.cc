@@ -100,6 +100,37 @@ TEST(StatsTest, ContendedWaitsLandInTheWaitHistogram) {
   EXPECT_GT(Quantile(row->wait, 0.5), 0.001);  // at least 1 ms: it waited 2 ms
 }
 
+// A thread cycling through more locks than its id cache holds refills an entry on every
+// acquisition: the first hold after a fill that evicted another lock is timed on 1 fill in
+// kHoldSamplePeriod, not every time, so the sampling rate (and its cost, two clock reads) holds.
+TEST(StatsTest, HoldTimingKeepsItsRateWhenLocksOutnumberTheCache) {
+  constexpr int kLocks = 4 * ThreadState::kIdCacheSize;
+  constexpr int kRounds = 8;
+  static uint64_t locks[kLocks];
+  for (int i = 0; i < kLocks; ++i) {
+    OnCreate(&locks[i], LockClass::kMutex, "stats_test.cycle", kNoLevel);
+  }
+  std::thread([] {
+    for (int r = 0; r < kRounds; ++r) {
+      for (int i = 0; i < kLocks; ++i) Acquire(&locks[i], 1);
+    }
+  }).join();  // its shards are retired when it exits
+  uint64_t acquisitions = 0, timed = 0;
+  for (const LockRow& row : Collect().locks) {
+    if (row.name.rfind("stats_test.cycle", 0) != 0) continue;
+    acquisitions += row.acquisitions;
+    timed += row.hold.Count();
+  }
+  EXPECT_EQ(acquisitions, uint64_t{kLocks} * kRounds);
+  // At most one timed first hold per cache slot filled without evicting, then 1 in 128 fills,
+  // then every 128th acquisition of an entry (none: each is evicted after one).
+  const uint64_t bound = ThreadState::kIdCacheSize + acquisitions / ThreadState::kHoldSamplePeriod;
+  EXPECT_GT(timed, 0u);
+  EXPECT_LE(timed, bound) << "of " << acquisitions << " holds";
+  ThreadState* ts = ThisThread();
+  for (int i = 0; i < kLocks; ++i) OnDestroy(ts, &locks[i], Site{}, true);
+}
+
 TEST(StatsTest, GpuAndDispatchEventsAreCounted) {
   OnDispatch(true);
   OnDispatch(false);
