@@ -71,7 +71,11 @@ constexpr size_t kMaxKernelNames = 1000;
 
 struct Tables {
   EngineMutex retired_mu;
-  std::unordered_map<uint64_t, LockShard> locks;
+  std::unordered_map<uint64_t, LockShard> locks;  // never erased: a row's address is stable
+  // The row RetiredLockLocked returned last, and its key: a thread retiring one lock after
+  // another of the same row (heap locks of one site created and destroyed) finds it unhashed.
+  uint64_t last_key = 0;
+  LockShard* last_row = nullptr;
   std::unordered_map<uint64_t, CondShardData> conds;
   std::atomic<uint64_t> wait_stalls{0}, hold_stalls{0};
   EngineMutex gpu_mu;
@@ -112,7 +116,16 @@ uint64_t KeyForSite(uintptr_t pc, bool on_stack) {
 }
 uint64_t KeyForAddress(uintptr_t addr) { return (kTagAddr << kTagShift) | (addr & kValueMask); }
 
-void RetireLockLocked(uint64_t key, const LockShard& s) { AddLockShard(T().locks[key], s); }
+LockShard& RetiredLockLocked(uint64_t key) {
+  Tables& t = T();
+  if (t.last_row == nullptr || t.last_key != key) {
+    t.last_row = &t.locks[key];
+    t.last_key = key;
+  }
+  return *t.last_row;
+}
+
+void RetireLockLocked(uint64_t key, const LockShard& s) { AddLockShard(RetiredLockLocked(key), s); }
 
 void RetireCondLocked(uint64_t key, const CondShardData& s) {
   CondShardData& d = T().conds[key];

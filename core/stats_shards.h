@@ -48,6 +48,9 @@ struct LockShard {
 };
 // Caller holds RetiredMutex().
 void RetireLockLocked(uint64_t key, const LockShard& s);
+// The retired row of `key`, made empty if new, to add a shard into field by field (what
+// RetireLockLocked does, without a LockShard to build first). Caller holds RetiredMutex().
+LockShard& RetiredLockLocked(uint64_t key);
 struct CondShardData {
   Histogram wake;
   uint64_t budget_violations = 0;

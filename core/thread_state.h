@@ -81,6 +81,9 @@ struct LockHist {
   // kHoldSamplePeriod that times its first hold (FillCache): a program cycling through more
   // locks than the cache holds would otherwise time every hold (two clock reads each).
   bool untimed_first_hold;
+  // `wait` or `hold` has an observation (set where one is made): the histograms of an entry
+  // without one are neither retired nor cleared (FlushCacheEntry).
+  bool observed;
 };
 
 // This thread's wake-latency shard for one condition variable (direct-mapped by address).

@@ -213,10 +213,13 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
 }
 
 // Retires one cache entry's statistics into its lock (if alive), the thread's totals and the
-// engine's retired table (stats_shards.h), and empties it.
+// engine's retired table (stats_shards.h), and empties it. A histogram is added and cleared
+// only when one was observed (LockHist::observed; most entries never saw a contention or a timed
+// hold): the entry is emptied with stores of its words, not a 344-byte block clear.
 void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
   LockHist& h = ts.lock_hist[&c - ts.id_cache];
-  if (c.acquisitions != 0 || h.contentions != 0 || h.hold.sum_ns != 0 || h.gpu_sync_ns != 0 ||
+  const bool observed = h.observed;
+  if (c.acquisitions != 0 || h.contentions != 0 || observed || h.gpu_sync_ns != 0 ||
       h.churn != 0) {
     EngineLock lock(stats::RetiredMutex());  // Collect() never sees the move half done
     ts.total_acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
@@ -231,25 +234,31 @@ void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
       n.shared_acquisitions.fetch_add(h.shared_acquisitions, std::memory_order_relaxed);
       n.shared_contentions.fetch_add(h.shared_contentions, std::memory_order_relaxed);
     }
-    stats::LockShard shard;
-    shard.acquisitions = c.acquisitions;
-    shard.contentions = h.contentions;
-    shard.gpu_sync_ns = h.gpu_sync_ns;
-    shard.churn = h.churn;
-    shard.shared_acquisitions = h.shared_acquisitions;
-    shard.shared_contentions = h.shared_contentions;
-    shard.rwlock = c.node != nullptr && c.node->cls == LockClass::kRwLock;
-    shard.wait = h.wait;
-    shard.hold = h.hold;
-    if (h.key != 0) stats::RetireLockLocked(h.key, shard);
-    c = IdCacheEntry{};
-    h = LockHist{};
-    return;
+    if (h.key != 0) {
+      stats::LockShard& to = stats::RetiredLockLocked(h.key);
+      to.acquisitions += c.acquisitions;
+      to.contentions += h.contentions;
+      to.gpu_sync_ns += h.gpu_sync_ns;
+      to.churn += h.churn;
+      to.shared_acquisitions += h.shared_acquisitions;
+      to.shared_contentions += h.shared_contentions;
+      to.rwlock = to.rwlock || (c.node != nullptr && c.node->cls == LockClass::kRwLock);
+      if (observed) {
+        to.wait.Add(h.wait);
+        to.hold.Add(h.hold);
+      }
+    }
   }
   c = IdCacheEntry{};
+  h.contentions = h.wait_ns = h.hold_ns = h.hold_samples = 0;
+  h.gpu_sync_ns = h.churn = h.shared_acquisitions = h.shared_contentions = 0;
   h.key = 0;
-  h.wait_ns = h.hold_ns = h.hold_samples = 0;
-  h.shared_acquisitions = h.shared_contentions = 0;
+  h.untimed_first_hold = false;
+  if (observed) {
+    h.wait = stats::Histogram{};
+    h.hold = stats::Histogram{};
+    h.observed = false;
+  }
 }
 
 // The key of a lock's statistics (stats_shards.h), fixed for the lock when first needed so that
@@ -1270,6 +1279,7 @@ void AfterBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t flags
     const uint64_t waited = NowNs() - token;
     ts.lock_hist[c - ts.id_cache].wait_ns += waited;
     stats::ShardObserve(ts.lock_hist[c - ts.id_cache].wait, waited);
+    ts.lock_hist[c - ts.id_cache].observed = true;
     if (ts.profile_stack != 0) {
       Inside inside;
       profile::Record(ts, c->id, ts.profile_stack, ts.profile_holder, waited);
@@ -1326,6 +1336,7 @@ void OnReleased(ThreadState& ts, const void* lock, Site site, uint32_t flags) no
         lh.hold_ns += held_ns;  // the sampled sum: scaled to all holds when read (StatsForId)
         ++lh.hold_samples;
         stats::ShardObserve(lh.hold, held_ns);
+        lh.observed = true;
       }
     }
     if (i + 1 == ts.held_count) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "hot_path.h"
 #include "provider.h"
 #include "thread_state.h"
 
@@ -98,6 +99,51 @@ TEST(StatsTest, ContendedWaitsLandInTheWaitHistogram) {
   EXPECT_EQ(row->wait.Count(), 1u);
   EXPECT_GE(row->wait.sum_ns, 2000000u);
   EXPECT_GT(Quantile(row->wait, 0.5), 0.001);  // at least 1 ms: it waited 2 ms
+}
+
+// A lock evicted from the thread's id cache retires its wait and hold histograms into its row,
+// and the lock that takes over the cache slot starts with empty ones (not the evicted lock's).
+TEST(StatsTest, AnEvictedLocksHistogramsAreRetiredAndNotInherited) {
+  static uint64_t slots[2 * ThreadState::kIdCacheSize];
+  const void* first = &slots[0];
+  const void* second = nullptr;
+  for (const uint64_t& s : slots) {
+    if (&s != first && CacheSlot(&s) == CacheSlot(first)) second = &s;
+  }
+  ASSERT_NE(second, nullptr);
+  OnCreate(first, LockClass::kMutex, "stats_test.evicted", kNoLevel);
+  OnCreate(second, LockClass::kMutex, "stats_test.successor", kNoLevel);
+  std::thread([&] {
+    ThreadState* ts = ThisThread();
+    ASSERT_NE(ts, nullptr);
+    const uint64_t token = BeforeBlock(*ts, first, LockClass::kMutex, kExclusive, Site{1, 0});
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    AfterBlock(*ts, first, LockClass::kMutex, kExclusive, Site{1, 0}, token, true);
+    OnReleased(*ts, first, Site{1, 0});  // its first hold after the fill is timed
+    Snapshot cached = Collect();
+    const LockRow* row = Find(cached, "stats_test.evicted");
+    ASSERT_NE(row, nullptr);
+    EXPECT_EQ(row->wait.Count(), 1u);
+    EXPECT_EQ(row->hold.Count(), 1u);
+    for (int i = 0; i < 3; ++i) Acquire(second, 1);  // evicts `first`, then fills its slot
+    Snapshot evicted = Collect();
+    row = Find(evicted, "stats_test.evicted");
+    ASSERT_NE(row, nullptr);
+    EXPECT_EQ(row->acquisitions, 1u);
+    EXPECT_EQ(row->contentions, 1u);
+    EXPECT_EQ(row->wait.Count(), 1u) << "the wait went with the eviction";
+    EXPECT_GE(row->wait.sum_ns, 1000000u);
+    EXPECT_EQ(row->hold.Count(), 1u);
+    row = Find(evicted, "stats_test.successor");
+    ASSERT_NE(row, nullptr);
+    EXPECT_EQ(row->acquisitions, 3u);
+    EXPECT_EQ(row->contentions, 0u);
+    EXPECT_EQ(row->wait.Count(), 0u) << "inherited the evicted lock's waits";
+    EXPECT_LE(row->hold.Count(), 1u) << "inherited the evicted lock's holds";
+  }).join();
+  ThreadState* ts = ThisThread();
+  OnDestroy(ts, first, Site{}, true);
+  OnDestroy(ts, second, Site{}, true);
 }
 
 // A thread cycling through more locks than its id cache holds refills an entry on every
