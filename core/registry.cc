@@ -101,6 +101,27 @@ LockRegistry::Slot* LockRegistry::FindSlotLocked(uintptr_t a) noexcept {
   return nullptr;
 }
 
+size_t LockRegistry::RemoveLineLocked(uintptr_t line, uintptr_t lo, uintptr_t hi,
+                                      NodeId* removed) noexcept {
+  Index* index = index_.load(std::memory_order_relaxed);
+  const size_t mask = index->mask;
+  size_t found = 0;
+  // The line's locks lie between its home slot and the cluster's first empty slot. A removal
+  // shifts a later entry back into slot i (never before it): slot i is looked at again.
+  for (size_t i = Hash(line) & mask, n = 0; n <= mask;) {
+    const uintptr_t sa = index->slots[i].addr.load(std::memory_order_relaxed);
+    if (sa == 0) break;
+    if (sa >= lo && sa < hi && (sa & ~(kLineBytes - 1)) == line) {
+      removed[found++] = index->slots[i].id.load(std::memory_order_relaxed);
+      RemoveSlotLocked(&index->slots[i], nullptr, nullptr);
+      continue;
+    }
+    i = (i + 1) & mask;
+    ++n;
+  }
+  return found;
+}
+
 NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexcept {
   *is_new = false;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
@@ -245,35 +266,33 @@ void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed
   const uintptr_t lo = reinterpret_cast<uintptr_t>(begin);
   const uintptr_t hi = lo + size;
   const uintptr_t first_page = lo >> 12, last_page = (hi - 1) >> 12;
-  // Locks are at least 4-byte aligned (pthread and C11 types, std:: wrappers). A range with few
-  // flagged pages (pages that ever held a lock) has their addresses probed, in batches of 64
-  // removals so that the callbacks run without the registry mutex, each batch resuming where the
-  // last one stopped (the addresses, not the index's slots, are walked: removals elsewhere move
-  // slots, never addresses). A range with very many flagged pages scans the index once instead,
-  // under one hold of the mutex, and calls the callbacks after it.
+  // A range with few flagged pages (pages that ever held a lock) has the probe cluster of each
+  // of their 64-byte lines scanned (Hash: a line's locks share a home slot), in batches of about
+  // kBatch removals so that the callbacks run without the registry mutex, each batch resuming at
+  // the next line (lines, not the index's slots, are walked: removals elsewhere move slots,
+  // never addresses). A range with very many flagged pages scans the index once instead, under
+  // one hold of the mutex, and calls the callbacks after it.
+  constexpr size_t kBatch = 64;
   size_t flagged = 0;
   for (uintptr_t p = first_page; p <= last_page && flagged <= kMaxProbedPages; ++p) {
     if (PageFlagged(p)) ++flagged;
   }
   if (flagged <= kMaxProbedPages) {
-    NodeId removed[64];
-    uintptr_t next = (lo + 3) & ~uintptr_t{3};  // the first address not yet probed
-    while (next < hi) {
+    NodeId removed[kBatch + kLineBytes];  // a batch ends after the line that reaches kBatch
+    uintptr_t line = lo & ~(kLineBytes - 1);  // the first line not yet scanned
+    while (line < hi) {
       size_t n = 0;
       {
         EngineLock lock(mu_);
         if (live_.load(std::memory_order_relaxed) == 0) return;
-        while (next < hi && n < 64) {
-          const uintptr_t page = next >> 12;
+        while (line < hi && n < kBatch) {
+          const uintptr_t page = line >> 12;
           if (!PageFlagged(page)) {
-            next = (page + 1) << 12;  // page-aligned, so 4-byte aligned
+            line = (page + 1) << 12;  // page-aligned, so line-aligned
             continue;
           }
-          if (Slot* s = FindSlotLocked(next)) {
-            removed[n++] = s->id.load(std::memory_order_relaxed);
-            RemoveSlotLocked(s, nullptr, nullptr);
-          }
-          next += 4;
+          n += RemoveLineLocked(line, lo, hi, removed + n);
+          line += kLineBytes;
         }
       }
       for (size_t i = 0; i < n; ++i) on_removed(removed[i], ctx);

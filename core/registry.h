@@ -100,8 +100,9 @@ class LockRegistry {
   NodeId Remove(const void* addr) noexcept;
   void Recycle(NodeId id) noexcept;
   // Unregisters every lock in [begin, begin+size); calls `on_removed(id, ctx)` for each (the
-  // callback must Recycle() it), without the registry mutex. Cost: one probe per 4 bytes of the
-  // range's pages that ever held a lock, or, past kMaxProbedPages such pages, one scan of the
+  // callback must Recycle() it), without the registry mutex. Cost: one probe-cluster scan per
+  // 64-byte line of the range's pages that ever held a lock, or, past kMaxProbedPages such pages,
+  // one scan of the
   // index (whose removed ids are gathered in a vector: the engine's arena, under the shim).
   void RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*), void* ctx);
   bool MayContain(const void* begin, size_t size) const noexcept;
@@ -127,14 +128,18 @@ class LockRegistry {
   };
   static constexpr uint32_t kFilterBits = 1u << 20;
 
-  static size_t Hash(uintptr_t a) noexcept {
-    uint64_t x = a >> 3;
+  static uint64_t Mix(uint64_t x) noexcept {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;
-    return static_cast<size_t>(x);
+    return x;
   }
-  static size_t PageBit(uintptr_t page) noexcept { return Hash(page << 3) & (kFilterBits - 1); }
+  // The index is hashed by 64-byte line: every lock of one line has the same home slot, so the
+  // locks of a freed range are found by scanning one probe cluster per line of it (RemoveRange),
+  // not by probing every 4-byte address.
+  static constexpr uintptr_t kLineBytes = 64;
+  static size_t Hash(uintptr_t a) noexcept { return static_cast<size_t>(Mix(a / kLineBytes)); }
+  static size_t PageBit(uintptr_t page) noexcept { return Mix(page) & (kFilterBits - 1); }
   bool PageFlagged(uintptr_t page) const noexcept {
     size_t bit = PageBit(page);
     return page_filter_[bit / 64].load(std::memory_order_relaxed) & (uint64_t{1} << (bit % 64));
@@ -142,6 +147,9 @@ class LockRegistry {
   // A freed range with more flagged pages than this scans the index instead of probing them.
   static constexpr size_t kMaxProbedPages = 2048;
   Slot* FindSlotLocked(uintptr_t a) noexcept;
+  // Removes the locks of [lo, hi) that lie in the 64-byte line at `line`, writing their ids to
+  // `removed` (room for kLineBytes: one per byte, whatever the locks' alignment); returns how many.
+  size_t RemoveLineLocked(uintptr_t line, uintptr_t lo, uintptr_t hi, NodeId* removed) noexcept;
   void RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), void* ctx) noexcept;
 
   // One generation of the index. Readers load `index_` once and probe that table; a table

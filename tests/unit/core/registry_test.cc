@@ -206,6 +206,35 @@ TEST(LockRegistryTest, RemoveRangeRemovesEveryLockOfALargeArray) {
   CheckRemoveArray(300000);  // 2,930 pages: the index is scanned
 }
 
+// Locks packed into 64-byte lines (the index's hash unit): a range that starts and ends inside a
+// line removes exactly its part of it; a line with a lock at every byte (more than any real lock
+// type packs) is removed whole, all 64 in one batch.
+TEST(LockRegistryTest, RemoveRangeSplitsPackedLinesAtTheRangeEdges) {
+  auto r = NewRegistry();
+  const uintptr_t base = kBase + 0x300000;
+  std::unordered_map<uintptr_t, NodeId> ids;
+  for (uintptr_t a = base; a < base + 3 * 64; a += 4) ids[a] = MustInsert(*r, a);
+  const uintptr_t lo = base + 20, hi = base + 2 * 64 + 8;  // mid-line to mid-line
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(lo), hi - lo, &RangeRemoval::OnRemoved, &removal);
+  std::set<NodeId> expected;
+  for (const auto& [a, id] : ids) {
+    if (a >= lo && a < hi) expected.insert(id);
+    EXPECT_EQ(r->Lookup(At(a)), a >= lo && a < hi ? 0u : id) << std::hex << a;
+  }
+  EXPECT_EQ(std::set<NodeId>(removal.ids.begin(), removal.ids.end()), expected);
+  EXPECT_EQ(removal.ids.size(), (hi - lo) / 4);
+  EXPECT_EQ(r->LiveCount(), ids.size() - expected.size());
+
+  const uintptr_t line = base + 0x1000;
+  for (uintptr_t a = line; a < line + 64; ++a) MustInsert(*r, a);
+  RangeRemoval whole{r.get(), {}};
+  r->RemoveRange(At(line), 64, &RangeRemoval::OnRemoved, &whole);
+  EXPECT_EQ(whole.ids.size(), 64u);
+  for (uintptr_t a = line; a < line + 64; ++a) EXPECT_EQ(r->Lookup(At(a)), 0u) << std::hex << a;
+  EXPECT_EQ(r->LiveCount(), ids.size() - expected.size());
+}
+
 TEST(LockRegistryTest, RemoveRangeOnEmptyOrUntouchedRangeDoesNothing) {
   auto r = NewRegistry();
   NodeId id = MustInsert(*r, kBase);
@@ -394,7 +423,7 @@ TEST(LockRegistryTest, ConcurrentLookupNeverReturnsAnotherLocksId) {
 // The registry's index hash (private in registry.h), replicated only to pick addresses whose
 // probe sequences overlap. Should it change, the test still holds, with fewer collisions.
 size_t HomeSlot(uintptr_t a) {
-  uint64_t x = a >> 3;
+  uint64_t x = a >> 6;  // by 64-byte line
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdULL;
   x ^= x >> 33;
