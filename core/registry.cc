@@ -189,11 +189,15 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   ++used_slots_;
   s->id.store(id, std::memory_order_relaxed);
   s->addr.store(a, std::memory_order_release);
-  live_.fetch_add(1, std::memory_order_relaxed);
-  registered_.fetch_add(1, std::memory_order_relaxed);
-  uintptr_t page = a >> 12;
-  page_filter_[PageBit(page) / 64].fetch_or(uint64_t{1} << (PageBit(page) % 64),
-                                            std::memory_order_relaxed);
+  // live_ and registered_ change under mu_ only: a load and a store, not a locked add.
+  live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  registered_.store(registered_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const uintptr_t page = a >> 12;
+  std::atomic<uint64_t>& filter_word = page_filter_[PageBit(page) / 64];
+  const uint64_t page_bit = uint64_t{1} << (PageBit(page) % 64);
+  if ((filter_word.load(std::memory_order_relaxed) & page_bit) == 0) {  // bits are never cleared
+    filter_word.fetch_or(page_bit, std::memory_order_relaxed);
+  }
   *is_new = true;
   return id;
 }
@@ -223,7 +227,7 @@ void LockRegistry::RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), 
   LockNode& node = Node(id);
   node.addr.store(0, std::memory_order_relaxed);
   node.generation.store(GenerationOf(id) + 1, std::memory_order_seq_cst);  // even: dead
-  live_.fetch_sub(1, std::memory_order_relaxed);
+  live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);  // under mu_
   if (on_removed) on_removed(id, ctx);
 }
 

@@ -222,17 +222,28 @@ void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
   if (c.acquisitions != 0 || h.contentions != 0 || observed || h.gpu_sync_ns != 0 ||
       h.churn != 0) {
     EngineLock lock(stats::RetiredMutex());  // Collect() never sees the move half done
-    ts.total_acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
-    ts.total_contentions.fetch_add(h.contentions, std::memory_order_relaxed);
+    // The totals are written here only, under RetiredMutex: a load and a store. The node's
+    // counters are also reset when the node is reused: added to, and only what is nonzero.
+    ts.total_acquisitions.store(
+        ts.total_acquisitions.load(std::memory_order_relaxed) + c.acquisitions,
+        std::memory_order_relaxed);
+    if (h.contentions != 0) {
+      ts.total_contentions.store(
+          ts.total_contentions.load(std::memory_order_relaxed) + h.contentions,
+          std::memory_order_relaxed);
+    }
     if (c.id != 0 && E().registry.IsLive(c.id)) {
       LockNode& n = E().registry.Node(c.id);
-      n.acquisitions.fetch_add(c.acquisitions, std::memory_order_relaxed);
-      n.contentions.fetch_add(h.contentions, std::memory_order_relaxed);
-      n.wait_ns.fetch_add(h.wait_ns, std::memory_order_relaxed);
-      n.hold_ns.fetch_add(h.hold_ns, std::memory_order_relaxed);
-      n.hold_samples.fetch_add(h.hold_samples, std::memory_order_relaxed);
-      n.shared_acquisitions.fetch_add(h.shared_acquisitions, std::memory_order_relaxed);
-      n.shared_contentions.fetch_add(h.shared_contentions, std::memory_order_relaxed);
+      auto add = [](std::atomic<uint64_t>& to, uint64_t delta) {
+        if (delta != 0) to.fetch_add(delta, std::memory_order_relaxed);
+      };
+      add(n.acquisitions, c.acquisitions);
+      add(n.contentions, h.contentions);
+      add(n.wait_ns, h.wait_ns);
+      add(n.hold_ns, h.hold_ns);
+      add(n.hold_samples, h.hold_samples);
+      add(n.shared_acquisitions, h.shared_acquisitions);
+      add(n.shared_contentions, h.shared_contentions);
     }
     if (h.key != 0) {
       stats::LockShard& to = stats::RetiredLockLocked(h.key);
