@@ -96,7 +96,16 @@ class EngineScope {
   uint8_t saved_mode_;
   int saved_errno_;
   int saved_cancel_ = 0;
+  ThreadState* light_ = nullptr;  // see EnterCancelScope (tracker.cc)
 };
+
+// Cancellation inside the engine (tracker.cc, EnterCancelScope). EnableLightCancelScopes: the
+// shim, which interposes pthread_cancel, lets engine scopes skip pthread_setcancelstate until the
+// process's first pthread_cancel; false (nothing changed) without membarrier(2). BeforeCancel:
+// called by that interposer before the real call; returns once `target` (a pthread_t) is in no
+// engine scope that skipped it, and makes every later scope disable cancellation.
+bool EnableLightCancelScopes() noexcept;
+void BeforeCancel(uintptr_t target) noexcept;
 
 // Whether allocations of the engine's own code on this thread come from the engine's arena
 // (core/engine_arena.h): inside the engine, unless a ProgramHeapScope is open.

@@ -219,6 +219,9 @@ class ThreadState {
   const void* waiting_cond;
   uint64_t cond_wait_begin_ns;
   std::atomic<bool> in_use;
+  // Engine scopes of this thread open without pthread_setcancelstate (tracker.cc,
+  // EnterCancelScope): written by the owner only, read by a thread cancelling it.
+  std::atomic<uint32_t> light_scopes;
   ThreadState* next;  // global list, never unlinked (states are recycled)
 
   // Totals for the summary, including locks evicted from the cache.

@@ -6,6 +6,7 @@
 #include "tracker.h"
 
 #include <pthread.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -300,22 +301,67 @@ uint64_t StatsKeyOf(LockNode& n, bool on_stack) {
                                                                                       : expected;
 }
 
+// ---- Cancellation around engine work -----------------------------------------------------
+// The engine's write()/open()/read() are cancellation points, and a lock call, which is none,
+// must never act on a pending cancel inside the engine (its mutexes held). An engine scope
+// therefore disables cancellation, with pthread_setcancelstate: an atomic compare-and-swap on
+// entry and another on exit, which is most of what a scope costs on the learning paths. Under
+// the shim, a scope skips them while no cancel was ever requested in the process: pthread_cancel
+// is interposed (BeforeCancel), and a cancel is delivered only after the target thread has
+// left every scope that skipped them. The scope raises its thread's light_scopes count and then
+// checks g_cancel_mode with a compiler barrier only; the canceller sets kCancelSeen and
+// makes every thread of the process execute a full barrier (membarrier(2), registered at load)
+// before it reads the count: either it sees the count raised and waits, or the scope sees the
+// flag cleared and disables cancellation itself. Without membarrier, or in a program that uses
+// the instrumented types without the shim, every scope uses pthread_setcancelstate.
+enum CancelMode : uint8_t { kHeavyScopes = 0, kLightScopes = 1, kCancelSeen = 2 };
+// kHeavyScopes until the shim enables light ones (kLightScopes); kCancelSeen for good from the
+// first pthread_cancel, before or after that.
+std::atomic<uint8_t> g_cancel_mode{kHeavyScopes};
+// The calling thread's state for its light_scopes count; set while the state is the thread's
+// (tls_state is cleared inside the engine and under a SignalShield, so it cannot serve).
+__thread ThreadState* tls_cancel_state __attribute__((tls_model("initial-exec"))) = nullptr;
+
+// Returns the state whose count this scope raised, or nullptr after disabling cancellation
+// (`*saved_cancel`: the state to restore).
+inline ThreadState* EnterCancelScope(int* saved_cancel) noexcept {
+  ThreadState* own = tls_cancel_state;
+  if (own != nullptr && g_cancel_mode.load(std::memory_order_relaxed) == kLightScopes) {
+    const uint32_t open = own->light_scopes.load(std::memory_order_relaxed);
+    own->light_scopes.store(open + 1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // the canceller's membarrier orders it
+    if (g_cancel_mode.load(std::memory_order_relaxed) == kLightScopes) return own;
+    own->light_scopes.store(open, std::memory_order_release);
+  }
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, saved_cancel);
+  return nullptr;
+}
+
+inline void LeaveCancelScope(ThreadState* light, int saved_cancel) noexcept {
+  if (light != nullptr) {
+    light->light_scopes.store(light->light_scopes.load(std::memory_order_relaxed) - 1,
+                              std::memory_order_release);
+  } else {
+    pthread_setcancelstate(saved_cancel, nullptr);
+  }
+}
+
 // Inside-engine scope without the public class's bookkeeping, for this file.
 // Also keeps errno: an interposed call must leave it as the real function did.
-// Cancellation is disabled meanwhile: the engine's write()/open() are cancellation points, and
-// a lock call, which is none, must never act on a pending cancel.
+// Cancellation is disabled meanwhile (EnterCancelScope).
 struct Inside {
   ThreadState* saved = tls_state;
   uint8_t saved_mode = tls_mode;
   int saved_errno = errno;
   int saved_cancel = 0;
+  ThreadState* light;
   Inside() {
     tls_state = nullptr;
     tls_mode = kInside;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &saved_cancel);
+    light = EnterCancelScope(&saved_cancel);
   }
   ~Inside() {
-    pthread_setcancelstate(saved_cancel, nullptr);
+    LeaveCancelScope(light, saved_cancel);
     tls_state = saved;
     tls_mode = saved_mode;
     errno = saved_errno;
@@ -971,6 +1017,7 @@ LOCKAUDIT_COLD ThreadState* internal::ThisThreadSlow() noexcept {
   pthread_setspecific(E().key, ts);
   tls_mode = kActive;
   tls_state = ts;
+  tls_cancel_state = ts;
   return ts;
 }
 
@@ -979,10 +1026,10 @@ EngineScope::EngineScope() noexcept : saved_(tls_state) {
   saved_errno_ = errno;
   tls_state = nullptr;
   tls_mode = kInside;
-  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &saved_cancel_);  // as Inside
+  light_ = EnterCancelScope(&saved_cancel_);  // as Inside
 }
 EngineScope::~EngineScope() {
-  pthread_setcancelstate(saved_cancel_, nullptr);
+  LeaveCancelScope(light_, saved_cancel_);
   tls_state = saved_;
   tls_mode = saved_mode_;
   errno = saved_errno_;
@@ -1100,6 +1147,62 @@ uint32_t ThreadToJoin(uintptr_t pthread_id) noexcept {
   return lineage::Unjoined(pthread_id);
 }
 
+namespace {
+long RawMembarrier(int cmd) noexcept {
+#if defined(__x86_64__)
+  long ret;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "0"(static_cast<long>(SYS_membarrier)), "D"(static_cast<long>(cmd)),
+                     "S"(0L), "d"(0L)
+                   : "rcx", "r11", "memory");
+  return ret;
+#else
+  (void)cmd;
+  return -1;  // every scope keeps pthread_setcancelstate
+#endif
+}
+}  // namespace
+
+bool EnableLightCancelScopes() noexcept {
+  if (RawMembarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0) return false;
+  uint8_t expected = kHeavyScopes;  // not after a cancel
+  return g_cancel_mode.compare_exchange_strong(expected, kLightScopes, std::memory_order_seq_cst);
+}
+
+void BeforeCancel(uintptr_t target) noexcept {
+  if (g_cancel_mode.exchange(kCancelSeen, std::memory_order_seq_cst) == kLightScopes) {
+    // Every thread of the process runs a full barrier: a scope that raised its count before it
+    // saw the mode change has its count visible below.
+    if (RawMembarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
+      RawMembarrier(MEMBARRIER_CMD_GLOBAL);  // slower, needs no registration
+    }
+  }
+  if (!internal::EngineReady()) return;
+  for (ThreadState* t = E().threads.load(std::memory_order_acquire); t != nullptr; t = t->next) {
+    if (!t->in_use.load(std::memory_order_acquire) ||
+        __atomic_load_n(&t->pthread_id, __ATOMIC_RELAXED) != target) {
+      continue;
+    }
+    // Engine scopes are short (a report written, a stack symbolized): wait for its open ones to
+    // end, at most 2 s (a thread stopped inside one, say by a signal handler that never returns).
+    if (t->light_scopes.load(std::memory_order_acquire) == 0) return;
+    int saved_cancel = 0;  // nanosleep is a cancellation point; pthread_cancel is none
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &saved_cancel);
+    for (int waited_us = 0; t->light_scopes.load(std::memory_order_acquire) != 0; waited_us += 50) {
+      if (waited_us >= 2000000) {
+        RawLog("lockaudit: warning: pthread_cancel: the target thread (tid %d) has been inside "
+               "lockaudit for 2 s; cancelling it anyway\n", t->tid);
+        break;
+      }
+      timespec d{0, 50000};
+      nanosleep(&d, nullptr);
+    }
+    pthread_setcancelstate(saved_cancel, nullptr);
+    return;
+  }
+}
+
 void OnThreadJoined(uint32_t joined, uintptr_t pthread_id) noexcept {
   ThreadState* ts = ThisThread();
   if (ts == nullptr || joined == 0) return;
@@ -1131,8 +1234,11 @@ void OnThreadExit() noexcept {
     churn::FlushThread(*ts);
     wake::BlockEnd(*ts);
     ts->held_count = 0;
-    ts->in_use.store(false, std::memory_order_release);
+    tls_cancel_state = nullptr;
   }
+  // Free for another thread only once the scope above has lowered its light_scopes count (the
+  // count is written by its owner alone, without an atomic read-modify-write).
+  ts->in_use.store(false, std::memory_order_release);
   tls_state = nullptr;
   tls_mode = kGone;
 }
@@ -1511,10 +1617,16 @@ void ForkChild() noexcept {
   for (ThreadState* t = e.threads.load(); t; t = t->next) {
     if (t != tls_state) {
       t->held_count = 0;
+      t->light_scopes.store(0, std::memory_order_relaxed);  // its scopes ended with its thread
       t->in_use.store(false);
     }
   }
   if (tls_state) tls_state->tid = GetTid();
+  // A membarrier registration belongs to an address space: the child's is new (EnterCancelScope).
+  if (g_cancel_mode.load(std::memory_order_relaxed) == kLightScopes &&
+      RawMembarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0) {
+    g_cancel_mode.store(kHeavyScopes, std::memory_order_relaxed);  // one thread: no race
+  }
 }
 
 // ---- Whole engine ------------------------------------------------------------------------

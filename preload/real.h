@@ -53,6 +53,7 @@ namespace lockaudit::preload::real {
   X(pthread_setname_np, int, (pthread_t, const char*), nullptr)                                                \
   X(pthread_create, int, (pthread_t*, const pthread_attr_t*, void* (*)(void*), void*), nullptr)                \
   X(pthread_join, int, (pthread_t, void**), nullptr)                                                           \
+  X(pthread_cancel, int, (pthread_t), nullptr)                                                                 \
   X(pthread_tryjoin_np, int, (pthread_t, void**) noexcept, nullptr)                                            \
   X(pthread_timedjoin_np, int, (pthread_t, void**, const struct timespec*), nullptr)                           \
   X(pthread_clockjoin_np, int, (pthread_t, void**, clockid_t, const struct timespec*), nullptr)                \

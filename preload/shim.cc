@@ -349,6 +349,7 @@ __attribute__((constructor(101))) void InitShim(int, char** argv, char** envp) {
                  why);
   }
   core::EnsureInitialized();  // also registers the engine's fork handlers
+  if (!core::Disabled()) core::EnableLightCancelScopes();  // pthread_cancel is interposed
   if (!core::Disabled()) core::ExportReportAppend();  // the processes it starts keep its report
   if (!core::Disabled()) OfferIttCollector();
   if (!core::Disabled() && core::GetOptions().gtest) LoadGtestHelper(argv, envp);
@@ -816,6 +817,14 @@ LOCKAUDIT_INTERPOSE int pthread_create(pthread_t* thread, const pthread_attr_t* 
   if (attr == nullptr && use == &big) pthread_attr_destroy(&big);
   if (rc != 0) core::arena::Free(start);
   return rc;
+}
+
+// The engine's scopes skip pthread_setcancelstate until a program first cancels a thread
+// (core/provider.h, BeforeCancel): the cancel is sent once the target is in no such scope.
+LOCKAUDIT_INTERPOSE int pthread_cancel(pthread_t thread) {
+  if (!Ready()) return ENOSYS;
+  core::BeforeCancel(static_cast<uintptr_t>(thread));
+  return real::pthread_cancel(thread);
 }
 
 // A successful join orders everything the joined thread did before what the joiner does next
