@@ -42,7 +42,12 @@ void KnownEdges::Insert(uint64_t key) noexcept {
     if (mask + 1 < kSlots) {
       // Grow: use twice the slots of the same reservation. Keys stored under the smaller mask
       // stay true facts; those the new mask no longer probes are merely unreachable.
-      mask_.compare_exchange_strong(mask, mask * 2 + 1, std::memory_order_relaxed);
+      // The thread that grows it maps the new half now: otherwise each of its pages is first
+      // read (the zero page) and then written (a copy-on-write fault and a TLB-shootdown IPI).
+      const size_t old_slots = mask + 1;
+      if (mask_.compare_exchange_strong(mask, mask * 2 + 1, std::memory_order_relaxed)) {
+        arena::PopulatePages(slots_ + old_slots, old_slots * sizeof(uint64_t));
+      }
       mask = mask_.load(std::memory_order_relaxed);
     } else {
       Clear();
