@@ -5,16 +5,16 @@
 // is stable until it is erased), and an open-addressing index over them: per slot the edge's key
 // (the pair of lock indices) and its record's number. Probing reads only the index (12 bytes a
 // slot), and growing rehashes only the index: records are written once, in order, where they
-// stay (a thread holding 2,000 locks learns 32,000 edges; moving 120-byte records to random
+// stay (a thread holding 2,000 locks once learned 32,000 edges; moving 120-byte records to random
 // places of a new table at each doubling was a fifth of its time).
 // Thread-safety: none of its own; the lock-order detector (lock_order.h) calls it only under
 // its mutex, which also guards the LockOrderGraph the records describe.
 // Invariants: a key is at most once in the index; an erased edge's record goes on a free list
 // and is reused by the next insert; erased index slots are tombstones until the next rehash.
-// Memory: sizeof(EdgeRecord) (120 bytes) per record, in chunks of kChunkRecords (the last chunk
+// Memory: sizeof(EdgeRecord) (128 bytes) per record, in chunks of kChunkRecords (the last chunk
 // partly used), plus 12 bytes per index slot; the index is rehashed when live and erased slots
 // pass 5/8 of it, doubling while live edges would fill more than half, so a live edge costs
-// 1.6-4 index slots: 139-168 bytes in all, however many gates it had or how many locks share an
+// 1.6-4 index slots: 147-176 bytes in all, however many gates it had or how many locks share an
 // endpoint (a lock with a huge fan-out costs the same per edge).
 // Gates are bounded: an edge keeps at most kMaxGates of them (see EdgeRecord::gates).
 #ifndef LOCKAUDIT_CORE_EDGE_TABLE_H_
@@ -38,12 +38,19 @@ struct EdgeRecord {
   uint64_t gates[kMaxGates] = {};
   uint8_t ngates = 0;
   uint8_t from_modes = 0, to_modes = 0;  // as LockOrderGraph::EdgeProps
-  bool multi_thread = false;             // observed by two threads or more
-  bool posted = false;                   // its `edge` line was handed to the symbolizer thread
+  bool multi_thread : 1 = false;         // observed by two threads or more
+  bool posted : 1 = false;               // its `edge` line was handed to the symbolizer thread
+  // Learned when a lock it was implied through was destroyed (LockOrder::Forget): `from` was
+  // held while a lock since destroyed was taken, and that lock while `to` was taken.
+  bool implied : 1 = false;
+  uint32_t via = 0;  // implied: LockOrder::ViaKey of the destroyed lock
   uint32_t tid = 0;                      // first observation's thread
   char thread_name[16] = {};            // as the kernel keeps it (15 characters)
   StackId stack = 0, held_stack = 0;     // first observation's evidence
   uint32_t incarnation = 0;              // first observation's thread (core/lineage.h)
+  // The lock held just outside `from` at the first observation that had one: from->to then
+  // implies outer->to (LockOrder::Forget learns it if `from` is destroyed). 0: none.
+  NodeId outer = 0;
 
   LockOrderGraph::EdgeProps Props() const {
     return LockOrderGraph::EdgeProps{gates, ngates, from_modes, to_modes};

@@ -31,13 +31,33 @@ void SetThread(EdgeRecord& r, const Acquisition& a) {
 
 }  // namespace
 
-bool LockOrder::AllSaturated(const Acquisition& a) const {
-  const uint32_t n = a.held_count;
-  const uint32_t first = n > kEdgeWindow ? n - kEdgeWindow : 0;
-  const uint8_t to_mode = ModeBit(a.flags);
-  for (uint32_t i = first; i < n; ++i) {
-    if (a.held[i].id == a.id) continue;
+// The edge sources of acquisition `a`, as indices into a.held in acquisition order (lockdep's
+// rule, check_prevs_add): from the innermost held lock outwards, up to and including the first
+// one that was taken exclusively by a blocking call and is still live. A lock that was only
+// try-acquired has no edge into it from the locks held before it (a try cannot deadlock), and
+// a lock held shared does not carry the order of the exclusive locks outside it (two readers
+// do not block each other), so the edge from the lock outside such an entry is learned here,
+// directly; any edge further out is implied by the chain of direct edges between the held
+// locks, each learned when the next was taken. At most kEdgeWindow entries.
+uint32_t LockOrder::WindowOf(const Acquisition& a, uint32_t* window) const {
+  uint32_t inner[kEdgeWindow];  // innermost first
+  uint32_t m = 0;
+  for (uint32_t i = a.held_count; i-- > 0 && m < kEdgeWindow;) {
     const HeldLock& h = a.held[i];
+    if (h.id == a.id) continue;
+    inner[m++] = i;
+    if ((h.flags & (kTry | kShared)) == 0 && host_.IsLive(h.id)) break;
+  }
+  for (uint32_t k = 0; k < m; ++k) window[k] = inner[m - 1 - k];
+  return m;
+}
+
+bool LockOrder::AllSaturated(const Acquisition& a) const {
+  uint32_t window[kEdgeWindow];
+  const uint32_t m = WindowOf(a, window);
+  const uint8_t to_mode = ModeBit(a.flags);
+  for (uint32_t k = 0; k < m; ++k) {
+    const HeldLock& h = a.held[window[k]];
     if (!saturated_.Contains(KnownEdges::Key(h.id, a.id, ModeBit(h.flags), to_mode))) return false;
   }
   return true;
@@ -158,7 +178,6 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
   const NodeId id = a.id;
   const HeldLock* held = a.held;
   const uint32_t n = a.held_count;
-  const uint32_t first = n > kEdgeWindow ? n - kEdgeWindow : 0;  // the window: [first, n)
   // Gate candidates: the first kMaxGates + 1 locks held exclusively (an edge's own `from` is
   // left out of its gates). Only a lock held exclusively keeps other threads out: two readers
   // of G do not exclude each other, so a lock held shared is no gate.
@@ -183,9 +202,17 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
   // (the usual case: one code path, many locks); captured only when an edge is new and its
   // evidence unknown, with mu_ released.
   uint32_t window[kEdgeWindow];
-  uint32_t nwindow = 0;
-  for (uint32_t i = first; i < n; ++i) {
-    if (held[i].id != id) window[nwindow++] = i;
+  const uint32_t nwindow = WindowOf(a, window);
+  // The lock just outside the window: its edge to `id` is implied through held[window[0]],
+  // and is learned from that edge's record should held[window[0]] be destroyed (Forget).
+  NodeId outer = 0;
+  if (nwindow != 0) {
+    for (uint32_t i = window[0]; i-- > 0;) {
+      if (held[i].id != id && held[i].id != held[window[0]].id) {
+        outer = held[i].id;
+        break;
+      }
+    }
   }
   StackId stack = 0;
   StackId window_stacks[kEdgeWindow] = {};
@@ -238,14 +265,15 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
       SetThread(*r, a);
       r->stack = stack;
       r->held_stack = window_stacks[k];
-      // Direct nesting (the innermost held lock): enough to rebuild cycles.
-      r->posted = i + 1 == n && TakeEdgeLine(h.id, id);
+      if (k == 0) r->outer = outer;
+      r->posted = TakeEdgeLine(h.id, id);
       MarkSaturated(*r);
       ++edges_learned_;
       if (r->posted) out->new_edges.push_back(*r);
       if (closes || graph_.BackEdgeCount() > 0) to_check.push_back({h.id, id});
       continue;
     }
+    if (k == 0 && r->outer == 0) r->outer = outer;
     bool changed = false;
     uint64_t both[kMaxGates];
     const uint8_t nboth = static_cast<uint8_t>(
@@ -272,9 +300,54 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
   FindCycles(to_check, out);
 }
 
+// Before its edges go, each edge x->y whose `outer` o was held (exclusively, by a blocking
+// call) when x was taken and stayed held while y was taken stands for o->y, implied through x:
+// that edge is learned now, from the records of o->x and x->y, so that destroying a lock taken
+// in the middle of a nest (a per-request object's lock between two global ones) does not lose
+// the order of the locks around it. The cycles through x were found while x lived; the implied
+// edge is not searched for new ones.
+// The lock that stands for `outer` as the lock held outside the node at index x: outer itself
+// while it lives; once destroyed, the lock its implied edge into x came from (Forget of outer
+// learned it). 0: none.
+NodeId LockOrder::LiveOuter(uint32_t x, NodeId outer) {
+  if (outer == 0 || host_.IsLive(outer)) return outer;
+  const uint32_t via = ViaKey(outer);
+  for (LockOrderGraph::Node w : graph_.Predecessors(x)) {
+    const EdgeRecord* wx = edges_.FindByIndex(w, x);
+    if (wx != nullptr && wx->implied && wx->via == via && host_.IsLive(wx->from)) return wx->from;
+  }
+  return 0;
+}
+
 void LockOrder::Forget(NodeId id) {
   EngineLock lock(mu_);
   const uint32_t x = IndexOf(id);
+  for (LockOrderGraph::Node y : graph_.Successors(x)) {
+    const EdgeRecord* xy = edges_.FindByIndex(x, y);
+    if (xy == nullptr || xy->from != id || !host_.IsLive(xy->to)) continue;
+    const NodeId o = LiveOuter(x, xy->outer);
+    if (o == 0 || o == xy->to) continue;
+    const EdgeRecord* ox = edges_.Find(o, id);
+    if (ox == nullptr || edges_.FindByIndex(IndexOf(o), y) != nullptr) continue;
+    EdgeRecord implied = *xy;  // the thread and stack that took y
+    implied.from = o;
+    implied.from_modes = ox->from_modes;
+    implied.held_stack = ox->held_stack;  // where o was taken
+    implied.outer = ox->outer;
+    implied.ngates = static_cast<uint8_t>(
+        std::set_intersection(xy->gates, xy->gates + xy->ngates, ox->gates,
+                              ox->gates + ox->ngates, implied.gates) - implied.gates);
+    implied.posted = false;  // `graph` and `merge` rebuild it from the lines of o->x and x->y
+    implied.implied = true;
+    implied.via = ViaKey(id);
+    EdgeRecord* r = edges_.Insert(implied.from, implied.to);
+    if (r == nullptr) break;  // out of memory
+    *r = implied;
+    bool closes = false;
+    graph_.InsertEdge(IndexOf(implied.from), y, &closes, /*known_absent=*/true);
+    MarkSaturated(*r);
+    ++edges_implied_;
+  }
   for (LockOrderGraph::Node y : graph_.Successors(x)) edges_.Erase(x, y);
   for (LockOrderGraph::Node w : graph_.Predecessors(x)) edges_.Erase(w, x);
   graph_.RemoveNode(x);
@@ -290,7 +363,7 @@ bool LockOrder::CurrentEdge(NodeId from, NodeId to, EdgeRecord* out) {
 
 LockOrder::Counts LockOrder::GetCounts() {
   EngineLock lock(mu_);
-  return Counts{edges_learned_, edge_lines_dropped_, edges_.size()};
+  return Counts{edges_learned_, edge_lines_dropped_, edges_.size(), edges_implied_};
 }
 
 }  // namespace lockaudit::core

@@ -20,7 +20,7 @@
 // Cost: a known edge, or one seen saturated, costs a probe of `saturated_` (no lock); a new edge
 // an EdgeTable insert and an incremental reorder of the nodes between its ends (Pearce-Kelly);
 // a cycle search runs only for a new or changed edge while the graph has a back edge.
-// Memory per edge: one EdgeRecord and its index slots (edge_table.h: 139-168 bytes) plus its
+// Memory per edge: one EdgeRecord and its index slots (edge_table.h: 147-176 bytes) plus its
 // two adjacency entries (8 bytes) in the graph, whatever the fan-out of its locks.
 #ifndef LOCKAUDIT_CORE_LOCK_ORDER_H_
 #define LOCKAUDIT_CORE_LOCK_ORDER_H_
@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "edge_table.h"
+#include "hash.h"
 #include "engine_mutex.h"
 #include "known_edges.h"
 #include "lock_order_graph.h"
@@ -102,10 +103,13 @@ class LockOrderHost {
 
 class LockOrder {
  public:
-  // An acquisition learns edges from the innermost kEdgeWindow held locks only (lockdep learns
-  // one, from the nearest): an edge from a lock held further out is implied by the chain of
-  // direct edges between the held locks, each learned when the next was taken. So the cost of
-  // a new context does not grow with the held depth (a thread holding 2,000 locks pays for 16).
+  // An acquisition learns one edge, from the nearest held lock (lockdep's rule): an edge from a
+  // lock held further out is implied by the chain of direct edges between the held locks, each
+  // learned when the next was taken. Past a lock that was only try-acquired (no edge into it)
+  // or is held shared (it does not carry the order of exclusive locks outside it), the next
+  // lock out is an edge source too (WindowOf), up to kEdgeWindow of them. So the cost of a new
+  // context does not grow with the held depth. Destroying a lock in the middle of a nest keeps
+  // the order around it: Forget learns the implied edge (EdgeRecord::outer).
   static constexpr uint32_t kEdgeWindow = 16;
   // Gate candidates: the outermost exclusively held locks, among the first kGateScan held.
   static constexpr uint32_t kGateScan = 64;
@@ -142,6 +146,7 @@ class LockOrder {
     uint64_t edges_learned = 0;       // ever, edges of destroyed locks included
     uint64_t edge_lines_dropped = 0;  // over the kEdgeLinesPerPair budget
     size_t live_edges = 0;
+    uint64_t edges_implied = 0;  // learned when a lock in the middle of a nest was destroyed
   };
   Counts GetCounts() LOCKAUDIT_EXCLUDES(mu_);
 
@@ -150,6 +155,9 @@ class LockOrder {
   void ResetAfterFork() noexcept { mu_.ResetAfterFork(); }
 
  private:
+  uint32_t WindowOf(const Acquisition& a, uint32_t* window) const;
+  static uint32_t ViaKey(NodeId id) { return static_cast<uint32_t>(Mix64(id)) | 1; }
+  NodeId LiveOuter(uint32_t x, NodeId outer) LOCKAUDIT_REQUIRES(mu_);
   void MarkSaturated(const EdgeRecord& r);
   bool TakeEdgeLine(NodeId from, NodeId to) LOCKAUDIT_REQUIRES(mu_);
   void FillCycleEdges(CycleFinding& c) LOCKAUDIT_REQUIRES(mu_);
@@ -173,6 +181,7 @@ class LockOrder {
   std::unordered_map<uint64_t, uint32_t> edge_lines_ LOCKAUDIT_GUARDED_BY(mu_);
   uint64_t edge_lines_dropped_ LOCKAUDIT_GUARDED_BY(mu_) = 0;
   uint64_t edges_learned_ LOCKAUDIT_GUARDED_BY(mu_) = 0;
+  uint64_t edges_implied_ LOCKAUDIT_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace lockaudit::core

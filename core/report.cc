@@ -311,6 +311,10 @@ void Render(Finding& f) {
     t += "    " + Quoted(to) + " acquired at:\n" + TextFrames(edge_stacks[i], "      ");
     t += "    while holding " + Quoted(from) + ", acquired at:\n" + TextFrames(edge_held[i], "      ");
     if (IsPartialStack(e.held_stack)) t += "      " + std::string(kPartialHeldStackNote) + "\n";
+    if (e.implied) {
+      t += "    (implied: " + Quoted(to) + " was taken while holding a lock since destroyed, "
+           "which was taken while holding " + Quoted(from) + ")\n";
+    }
   }
   if (f.stack != 0) t += "  at:\n" + TextFrames(stack, "    ");
   if (f.held_stack != 0 && (!f.locks.empty() || !f.held_label.empty())) {
@@ -359,7 +363,8 @@ void Render(Finding& f) {
            ",\"to\":" + std::to_string(e.to) + ",\"thread\":" + JsonThread(e.thread) +
            ",\"stack\":" + JsonFrames(edge_stacks[i]) + ",\"held_stack\":" +
            JsonFrames(edge_held[i]) +
-           (IsPartialStack(e.held_stack) ? ",\"held_stack_partial\":true" : "") + "}";
+           (IsPartialStack(e.held_stack) ? ",\"held_stack_partial\":true" : "") +
+           (e.implied ? ",\"implied\":true" : "") + "}";
     }
     j += "]";
   }

@@ -35,6 +35,9 @@ struct ReportEdge {
   ReportThread thread;
   StackId stack = 0;       // where `to` was acquired
   StackId held_stack = 0;  // where `from` was acquired
+  // `to` was taken while holding a lock since destroyed, itself taken while holding `from`
+  // (stack: where `to` was taken under that lock; held_stack: where `from` was taken).
+  bool implied = false;
 };
 // A channel a finding is about (core/channel.h): its state when the finding was made.
 struct ReportChannel {

@@ -862,7 +862,7 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
     bool single = true;
     std::set<uint32_t> tids;
     for (const EdgeRecord& r : pc.edges) {
-      f.edges.push_back(ReportEdge{r.from, r.to, ThreadOfEdge(r), r.stack, r.held_stack});
+      f.edges.push_back(ReportEdge{r.from, r.to, ThreadOfEdge(r), r.stack, r.held_stack, r.implied});
       if (tids.insert(r.tid).second) f.threads.push_back(ThreadOfEdge(r));
       single = single && !r.multi_thread;
     }

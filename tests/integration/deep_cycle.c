@@ -1,6 +1,6 @@
 // A lock-order inversion between two locks with 20 others held between them (issue 14): an
-// acquisition learns edges from its 16 innermost held locks only, and the edge A -> B (A held 21
-// deep) is implied by the chain of edges between the held locks. The inversion must still be
+// acquisition learns one edge, from the nearest held lock, and the edge A -> B (A held 21 deep)
+// is implied by the chain of edges between the held locks. The inversion must still be
 // reported: exactly one lock_order_cycle.
 #include <pthread.h>
 

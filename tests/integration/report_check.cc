@@ -24,6 +24,7 @@
 //   --expect KIND=N         exactly N findings of KIND (repeatable)
 //   --expect-total N        exactly N findings in all
 //   --edges N               every lock_order_cycle has exactly N edges
+//   --implied-edges N       every lock_order_cycle has exactly N edges with "implied": true
 //   --single-thread B       every lock_order_cycle has "single_thread": B (at least one must exist)
 //   --lock-name NAME        some finding's "locks" has a lock named exactly NAME (repeatable)
 //   --summary-min F=N       summary field F >= N (repeatable); --summary-max F=N: F <= N
@@ -82,6 +83,7 @@ struct Options {
   std::map<std::string, std::int64_t> groups;  // kind -> finding_group count
   std::optional<std::int64_t> expect_total;
   std::optional<std::int64_t> edges;
+  std::optional<std::int64_t> implied_edges;
   std::optional<bool> single_thread;
   std::vector<std::string> lock_names;
   // Every finding names a frame of this source file (basename) with a line: "with file:line of
@@ -96,7 +98,7 @@ struct Options {
 [[noreturn]] void Usage(const std::string& why) {
   std::cerr << "report_check: " << why << "\n"
             << "usage: report_check FILE.jsonl [--expect KIND=N]... [--expect-total N] [--edges N]\n"
-            << "                    [--single-thread true|false] [--lock-name NAME]...\n"
+            << "                    [--implied-edges N] [--single-thread true|false] [--lock-name NAME]...\n"
             << "                    [--summary-min FIELD=N]... [--summary-max FIELD=N]...\n"
             << "                    [--no-summary true] [--deadlock-threads N] [--frame-file FILE]\n";
   std::exit(2);
@@ -145,6 +147,8 @@ Options ParseOptions(int argc, char** argv) {
       options.groups[kind] = count;
     } else if (option == "--edges") {
       options.edges = ParseCount(option, value);
+    } else if (option == "--implied-edges") {
+      options.implied_edges = ParseCount(option, value);
     } else if (option == "--single-thread") {
       if (value != "true" && value != "false") Usage("--single-thread: expected true or false");
       options.single_thread = value == "true";
@@ -534,6 +538,23 @@ class ReportChecker {
     if (options_.edges && static_cast<std::int64_t>(edges->size()) != *options_.edges) {
       Fail(where + ": expected " + std::to_string(*options_.edges) + " edges, found " +
            std::to_string(edges->size()));
+    }
+    if (options_.implied_edges) {
+      std::int64_t implied = 0;
+      for (const json& edge : *edges) {
+        if (!edge.is_object()) continue;
+        const auto it = edge.find("implied");
+        if (it == edge.end()) continue;
+        if (!it->is_boolean() || !it->get<bool>()) {
+          Fail(where + ": \"implied\" is present but not true");
+          continue;
+        }
+        ++implied;
+      }
+      if (implied != *options_.implied_edges) {
+        Fail(where + ": expected " + std::to_string(*options_.implied_edges) +
+             " implied edges, found " + std::to_string(implied));
+      }
     }
     const auto single_thread = finding.find("single_thread");
     if (options_.single_thread && single_thread != finding.end() && single_thread->is_boolean() &&
