@@ -883,10 +883,13 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
 // A context whose lock the thread already holds (a blocking re-lock) is learned but never
 // cached: the fast path relies on "cached => not held" to skip scanning the held stack
 // (hot_path.h, NestedPrefix).
+// `may_hold`: false when the caller knows the thread does not hold `id` (Acquire).
 LOCKAUDIT_COLD void LearnContext(ThreadState& ts, NodeId id, uint32_t flags, Site site,
-                                 uint64_t key, uint64_t& slot) {
+                                 uint64_t key, uint64_t& slot, bool may_hold) {
   bool relock = false;
-  for (uint32_t i = 0; i < ts.held_count; ++i) relock |= ts.held[i].id == id;
+  if (may_hold) {
+    for (uint32_t i = 0; i < ts.held_count; ++i) relock |= ts.held[i].id == id;
+  }
   uint64_t key2 = Mix64(key ^ Mix64(ts.incarnation));
   if (!E().contexts.Contains(key2)) {
     LearnEdges(ts, id, flags, site);
@@ -896,7 +899,9 @@ LOCKAUDIT_COLD void LearnContext(ThreadState& ts, NodeId id, uint32_t flags, Sit
 }
 
 // Checks run before a non-try acquisition of `id` (while the thread holds something).
-LOCKAUDIT_HOT void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
+// `may_hold`: false when the caller knows the thread does not hold `id`.
+LOCKAUDIT_HOT void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, Site site,
+                                    bool may_hold) {
   int level = E().registry.Node(id).level.load(std::memory_order_relaxed);
   if (LOCKAUDIT_PREDICT_FALSE(level != kNoLevel &&
                               ts.held[ts.held_count - 1].prefix_max_level >= level)) {
@@ -905,7 +910,7 @@ LOCKAUDIT_HOT void PreAcquireChecks(ThreadState& ts, NodeId id, uint32_t flags, 
   // Asymmetric in (held set, acquired lock): "hold A, take B" and "hold B, take A" differ.
   uint64_t key = EdgeCacheKey(HeldSig(ts), EdgeSalt(HeldKey(id, flags)));
   uint64_t& slot = ts.edge_cache[EdgeCacheSlot(key)];
-  if (LOCKAUDIT_PREDICT_FALSE(slot != key)) LearnContext(ts, id, flags, site, key, slot);
+  if (LOCKAUDIT_PREDICT_FALSE(slot != key)) LearnContext(ts, id, flags, site, key, slot, may_hold);
 }
 
 // The thread already holds `id` at held[i]. Returns true when the acquisition is fully
@@ -941,16 +946,28 @@ LOCKAUDIT_HOT void Acquire(ThreadState& ts, IdCacheEntry& c, const void* lock, L
   if (LOCKAUDIT_PREDICT_FALSE(IgnoredShimEvent(c, flags))) return;
   const uint32_t n = ts.held_count;
   if (n != 0) {
-    for (uint32_t i = n; i-- > 0;) {
-      if (ts.held[i].id == c.id) {
-        if (Reacquire(ts, i, cls, flags, site, false)) {
-          ++c.acquisitions;
-          return;
+    // The acquisition has succeeded. A plain mutex or spinlock taken exclusively that this
+    // thread held already would have blocked it forever (or failed), unless another thread
+    // unlocked it behind its back (its entry is stale, and the lock's foreign-unlock count says
+    // so): then the held set need not be scanned, which would cost the held depth per lock (a
+    // thread holding 2,000 locks would scan 2 million entries to take them).
+    const bool may_hold = (cls != LockClass::kMutex && cls != LockClass::kSpinLock) ||
+                          (flags & kShared) != 0 ||
+                          c.node->foreign_unlocks.load(std::memory_order_relaxed) != 0;
+    if (may_hold) {
+      for (uint32_t i = n; i-- > 0;) {
+        if (ts.held[i].id == c.id) {
+          if (Reacquire(ts, i, cls, flags, site, false)) {
+            ++c.acquisitions;
+            return;
+          }
+          break;
         }
-        break;
       }
     }
-    if (!prechecked && !(flags & kTry) && ts.held_count != 0) PreAcquireChecks(ts, c.id, flags, site);
+    if (!prechecked && !(flags & kTry) && ts.held_count != 0) {
+      PreAcquireChecks(ts, c.id, flags, site, may_hold);
+    }
   }
   Push(ts, c, lock, flags, site);
 }
@@ -1369,7 +1386,7 @@ uint64_t BeforeBlock(ThreadState& ts, const void* lock, LockClass cls, uint32_t 
       break;
     }
   }
-  if (ts.held_count != 0 && !(flags & kTry)) PreAcquireChecks(ts, c->id, flags, site);
+  if (ts.held_count != 0 && !(flags & kTry)) PreAcquireChecks(ts, c->id, flags, site, true);
   return now;
 }
 
