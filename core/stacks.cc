@@ -70,14 +70,149 @@ int FindLocalDebuginfo(Dwfl_Module* mod, void**, const char*, Dwarf_Addr, const 
   return fd;
 }
 
+// The DIE tree of one compilation unit, walked once. dwarf_getscopes and dwarf_getscopes_die
+// walk the unit from its root on every call: for a C++ unit that includes the standard library
+// that is a millisecond or two, paid several times per frame (once per inlined level, once more
+// to qualify each inlined function's name), so a process's first report took ~20 ms per unit.
+struct CuTree {
+  Dwarf* dbg = nullptr;
+  std::vector<Dwarf_Off> offset;  // every DIE of the unit in preorder (increasing offsets)
+  std::vector<int32_t> parent;    // index of each DIE's parent; -1 for the unit's own DIE
+  struct Range {
+    Dwarf_Addr lo, hi;  // [lo, hi)
+    int32_t die;
+  };
+  std::vector<Range> ranges;  // of the DIEs that are code scopes (functions, inlined, blocks)
+
+  int32_t IndexOf(Dwarf_Off off) const {
+    auto it = std::lower_bound(offset.begin(), offset.end(), off);
+    return it != offset.end() && *it == off ? static_cast<int32_t>(it - offset.begin()) : -1;
+  }
+  // The chain die, its parent, ..., the unit's DIE (what dwarf_getscopes_die gives), as a
+  // malloc'd array like libdw's; 0 when a DIE cannot be read back.
+  int Chain(int32_t i, Dwarf_Die** out) const {
+    int n = 0;
+    for (int32_t k = i; k >= 0; k = parent[static_cast<size_t>(k)]) ++n;
+    auto* dies = static_cast<Dwarf_Die*>(malloc(sizeof(Dwarf_Die) * static_cast<size_t>(n)));
+    if (dies == nullptr) return 0;
+    int m = 0;
+    for (int32_t k = i; k >= 0; k = parent[static_cast<size_t>(k)]) {
+      if (dwarf_offdie(dbg, offset[static_cast<size_t>(k)], &dies[m]) == nullptr) {
+        free(dies);
+        return 0;
+      }
+      ++m;
+    }
+    *out = dies;
+    return n;
+  }
+};
+
+bool IsCodeScope(int tag) {
+  return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+         tag == DW_TAG_lexical_block || tag == DW_TAG_try_block || tag == DW_TAG_catch_block ||
+         tag == DW_TAG_entry_point || tag == DW_TAG_with_stmt;
+}
+
+// Walks the unit whose DIE is `cudie` once; false when libdw cannot (then the caller uses
+// libdw's own walks).
+bool BuildCuTree(Dwarf_Die* cudie, CuTree* t) {
+  t->dbg = dwarf_cu_getdwarf(cudie->cu);
+  if (t->dbg == nullptr) return false;
+  struct Level {
+    Dwarf_Die die;
+    int32_t index;
+  };
+  std::vector<Level> stack;
+  t->offset.push_back(dwarf_dieoffset(cudie));
+  t->parent.push_back(-1);
+  Dwarf_Die child;
+  if (dwarf_child(cudie, &child) != 0) return true;
+  stack.push_back({child, 0});  // the next DIE to visit and its parent's index
+  while (!stack.empty()) {
+    Level& at = stack.back();
+    const int32_t index = static_cast<int32_t>(t->offset.size());
+    t->offset.push_back(dwarf_dieoffset(&at.die));
+    t->parent.push_back(at.index);
+    const int tag = dwarf_tag(&at.die);
+    // A unit that imports a partial unit (dwz, as Debian's -dbgsym files are made) has scopes
+    // in another unit: left to libdw, which follows the import.
+    if (tag == DW_TAG_imported_unit) return false;
+    if (IsCodeScope(tag)) {
+      Dwarf_Addr base = 0, lo = 0, hi = 0;
+      ptrdiff_t off = 0;
+      while ((off = dwarf_ranges(&at.die, off, &base, &lo, &hi)) > 0) {
+        if (lo < hi) t->ranges.push_back({lo, hi, index});
+      }
+    }
+    Dwarf_Die here = at.die;
+    Dwarf_Die next;
+    const bool has_sibling = dwarf_siblingof(&here, &next) == 0;
+    if (has_sibling) {
+      at.die = next;
+    } else {
+      stack.pop_back();
+    }
+    if (dwarf_haschildren(&here) && dwarf_child(&here, &child) == 0) {
+      stack.push_back({child, index});
+    }
+  }
+  return true;
+}
+
 struct Symbolizer {
   EngineMutex mu;
   Dwfl* dwfl = nullptr;
   Dwfl_Callbacks callbacks{};
   char* debuginfo_path = nullptr;
   std::unordered_map<uint64_t, std::vector<SymbolizedFrame>> cache;
+  // CuTree of each unit a frame was looked up in, by its Dwarf_CU; dropped with the Dwfl.
+  // Bounded: past kMaxTreeDies DIEs in all they are dropped and built again as needed.
+  static constexpr size_t kMaxTreeDies = size_t{1} << 21;
+  std::unordered_map<const void*, CuTree> trees;
+  size_t tree_dies = 0;
+
+  // The tree of the unit `die` is in, or null (libdw's walks are used then).
+  const CuTree* TreeOf(Dwarf_Die* die) {
+    Dwarf_Die cudie;
+    if (dwarf_diecu(die, &cudie, nullptr, nullptr) == nullptr) return nullptr;
+    auto it = trees.find(cudie.cu);
+    if (it != trees.end()) return it->second.dbg != nullptr ? &it->second : nullptr;
+    if (tree_dies > kMaxTreeDies) {
+      trees.clear();
+      tree_dies = 0;
+    }
+    CuTree& t = trees[cudie.cu];
+    if (!BuildCuTree(&cudie, &t)) {
+      t = CuTree();  // remembered as unusable
+      return nullptr;
+    }
+    tree_dies += t.offset.size();
+    return &t;
+  }
+  // dwarf_getscopes_die(die, out), from the unit's tree.
+  int ScopesOfDie(Dwarf_Die* die, Dwarf_Die** out) {
+    const CuTree* t = TreeOf(die);
+    const int32_t i = t != nullptr ? t->IndexOf(dwarf_dieoffset(die)) : -1;
+    if (i < 0) return dwarf_getscopes_die(die, out);
+    return t->Chain(i, out);
+  }
+  // The innermost code scope containing `pc` (an address of the unit, bias removed) and its
+  // physical parents out to the unit's DIE; -1 or 0 as dwarf_getscopes.
+  int ScopesOfPc(Dwarf_Die* cudie, Dwarf_Addr pc, Dwarf_Die** out) {
+    const CuTree* t = TreeOf(cudie);
+    if (t == nullptr) return dwarf_getscopes(cudie, pc, out);
+    int32_t inner = -1;
+    for (const CuTree::Range& r : t->ranges) {
+      if (r.lo <= pc && pc < r.hi && r.die > inner) inner = r.die;
+    }
+    if (inner < 0) return 0;
+    return t->Chain(inner, out);
+  }
 
   void Open() {
+    trees.clear();
+    tree_dies = 0;
     if (dwfl != nullptr) dwfl_end(dwfl);
     callbacks.find_elf = dwfl_linux_proc_find_elf;
     callbacks.find_debuginfo = FindLocalDebuginfo;
@@ -283,7 +418,7 @@ size_t DepotSize() {
 namespace {
 
 // Name of an inlined instance: its linkage name demangled, else its plain name.
-std::string InlinedName(Dwarf_Die* die) {
+std::string InlinedName(Symbolizer& s, Dwarf_Die* die) {
   Dwarf_Attribute attr;
   const char* linkage = nullptr;
   if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) != nullptr ||
@@ -306,7 +441,7 @@ std::string InlinedName(Dwarf_Die* die) {
     origin = spec;
   }
   Dwarf_Die* scopes = nullptr;
-  const int n = dwarf_getscopes_die(&origin, &scopes);
+  const int n = s.ScopesOfDie(&origin, &scopes);
   std::string qualified;
   for (int i = n - 1; i >= 1; --i) {  // outermost first; scopes[0] is the DIE itself
     const int tag = dwarf_tag(&scopes[i]);
@@ -354,7 +489,7 @@ std::vector<SymbolizedFrame> SymbolizeLocked(Symbolizer& s, uintptr_t pc, bool i
   std::vector<SymbolizedFrame> out;
   Dwarf_Die* cudie = dwfl_module_addrdie(m, lookup, &bias);
   Dwarf_Die* scopes = nullptr;
-  int n = cudie ? dwarf_getscopes(cudie, lookup - bias, &scopes) : 0;
+  int n = cudie ? s.ScopesOfPc(cudie, lookup - bias, &scopes) : 0;
   Dwarf_Files* files = nullptr;
   size_t nfiles = 0;
   if (n > 0) dwarf_getsrcfiles(cudie, &files, &nfiles);
@@ -370,7 +505,7 @@ std::vector<SymbolizedFrame> SymbolizeLocked(Symbolizer& s, uintptr_t pc, bool i
     }
     if (i == n || dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine) break;
     Dwarf_Die inlined = scopes[i];
-    out.push_back(SymbolizedFrame{pc, InlinedName(&inlined), file, line, f.module, f.offset});
+    out.push_back(SymbolizedFrame{pc, InlinedName(s, &inlined), file, line, f.module, f.offset});
     Dwarf_Attribute attr;
     Dwarf_Word call_file = 0, call_line = 0;
     if (dwarf_formudata(dwarf_attr(&inlined, DW_AT_call_file, &attr), &call_file) == 0 &&
@@ -383,7 +518,7 @@ std::vector<SymbolizedFrame> SymbolizeLocked(Symbolizer& s, uintptr_t pc, bool i
     }
     free(scopes);
     scopes = nullptr;
-    n = dwarf_getscopes_die(&inlined, &scopes);
+    n = s.ScopesOfDie(&inlined, &scopes);
     if (n > 0) {  // scopes[0] is the instance itself: continue with its parents
       memmove(&scopes[0], &scopes[1], sizeof(Dwarf_Die) * static_cast<size_t>(n - 1));
       --n;
@@ -440,6 +575,98 @@ void OnRoomyStack(Fn&& fn) {
 
 namespace {
 // The work itself, on the calling thread, under the symbolizer's mutex.
+std::string ToHex(uint64_t x) {
+  char b[24];
+  snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(x));
+  return b;
+}
+
+// Offsets of n DIEs (freed).
+std::vector<Dwarf_Off> OffsetsOf(Dwarf_Die* dies, int n) {
+  std::vector<Dwarf_Off> r(static_cast<size_t>(std::max(n, 0)));
+  for (int i = 0; i < n; ++i) r[static_cast<size_t>(i)] = dwarf_dieoffset(&dies[i]);
+  free(dies);
+  return r;
+}
+
+// Is `die` the end of what SymbolizeLocked reads of a pc's scopes (its innermost function)?
+bool EndsPrefix(Dwarf_Die* die) {
+  const int tag = dwarf_tag(die);
+  return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram;
+}
+
+}  // namespace
+
+size_t VerifyScopeIndex(uintptr_t begin, uintptr_t end, uintptr_t step, std::string* mismatch,
+                        size_t* libdw_none_out) {
+  Symbolizer& s = GetSymbolizer();
+  EngineLock lock(s.mu);
+  size_t compared = 0, libdw_none = 0;
+  OnRoomyStack([&] {
+    for (uintptr_t pc = begin; pc < end && mismatch->empty(); pc += step) {
+      Dwfl_Module* m = s.Module(pc);
+      Dwarf_Addr bias = 0;
+      Dwarf_Die* cudie = m ? dwfl_module_addrdie(m, pc, &bias) : nullptr;
+      if (cudie == nullptr) continue;
+      Dwarf_Die* theirs = nullptr;
+      Dwarf_Die* ours = nullptr;
+      const int nt = dwarf_getscopes(cudie, pc - bias, &theirs);
+      const int no = s.ScopesOfPc(cudie, pc - bias, &ours);
+      // What SymbolizeLocked reads: the scopes up to the innermost function, then the physical
+      // parents of each inlined instance.
+      int kt = 0, ko = 0;
+      while (kt < nt && !EndsPrefix(&theirs[kt])) ++kt;
+      while (ko < no && !EndsPrefix(&ours[ko])) ++ko;
+      std::vector<Dwarf_Off> t = OffsetsOf(theirs, std::min(nt, kt + 1));
+      Dwarf_Die inner;
+      const bool inlined = ko < no && dwarf_tag(&ours[ko]) == DW_TAG_inlined_subroutine;
+      if (ko < no) inner = ours[ko];
+      std::vector<Dwarf_Off> o = OffsetsOf(ours, std::min(no, ko + 1));
+      ++compared;
+      char where[64];
+      snprintf(where, sizeof where, "pc 0x%zx: ", static_cast<size_t>(pc));
+      // Where libdw finds no scope, a function defined inside another (a lambda's operator()
+      // in a local class): dwarf_getscopes skips the enclosing function's subtree, whose pcs do
+      // not include the lambda's, and so misses the lambda's inlined calls; the index finds
+      // them. Compared only where libdw has an answer.
+      if (nt <= 0) {
+        ++libdw_none;
+      } else if (t != o) {
+        auto list = [](const std::vector<Dwarf_Off>& v) {
+          std::string r;
+          for (Dwarf_Off x : v) r += " 0x" + ToHex(x);
+          return r;
+        };
+        *mismatch = std::string(where) + "innermost scopes differ from dwarf_getscopes:" +
+                    list(t) + " (libdw) vs" + list(o);
+        break;
+      }
+      for (int guard = 0; inlined && guard < 64; ++guard) {
+        Dwarf_Die* a = nullptr;
+        Dwarf_Die* b = nullptr;
+        const int na = dwarf_getscopes_die(&inner, &a);
+        const int nb = s.ScopesOfDie(&inner, &b);
+        Dwarf_Die next;
+        int k = 1;
+        while (k < nb && !EndsPrefix(&b[k])) ++k;
+        const bool more = k < nb && dwarf_tag(&b[k]) == DW_TAG_inlined_subroutine;
+        if (more) next = b[k];
+        if (OffsetsOf(a, na) != OffsetsOf(b, nb)) {
+          *mismatch = std::string(where) + "parents of an inlined instance differ from "
+                      "dwarf_getscopes_die";
+          break;
+        }
+        if (!more) break;
+        inner = next;
+      }
+    }
+  });
+  if (libdw_none_out != nullptr) *libdw_none_out = libdw_none;
+  return compared;
+}
+
+namespace {
+
 std::vector<SymbolizedFrame> SymbolizeHere(uintptr_t pc, bool is_return_address) {
   Symbolizer& s = GetSymbolizer();
   EngineLock lock(s.mu);

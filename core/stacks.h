@@ -71,6 +71,13 @@ std::vector<SymbolizedFrame> SymbolizeStack(StackId id);
 // Name of the data symbol covering `addr` ("g_mu" or "g_bank+0x28"); for static data of a
 // module without symbols (a stripped binary), "<module>+0x<ELF address>"; empty for the heap.
 std::string DataSymbol(uintptr_t addr);
+// Test support: for the pcs begin, begin + step, ... below end, compares the symbolizer's index
+// of each compilation unit's DIE tree with libdw's own walks (dwarf_getscopes,
+// dwarf_getscopes_die) over what symbolizing reads; returns the pcs compared and sets
+// *mismatch to the first difference. *libdw_none: pcs where dwarf_getscopes found no scope
+// (a function defined inside another) and the index's innermost scopes were not compared.
+size_t VerifyScopeIndex(uintptr_t begin, uintptr_t end, uintptr_t step, std::string* mismatch,
+                        size_t* libdw_none = nullptr);
 // Starts the engine thread that runs every lookup for the program's threads (libdw allocates
 // with the program's allocator, which a thread in a signal handler may hold locked); before it
 // runs, and in a forked child, lookups run on the calling thread. Call once the host is

@@ -4,6 +4,7 @@
 #include "stacks.h"
 
 #include <gtest/gtest.h>
+#include <link.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -309,6 +310,38 @@ TEST(StacksTest, DataSymbolIsEmptyForCodeAndHeap) {
   EXPECT_EQ(DataSymbol(reinterpret_cast<uintptr_t>(&stacks_test::StackLeaf)), "");
   std::unique_ptr<int> heap(new int(0));
   EXPECT_EQ(DataSymbol(reinterpret_cast<uintptr_t>(heap.get())), "");
+}
+
+// The symbolizer reads each unit's DIE tree from an index it builds once; over this
+// executable's code (C++ units with the standard library inlined), what symbolizing reads of
+// it must be exactly what libdw's own walks give.
+TEST(Symbolize, ScopeIndexAgreesWithLibdwOverThisExecutable) {
+  struct Text {
+    uintptr_t begin = 0, end = 0;
+  } text;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* arg) {
+        auto* t = static_cast<Text*>(arg);
+        if (info->dlpi_name != nullptr && info->dlpi_name[0] != '\0') return 0;  // main only
+        for (int k = 0; k < info->dlpi_phnum; ++k) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[k];
+          if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) {
+            t->begin = info->dlpi_addr + ph.p_vaddr;
+            t->end = t->begin + ph.p_memsz;
+          }
+        }
+        return 1;
+      },
+      &text);
+  ASSERT_LT(text.begin, text.end);
+  std::string mismatch;
+  // About 600 pcs spread over the whole text (an odd step, so not only function starts).
+  const uintptr_t step = ((text.end - text.begin) / 600) | 1;
+  size_t libdw_none = 0;
+  const size_t compared = VerifyScopeIndex(text.begin, text.end, step, &mismatch, &libdw_none);
+  EXPECT_EQ(mismatch, "");
+  EXPECT_GT(compared, 400u);
+  EXPECT_LT(libdw_none, compared / 2);  // most pcs were compared in full
 }
 
 }  // namespace
