@@ -102,7 +102,7 @@ LockRegistry::Slot* LockRegistry::FindSlotLocked(uintptr_t a) noexcept {
 }
 
 size_t LockRegistry::RemoveLineLocked(uintptr_t line, uintptr_t lo, uintptr_t hi,
-                                      NodeId* removed) noexcept {
+                                      NodeId* removed, bool recycle_unmarked) noexcept {
   Index* index = index_.load(std::memory_order_relaxed);
   const size_t mask = index->mask;
   size_t found = 0;
@@ -112,8 +112,18 @@ size_t LockRegistry::RemoveLineLocked(uintptr_t line, uintptr_t lo, uintptr_t hi
     const uintptr_t sa = index->slots[i].addr.load(std::memory_order_relaxed);
     if (sa == 0) break;
     if (sa >= lo && sa < hi && (sa & ~(kLineBytes - 1)) == line) {
-      removed[found++] = index->slots[i].id.load(std::memory_order_relaxed);
+      const NodeId id = index->slots[i].id.load(std::memory_order_relaxed);
       RemoveSlotLocked(&index->slots[i], nullptr, nullptr);
+      // The generation's seq_cst store (dead) comes before this seq_cst load: a thread that
+      // marks the node in_graph after it sees the lock dead (LockOrderHost::MarkInGraph, then
+      // IsLive), so a node read here as not in the graph gets no edge (as in ForgetNode).
+      LockNode& node = Node(id);
+      if (recycle_unmarked && !node.in_graph.load(std::memory_order_seq_cst)) {
+        node.next_free = free_head_;
+        free_head_ = IndexOf(id);
+      } else {
+        removed[found++] = id;
+      }
       continue;
     }
     i = (i + 1) & mask;
@@ -265,7 +275,7 @@ bool LockRegistry::MayContain(const void* begin, size_t size) const noexcept {
 }
 
 void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*),
-                               void* ctx) {
+                               void* ctx, bool recycle_unmarked) {
   if (index_.load(std::memory_order_relaxed) == nullptr || size == 0) return;
   const uintptr_t lo = reinterpret_cast<uintptr_t>(begin);
   const uintptr_t hi = lo + size;
@@ -295,7 +305,7 @@ void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed
             line = (page + 1) << 12;  // page-aligned, so line-aligned
             continue;
           }
-          n += RemoveLineLocked(line, lo, hi, removed + n);
+          n += RemoveLineLocked(line, lo, hi, removed + n, recycle_unmarked);
           line += kLineBytes;
         }
       }

@@ -100,11 +100,15 @@ class LockRegistry {
   NodeId Remove(const void* addr) noexcept;
   void Recycle(NodeId id) noexcept;
   // Unregisters every lock in [begin, begin+size); calls `on_removed(id, ctx)` for each (the
-  // callback must Recycle() it), without the registry mutex. Cost: one probe-cluster scan per
+  // callback must Recycle() it), without the registry mutex. `recycle_unmarked`: locks never
+  // marked in_graph are recycled at once instead (no callback), under the same hold of the
+  // mutex, where the range has few flagged pages (a program that allocates, locks and frees a
+  // lock pays one hold, not two). Cost: one probe-cluster scan per
   // 64-byte line of the range's pages that ever held a lock, or, past kMaxProbedPages such pages,
   // one scan of the
   // index (whose removed ids are gathered in a vector: the engine's arena, under the shim).
-  void RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*), void* ctx);
+  void RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*), void* ctx,
+                   bool recycle_unmarked = false);
   bool MayContain(const void* begin, size_t size) const noexcept;
 
   LockNode& Node(NodeId id) const noexcept { return NodeAt(IndexOf(id)); }
@@ -148,8 +152,10 @@ class LockRegistry {
   static constexpr size_t kMaxProbedPages = 2048;
   Slot* FindSlotLocked(uintptr_t a) noexcept;
   // Removes the locks of [lo, hi) that lie in the 64-byte line at `line`, writing their ids to
-  // `removed` (room for kLineBytes: one per byte, whatever the locks' alignment); returns how many.
-  size_t RemoveLineLocked(uintptr_t line, uintptr_t lo, uintptr_t hi, NodeId* removed) noexcept;
+  // `removed` (room for kLineBytes: one per byte, whatever the locks' alignment), except, with
+  // `recycle_unmarked`, those not in_graph, which it recycles; returns how many it wrote.
+  size_t RemoveLineLocked(uintptr_t line, uintptr_t lo, uintptr_t hi, NodeId* removed,
+                          bool recycle_unmarked) noexcept;
   void RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), void* ctx) noexcept;
 
   // One generation of the index. Readers load `index_` once and probe that table; a table

@@ -1340,7 +1340,7 @@ void OnRangeFreed(const void* begin, size_t size) noexcept {
   // re-enter it then. Engine memory never holds audited locks.
   if (tls_mode == kInside || !MayHoldLocks(begin, size)) return;
   Inside inside;
-  E().registry.RemoveRange(begin, size, ForgetNode, nullptr);
+  E().registry.RemoveRange(begin, size, ForgetNode, nullptr, /*recycle_unmarked=*/true);
 }
 
 void SetLockName(const void* lock, const char* name) noexcept { OnCreate(lock, LockClass::kCustom, name, kNoLevel); }

@@ -235,6 +235,26 @@ TEST(LockRegistryTest, RemoveRangeSplitsPackedLinesAtTheRangeEdges) {
   EXPECT_EQ(r->LiveCount(), ids.size() - expected.size());
 }
 
+// With recycle_unmarked, a lock never in the lock-order graph is recycled by RemoveRange itself
+// (no callback); one in the graph still gets the callback, which must forget its edges.
+TEST(LockRegistryTest, RemoveRangeRecyclesLocksOutsideTheGraphItself) {
+  auto r = NewRegistry();
+  const uintptr_t lo = kBase + 0x300000;
+  const NodeId plain = MustInsert(*r, lo), graphed = MustInsert(*r, lo + 64);
+  r->Node(graphed).in_graph.store(true);
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(lo), 128, &RangeRemoval::OnRemoved, &removal, /*recycle_unmarked=*/true);
+  EXPECT_EQ(removal.ids, std::vector<NodeId>{graphed});
+  EXPECT_FALSE(r->IsLive(plain));
+  EXPECT_EQ(r->LiveCount(), 0u);
+  // Both slots serve new locks, with new generations.
+  const NodeId a = MustInsert(*r, lo + 8), b = MustInsert(*r, lo + 72);
+  EXPECT_EQ(std::set<uint32_t>({IndexOf(a), IndexOf(b)}),
+            std::set<uint32_t>({IndexOf(plain), IndexOf(graphed)}));
+  EXPECT_NE(a, plain);
+  EXPECT_NE(b, plain);
+}
+
 TEST(LockRegistryTest, RemoveRangeOnEmptyOrUntouchedRangeDoesNothing) {
   auto r = NewRegistry();
   NodeId id = MustInsert(*r, kBase);
