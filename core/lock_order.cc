@@ -300,12 +300,6 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
   FindCycles(to_check, out);
 }
 
-// Before its edges go, each edge x->y whose `outer` o was held (exclusively, by a blocking
-// call) when x was taken and stayed held while y was taken stands for o->y, implied through x:
-// that edge is learned now, from the records of o->x and x->y, so that destroying a lock taken
-// in the middle of a nest (a per-request object's lock between two global ones) does not lose
-// the order of the locks around it. The cycles through x were found while x lived; the implied
-// edge is not searched for new ones.
 // The lock that stands for `outer` as the lock held outside the node at index x: outer itself
 // while it lives; once destroyed, the lock its implied edge into x came from (Forget of outer
 // learned it). 0: none.
@@ -319,13 +313,26 @@ NodeId LockOrder::LiveOuter(uint32_t x, NodeId outer) {
   return 0;
 }
 
+// Before its edges go, each edge x->y whose `outer` o was held (exclusively, by a blocking
+// call) when x was taken and stayed held while y was taken stands for o->y, implied through x:
+// that edge is learned now, from the records of o->x and x->y, so that destroying a lock taken
+// in the middle of a nest (a per-request object's lock between two global ones) does not lose
+// the order of the locks around it. The cycles through x were found while x lived; the implied
+// edge is not searched for new ones.
 void LockOrder::Forget(NodeId id) {
   EngineLock lock(mu_);
   const uint32_t x = IndexOf(id);
+  // The edges out of x mostly share a few outer locks: the last one resolved is remembered, so
+  // a destroyed outer costs one scan of x's predecessors per distinct outer, not per edge.
+  NodeId last_outer = 0, last_live = 0;
   for (LockOrderGraph::Node y : graph_.Successors(x)) {
     const EdgeRecord* xy = edges_.FindByIndex(x, y);
-    if (xy == nullptr || xy->from != id || !host_.IsLive(xy->to)) continue;
-    const NodeId o = LiveOuter(x, xy->outer);
+    if (xy == nullptr || xy->from != id || xy->outer == 0 || !host_.IsLive(xy->to)) continue;
+    if (xy->outer != last_outer) {
+      last_outer = xy->outer;
+      last_live = LiveOuter(x, xy->outer);
+    }
+    const NodeId o = last_live;
     if (o == 0 || o == xy->to) continue;
     const EdgeRecord* ox = edges_.Find(o, id);
     if (ox == nullptr || edges_.FindByIndex(IndexOf(o), y) != nullptr) continue;
