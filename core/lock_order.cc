@@ -207,9 +207,12 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
   // and is learned from that edge's record should held[window[0]] be destroyed (Forget).
   NodeId outer = 0;
   if (nwindow != 0) {
+    // The lock that carries the order further out: past locks only try-acquired or held
+    // shared, as WindowOf walks (those themselves are not remembered).
     for (uint32_t i = window[0]; i-- > 0;) {
-      if (held[i].id != id && held[i].id != held[window[0]].id) {
-        outer = held[i].id;
+      const HeldLock& h = held[i];
+      if (h.id != id && h.id != held[window[0]].id && (h.flags & (kTry | kShared)) == 0) {
+        outer = h.id;
         break;
       }
     }
@@ -341,9 +344,11 @@ void LockOrder::Forget(NodeId id) {
     implied.from_modes = ox->from_modes;
     implied.held_stack = ox->held_stack;  // where o was taken
     implied.outer = ox->outer;
+    // The locks held around y's acquisitions under x, less o itself (an edge's own `from` is
+    // no gate of it): what o->y learned in the nest would have had, x aside.
     implied.ngates = static_cast<uint8_t>(
-        std::set_intersection(xy->gates, xy->gates + xy->ngates, ox->gates,
-                              ox->gates + ox->ngates, implied.gates) - implied.gates);
+        std::remove(implied.gates, implied.gates + implied.ngates, static_cast<uint64_t>(o)) -
+        implied.gates);
     implied.posted = false;  // `graph` and `merge` rebuild it from the lines of o->x and x->y
     implied.implied = true;
     implied.via = ViaKey(id);

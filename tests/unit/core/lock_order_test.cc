@@ -308,6 +308,32 @@ TEST_F(LockOrderTest, DestroyingALockInTheMiddleOfANestKeepsTheOrderAroundIt) {
   EXPECT_EQ(t2.Nest({r, p}).size(), 1u);
 }
 
+TEST_F(LockOrderTest, ImpliedEdgeSkipsATryLockOutsideTheDestroyedLockAndKeepsItsGates) {
+  // o, try t, x, y: x -> y stands for o -> y (t, only tried, carries no order).
+  NodeId o = host.Make(10), t = host.Make(11), x = host.Make(12), y = host.Make(13);
+  t1.Lock(o);
+  t1.TryLock(t);
+  t1.Lock(x);
+  t1.Lock(y);
+  t1.UnlockAll();
+  d.Forget(x);
+  host.Kill(x);
+  EdgeRecord rec;
+  ASSERT_TRUE(d.CurrentEdge(o, y, &rec));
+  EXPECT_EQ(t2.Nest({y, o}).size(), 1u);
+  // A gate held around every acquisition of y under x stays a gate of the implied edge, even
+  // when x was also taken under o without it.
+  NodeId g2 = host.Make(20), o2 = host.Make(21), x2 = host.Make(22), y2 = host.Make(23);
+  t1.Nest({o2, x2});
+  t1.Nest({g2, o2, x2, y2});
+  d.Forget(x2);
+  host.Kill(x2);
+  ASSERT_TRUE(d.CurrentEdge(o2, y2, &rec));
+  ASSERT_EQ(rec.ngates, 1u);
+  EXPECT_EQ(rec.gates[0], g2);
+  EXPECT_TRUE(t3.Nest({g2, y2, o2}).empty());  // under g2 on both sides: cannot deadlock
+}
+
 TEST_F(LockOrderTest, LocksTakenInSeparateNestsImplyNoOrderOnceTheMiddleOneIsGone) {
   NodeId x = host.Make(10), z = host.Make(11), y = host.Make(12);
   t1.Nest({x, z});
