@@ -11,10 +11,10 @@
 // its mutex, which also guards the LockOrderGraph the records describe.
 // Invariants: a key is at most once in the index; an erased edge's record goes on a free list
 // and is reused by the next insert; erased index slots are tombstones until the next rehash.
-// Memory: sizeof(EdgeRecord) (128 bytes) per record, in chunks of kChunkRecords (the last chunk
+// Memory: sizeof(EdgeRecord) (136 bytes) per record, in chunks of kChunkRecords (the last chunk
 // partly used), plus 12 bytes per index slot; the index is rehashed when live and erased slots
 // pass 5/8 of it, doubling while live edges would fill more than half, so a live edge costs
-// 1.6-4 index slots: 147-176 bytes in all, however many gates it had or how many locks share an
+// 1.6-4 index slots: 155-184 bytes in all, however many gates it had or how many locks share an
 // endpoint (a lock with a huge fan-out costs the same per edge).
 // Gates are bounded: an edge keeps at most kMaxGates of them (see EdgeRecord::gates).
 #ifndef LOCKAUDIT_CORE_EDGE_TABLE_H_
@@ -43,20 +43,23 @@ struct EdgeRecord {
   // Learned when a lock it was implied through was destroyed (LockOrder::Forget): `from` was
   // held while a lock since destroyed was taken, and that lock while `to` was taken.
   bool implied : 1 = false;
-  uint32_t via = 0;  // implied: LockOrder::ViaKey of the destroyed lock
   uint32_t tid = 0;                      // first observation's thread
   char thread_name[16] = {};            // as the kernel keeps it (15 characters)
   StackId stack = 0, held_stack = 0;     // first observation's evidence
   uint32_t incarnation = 0;              // first observation's thread (core/lineage.h)
-  // The lock held just outside `from` at the first observation that had one: from->to then
-  // implies outer->to (LockOrder::Forget learns it if `from` is destroyed). 0: none.
-  NodeId outer = 0;
+  // The locks held outside `from` at the first observation that had one, nearest first (the
+  // exclusive ones taken by a blocking call, as LockOrder::WindowOf passes over the others):
+  // from->to then implies outers[0]->to, and outers[1]->to through it; LockOrder::Forget
+  // learns the first whose order into `from` is still known when `from` is destroyed. All of
+  // one observation, so an implied edge never joins two nests. 0: none.
+  static constexpr uint32_t kOuters = 2;
+  NodeId outers[kOuters] = {};
 
   LockOrderGraph::EdgeProps Props() const {
     return LockOrderGraph::EdgeProps{gates, ngates, from_modes, to_modes};
   }
 };
-static_assert(sizeof(EdgeRecord) <= 128, "an edge record stays within two cache lines");
+static_assert(sizeof(EdgeRecord) <= 136, "an edge record: see the memory figures above");
 
 class EdgeTable {
  public:

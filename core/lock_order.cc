@@ -203,18 +203,19 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
   // evidence unknown, with mu_ released.
   uint32_t window[kEdgeWindow];
   const uint32_t nwindow = WindowOf(a, window);
-  // The lock just outside the window: its edge to `id` is implied through held[window[0]],
-  // and is learned from that edge's record should held[window[0]] be destroyed (Forget).
-  NodeId outer = 0;
+  // The locks just outside the window, nearest first: their edges to `id` are implied through
+  // held[window[0]], and are learned from that edge's record should held[window[0]] be
+  // destroyed (Forget). They pass over locks only try-acquired or held shared, as WindowOf
+  // does (those carry no order).
+  NodeId outers[EdgeRecord::kOuters] = {};
   if (nwindow != 0) {
-    // The lock that carries the order further out: past locks only try-acquired or held
-    // shared, as WindowOf walks (those themselves are not remembered).
-    for (uint32_t i = window[0]; i-- > 0;) {
+    uint32_t nouters = 0;
+    const NodeId nearest = held[window[0]].id;
+    for (uint32_t i = window[0]; i-- > 0 && nouters < EdgeRecord::kOuters;) {
       const HeldLock& h = held[i];
-      if (h.id != id && h.id != held[window[0]].id && (h.flags & (kTry | kShared)) == 0) {
-        outer = h.id;
-        break;
-      }
+      if (h.id == id || h.id == nearest || (h.flags & (kTry | kShared)) != 0) continue;
+      if (std::find(outers, outers + nouters, h.id) != outers + nouters) continue;
+      outers[nouters++] = h.id;
     }
   }
   StackId stack = 0;
@@ -268,7 +269,7 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
       SetThread(*r, a);
       r->stack = stack;
       r->held_stack = window_stacks[k];
-      if (k == 0) r->outer = outer;
+      if (k == 0) memcpy(r->outers, outers, sizeof(outers));
       r->posted = TakeEdgeLine(h.id, id);
       MarkSaturated(*r);
       ++edges_learned_;
@@ -276,7 +277,7 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
       if (closes || graph_.BackEdgeCount() > 0) to_check.push_back({h.id, id});
       continue;
     }
-    if (k == 0 && r->outer == 0) r->outer = outer;
+    if (k == 0 && r->outers[0] == 0) memcpy(r->outers, outers, sizeof(outers));
     bool changed = false;
     uint64_t both[kMaxGates];
     const uint8_t nboth = static_cast<uint8_t>(
@@ -303,55 +304,60 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
   FindCycles(to_check, out);
 }
 
-// The lock that stands for `outer` as the lock held outside the node at index x: outer itself
-// while it lives; once destroyed, the lock its implied edge into x came from (Forget of outer
-// learned it). 0: none.
-NodeId LockOrder::LiveOuter(uint32_t x, NodeId outer) {
-  if (outer == 0 || host_.IsLive(outer)) return outer;
-  const uint32_t via = ViaKey(outer);
-  for (LockOrderGraph::Node w : graph_.Predecessors(x)) {
-    const EdgeRecord* wx = edges_.FindByIndex(w, x);
-    if (wx != nullptr && wx->implied && wx->via == via && host_.IsLive(wx->from)) return wx->from;
-  }
-  return 0;
-}
-
-// Before its edges go, each edge x->y whose `outer` o was held (exclusively, by a blocking
-// call) when x was taken and stayed held while y was taken stands for o->y, implied through x:
-// that edge is learned now, from the records of o->x and x->y, so that destroying a lock taken
-// in the middle of a nest (a per-request object's lock between two global ones) does not lose
-// the order of the locks around it. The cycles through x were found while x lived; the implied
-// edge is not searched for new ones.
+// Before its edges go, each edge x->y learned while locks were held outside x (its `outers`,
+// of one observation) stands for o->y, o the nearest of them whose order into x is still
+// known (o->x, direct or itself implied: an outer lock destroyed before x left its own outer
+// lock's edge into x): that edge is learned now, from the records of o->x and x->y, so that
+// destroying a lock taken in the middle of a nest (a per-request object's lock between two
+// global ones) does not lose the order of the locks around it. y may be dead too, not yet
+// forgotten (one free() of an object with two nested mutexes): its own Forget carries the
+// order on. Where o->y is already known, the implied observation is merged into it (fewer
+// gates, more modes), as another observation of o->y would be. The cycles through x were found
+// while x lived; the implied edge is not searched for new ones.
 void LockOrder::Forget(NodeId id) {
   EngineLock lock(mu_);
   const uint32_t x = IndexOf(id);
-  // The edges out of x mostly share a few outer locks: the last one resolved is remembered, so
-  // a destroyed outer costs one scan of x's predecessors per distinct outer, not per edge.
-  NodeId last_outer = 0, last_live = 0;
   for (LockOrderGraph::Node y : graph_.Successors(x)) {
     const EdgeRecord* xy = edges_.FindByIndex(x, y);
-    if (xy == nullptr || xy->from != id || xy->outer == 0 || !host_.IsLive(xy->to)) continue;
-    if (xy->outer != last_outer) {
-      last_outer = xy->outer;
-      last_live = LiveOuter(x, xy->outer);
+    if (xy == nullptr || xy->from != id || xy->outers[0] == 0) continue;
+    uint32_t j = 0;
+    const EdgeRecord* ox = nullptr;
+    for (; j < EdgeRecord::kOuters && xy->outers[j] != 0; ++j) {
+      if ((ox = edges_.Find(xy->outers[j], id)) != nullptr) break;
     }
-    const NodeId o = last_live;
-    if (o == 0 || o == xy->to) continue;
-    const EdgeRecord* ox = edges_.Find(o, id);
-    if (ox == nullptr || edges_.FindByIndex(IndexOf(o), y) != nullptr) continue;
+    if (ox == nullptr || ox->from == xy->to) continue;
+    const NodeId o = ox->from;
+    // The locks held around y's acquisitions under x, less o itself (an edge's own `from` is
+    // no gate of it): what o->y learned in the nest would have had, x aside.
+    uint64_t gates[EdgeRecord::kMaxGates];
+    const uint8_t ngates = static_cast<uint8_t>(
+        std::remove_copy(xy->gates, xy->gates + xy->ngates, gates, static_cast<uint64_t>(o)) -
+        gates);
+    if (EdgeRecord* oy = edges_.Find(o, xy->to)) {
+      uint64_t both[EdgeRecord::kMaxGates];
+      oy->ngates = static_cast<uint8_t>(
+          std::set_intersection(oy->gates, oy->gates + oy->ngates, gates, gates + ngates, both) -
+          both);
+      memcpy(oy->gates, both, sizeof(uint64_t) * oy->ngates);
+      oy->from_modes |= ox->from_modes;
+      oy->to_modes |= xy->to_modes;
+      oy->multi_thread |= xy->multi_thread || oy->incarnation != xy->incarnation;
+      MarkSaturated(*oy);
+      continue;
+    }
+    if (edges_.FindByIndex(IndexOf(o), y) != nullptr) continue;  // a stale record (never expected)
     EdgeRecord implied = *xy;  // the thread and stack that took y
     implied.from = o;
     implied.from_modes = ox->from_modes;
     implied.held_stack = ox->held_stack;  // where o was taken
-    implied.outer = ox->outer;
-    // The locks held around y's acquisitions under x, less o itself (an edge's own `from` is
-    // no gate of it): what o->y learned in the nest would have had, x aside.
-    implied.ngates = static_cast<uint8_t>(
-        std::remove(implied.gates, implied.gates + implied.ngates, static_cast<uint64_t>(o)) -
-        implied.gates);
+    memcpy(implied.gates, gates, sizeof(gates));
+    implied.ngates = ngates;
+    // The locks outside o in the same observation as x->y.
+    NodeId outers[EdgeRecord::kOuters] = {};
+    for (uint32_t k = j + 1; k < EdgeRecord::kOuters; ++k) outers[k - j - 1] = xy->outers[k];
+    memcpy(implied.outers, outers, sizeof(outers));
     implied.posted = false;  // `graph` and `merge` rebuild it from the lines of o->x and x->y
     implied.implied = true;
-    implied.via = ViaKey(id);
     EdgeRecord* r = edges_.Insert(implied.from, implied.to);
     if (r == nullptr) break;  // out of memory
     *r = implied;

@@ -20,7 +20,7 @@
 // Cost: a known edge, or one seen saturated, costs a probe of `saturated_` (no lock); a new edge
 // an EdgeTable insert and an incremental reorder of the nodes between its ends (Pearce-Kelly);
 // a cycle search runs only for a new or changed edge while the graph has a back edge.
-// Memory per edge: one EdgeRecord and its index slots (edge_table.h: 147-176 bytes) plus its
+// Memory per edge: one EdgeRecord and its index slots (edge_table.h: 155-184 bytes) plus its
 // two adjacency entries (8 bytes) in the graph, whatever the fan-out of its locks.
 #ifndef LOCKAUDIT_CORE_LOCK_ORDER_H_
 #define LOCKAUDIT_CORE_LOCK_ORDER_H_
@@ -109,7 +109,7 @@ class LockOrder {
   // or is held shared (it does not carry the order of exclusive locks outside it), the next
   // lock out is an edge source too (WindowOf), up to kEdgeWindow of them. So the cost of a new
   // context does not grow with the held depth. Destroying a lock in the middle of a nest keeps
-  // the order around it: Forget learns the implied edge (EdgeRecord::outer).
+  // the order around it: Forget learns the implied edge (EdgeRecord::outers).
   static constexpr uint32_t kEdgeWindow = 16;
   // Gate candidates: the outermost exclusively held locks, among the first kGateScan held.
   static constexpr uint32_t kGateScan = 64;
@@ -156,8 +156,6 @@ class LockOrder {
 
  private:
   uint32_t WindowOf(const Acquisition& a, uint32_t* window) const;
-  static uint32_t ViaKey(NodeId id) { return static_cast<uint32_t>(Mix64(id)) | 1; }
-  NodeId LiveOuter(uint32_t x, NodeId outer) LOCKAUDIT_REQUIRES(mu_);
   void MarkSaturated(const EdgeRecord& r);
   bool TakeEdgeLine(NodeId from, NodeId to) LOCKAUDIT_REQUIRES(mu_);
   void FillCycleEdges(CycleFinding& c) LOCKAUDIT_REQUIRES(mu_);

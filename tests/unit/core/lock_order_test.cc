@@ -216,7 +216,7 @@ TEST_F(LockOrderTest, OnlyTheDirectEdgeIsLearnedAndChangesRewriteItsLine) {
   EXPECT_EQ(r.new_edges[0].from, b);
   EXPECT_EQ(r.new_edges[0].to, c);
   EXPECT_EQ(r.new_edges[0].ngates, 1u);  // a, held exclusively around it
-  EXPECT_EQ(r.new_edges[0].outer, a);    // b -> c stands for a -> c too
+  EXPECT_EQ(r.new_edges[0].outers[0], a);  // b -> c stands for a -> c too
   EXPECT_EQ(d.GetCounts().edges_learned, 2u);
   EdgeRecord rec;
   EXPECT_FALSE(d.CurrentEdge(a, c, &rec));
@@ -342,6 +342,64 @@ TEST_F(LockOrderTest, LocksTakenInSeparateNestsImplyNoOrderOnceTheMiddleOneIsGon
   host.Kill(z);
   EXPECT_EQ(d.GetCounts().edges_implied, 0u);
   EXPECT_TRUE(t2.Nest({y, x}).empty());
+}
+
+TEST_F(LockOrderTest, AnImpliedEdgeComesOnlyFromLocksHeldInTheSameNest) {
+  // p, o, x in one nest; o, x, y in another: p was never held while y was taken, so no
+  // destruction order of x and o may leave p -> y (y then p is no deadlock).
+  NodeId p = host.Make(10), o = host.Make(11), x = host.Make(12), y = host.Make(13);
+  t1.Nest({p, o, x});
+  t1.Nest({o, x, y});
+  d.Forget(x);
+  host.Kill(x);
+  d.Forget(o);
+  host.Kill(o);
+  EdgeRecord rec;
+  EXPECT_FALSE(d.CurrentEdge(p, y, &rec));
+  EXPECT_TRUE(t2.Nest({y, p}).empty());
+  // The other order: o first (p -> x implied from the first nest), then x.
+  NodeId p2 = host.Make(20), o2 = host.Make(21), x2 = host.Make(22), y2 = host.Make(23);
+  t1.Nest({p2, o2, x2});
+  t1.Nest({o2, x2, y2});
+  d.Forget(o2);
+  host.Kill(o2);
+  EXPECT_TRUE(d.CurrentEdge(p2, x2, &rec));
+  d.Forget(x2);
+  host.Kill(x2);
+  EXPECT_FALSE(d.CurrentEdge(p2, y2, &rec));
+  EXPECT_TRUE(t2.Nest({y2, p2}).empty());
+}
+
+TEST_F(LockOrderTest, TwoNestedLocksDestroyedTogetherKeepTheOrderAroundThem) {
+  // One free() of an object with two mutexes a, b taken between p and y: both are dead
+  // before either is forgotten, in either order.
+  for (int innermost_first = 0; innermost_first < 2; ++innermost_first) {
+    NodeId p = host.Make(10 + 10 * innermost_first), a = host.Make(11 + 10 * innermost_first),
+           b = host.Make(12 + 10 * innermost_first), y = host.Make(13 + 10 * innermost_first);
+    t1.Nest({p, a, b, y});
+    host.Kill(a);
+    host.Kill(b);
+    d.Forget(innermost_first ? b : a);
+    d.Forget(innermost_first ? a : b);
+    EdgeRecord rec;
+    ASSERT_TRUE(d.CurrentEdge(p, y, &rec)) << innermost_first;
+    EXPECT_TRUE(rec.implied);
+    EXPECT_EQ(t2.Nest({y, p}).size(), 1u) << innermost_first;
+  }
+}
+
+TEST_F(LockOrderTest, AnImpliedEdgeMergesIntoTheEdgeAlreadyThere) {
+  // o -> y first seen under g; then o, x, y without g. With x gone, o -> y is no longer gated:
+  // g, y, o can deadlock against o, x, y.
+  NodeId o = host.Make(10), x = host.Make(11), y = host.Make(12);
+  t1.Nest({g, o, y});
+  t1.Nest({o, x, y});
+  d.Forget(x);
+  host.Kill(x);
+  EdgeRecord rec;
+  ASSERT_TRUE(d.CurrentEdge(o, y, &rec));
+  EXPECT_EQ(rec.ngates, 0u);
+  EXPECT_EQ(t2.Nest({g, y, o}).size(), 1u);
 }
 
 TEST_F(LockOrderTest, EdgeLinesAreBudgetedPerNamingPair) {
