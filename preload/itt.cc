@@ -36,49 +36,76 @@ namespace {
 // not audited (said once).
 constexpr size_t kSlots = size_t{1} << 16;
 constexpr uintptr_t kEmpty = 0, kTombstone = 1;
-// Slot word: the address with the rw bit (bit 0 of a mutex address is 0: they are aligned) or
-// kEmpty / kTombstone.
+// Slot word: the address with the object's kind in its top bits (a user-space address has
+// them clear, even with 5-level paging; a mutex address need not be aligned: spin_mutex is one
+// atomic byte), or kEmpty / kTombstone.
+constexpr uintptr_t kRecursiveBit = uintptr_t{1} << 63;  // tbb::recursive_mutex (TBB 2020)
+constexpr uintptr_t kRwBit = uintptr_t{1} << 62;         // a reader-writer mutex
+constexpr uintptr_t kKindBits = kRecursiveBit | kRwBit;
 std::atomic<uintptr_t> g_slots[kSlots];
 std::atomic<bool> g_full_said{false};
 
 size_t SlotOf(uintptr_t a) { return ((a >> 3) * 0x9E3779B97F4A7C15ULL) >> (64 - 16); }
 
-bool Contains(uintptr_t a);
+bool Holds(uintptr_t cur, uintptr_t a) { return cur > kTombstone && (cur & ~kKindBits) == a; }
 
-void Insert(uintptr_t a) {
-  if (Contains(a)) return;  // (a tombstone before it must not get a second copy)
+// The slot word of address a, or kEmpty when a is not a live oneTBB mutex.
+uintptr_t Find(uintptr_t a) {
+  for (size_t i = SlotOf(a), n = 0; n < kSlots; ++n, i = (i + 1) & (kSlots - 1)) {
+    const uintptr_t cur = g_slots[i].load(std::memory_order_acquire);
+    if (Holds(cur, a)) return cur;
+    if (cur == kEmpty) return kEmpty;
+  }
+  return kEmpty;
+}
+
+bool Contains(uintptr_t a) { return Find(a) != kEmpty; }
+
+// Adds address a with its kind bits; an address already there (a mutex built where one was
+// never destroyed) takes the new kind.
+void Insert(uintptr_t a, uintptr_t kind) {
+  const uintptr_t word = a | kind;
+  for (size_t i = SlotOf(a), n = 0; n < kSlots; ++n, i = (i + 1) & (kSlots - 1)) {
+    uintptr_t cur = g_slots[i].load(std::memory_order_acquire);
+    if (Holds(cur, a)) {
+      g_slots[i].compare_exchange_strong(cur, word, std::memory_order_acq_rel);
+      return;
+    }
+    if (cur == kEmpty) break;
+  }
   for (size_t i = SlotOf(a), n = 0; n < kSlots; ++n, i = (i + 1) & (kSlots - 1)) {
     uintptr_t cur = g_slots[i].load(std::memory_order_acquire);
     // A free slot is claimed; a lost race leaves in `cur` what won it, looked at as any other.
     if ((cur == kEmpty || cur == kTombstone) &&
-        g_slots[i].compare_exchange_strong(cur, a, std::memory_order_acq_rel)) {
+        g_slots[i].compare_exchange_strong(cur, word, std::memory_order_acq_rel)) {
       return;
     }
-    if (cur == a) return;
+    if (Holds(cur, a)) return;
   }
   if (!g_full_said.exchange(true)) {
     core::LogNote("lockaudit: note: over 65536 live oneTBB mutexes; later ones are not audited\n");
   }
 }
 
-bool Contains(uintptr_t a) {
-  for (size_t i = SlotOf(a), n = 0; n < kSlots; ++n, i = (i + 1) & (kSlots - 1)) {
-    const uintptr_t cur = g_slots[i].load(std::memory_order_acquire);
-    if (cur == a) return true;
-    if (cur == kEmpty) return false;
-  }
-  return false;
-}
-
 void Remove(uintptr_t a) {
   for (size_t i = SlotOf(a), n = 0; n < kSlots; ++n, i = (i + 1) & (kSlots - 1)) {
     uintptr_t cur = g_slots[i].load(std::memory_order_acquire);
     if (cur == kEmpty) return;
-    if (cur == a) {
+    if (Holds(cur, a)) {
       g_slots[i].compare_exchange_strong(cur, kTombstone, std::memory_order_acq_rel);
       return;
     }
   }
+}
+
+core::LockClass ClassOf(uintptr_t word) {
+  if (word & kRecursiveBit) return core::LockClass::kRecursiveMutex;
+  return (word & kRwBit) ? core::LockClass::kRwLock : core::LockClass::kMutex;
+}
+
+uintptr_t KindOf(const char* objtype) {
+  if (strstr(objtype, "recursive") != nullptr) return kRecursiveBit;
+  return strstr(objtype, "rw_mutex") != nullptr ? kRwBit : 0;
 }
 
 // The address of the blocking acquisition this thread announced (sync_prepare) and has not
@@ -107,15 +134,13 @@ LOCKAUDIT_INTERPOSE void __itt_sync_create(void* addr, const char* objtype, cons
                                            int attribute) {
   (void)attribute;
   if (addr == nullptr || !la::IsMutexType(objtype)) return;
-  la::Insert(reinterpret_cast<uintptr_t>(addr));
+  const uintptr_t kind = la::KindOf(objtype);
+  la::Insert(reinterpret_cast<uintptr_t>(addr), kind);
   if (lockaudit::core::ThisThread() == nullptr) return;
   lockaudit::core::OnInit(addr);
   // objname is "" for an unnamed mutex: the engine names it from its address as usual.
   const char* name = objname != nullptr && objname[0] != '\0' ? objname : nullptr;
-  const bool rw = strstr(objtype, "rw_mutex") != nullptr;
-  lockaudit::core::OnCreate(addr, rw ? lockaudit::core::LockClass::kRwLock
-                                     : lockaudit::core::LockClass::kMutex,
-                            name, lockaudit::core::kNoLevel);
+  lockaudit::core::OnCreate(addr, la::ClassOf(kind), name, lockaudit::core::kNoLevel);
 }
 
 // NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
@@ -148,7 +173,8 @@ LOCKAUDIT_INTERPOSE void __itt_sync_cancel(void* addr) {
 
 // NOLINTNEXTLINE(bugprone-reserved-identifier): the runtime's own name
 LOCKAUDIT_INTERPOSE void __itt_sync_acquired(void* addr) {
-  if (!la::Contains(reinterpret_cast<uintptr_t>(addr))) return;
+  const uintptr_t word = la::Find(reinterpret_cast<uintptr_t>(addr));
+  if (word == la::kEmpty) return;
   auto* ts = lockaudit::core::ThisThread();
   const bool blocking = la::t_prepared == addr;
   la::t_prepared = nullptr;
@@ -156,7 +182,7 @@ LOCKAUDIT_INTERPOSE void __itt_sync_acquired(void* addr) {
   const uint32_t flags = blocking ? lockaudit::core::kExclusive : lockaudit::core::kTry;
   const lockaudit::core::Site site = LOCKAUDIT_CALLER_SITE();
   if (!lockaudit::core::FastAcquire(*ts, addr, flags, site)) {
-    lockaudit::core::OnAcquired(*ts, addr, lockaudit::core::LockClass::kMutex, flags, site);
+    lockaudit::core::OnAcquired(*ts, addr, la::ClassOf(word), flags, site);
   }
 }
 
