@@ -211,9 +211,11 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
   if (nwindow != 0) {
     uint32_t nouters = 0;
     const NodeId nearest = held[window[0]].id;
-    for (uint32_t i = window[0]; i-- > 0 && nouters < EdgeRecord::kOuters;) {
+    const uint32_t bottom = n > kTopScan ? n - kTopScan : 0;
+    for (uint32_t i = window[0]; i-- > bottom && nouters < EdgeRecord::kOuters;) {
       const HeldLock& h = held[i];
       if (h.id == id || h.id == nearest || (h.flags & (kTry | kShared)) != 0) continue;
+      if (!host_.IsLive(h.id)) continue;  // as WindowOf: a destroyed lock carries no order
       if (std::find(outers, outers + nouters, h.id) != outers + nouters) continue;
       outers[nouters++] = h.id;
     }

@@ -111,6 +111,11 @@ class LockOrder {
   // context does not grow with the held depth. Destroying a lock in the middle of a nest keeps
   // the order around it: Forget learns the implied edge (EdgeRecord::outers).
   static constexpr uint32_t kEdgeWindow = 16;
+  // The held entries the detector reads from the top, at most: the window, then the locks
+  // held outside it (EdgeRecord::outers), which pass over try-acquired and shared entries too.
+  // It reads no entry below the first 1 + EdgeRecord::kOuters taken exclusively by a blocking
+  // call (the nearest lock and its outer locks), nor below kTopScan.
+  static constexpr uint32_t kTopScan = 2 * kEdgeWindow;
   // Gate candidates: the outermost exclusively held locks, among the first kGateScan held.
   static constexpr uint32_t kGateScan = 64;
   // Edge lines per naming pair (code that makes 10,000 locks at one site learns edges between

@@ -811,18 +811,25 @@ ReportThread ThreadOfEdge(const EdgeRecord& r) { return ReportThread{r.tid, r.th
 LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site site) {
   Engine& e = E();
   // Entries another thread unlocked behind this one's back are stale: they are neither the
-  // source of an edge nor a gate. Only the entries the detector reads are checked.
-  auto stale = [&e](const HeldLock& h) {
-    return e.registry.IsLive(h.id) &&
-           e.registry.Node(h.id).foreign_unlocks.load(std::memory_order_relaxed) !=
-               h.foreign_unlocks_at;
-  };
+  // source of an edge, nor an outer lock of one, nor a gate. Only the entries the detector
+  // reads are checked: from the top until the nearest lock and its outer locks (each taken
+  // exclusively by a blocking call) are found, at most kTopScan; and the first kGateScan.
+  uint32_t blocking = 0;
   for (uint32_t i = ts.held_count; i-- > 0;) {
-    if (i + LockOrder::kEdgeWindow < ts.held_count && i >= LockOrder::kGateScan) {
-      i = LockOrder::kGateScan;  // skip the middle: neither an edge source nor a gate candidate
+    const bool past_top =
+        blocking > EdgeRecord::kOuters || i + LockOrder::kTopScan < ts.held_count;
+    if (past_top && i >= LockOrder::kGateScan) {
+      i = LockOrder::kGateScan;  // skip the middle: the detector reads none of it
       continue;
     }
-    if (stale(ts.held[i])) RemoveHeld(ts, i);
+    const HeldLock& h = ts.held[i];
+    if (!e.registry.IsLive(h.id)) continue;  // the detector passes over it
+    if (e.registry.Node(h.id).foreign_unlocks.load(std::memory_order_relaxed) !=
+        h.foreign_unlocks_at) {
+      RemoveHeld(ts, i);
+      continue;
+    }
+    if (h.id != id && (h.flags & (kTry | kShared)) == 0) ++blocking;
   }
   Acquisition a;
   a.id = id;
