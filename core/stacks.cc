@@ -119,6 +119,15 @@ bool IsCodeScope(int tag) {
 bool BuildCuTree(Dwarf_Die* cudie, CuTree* t) {
   t->dbg = dwarf_cu_getdwarf(cudie->cu);
   if (t->dbg == nullptr) return false;
+  // Only a unit of .debug_info: Chain reads DIEs back with dwarf_offdie, which looks there,
+  // and a type unit (DWARF 4's .debug_types, or a split one) holds no code anyway.
+  Dwarf_Half version = 0;
+  uint8_t unit_type = 0;
+  if (dwarf_cu_info(cudie->cu, &version, &unit_type, nullptr, nullptr, nullptr, nullptr,
+                    nullptr) != 0 ||
+      (unit_type != DW_UT_compile && unit_type != DW_UT_partial)) {
+    return false;
+  }
   struct Level {
     Dwarf_Die die;
     int32_t index;
@@ -127,7 +136,8 @@ bool BuildCuTree(Dwarf_Die* cudie, CuTree* t) {
   t->offset.push_back(dwarf_dieoffset(cudie));
   t->parent.push_back(-1);
   Dwarf_Die child;
-  if (dwarf_child(cudie, &child) != 0) return true;
+  const int first = dwarf_child(cudie, &child);
+  if (first != 0) return first > 0;  // no children: an empty tree; an error: libdw's walks
   stack.push_back({child, 0});  // the next DIE to visit and its parent's index
   while (!stack.empty()) {
     Level& at = stack.back();
@@ -147,14 +157,19 @@ bool BuildCuTree(Dwarf_Die* cudie, CuTree* t) {
     }
     Dwarf_Die here = at.die;
     Dwarf_Die next;
-    const bool has_sibling = dwarf_siblingof(&here, &next) == 0;
-    if (has_sibling) {
+    // An error reading the tree (not its end) leaves the unit to libdw: a tree cut short
+    // would miss the scopes past the error without saying so.
+    const int sibling = dwarf_siblingof(&here, &next);
+    if (sibling < 0) return false;
+    if (sibling == 0) {
       at.die = next;
     } else {
       stack.pop_back();
     }
-    if (dwarf_haschildren(&here) && dwarf_child(&here, &child) == 0) {
-      stack.push_back({child, index});
+    if (dwarf_haschildren(&here)) {
+      const int nested = dwarf_child(&here, &child);
+      if (nested < 0) return false;
+      if (nested == 0) stack.push_back({child, index});
     }
   }
   return true;
