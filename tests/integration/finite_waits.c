@@ -1,7 +1,8 @@
 // finite_waits: a correct program whose threads wait and hold for a while, always well below the
 // stall threshold (first argument, ms): four threads take turns on one lock, each holding it for
-// a tenth of the threshold, and a producer/consumer pair hands items over a condition variable
-// with pauses. Expected under the shim: no finding at all.
+// a twentieth of the threshold, and a producer/consumer pair hands items over a condition
+// variable with pauses. Expected under the shim: no stall (the hold's sleep under the lock is a
+// blocking_under_lock).
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,8 +18,10 @@ static long g_stall_ms;
 static void* Turn(void* arg) {
   (void)arg;
   for (int i = 0; i < 3; ++i) {
-    ITEST_OK(pthread_mutex_lock(&g_pool_mu));  // waits up to 3 holds: 0.3 thresholds
-    itest_sleep_ms(g_stall_ms / 10);
+    // A mutex is not fair: a thread can wait while the 3 others take all their turns, 9 holds
+    // (0.45 thresholds; with a tenth of it per hold, a loaded machine crossed the threshold).
+    ITEST_OK(pthread_mutex_lock(&g_pool_mu));
+    itest_sleep_ms(g_stall_ms / 20);
     ITEST_OK(pthread_mutex_unlock(&g_pool_mu));
   }
   return NULL;
