@@ -46,7 +46,7 @@ uint32_t LockOrder::WindowOf(const Acquisition& a, uint32_t* window) const {
     const HeldLock& h = a.held[i];
     if (h.id == a.id) continue;
     inner[m++] = i;
-    if ((h.flags & (kTry | kShared)) == 0 && host_.IsLive(h.id)) break;
+    if (CarriesOrder(h.flags) && host_.IsLive(h.id)) break;
   }
   for (uint32_t k = 0; k < m; ++k) window[k] = inner[m - 1 - k];
   return m;
@@ -214,7 +214,7 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
     const uint32_t bottom = n > kTopScan ? n - kTopScan : 0;
     for (uint32_t i = window[0]; i-- > bottom && nouters < EdgeRecord::kOuters;) {
       const HeldLock& h = held[i];
-      if (h.id == id || h.id == nearest || (h.flags & (kTry | kShared)) != 0) continue;
+      if (h.id == id || h.id == nearest || !CarriesOrder(h.flags)) continue;
       if (!host_.IsLive(h.id)) continue;  // as WindowOf: a destroyed lock carries no order
       if (std::find(outers, outers + nouters, h.id) != outers + nouters) continue;
       outers[nouters++] = h.id;

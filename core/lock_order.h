@@ -116,6 +116,9 @@ class LockOrder {
   // It reads no entry below the first 1 + EdgeRecord::kOuters taken exclusively by a blocking
   // call (the nearest lock and its outer locks), nor below kTopScan.
   static constexpr uint32_t kTopScan = 2 * kEdgeWindow;
+  // A held entry that carries the order of the locks outside it into the next one: taken
+  // exclusively by a blocking call (WindowOf stops at it; the outer locks are such entries).
+  static bool CarriesOrder(uint32_t flags) { return (flags & (kTry | kShared)) == 0; }
   // Gate candidates: the outermost exclusively held locks, among the first kGateScan held.
   static constexpr uint32_t kGateScan = 64;
   // Edge lines per naming pair (code that makes 10,000 locks at one site learns edges between

@@ -121,9 +121,8 @@ bool BuildCuTree(Dwarf_Die* cudie, CuTree* t) {
   if (t->dbg == nullptr) return false;
   // Only a unit of .debug_info: Chain reads DIEs back with dwarf_offdie, which looks there,
   // and a type unit (DWARF 4's .debug_types, or a split one) holds no code anyway.
-  Dwarf_Half version = 0;
   uint8_t unit_type = 0;
-  if (dwarf_cu_info(cudie->cu, &version, &unit_type, nullptr, nullptr, nullptr, nullptr,
+  if (dwarf_cu_info(cudie->cu, nullptr, &unit_type, nullptr, nullptr, nullptr, nullptr,
                     nullptr) != 0 ||
       (unit_type != DW_UT_compile && unit_type != DW_UT_partial)) {
     return false;

@@ -829,7 +829,7 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
       RemoveHeld(ts, i);
       continue;
     }
-    if (h.id != id && (h.flags & (kTry | kShared)) == 0) ++blocking;
+    if (h.id != id && LockOrder::CarriesOrder(h.flags)) ++blocking;
   }
   Acquisition a;
   a.id = id;
