@@ -6,6 +6,7 @@
 // Thread-safety: any thread (the exporter's, a program's); reads the thread states' shards with
 // racy relaxed loads (a value may be slightly stale, never torn: each is one word) and the
 // retired table under stats::RetiredMutex(). Never on a lock path.
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -178,6 +179,9 @@ Snapshot Collect() {
   std::vector<std::pair<uint64_t, CondShardData>> retired_conds;
   {
     EngineLock lock(RetiredMutex());
+    // No thread moves counts between its cache entries and its pending rows meanwhile: each
+    // count is read in exactly one of them (a Prometheus counter never goes down).
+    internal::BeginRetiredRead();
     for (ThreadState* t = internal::ThreadList(); t; t = t->next) {
       if (!t->in_use.load(std::memory_order_acquire)) continue;  // flushed when it exited
       ++s.threads;
@@ -210,6 +214,27 @@ Snapshot Collect() {
         to.wait.Add(shard.wait);
         to.hold.Add(shard.hold);
       }
+      // Evicted entries' counts not yet merged into the retired table (tracker.cc).
+      for (const ThreadState::RetiredPending& row : t->retired_pending) {
+        const uint64_t key = Peek(row.key);
+        if (key == 0) continue;
+        const LockShard& p = row.shard;
+        LockShard& to = by_key[key];
+        to.acquisitions += Peek(p.acquisitions);
+        to.contentions += Peek(p.contentions);
+        to.gpu_sync_ns += Peek(p.gpu_sync_ns);
+        to.churn += Peek(p.churn);
+        to.shared_acquisitions += Peek(p.shared_acquisitions);
+        to.shared_contentions += Peek(p.shared_contentions);
+        to.rwlock = to.rwlock || std::atomic_ref<bool>(const_cast<bool&>(p.rwlock))
+                                     .load(std::memory_order_relaxed);
+        Histogram part;
+        ShardRead(p.wait, &part);
+        to.wait.Add(part);
+        part = Histogram{};
+        ShardRead(p.hold, &part);
+        to.hold.Add(part);
+      }
       for (const CondShard& c : t->cond_shard) {
         const uint64_t key = Peek(c.key);
         if (Peek(c.cond) == 0 || key == 0) continue;
@@ -221,6 +246,7 @@ Snapshot Collect() {
         to.budget_violations += d.budget_violations;
       }
     }
+    internal::EndRetiredRead();
     ReadRetiredLocked(&retired_locks, &retired_conds);
   }
   // Names are resolved outside the mutex (symbolization), then rows merged by name.

@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "stacks.h"
 #include "stats.h"
+#include "stats_shards.h"
 
 namespace lockaudit::core {
 
@@ -222,6 +223,21 @@ class ThreadState {
   // Engine scopes of this thread open without pthread_setcancelstate (tracker.cc,
   // EnterCancelScope): written by the owner only, read by a thread cancelling it.
   std::atomic<uint32_t> light_scopes;
+  // Statistics of evicted id-cache entries on their way to the engine's retired table
+  // (tracker.cc FlushCacheEntry): summed here by stats key, owner-written, and merged into the
+  // table under stats::RetiredMutex() when kRetiredPendingMax keys are in use and when the
+  // thread exits, so that an eviction takes no engine mutex. stats::Collect() reads them with the
+  // cache entries. retire_busy: 1 while the owner moves an entry's counts here without
+  // RetiredMutex; Collect() waits for 0 (the handshake is in FlushCacheEntry).
+  static constexpr uint32_t kRetiredPending = 64;     // slots, open addressing by key
+  static constexpr uint32_t kRetiredPendingMax = 48;  // keys in use before a merge
+  struct RetiredPending {
+    uint64_t key;  // 0: free
+    stats::LockShard shard;
+  };
+  std::atomic<uint32_t> retire_busy;
+  uint32_t retired_pending_used;
+  RetiredPending retired_pending[kRetiredPending];
   ThreadState* next;  // global list, never unlinked (states are recycled)
 
   // Totals for the summary, including locks evicted from the cache.

@@ -208,57 +208,84 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
   prctl(PR_GET_NAME, ts->name, 0, 0, 0);
   if (recycled) {  // a fresh mapping is already zero: its cache pages stay untouched until used
     for (IdCacheEntry& c : ts->id_cache) c = IdCacheEntry{};  // flushed when the last owner exited
+    // Merged when the last owner exited (left over only from threads a fork() left behind).
+    for (ThreadState::RetiredPending& row : ts->retired_pending) row = ThreadState::RetiredPending{};
+    ts->retired_pending_used = 0;
+    ts->retire_busy.store(0, std::memory_order_relaxed);
     memset(ts->edge_cache, 0, sizeof ts->edge_cache);
   }
   return ts;
 }
 
-// Retires one cache entry's statistics into its lock (if alive), the thread's totals and the
-// engine's retired table (stats_shards.h), and empties it. A histogram is added and cleared
-// only when one was observed (LockHist::observed; most entries never saw a contention or a timed
-// hold): the entry is emptied with stores of its words, not a 344-byte block clear.
-void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
-  LockHist& h = ts.lock_hist[&c - ts.id_cache];
-  const bool observed = h.observed;
-  if (c.acquisitions != 0 || h.contentions != 0 || observed || h.gpu_sync_ns != 0 ||
-      h.churn != 0) {
-    EngineLock lock(stats::RetiredMutex());  // Collect() never sees the move half done
-    // The totals are written here only, under RetiredMutex: a load and a store. The node's
-    // counters are also reset when the node is reused: added to, and only what is nonzero.
-    ts.total_acquisitions.store(
-        ts.total_acquisitions.load(std::memory_order_relaxed) + c.acquisitions,
+// ---- Retiring a cache entry's statistics ---------------------------------------------------
+// An evicted entry's counts move to its lock's node (if alive), the thread's totals, and the
+// row of its stats key: first into the thread's pending rows (ThreadState::retired_pending),
+// without an engine mutex, then into the engine's retired table (stats_shards.h) under
+// RetiredMutex, kRetiredPendingMax keys at a time and when the thread exits. stats::Collect()
+// sums a thread's cache entries and pending rows under RetiredMutex, so no move may be half
+// done while it reads: an asymmetric handshake, as for the cancel scopes below. The owner raises
+// retire_busy (a plain store and a compiler barrier) and then reads g_retire_readers; Collect
+// raises g_retire_readers, makes every thread of the process execute a full barrier
+// (membarrier(2), BeginRetiredRead) and waits for each thread's retire_busy to be 0: either it
+// sees the owner's flag raised and waits for the move to end, or the owner sees the reader and
+// moves under RetiredMutex instead (which Collect holds). Without membarrier (no shim, or an
+// old kernel) every move takes RetiredMutex. A program that creates, locks and frees one lock
+// after another (heap locks of one site: one key) and a program cycling through more locks than
+// the cache holds (memcached's 4,096 item locks) evict on most fills: this keeps the global
+// mutex, and its cache line, out of that path.
+std::atomic<uint32_t> g_retire_readers{0};
+std::atomic<bool> g_light_retire{false};  // membarrier registered: moves may skip RetiredMutex
+
+// The pending row of `key` (made, empty, if new); nullptr when kRetiredPendingMax keys are in
+// use. Owner thread only.
+ThreadState::RetiredPending* PendingRow(ThreadState& ts, uint64_t key) {
+  constexpr uint32_t kMask = ThreadState::kRetiredPending - 1;
+  for (uint32_t i = static_cast<uint32_t>(Mix64(key)) & kMask;; i = (i + 1) & kMask) {
+    ThreadState::RetiredPending& row = ts.retired_pending[i];
+    if (row.key == key) return &row;
+    if (row.key != 0) continue;
+    if (ts.retired_pending_used >= ThreadState::kRetiredPendingMax) return nullptr;
+    ++ts.retired_pending_used;
+    row.key = key;
+    return &row;
+  }
+}
+
+// Moves the thread's pending rows into the retired table. Caller holds RetiredMutex.
+void MergePendingLocked(ThreadState& ts) {
+  if (ts.retired_pending_used == 0) return;
+  for (ThreadState::RetiredPending& row : ts.retired_pending) {
+    if (row.key == 0) continue;
+    stats::RetireLockLocked(row.key, row.shard);
+    row = ThreadState::RetiredPending{};
+  }
+  ts.retired_pending_used = 0;
+}
+
+// Adds the entry's counts to `to` and the thread's totals, and empties the entry. The caller
+// excludes Collect() (RetiredMutex, or the retire_busy handshake).
+void MoveEntryStats(ThreadState& ts, IdCacheEntry& c, LockHist& h, bool observed,
+                    stats::LockShard* to) {
+  // The totals are written by their owner only: a load and a store.
+  ts.total_acquisitions.store(
+      ts.total_acquisitions.load(std::memory_order_relaxed) + c.acquisitions,
+      std::memory_order_relaxed);
+  if (h.contentions != 0) {
+    ts.total_contentions.store(
+        ts.total_contentions.load(std::memory_order_relaxed) + h.contentions,
         std::memory_order_relaxed);
-    if (h.contentions != 0) {
-      ts.total_contentions.store(
-          ts.total_contentions.load(std::memory_order_relaxed) + h.contentions,
-          std::memory_order_relaxed);
-    }
-    if (c.id != 0 && E().registry.IsLive(c.id)) {
-      LockNode& n = E().registry.Node(c.id);
-      auto add = [](std::atomic<uint64_t>& to, uint64_t delta) {
-        if (delta != 0) to.fetch_add(delta, std::memory_order_relaxed);
-      };
-      add(n.acquisitions, c.acquisitions);
-      add(n.contentions, h.contentions);
-      add(n.wait_ns, h.wait_ns);
-      add(n.hold_ns, h.hold_ns);
-      add(n.hold_samples, h.hold_samples);
-      add(n.shared_acquisitions, h.shared_acquisitions);
-      add(n.shared_contentions, h.shared_contentions);
-    }
-    if (h.key != 0) {
-      stats::LockShard& to = stats::RetiredLockLocked(h.key);
-      to.acquisitions += c.acquisitions;
-      to.contentions += h.contentions;
-      to.gpu_sync_ns += h.gpu_sync_ns;
-      to.churn += h.churn;
-      to.shared_acquisitions += h.shared_acquisitions;
-      to.shared_contentions += h.shared_contentions;
-      to.rwlock = to.rwlock || (c.node != nullptr && c.node->cls == LockClass::kRwLock);
-      if (observed) {
-        to.wait.Add(h.wait);
-        to.hold.Add(h.hold);
-      }
+  }
+  if (to != nullptr) {
+    to->acquisitions += c.acquisitions;
+    to->contentions += h.contentions;
+    to->gpu_sync_ns += h.gpu_sync_ns;
+    to->churn += h.churn;
+    to->shared_acquisitions += h.shared_acquisitions;
+    to->shared_contentions += h.shared_contentions;
+    to->rwlock = to->rwlock || (c.node != nullptr && c.node->cls == LockClass::kRwLock);
+    if (observed) {
+      to->wait.Add(h.wait);
+      to->hold.Add(h.hold);
     }
   }
   c = IdCacheEntry{};
@@ -271,6 +298,52 @@ void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
     h.hold = stats::Histogram{};
     h.observed = false;
   }
+}
+
+// Retires one cache entry's statistics (above) and empties it. A histogram is added and cleared
+// only when one was observed (LockHist::observed; most entries never saw a contention or a timed
+// hold): the entry is emptied with stores of its words, not a 344-byte block clear.
+void FlushCacheEntry(ThreadState& ts, IdCacheEntry& c) {
+  LockHist& h = ts.lock_hist[&c - ts.id_cache];
+  const bool observed = h.observed;
+  if (c.acquisitions == 0 && h.contentions == 0 && !observed && h.gpu_sync_ns == 0 &&
+      h.churn == 0) {
+    MoveEntryStats(ts, c, h, false, nullptr);  // nothing to move: only emptied
+    return;
+  }
+  // The node's counters (lockaudit::stats() of a live lock, read racily) are atomics of their
+  // own, added to, and only what is nonzero; they are reset when the node is reused.
+  if (c.id != 0 && E().registry.IsLive(c.id)) {
+    LockNode& n = E().registry.Node(c.id);
+    auto add = [](std::atomic<uint64_t>& to, uint64_t delta) {
+      if (delta != 0) to.fetch_add(delta, std::memory_order_relaxed);
+    };
+    add(n.acquisitions, c.acquisitions);
+    add(n.contentions, h.contentions);
+    add(n.wait_ns, h.wait_ns);
+    add(n.hold_ns, h.hold_ns);
+    add(n.hold_samples, h.hold_samples);
+    add(n.shared_acquisitions, h.shared_acquisitions);
+    add(n.shared_contentions, h.shared_contentions);
+  }
+  // retire_busy is already raised only when a flush interrupts another (never expected: the
+  // engine's own paths run with the thread's state hidden from signal handlers).
+  if (h.key != 0 && g_light_retire.load(std::memory_order_relaxed) &&
+      ts.retire_busy.load(std::memory_order_relaxed) == 0) {
+    ThreadState::RetiredPending* row = nullptr;
+    ts.retire_busy.store(1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // Collect's membarrier orders it
+    if (g_retire_readers.load(std::memory_order_relaxed) == 0 &&
+        (row = PendingRow(ts, h.key)) != nullptr) {
+      MoveEntryStats(ts, c, h, observed, &row->shard);
+      ts.retire_busy.store(0, std::memory_order_release);
+      return;
+    }
+    ts.retire_busy.store(0, std::memory_order_release);
+  }
+  EngineLock lock(stats::RetiredMutex());
+  MergePendingLocked(ts);  // full (or a reader is at work): room again for the next ones
+  MoveEntryStats(ts, c, h, observed, h.key != 0 ? &stats::RetiredLockLocked(h.key) : nullptr);
 }
 
 // The key of a lock's statistics (stats_shards.h), fixed for the lock when first needed so that
@@ -1190,6 +1263,7 @@ long RawMembarrier(int cmd) noexcept {
 
 bool EnableLightCancelScopes() noexcept {
   if (RawMembarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0) return false;
+  g_light_retire.store(true, std::memory_order_seq_cst);  // FlushCacheEntry's handshake too
   uint8_t expected = kHeavyScopes;  // not after a cancel
   return g_cancel_mode.compare_exchange_strong(expected, kLightScopes, std::memory_order_seq_cst);
 }
@@ -1227,6 +1301,27 @@ void BeforeCancel(uintptr_t target) noexcept {
   }
 }
 
+namespace internal {
+// FlushCacheEntry's handshake, reader side (caller holds RetiredMutex).
+void BeginRetiredRead() noexcept {
+  g_retire_readers.fetch_add(1, std::memory_order_seq_cst);
+  if (!g_light_retire.load(std::memory_order_seq_cst)) return;  // every move takes RetiredMutex
+  if (RawMembarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
+    RawMembarrier(MEMBARRIER_CMD_GLOBAL);  // slower, needs no registration
+  }
+  // A move is a few dozen stores; a thread stopped inside one (a debugger, SIGSTOP) is waited
+  // for at most 1 s, then read as it is (its entry may be counted twice or not at all once).
+  for (ThreadState* t = E().threads.load(std::memory_order_acquire); t; t = t->next) {
+    for (int waited_us = 0; t->retire_busy.load(std::memory_order_acquire) != 0; waited_us += 20) {
+      if (waited_us >= 1000000) break;
+      timespec d{0, 20000};
+      nanosleep(&d, nullptr);
+    }
+  }
+}
+void EndRetiredRead() noexcept { g_retire_readers.fetch_sub(1, std::memory_order_release); }
+}  // namespace internal
+
 void OnThreadJoined(uint32_t joined, uintptr_t pthread_id) noexcept {
   ThreadState* ts = ThisThread();
   if (ts == nullptr || joined == 0) return;
@@ -1253,6 +1348,10 @@ void OnThreadExit() noexcept {
     }
     false_sharing::NoteThread(*ts);
     for (IdCacheEntry& c : ts->id_cache) FlushCacheEntry(*ts, c);
+    {
+      EngineLock lock(stats::RetiredMutex());
+      MergePendingLocked(*ts);  // before in_use goes false: Collect() skips free states
+    }
     wake::FlushThread(*ts);
     profile::FlushThread(*ts);
     churn::FlushThread(*ts);
@@ -1642,14 +1741,20 @@ void ForkChild() noexcept {
     if (t != tls_state) {
       t->held_count = 0;
       t->light_scopes.store(0, std::memory_order_relaxed);  // its scopes ended with its thread
+      t->retire_busy.store(0, std::memory_order_relaxed);   // and its moves (FlushCacheEntry)
       t->in_use.store(false);
     }
   }
   if (tls_state) tls_state->tid = GetTid();
   // A membarrier registration belongs to an address space: the child's is new (EnterCancelScope).
-  if (g_cancel_mode.load(std::memory_order_relaxed) == kLightScopes &&
-      RawMembarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0) {
-    g_cancel_mode.store(kHeavyScopes, std::memory_order_relaxed);  // one thread: no race
+  const bool light = g_cancel_mode.load(std::memory_order_relaxed) == kLightScopes ||
+                     g_light_retire.load(std::memory_order_relaxed);
+  if (light && RawMembarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0) {
+    // One thread: no race.
+    if (g_cancel_mode.load(std::memory_order_relaxed) == kLightScopes) {
+      g_cancel_mode.store(kHeavyScopes, std::memory_order_relaxed);
+    }
+    g_light_retire.store(false, std::memory_order_relaxed);
   }
 }
 

@@ -35,6 +35,11 @@ bool TryVisitThreads(void (*fn)(ThreadState& ts, void* arg), void* arg);
 // counters were flushed when its thread exited). Reads of another thread's counters are racy.
 ThreadState* ThreadList();
 LockRegistry& Registry();
+// Around a read of the thread states' id-cache entries and pending retired rows together
+// (stats::Collect()), with stats::RetiredMutex() held: no thread is moving counts from one to the
+// other meanwhile (tracker.cc, FlushCacheEntry). Begin may sleep while a thread is mid-move.
+void BeginRetiredRead() noexcept;
+void EndRetiredRead() noexcept;
 size_t LiveEdges();  // edges in the lock-order graph now
 
 }  // namespace lockaudit::core::internal

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the series on /metrics mean over time, scraped from unmodified programs under the shim.
 
-Usage: prometheus_series.py SHIM METRICS_SHIFTING DEADLOCK_RING WORKDIR
+Usage: prometheus_series.py SHIM METRICS_SHIFTING DEADLOCK_RING METRICS_EVICTING WORKDIR
 
 1. names: metrics_shifting with the default series cap: the global `std::mutex hot_mu`, contended
    by 4 threads and in no lock-order edge, is `lock="hot_mu"`; a heap mutex first locked in a
@@ -12,7 +12,12 @@ Usage: prometheus_series.py SHIM METRICS_SHIFTING DEADLOCK_RING WORKDIR
    down, no series that appeared ever vanishes, and the set of `lock` values never changes
    after the first scrape that has more locks than the cap;
 3. deadlock: deadlock_ring (2 threads that deadlock for real) under the shim serves
-   lockaudit_threads_deadlocked 2 and lockaudit_threads_blocked >= 2 while it is hung.
+   lockaudit_threads_deadlocked 2 and lockaudit_threads_blocked >= 2 while it is hung;
+4. evictions: metrics_evicting (4,096 global mutexes cycled by 2 threads, a heap mutex made,
+   locked and freed over and over by a third: nearly every lock operation evicts a lock's
+   counts from its thread's cache), scraped every 20 ms: no counter or histogram series goes
+   down, and after the work ends the exported acquisitions add up exactly to the program's own
+   count.
 Exit 0 pass, 1 fail. Every process is stopped by pid.
 """
 import os
@@ -130,6 +135,50 @@ def check_stability(procs, shim, program):
           f"none down or gone; locks {sorted(frozen)})")
 
 
+def check_evictions(procs, shim, program):
+    """Counters stay exact while every lock operation moves an evicted cache entry's counts."""
+    p = procs.start("evicting", [program, "2500", "5000"],
+                    shim_env(shim, LOCKAUDIT_PROMETHEUS="127.0.0.1:0"))
+    url = procs.wait_metrics_url(p)
+    history, types = [], {}
+    done_at = None
+    while p.poll() is None:
+        if done_at is None and "done" in procs.log("evicting", "out"):
+            done_at = len(history)
+        if done_at is not None and len(history) > done_at:
+            break  # one full scrape after the work ended
+        _, text = http_get(url, timeout=5)
+        s, t = samples(text)
+        types.update(t)
+        history.append(s)
+        time.sleep(0.02)
+    if done_at is None or len(history) <= done_at:
+        fail(f"metrics_evicting ended before its last scrape ({len(history)} scrapes)")
+    if done_at < 20:
+        fail(f"only {done_at} scrapes while metrics_evicting ran")
+    problems = []
+    for i in range(1, len(history)):
+        for key, value in history[i - 1].items():
+            if family_of(key[0], types)[1] not in ("counter", "histogram"):
+                continue
+            if key in history[i] and history[i][key] < value:
+                problems.append(f"scrape {i}: {key[0]}{key[1]} went down {value} -> {history[i][key]}")
+    m = re.search(r"^ops (\d+) (\d+) (\d+)$", procs.log("evicting", "out"), re.M)
+    if not m:
+        fail(f"metrics_evicting printed no ops line: {procs.log('evicting', 'out')!r}")
+    expected = sum(int(g) for g in m.groups())
+    exported = sum(v for k, v in history[-1].items() if k[0] == "lockaudit_lock_acquisitions_total")
+    if exported != expected:
+        problems.append(f"acquisitions exported {exported:.0f}, the program made {expected}")
+    for line in problems[:20]:
+        print(line)
+    if problems:
+        fail(f"{len(problems)} problem(s) in {len(history)} scrapes of metrics_evicting")
+    procs.stop(p)
+    print(f"evictions: OK ({done_at} scrapes while it ran, none down; {expected} acquisitions, "
+          f"all exported)")
+
+
 def check_deadlock(procs, shim, program):
     p = procs.start("deadlock", [program, "mutex", "2"],
                     shim_env(shim, LOCKAUDIT_PROMETHEUS="127.0.0.1:0", LOCKAUDIT_STALL_MS=100))
@@ -155,15 +204,16 @@ def check_deadlock(procs, shim, program):
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) != 6:
         print(__doc__, file=sys.stderr)
         return 2
-    shim, shifting, ring, workdir = sys.argv[1:5]
+    shim, shifting, ring, evicting, workdir = sys.argv[1:6]
     os.makedirs(workdir, exist_ok=True)
     with Processes(workdir) as procs:
         check_names(procs, shim, shifting)
         check_stability(procs, shim, shifting)
         check_deadlock(procs, shim, ring)
+        check_evictions(procs, shim, evicting)
     print("prometheus_series: OK")
     return 0
 
