@@ -50,6 +50,7 @@ bool LockRegistry::GrowLocked() noexcept {
   while ((size_t{1} << bits) < (old->mask + 1) * 2) ++bits;
   Index* grown = NewIndex(bits);
   if (grown == nullptr) return false;
+  shift_seq_.fetch_add(1, std::memory_order_acq_rel);  // odd: entries move (to the new table)
   for (size_t i = 0; i <= old->mask; ++i) {
     uintptr_t a = old->slots[i].addr.load(std::memory_order_relaxed);
     if (a == 0) continue;
@@ -61,9 +62,13 @@ bool LockRegistry::GrowLocked() noexcept {
   }
   grown->previous = old;
   index_.store(grown, std::memory_order_release);
+  shift_seq_.fetch_add(1, std::memory_order_release);
   return true;
 }
 
+// A slot names a node by its index; the node's own generation and address say whether it is the
+// live lock at that address (a node born again in place keeps its slot, whose stored
+// generation is then old).
 NodeId LockRegistry::Lookup(const void* addr) const noexcept {
   const Index* index = index_.load(std::memory_order_acquire);
   if (index == nullptr) return 0;
@@ -73,9 +78,14 @@ NodeId LockRegistry::Lookup(const void* addr) const noexcept {
     uintptr_t sa = index->slots[i].addr.load(std::memory_order_acquire);
     if (sa == 0) return 0;
     if (sa == a) {
-      NodeId id = index->slots[i].id.load(std::memory_order_acquire);
       // The slot may have been reused between the two loads: validate against the node.
-      if (IsLive(id) && Node(id).addr.load(std::memory_order_acquire) == a) return id;
+      const uint32_t idx = IndexOf(index->slots[i].id.load(std::memory_order_acquire));
+      if (idx == 0 || idx >= next_index_.load(std::memory_order_acquire)) return 0;
+      LockNode& node = NodeAt(idx);
+      const uint32_t gen = node.generation.load(std::memory_order_acquire);
+      if ((gen & 1) != 0 && node.addr.load(std::memory_order_acquire) == a) {
+        return MakeNodeId(gen, idx);
+      }
       return 0;
     }
   }
@@ -86,8 +96,14 @@ NodeId LockRegistry::Find(const void* addr) noexcept {
   NodeId id = Lookup(addr);
   if (id != 0 || index_.load(std::memory_order_acquire) == nullptr) return id;
   EngineLock lock(mu_);
-  Slot* s = FindSlotLocked(reinterpret_cast<uintptr_t>(addr));
-  return s ? s->id.load(std::memory_order_relaxed) : 0;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  Slot* s = FindSlotLocked(a);
+  if (s == nullptr) return 0;
+  const uint32_t idx = IndexOf(s->id.load(std::memory_order_relaxed));
+  LockNode& node = NodeAt(idx);
+  const uint32_t gen = node.generation.load(std::memory_order_acquire);
+  return (gen & 1) != 0 && node.addr.load(std::memory_order_acquire) == a ? MakeNodeId(gen, idx)
+                                                                          : 0;
 }
 
 LockRegistry::Slot* LockRegistry::FindSlotLocked(uintptr_t a) noexcept {
@@ -101,6 +117,74 @@ LockRegistry::Slot* LockRegistry::FindSlotLocked(uintptr_t a) noexcept {
   return nullptr;
 }
 
+LockRegistry::Slot* LockRegistry::FindSlotOfLocked(uintptr_t a, uint32_t index_of) noexcept {
+  Slot* s = FindSlotLocked(a);  // an address has at most one slot
+  return s != nullptr && IndexOf(s->id.load(std::memory_order_relaxed)) == index_of ? s : nullptr;
+}
+
+bool LockRegistry::ClaimLocked(LockNode& node, uintptr_t addr, uint32_t dead_gen) noexcept {
+  for (;;) {
+    uintptr_t seen = node.addr.load(std::memory_order_acquire);
+    if (seen == (addr | kClaimed)) {  // an Insert gives it a new life, without the mutex: wait
+      __builtin_ia32_pause();
+      continue;
+    }
+    if (seen != addr) return false;
+    if (dead_gen != 0 && node.generation.load(std::memory_order_acquire) != dead_gen) return false;
+    if (node.addr.compare_exchange_weak(seen, 0, std::memory_order_acq_rel)) {
+      // Born again between the two loads? Its rebirth ended before our claim: give it back.
+      if (dead_gen != 0 && node.generation.load(std::memory_order_acquire) != dead_gen) {
+        node.addr.store(addr, std::memory_order_release);
+        return false;
+      }
+      return true;
+    }
+  }
+}
+
+// Linear-probing deletion with backward shift (Knuth 6.4, Algorithm R): no tombstones, so
+// probe chains stay short under create/destroy churn. A lock-free Lookup racing with a shift may
+// miss an entry (callers then take the locked path) or read a torn slot (rejected by the node
+// check), never a wrong id; a lock-free walk sees shift_seq_ change and starts again locked.
+void LockRegistry::EraseSlotLocked(Slot* s) noexcept {
+  shift_seq_.fetch_add(1, std::memory_order_acq_rel);
+  Slot* slots = index_.load(std::memory_order_relaxed)->slots;
+  const size_t mask = index_.load(std::memory_order_relaxed)->mask;
+  size_t i = static_cast<size_t>(s - slots);
+  for (size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+    uintptr_t ja = slots[j].addr.load(std::memory_order_relaxed);
+    if (ja == 0) break;
+    size_t home = Hash(ja) & mask;
+    bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    slots[i].addr.store(0, std::memory_order_release);
+    slots[i].id.store(slots[j].id.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    slots[i].addr.store(ja, std::memory_order_release);
+    i = j;
+  }
+  slots[i].addr.store(0, std::memory_order_release);
+  --used_slots_;
+  shift_seq_.fetch_add(1, std::memory_order_release);
+}
+
+NodeId LockRegistry::KillAndEraseLocked(Slot* s) noexcept {
+  const uintptr_t sa = s->addr.load(std::memory_order_relaxed);
+  const uint32_t idx = IndexOf(s->id.load(std::memory_order_relaxed));
+  LockNode& node = NodeAt(idx);
+  // Under the mutex a slot's node has the slot's address, or is being born again there.
+  ClaimLocked(node, sa);
+  EraseSlotLocked(s);
+  uint32_t gen = node.generation.load(std::memory_order_relaxed);
+  // seq_cst: ordered before the caller's in_graph load (a thread that marks the node in_graph
+  // after it sees the lock dead adds no edge to it: LockOrderHost::MarkInGraph, then IsLive).
+  if ((gen & 1) != 0 &&
+      node.generation.compare_exchange_strong(gen, gen + 1, std::memory_order_seq_cst)) {
+    live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);  // under mu_
+    return MakeNodeId(gen, idx);
+  }
+  return 0;  // killed by a lock-free free: its ReclaimList gives the node back
+}
+
 size_t LockRegistry::RemoveLineLocked(uintptr_t line, uintptr_t lo, uintptr_t hi,
                                       NodeId* removed, bool recycle_unmarked) noexcept {
   Index* index = index_.load(std::memory_order_relaxed);
@@ -112,11 +196,8 @@ size_t LockRegistry::RemoveLineLocked(uintptr_t line, uintptr_t lo, uintptr_t hi
     const uintptr_t sa = index->slots[i].addr.load(std::memory_order_relaxed);
     if (sa == 0) break;
     if (sa >= lo && sa < hi && (sa & ~(kLineBytes - 1)) == line) {
-      const NodeId id = index->slots[i].id.load(std::memory_order_relaxed);
-      RemoveSlotLocked(&index->slots[i], nullptr, nullptr);
-      // The generation's seq_cst store (dead) comes before this seq_cst load: a thread that
-      // marks the node in_graph after it sees the lock dead (LockOrderHost::MarkInGraph, then
-      // IsLive), so a node read here as not in the graph gets no edge (as in ForgetNode).
+      const NodeId id = KillAndEraseLocked(&index->slots[i]);
+      if (id == 0) continue;
       LockNode& node = Node(id);
       if (recycle_unmarked && !node.in_graph.load(std::memory_order_seq_cst)) {
         node.next_free = free_head_;
@@ -132,12 +213,100 @@ size_t LockRegistry::RemoveLineLocked(uintptr_t line, uintptr_t lo, uintptr_t hi
   return found;
 }
 
+void LockRegistry::ResetNode(LockNode& node, LockClass cls, uintptr_t a) noexcept {
+  node.cls = cls;
+  node.in_graph.store(false, std::memory_order_relaxed);
+  node.level.store(kNoLevel, std::memory_order_relaxed);
+  node.name.store(nullptr, std::memory_order_relaxed);
+  node.name_ordinal.store(0, std::memory_order_relaxed);
+  node.name_source = NameSource::kNone;
+  node.first_site_pc.store(0, std::memory_order_relaxed);
+  node.stats_key.store(0, std::memory_order_relaxed);
+  node.foreign_unlocks.store(0, std::memory_order_relaxed);
+  node.api_managed.store(false, std::memory_order_relaxed);
+  node.stack_owner_cfa.store(0, std::memory_order_relaxed);
+  node.stack_owner_ret.store(0, std::memory_order_relaxed);
+  node.acquisitions.store(0, std::memory_order_relaxed);
+  node.contentions.store(0, std::memory_order_relaxed);
+  node.wait_ns.store(0, std::memory_order_relaxed);
+  node.hold_ns.store(0, std::memory_order_relaxed);
+  node.hold_samples.store(0, std::memory_order_relaxed);
+  node.shared_acquisitions.store(0, std::memory_order_relaxed);
+  node.shared_contentions.store(0, std::memory_order_relaxed);
+  (void)a;
+}
+
+// A lock freed at `a` without the mutex, whose slot and node are still there (on its freeing
+// thread's ReclaimList): the new lock takes the node over, with the next generation. The node's
+// address is claimed (a -> a | kClaimed) for the time of the reset, so that the list's Reclaim,
+// a locked removal or another Insert waits or passes. Not for a node that may have edges
+// (in_graph): its edges go first (the locked path).
+NodeId LockRegistry::ReviveLockFree(uintptr_t a, LockClass cls, bool* is_new) noexcept {
+  const Index* index = index_.load(std::memory_order_acquire);
+  const size_t mask = index->mask;
+  for (size_t i = Hash(a) & mask, n = 0; n <= mask; i = (i + 1) & mask, ++n) {
+    const uintptr_t sa = index->slots[i].addr.load(std::memory_order_acquire);
+    if (sa == 0) return 0;
+    if (sa != a) continue;
+    const uint32_t idx = IndexOf(index->slots[i].id.load(std::memory_order_acquire));
+    if (idx == 0 || idx >= next_index_.load(std::memory_order_acquire)) return 0;
+    LockNode& node = NodeAt(idx);
+    const uint32_t gen = node.generation.load(std::memory_order_acquire);
+    uintptr_t expected = a;
+    if ((gen & 1) != 0 ||
+        !node.addr.compare_exchange_strong(expected, a | kClaimed, std::memory_order_acq_rel)) {
+      return 0;  // live, or not this address's any more: the locked path
+    }
+    if (node.in_graph.load(std::memory_order_seq_cst) ||
+        node.generation.load(std::memory_order_acquire) != gen) {
+      node.addr.store(a, std::memory_order_release);
+      return 0;
+    }
+    ResetNode(node, cls, a);
+    node.generation.store(gen + 1, std::memory_order_release);  // odd: live
+    node.addr.store(a, std::memory_order_release);
+    registered_.fetch_add(1, std::memory_order_relaxed);
+    *is_new = true;
+    return MakeNodeId(gen + 1, idx);
+  }
+  return 0;
+}
+
 NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexcept {
   *is_new = false;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
   if (index_.load(std::memory_order_relaxed) == nullptr || a == 0) return 0;
+  if (NodeId id = ReviveLockFree(a, cls, is_new)) return id;
   EngineLock lock(mu_);
-  if (Slot* s = FindSlotLocked(a)) return s->id.load(std::memory_order_relaxed);
+  if (Slot* s = FindSlotLocked(a)) {
+    const uint32_t idx = IndexOf(s->id.load(std::memory_order_relaxed));
+    LockNode& node = NodeAt(idx);
+    for (;;) {
+      uintptr_t seen = node.addr.load(std::memory_order_acquire);
+      if (seen == (a | kClaimed)) {  // being born again without the mutex: wait for it
+        __builtin_ia32_pause();
+        continue;
+      }
+      const uint32_t gen = node.generation.load(std::memory_order_acquire);
+      if ((gen & 1) != 0) return MakeNodeId(gen, idx);  // live: registered already
+      if (!node.in_graph.load(std::memory_order_seq_cst)) {
+        if (!node.addr.compare_exchange_weak(seen, a | kClaimed, std::memory_order_acq_rel)) {
+          continue;
+        }
+        ResetNode(node, cls, a);
+        node.generation.store(gen + 1, std::memory_order_release);
+        node.addr.store(a, std::memory_order_release);
+        registered_.fetch_add(1, std::memory_order_relaxed);
+        *is_new = true;
+        return MakeNodeId(gen + 1, idx);
+      }
+      // Freed without the mutex and in the graph: its freeing thread forgets its edges and
+      // recycles the node. Its slot goes now; the new lock gets a fresh node below.
+      if (!node.addr.compare_exchange_weak(seen, 0, std::memory_order_acq_rel)) continue;
+      EraseSlotLocked(s);
+      break;
+    }
+  }
   // Keep the index at most 3/4 full (growing it while it can), and the node table within bounds.
   bool index_full = used_slots_ + 1 > (index_.load(std::memory_order_relaxed)->mask + 1) / 4 * 3;
   if (index_full && GrowLocked()) index_full = false;
@@ -174,24 +343,7 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   }
   LockNode& node = NodeAt(index);
   uint32_t gen = node.generation.load(std::memory_order_relaxed) + 1;  // odd: live
-  node.cls = cls;
-  node.level.store(kNoLevel, std::memory_order_relaxed);
-  node.name.store(nullptr, std::memory_order_relaxed);
-  node.name_ordinal.store(0, std::memory_order_relaxed);
-  node.name_source = NameSource::kNone;
-  node.first_site_pc.store(0, std::memory_order_relaxed);
-  node.stats_key.store(0, std::memory_order_relaxed);
-  node.foreign_unlocks.store(0, std::memory_order_relaxed);
-  node.api_managed.store(false, std::memory_order_relaxed);
-  node.stack_owner_cfa.store(0, std::memory_order_relaxed);
-  node.stack_owner_ret.store(0, std::memory_order_relaxed);
-  node.acquisitions.store(0, std::memory_order_relaxed);
-  node.contentions.store(0, std::memory_order_relaxed);
-  node.wait_ns.store(0, std::memory_order_relaxed);
-  node.hold_ns.store(0, std::memory_order_relaxed);
-  node.hold_samples.store(0, std::memory_order_relaxed);
-  node.shared_acquisitions.store(0, std::memory_order_relaxed);
-  node.shared_contentions.store(0, std::memory_order_relaxed);
+  ResetNode(node, cls, a);
   node.addr.store(a, std::memory_order_relaxed);
   node.generation.store(gen, std::memory_order_release);
   NodeId id = MakeNodeId(gen, index);
@@ -199,9 +351,9 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   ++used_slots_;
   s->id.store(id, std::memory_order_relaxed);
   s->addr.store(a, std::memory_order_release);
-  // live_ and registered_ change under mu_ only: a load and a store, not a locked add.
+  // live_ changes under mu_ only: a load and a store, not a locked add.
   live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  registered_.store(registered_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  registered_.fetch_add(1, std::memory_order_relaxed);
   const uintptr_t page = a >> 12;
   std::atomic<uint64_t>& filter_word = page_filter_[PageBit(page) / 64];
   const uint64_t page_bit = uint64_t{1} << (PageBit(page) % 64);
@@ -212,43 +364,12 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   return id;
 }
 
-// Linear-probing deletion with backward shift (Knuth 6.4, Algorithm R): no tombstones, so
-// probe chains stay short under create/destroy churn. A lock-free Lookup racing with a shift may
-// miss an entry (callers then take the locked path) or read a torn slot (rejected by the node
-// check), never a wrong id.
-void LockRegistry::RemoveSlotLocked(Slot* s, void (*on_removed)(NodeId, void*), void* ctx) noexcept {
-  NodeId id = s->id.load(std::memory_order_relaxed);
-  Slot* slots = index_.load(std::memory_order_relaxed)->slots;
-  const size_t mask = index_.load(std::memory_order_relaxed)->mask;
-  size_t i = static_cast<size_t>(s - slots);
-  for (size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
-    uintptr_t ja = slots[j].addr.load(std::memory_order_relaxed);
-    if (ja == 0) break;
-    size_t home = Hash(ja) & mask;
-    bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-    if (stays) continue;
-    slots[i].addr.store(0, std::memory_order_release);
-    slots[i].id.store(slots[j].id.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    slots[i].addr.store(ja, std::memory_order_release);
-    i = j;
-  }
-  slots[i].addr.store(0, std::memory_order_release);
-  --used_slots_;
-  LockNode& node = Node(id);
-  node.addr.store(0, std::memory_order_relaxed);
-  node.generation.store(GenerationOf(id) + 1, std::memory_order_seq_cst);  // even: dead
-  live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);  // under mu_
-  if (on_removed) on_removed(id, ctx);
-}
-
 NodeId LockRegistry::Remove(const void* addr) noexcept {
   if (index_.load(std::memory_order_relaxed) == nullptr) return 0;
   EngineLock lock(mu_);
   Slot* s = FindSlotLocked(reinterpret_cast<uintptr_t>(addr));
   if (s == nullptr) return 0;
-  NodeId id = s->id.load(std::memory_order_relaxed);
-  RemoveSlotLocked(s, nullptr, nullptr);
-  return id;
+  return KillAndEraseLocked(s);
 }
 
 void LockRegistry::Recycle(NodeId id) noexcept {
@@ -258,6 +379,26 @@ void LockRegistry::Recycle(NodeId id) noexcept {
   node.in_graph.store(false, std::memory_order_relaxed);
   node.next_free = free_head_;
   free_head_ = IndexOf(id);
+}
+
+void LockRegistry::Reclaim(ReclaimList& list) noexcept {
+  if (list.count == 0) return;
+  EngineLock lock(mu_);
+  for (uint32_t k = 0; k < list.count; ++k) {
+    const ReclaimList::Entry& e = list.entries[k];
+    LockNode& node = NodeAt(e.index);
+    if (node.generation.load(std::memory_order_acquire) != e.dead_gen) continue;  // born again
+    if (ClaimLocked(node, e.addr, e.dead_gen)) {
+      if (Slot* s = FindSlotOfLocked(e.addr, e.index)) EraseSlotLocked(s);
+    } else if (node.generation.load(std::memory_order_acquire) != e.dead_gen) {
+      continue;  // born again while we waited
+    }  // else: a locked removal took its slot already (and left the node to this list)
+    node.in_graph.store(false, std::memory_order_relaxed);
+    node.next_free = free_head_;
+    free_head_ = e.index;
+    live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
+  list.count = 0;
 }
 
 bool LockRegistry::MayContain(const void* begin, size_t size) const noexcept {
@@ -274,8 +415,51 @@ bool LockRegistry::MayContain(const void* begin, size_t size) const noexcept {
   return false;
 }
 
+bool LockRegistry::RemoveRangeLockFree(uintptr_t lo, uintptr_t hi, ReclaimList& list,
+                                       ReclaimList::Entry* forget, uint32_t* nforget) noexcept {
+  const uint64_t seq = shift_seq_.load(std::memory_order_acquire);
+  if ((seq & 1) != 0) return false;
+  const Index* index = index_.load(std::memory_order_acquire);
+  const size_t mask = index->mask;
+  const uint32_t limit = next_index_.load(std::memory_order_acquire);
+  for (uintptr_t line = lo & ~(kLineBytes - 1); line < hi;) {
+    const uintptr_t page = line >> 12;
+    if (!PageFlagged(page)) {
+      line = (page + 1) << 12;
+      continue;
+    }
+    for (size_t i = Hash(line) & mask, n = 0; n <= mask; i = (i + 1) & mask, ++n) {
+      const uintptr_t sa = index->slots[i].addr.load(std::memory_order_acquire);
+      if (sa == 0) break;
+      if (sa < lo || sa >= hi || (sa & ~(kLineBytes - 1)) != line) continue;
+      const uint32_t idx = IndexOf(index->slots[i].id.load(std::memory_order_acquire));
+      if (idx == 0 || idx >= limit) return false;
+      LockNode& node = NodeAt(idx);
+      if (node.addr.load(std::memory_order_acquire) != sa) continue;  // dying or reborn elsewhere
+      uint32_t gen = node.generation.load(std::memory_order_acquire);
+      if ((gen & 1) == 0) continue;  // dead already
+      // In the graph: its edges must go before its node can serve again (the locked walk).
+      if (node.in_graph.load(std::memory_order_seq_cst)) return false;
+      if (list.count >= ReclaimList::kMax || *nforget >= kLineBytes) return false;
+      // seq_cst, then the in_graph load: as in KillAndEraseLocked.
+      if (!node.generation.compare_exchange_strong(gen, gen + 1, std::memory_order_seq_cst)) {
+        continue;  // killed by another thread meanwhile: its duty
+      }
+      const ReclaimList::Entry e{sa, idx, gen + 1};
+      if (node.in_graph.load(std::memory_order_seq_cst)) {
+        forget[(*nforget)++] = e;  // it got an edge between the two loads
+      } else {
+        list.entries[list.count++] = e;
+      }
+    }
+    line += kLineBytes;
+  }
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return shift_seq_.load(std::memory_order_relaxed) == seq;
+}
+
 void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*),
-                               void* ctx, bool recycle_unmarked) {
+                               void* ctx, bool recycle_unmarked, ReclaimList* reclaim) {
   if (index_.load(std::memory_order_relaxed) == nullptr || size == 0) return;
   const uintptr_t lo = reinterpret_cast<uintptr_t>(begin);
   const uintptr_t hi = lo + size;
@@ -290,6 +474,29 @@ void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed
   size_t flagged = 0;
   for (uintptr_t p = first_page; p <= last_page && flagged <= kMaxProbedPages; ++p) {
     if (PageFlagged(p)) ++flagged;
+  }
+  if (flagged == 0) return;
+  if (reclaim != nullptr && recycle_unmarked && flagged <= kMaxLockFreePages) {
+    if (reclaim->count > ReclaimList::kMax / 2) Reclaim(*reclaim);
+    ReclaimList::Entry forget[kLineBytes];
+    uint32_t nforget = 0;
+    const bool done = RemoveRangeLockFree(lo, hi, *reclaim, forget, &nforget);
+    // Killed without the mutex after they got an edge (a race with another thread's learning):
+    // their slots go now, their edges in on_removed (which recycles them).
+    // (No Insert gives such a node a new life: it sees in_graph and leaves it to this thread.)
+    for (uint32_t k = 0; k < nforget; ++k) {
+      {
+        EngineLock lock(mu_);
+        LockNode& node = NodeAt(forget[k].index);
+        if (node.generation.load(std::memory_order_acquire) != forget[k].dead_gen) continue;
+        if (ClaimLocked(node, forget[k].addr, forget[k].dead_gen)) {
+          if (Slot* s = FindSlotOfLocked(forget[k].addr, forget[k].index)) EraseSlotLocked(s);
+        }
+        live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+      }
+      on_removed(MakeNodeId(forget[k].dead_gen - 1, forget[k].index), ctx);
+    }
+    if (done) return;
   }
   if (flagged <= kMaxProbedPages) {
     NodeId removed[kBatch + kLineBytes];  // a batch ends after the line that reaches kBatch
@@ -322,8 +529,7 @@ void LockRegistry::RemoveRange(const void* begin, size_t size, void (*on_removed
       uintptr_t sa = index->slots[i].addr.load(std::memory_order_relaxed);
       // A removal may shift a later entry into slot i: look at it again.
       while (sa != 0 && sa >= lo && sa < hi) {
-        removed.push_back(index->slots[i].id.load(std::memory_order_relaxed));
-        RemoveSlotLocked(&index->slots[i], nullptr, nullptr);
+        if (const NodeId id = KillAndEraseLocked(&index->slots[i])) removed.push_back(id);
         sa = index->slots[i].addr.load(std::memory_order_relaxed);
       }
     }

@@ -3,8 +3,11 @@
 // newer lock that reuses the address or the slot.
 //
 // Thread-safety: Lookup() and Node() are lock-free (relaxed/acquire reads only); Insert/Remove
-// take the registry's EngineMutex. A Lookup racing with Remove may return a stale id; callers
-// validate with IsLive(), which is exact once the remover's generation bump is visible.
+// take the registry's EngineMutex, except a free with a ReclaimList and the rebirth of its locks
+// (one CAS each on the node: its generation to kill, its address to claim). A Lookup racing
+// with Remove may return a stale id; callers validate with IsLive(), which is exact once the
+// remover's generation bump is visible. A slot names its node by index; the node's generation
+// and address say whether it is the live lock there.
 // Invariants: an address appears at most once in the index; a live node's addr matches its slot.
 // Cost: Lookup is one hash probe sequence; memory is ~96 bytes per live lock plus 16 bytes per
 // index slot (the index is reserved virtual memory, touched as it fills).
@@ -74,6 +77,22 @@ static_assert(offsetof(LockNode, foreign_unlocks) == offsetof(LockNode, level) +
               "the fields read on every acquisition share one cache line; level and "
               "foreign_unlocks are read as one 64-bit word");
 
+// Locks one thread freed without the registry mutex (RemoveRange with a list): dead at once
+// (their generation bumped, so every cached id of them is stale), their index slots and nodes
+// given back later, under the mutex, kMax / 2 at a time or when the thread exits (Reclaim). Until
+// then a lock made at the same address reuses the node, also without the mutex (Insert). Owned
+// by one thread (ThreadState::reclaim).
+struct ReclaimList {
+  static constexpr uint32_t kMax = 64;
+  struct Entry {
+    uintptr_t addr;
+    uint32_t index;
+    uint32_t dead_gen;  // the generation the free gave it (even)
+  };
+  uint32_t count = 0;
+  Entry entries[kMax];
+};
+
 class LockRegistry {
  public:
   static constexpr uint32_t kChunkBits = 14;
@@ -93,7 +112,8 @@ class LockRegistry {
   // Exact: Lookup(), then the locked probe when it finds nothing.
   NodeId Find(const void* addr) noexcept;
   // Registers the address if needed and returns its id; 0 when the registry is full (warned
-  // once). `is_new` tells whether this call created it.
+  // once). `is_new` tells whether this call created it. A lock freed at this address whose node
+  // is not yet reclaimed (ReclaimList) is born again in that node, without the mutex.
   NodeId Insert(const void* addr, LockClass cls, bool* is_new) noexcept;
   // Unregisters the lock and kills its id (0 if unknown). The node slot is NOT reused until
   // Recycle(id): the caller first removes the lock's graph edges.
@@ -107,8 +127,15 @@ class LockRegistry {
   // 64-byte line of the range's pages that ever held a lock, or, past kMaxProbedPages such pages,
   // one scan of the
   // index (whose removed ids are gathered in a vector: the engine's arena, under the shim).
+  // `reclaim` (with `recycle_unmarked`): a range of at most kMaxLockFreePages pages that ever
+  // held a lock is first tried without the mutex: its locks outside the lock-order graph die
+  // at once and go on the list (their slots and nodes given back by Reclaim); a lock in the graph,
+  // a full list or a concurrent removal elsewhere in the index sends the range to the locked walk.
   void RemoveRange(const void* begin, size_t size, void (*on_removed)(NodeId, void*), void* ctx,
-                   bool recycle_unmarked = false);
+                   bool recycle_unmarked = false, ReclaimList* reclaim = nullptr);
+  // Gives back the slots and nodes of the list's locks (those not born again meanwhile); empties
+  // it. Takes the mutex.
+  void Reclaim(ReclaimList& list) noexcept;
   bool MayContain(const void* begin, size_t size) const noexcept;
 
   LockNode& Node(NodeId id) const noexcept { return NodeAt(IndexOf(id)); }
@@ -119,6 +146,7 @@ class LockRegistry {
     return id != 0 && IndexOf(id) < next_index_.load(std::memory_order_acquire) &&
            Node(id).generation.load(std::memory_order_acquire) == GenerationOf(id);
   }
+  // Live locks, and freed ones not yet reclaimed (at most ReclaimList::kMax per thread).
   uint32_t LiveCount() const noexcept { return live_.load(std::memory_order_relaxed); }
   uint64_t EverRegistered() const noexcept { return registered_.load(std::memory_order_relaxed); }
   uint32_t IndexLimit() const noexcept { return next_index_.load(std::memory_order_acquire); }
@@ -150,7 +178,27 @@ class LockRegistry {
   }
   // A freed range with more flagged pages than this scans the index instead of probing them.
   static constexpr size_t kMaxProbedPages = 2048;
+  static constexpr size_t kMaxLockFreePages = 4;
+  // A node's address while an Insert gives it a new life (no user-space address has bit 63;
+  // locks may sit at odd addresses, so the low bit cannot serve).
+  static constexpr uintptr_t kClaimed = uintptr_t{1} << 63;
   Slot* FindSlotLocked(uintptr_t a) noexcept;
+  Slot* FindSlotOfLocked(uintptr_t a, uint32_t index) noexcept;
+  // Takes the node's address (addr -> 0) so that no Insert can give it a new life, waiting out one
+  // that is doing so; false when the address is not the node's (its slot is gone). With
+  // `dead_gen`, only while the node still has that generation.
+  bool ClaimLocked(LockNode& node, uintptr_t addr, uint32_t dead_gen = 0) noexcept;
+  // Empties the slot (backward shift: entries move, shift_seq_ tells lock-free walkers).
+  void EraseSlotLocked(Slot* s) noexcept;
+  // Takes the slot's lock out of the index and kills it; returns its id when this call killed it
+  // (the caller then owns its recycling), 0 when a lock-free free had killed it already.
+  NodeId KillAndEraseLocked(Slot* s) noexcept;
+  // The lock-free part of RemoveRange: false when the range must be walked under the mutex
+  // (locks killed before that stay on the list). In-graph locks it killed go to `forget`.
+  bool RemoveRangeLockFree(uintptr_t lo, uintptr_t hi, ReclaimList& list,
+                           ReclaimList::Entry* forget, uint32_t* nforget) noexcept;
+  NodeId ReviveLockFree(uintptr_t a, LockClass cls, bool* is_new) noexcept;
+  void ResetNode(LockNode& node, LockClass cls, uintptr_t a) noexcept;
   // Removes the locks of [lo, hi) that lie in the 64-byte line at `line`, writing their ids to
   // `removed` (room for kLineBytes: one per byte, whatever the locks' alignment), except, with
   // `recycle_unmarked`, those not in_graph, which it recycles; returns how many it wrote.
@@ -170,6 +218,9 @@ class LockRegistry {
   bool GrowLocked() noexcept;  // false when already at kIndexBits or out of memory
 
   mutable EngineMutex mu_;
+  // Odd while an erase under mu_ moves index entries (or the index grows); bumped twice per
+  // erase. A lock-free walk of the index that saw it change may have missed an entry.
+  std::atomic<uint64_t> shift_seq_{0};
   std::atomic<Index*> index_{nullptr};
   std::atomic<LockNode*> chunks_[kMaxChunks] = {};
   std::atomic<uint32_t> next_index_{1};  // index 0 is never used

@@ -235,6 +235,9 @@ class ThreadState {
     uint64_t key;  // 0: free
     stats::LockShard shard;
   };
+  // Locks this thread freed without the registry mutex, their slots and nodes not yet given
+  // back (LockRegistry::RemoveRange, Reclaim at thread exit).
+  ReclaimList reclaim;
   std::atomic<uint32_t> retire_busy;
   uint32_t retired_pending_used;
   RetiredPending retired_pending[kRetiredPending];

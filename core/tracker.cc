@@ -212,6 +212,7 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
     for (ThreadState::RetiredPending& row : ts->retired_pending) row = ThreadState::RetiredPending{};
     ts->retired_pending_used = 0;
     ts->retire_busy.store(0, std::memory_order_relaxed);
+    ts->reclaim.count = 0;  // reclaimed at exit (a fork() leaves a dead thread's few behind)
     memset(ts->edge_cache, 0, sizeof ts->edge_cache);
   }
   return ts;
@@ -532,10 +533,10 @@ void PublishEdgeJob(void* arg) {
 
 ReportLock LockOf(NodeId id) { return LockFrom(NameInputsOf(id)); }
 
-// Registers `lock` (cold: first event for this address).
+// Registers `lock` (cold: first event for this address). The caller is inside the engine
+// (FillCache's Inside: a second scope would save errno and enter a cancel scope again).
 LOCKAUDIT_COLD NodeId Register(const void* lock, LockClass cls, uintptr_t site_pc,
                                bool* fresh = nullptr) {
-  Inside inside;
   bool is_new = false;
   NodeId id = E().registry.Insert(lock, cls, &is_new);
   if (fresh != nullptr) *fresh = is_new;
@@ -1352,6 +1353,7 @@ void OnThreadExit() noexcept {
       EngineLock lock(stats::RetiredMutex());
       MergePendingLocked(*ts);  // before in_use goes false: Collect() skips free states
     }
+    E().registry.Reclaim(ts->reclaim);  // the locks it freed: their slots and nodes
     wake::FlushThread(*ts);
     profile::FlushThread(*ts);
     churn::FlushThread(*ts);
@@ -1445,8 +1447,10 @@ void OnRangeFreed(const void* begin, size_t size) noexcept {
   // The engine frees its own memory (depot, symbolizer, maps) while holding its locks: never
   // re-enter it then. Engine memory never holds audited locks.
   if (tls_mode == kInside || !MayHoldLocks(begin, size)) return;
+  ThreadState* ts = tls_state;  // (Inside hides it)
   Inside inside;
-  E().registry.RemoveRange(begin, size, ForgetNode, nullptr, /*recycle_unmarked=*/true);
+  E().registry.RemoveRange(begin, size, ForgetNode, nullptr, /*recycle_unmarked=*/true,
+                           ts != nullptr ? &ts->reclaim : nullptr);
 }
 
 void SetLockName(const void* lock, const char* name) noexcept { OnCreate(lock, LockClass::kCustom, name, kNoLevel); }

@@ -350,8 +350,10 @@ TEST(LockRegistryTest, ChurnAtDistinctAddressesNeverFillsTheIndex) {
 // locks are registered before the churn starts, so no removal can move their index slots (in
 // linear probing, only entries placed after the removed one are shifted back): they must be
 // found every time.
+// With `lock_free_frees`, the churn thread frees as free() does under the shim (RemoveRange with
+// its ReclaimList: no mutex, the node taken over by the next lock at that address).
 void RunConcurrentLookups(const std::vector<uintptr_t>& stable,
-                          const std::vector<uintptr_t>& churn) {
+                          const std::vector<uintptr_t>& churn, bool lock_free_frees = false) {
   auto r = NewRegistry();
   std::unordered_map<uintptr_t, NodeId> stable_id;
   for (uintptr_t a : stable) stable_id[a] = MustInsert(*r, a);
@@ -363,6 +365,7 @@ void RunConcurrentLookups(const std::vector<uintptr_t>& stable,
   issued.reserve(kOps);
   std::atomic<bool> done{false};
   std::thread churner([&] {
+    ReclaimList reclaim;
     std::mt19937 rng(99);
     std::vector<NodeId> live(churn.size(), 0);
     for (size_t op = 0; op < kOps; ++op) {
@@ -371,6 +374,12 @@ void RunConcurrentLookups(const std::vector<uintptr_t>& stable,
         bool is_new = false;
         live[k] = r->Insert(At(churn[k]), LockClass::kMutex, &is_new);
         issued.emplace_back(live[k], churn[k]);
+      } else if (lock_free_frees) {
+        RangeRemoval removal{r.get(), {}};
+        r->RemoveRange(At(churn[k]), 8, &RangeRemoval::OnRemoved, &removal, true, &reclaim);
+        if (!removal.ids.empty()) ADD_FAILURE() << "a lock outside the graph reached the callback";
+        if (r->IsLive(live[k])) ADD_FAILURE() << "freed, still live: " << live[k];
+        live[k] = 0;
       } else {
         NodeId id = r->Remove(At(churn[k]));
         if (id != live[k]) ADD_FAILURE() << "Remove returned " << id << ", expected " << live[k];
@@ -378,6 +387,7 @@ void RunConcurrentLookups(const std::vector<uintptr_t>& stable,
         live[k] = 0;
       }
     }
+    r->Reclaim(reclaim);
     done.store(true);
   });
 
@@ -438,6 +448,183 @@ TEST(LockRegistryTest, ConcurrentLookupNeverReturnsAnotherLocksId) {
   std::vector<uintptr_t> stable, churn;
   for (size_t k = 0; k < 320; ++k) (k % 5 == 0 ? churn : stable).push_back(kBase + k * 16);
   RunConcurrentLookups(stable, churn);
+}
+
+TEST(LockRegistryTest, ConcurrentLookupNeverReturnsAnotherLocksIdWithLockFreeFrees) {
+  std::vector<uintptr_t> stable, churn;
+  for (size_t k = 0; k < 320; ++k) (k % 5 == 0 ? churn : stable).push_back(kBase + k * 16);
+  RunConcurrentLookups(stable, churn, /*lock_free_frees=*/true);
+}
+
+// ---- Frees without the mutex (ReclaimList) -------------------------------------------------
+
+TEST(LockRegistryTest, LockFreeFreeKillsAtOnceAndTheNextLockThereTakesTheNodeOver) {
+  auto r = NewRegistry();
+  const uintptr_t a = kBase + 0x500040;
+  const NodeId first = MustInsert(*r, a);
+  r->Node(first).acquisitions.store(5);
+  r->Node(first).first_site_pc.store(0x1234);
+  ReclaimList list;
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(a), 64, &RangeRemoval::OnRemoved, &removal, true, &list);
+  EXPECT_TRUE(removal.ids.empty()) << "not in the graph: no callback";
+  EXPECT_EQ(list.count, 1u);
+  EXPECT_FALSE(r->IsLive(first));
+  EXPECT_EQ(r->Lookup(At(a)), 0u);
+  EXPECT_EQ(r->Find(At(a)), 0u);
+  bool is_new = false;
+  const NodeId second = r->Insert(At(a), LockClass::kRwLock, &is_new);
+  ASSERT_NE(second, 0u);
+  EXPECT_TRUE(is_new);
+  EXPECT_EQ(IndexOf(second), IndexOf(first)) << "the node was not taken over";
+  EXPECT_NE(second, first);
+  EXPECT_TRUE(r->IsLive(second));
+  EXPECT_FALSE(r->IsLive(first));
+  EXPECT_EQ(r->Node(second).acquisitions.load(), 0u) << "the new lock inherited counts";
+  EXPECT_EQ(r->Node(second).first_site_pc.load(), 0u);
+  EXPECT_EQ(r->Node(second).cls, LockClass::kRwLock);
+  EXPECT_EQ(r->Lookup(At(a)), second);
+  EXPECT_EQ(r->EverRegistered(), 2u);
+  EXPECT_EQ(r->Insert(At(a), LockClass::kMutex, &is_new), second);
+  EXPECT_FALSE(is_new);
+  r->Reclaim(list);  // the node lives again: nothing to give back
+  EXPECT_EQ(list.count, 0u);
+  EXPECT_EQ(r->Lookup(At(a)), second);
+  EXPECT_EQ(r->LiveCount(), 1u);
+}
+
+TEST(LockRegistryTest, ReclaimGivesAFreedLocksSlotAndNodeBackOnce) {
+  auto r = NewRegistry();
+  const uintptr_t a = kBase + 0x510000;
+  const NodeId first = MustInsert(*r, a);
+  ReclaimList list;
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(a), 8, &RangeRemoval::OnRemoved, &removal, true, &list);
+  EXPECT_EQ(r->LiveCount(), 1u) << "counted until reclaimed";
+  r->Reclaim(list);
+  EXPECT_EQ(r->LiveCount(), 0u);
+  EXPECT_EQ(r->Lookup(At(a)), 0u);
+  // The node is on the free list once: two new locks elsewhere get it and a fresh one.
+  const NodeId b = MustInsert(*r, kBase + 0x520000), c = MustInsert(*r, kBase + 0x530000);
+  EXPECT_EQ(IndexOf(b), IndexOf(first));
+  EXPECT_NE(IndexOf(c), IndexOf(first));
+  EXPECT_NE(b, first);
+  const NodeId again = MustInsert(*r, a);  // a fresh slot for the old address
+  EXPECT_NE(IndexOf(again), IndexOf(first));
+  EXPECT_EQ(r->LiveCount(), 3u);
+}
+
+TEST(LockRegistryTest, LockFreeFreeLeavesALockInTheGraphToTheCallback) {
+  auto r = NewRegistry();
+  const uintptr_t lo = kBase + 0x540000;
+  const NodeId plain = MustInsert(*r, lo), graphed = MustInsert(*r, lo + 64);
+  r->Node(graphed).in_graph.store(true);
+  ReclaimList list;
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(lo), 128, &RangeRemoval::OnRemoved, &removal, true, &list);
+  EXPECT_EQ(removal.ids, std::vector<NodeId>{graphed}) << "its edges must be forgotten";
+  EXPECT_FALSE(r->IsLive(plain));
+  EXPECT_FALSE(r->IsLive(graphed));
+  EXPECT_EQ(r->Lookup(At(lo + 64)), 0u);
+  r->Reclaim(list);
+  EXPECT_EQ(r->LiveCount(), 0u);
+}
+
+TEST(LockRegistryTest, LockedRemovalAfterALockFreeFreeLeavesTheNodeToTheList) {
+  auto r = NewRegistry();
+  const uintptr_t a = kBase + 0x550000;
+  const NodeId first = MustInsert(*r, a);
+  ReclaimList list;
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(a), 8, &RangeRemoval::OnRemoved, &removal, true, &list);
+  EXPECT_EQ(r->Remove(At(a)), 0u) << "dead already: the caller must not recycle it";
+  r->RemoveRange(At(a), 8, &RangeRemoval::OnRemoved, &removal, true);  // the locked walk
+  EXPECT_TRUE(removal.ids.empty());
+  r->Reclaim(list);
+  EXPECT_EQ(r->LiveCount(), 0u);
+  const NodeId b = MustInsert(*r, kBase + 0x560000), c = MustInsert(*r, kBase + 0x570000);
+  EXPECT_EQ(IndexOf(b), IndexOf(first)) << "recycled by the list";
+  EXPECT_NE(IndexOf(c), IndexOf(first)) << "recycled twice";
+}
+
+// A lock freed without the mutex that gets an edge anyway (another thread's learning marked it
+// in_graph just after the free): the next lock at its address gets a fresh node, not that one.
+TEST(LockRegistryTest, ANodeMarkedInTheGraphAfterItsLockFreeFreeIsNotTakenOver) {
+  auto r = NewRegistry();
+  const uintptr_t a = kBase + 0x580000;
+  const NodeId first = MustInsert(*r, a);
+  ReclaimList list;
+  RangeRemoval removal{r.get(), {}};
+  r->RemoveRange(At(a), 8, &RangeRemoval::OnRemoved, &removal, true, &list);
+  r->Node(first).in_graph.store(true);
+  bool is_new = false;
+  const NodeId second = r->Insert(At(a), LockClass::kMutex, &is_new);
+  ASSERT_NE(second, 0u);
+  EXPECT_TRUE(is_new);
+  EXPECT_NE(IndexOf(second), IndexOf(first));
+  EXPECT_EQ(r->Lookup(At(a)), second);
+  r->Reclaim(list);
+  EXPECT_EQ(r->LiveCount(), 1u);
+  EXPECT_EQ(r->Lookup(At(a)), second);
+}
+
+// Threads that each create, free and re-create locks at their own addresses without the mutex,
+// while a fourth looks every address up: ids stay exact, and everything is given back.
+TEST(LockRegistryTest, ConcurrentLockFreeChurnGivesEveryNodeBack) {
+  auto r = NewRegistry();
+  constexpr int kThreads = 3, kAddrs = 200, kOps = 100000;
+  std::atomic<bool> done{false};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ReclaimList list;
+      std::mt19937 rng(t + 7);
+      std::vector<NodeId> live(kAddrs, 0);
+      for (int op = 0; op < kOps; ++op) {
+        const int k = static_cast<int>(rng() % kAddrs);
+        const uintptr_t a = kBase + 0x600000 + (static_cast<uintptr_t>(k) * kThreads + t) * 24;
+        if (live[k] == 0) {
+          bool is_new = false;
+          live[k] = r->Insert(At(a), LockClass::kMutex, &is_new);
+          if (live[k] == 0 || !is_new || r->Node(live[k]).addr.load() != a) ++wrong;
+        } else {
+          RangeRemoval removal{r.get(), {}};
+          r->RemoveRange(At(a), 24, &RangeRemoval::OnRemoved, &removal, true, &list);
+          if (r->IsLive(live[k]) || r->Lookup(At(a)) != 0) ++wrong;
+          live[k] = 0;
+        }
+      }
+      for (int k = 0; k < kAddrs; ++k) {
+        if (live[k] == 0) continue;
+        const uintptr_t a = kBase + 0x600000 + (static_cast<uintptr_t>(k) * kThreads + t) * 24;
+        RangeRemoval removal{r.get(), {}};
+        r->RemoveRange(At(a), 24, &RangeRemoval::OnRemoved, &removal, true, &list);
+      }
+      r->Reclaim(list);
+    });
+  }
+  std::thread looker([&] {
+    while (!done.load()) {
+      for (int k = 0; k < kAddrs * kThreads; ++k) {
+        const uintptr_t a = kBase + 0x600000 + static_cast<uintptr_t>(k) * 24;
+        const NodeId id = r->Lookup(At(a));
+        if (id == 0) continue;
+        // Still that lock after the address was read (a node serves another address only with a
+        // new generation; a removal zeroes the address of a lock it is about to kill).
+        const uintptr_t seen = r->Node(id).addr.load();
+        if (r->IsLive(id) && seen != a && seen != 0) ++wrong;
+      }
+    }
+  });
+  for (auto& t : threads) t.join();
+  done.store(true);
+  looker.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(r->LiveCount(), 0u) << "nodes not given back";
+  for (int k = 0; k < kAddrs * kThreads; ++k) {
+    EXPECT_EQ(r->Lookup(At(kBase + 0x600000 + static_cast<uintptr_t>(k) * 24)), 0u);
+  }
 }
 
 // The registry's index hash (private in registry.h), replicated only to pick addresses whose
