@@ -1,5 +1,6 @@
 #include "registry.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -122,11 +123,23 @@ LockRegistry::Slot* LockRegistry::FindSlotOfLocked(uintptr_t a, uint32_t index_o
   return s != nullptr && IndexOf(s->id.load(std::memory_order_relaxed)) == index_of ? s : nullptr;
 }
 
+namespace {
+// Waiting for an Insert that resets a node without the mutex (a few dozen stores): spin, and
+// yield now and then in case its thread was preempted.
+void WaitForRebirth(uint32_t& spins) {
+  if ((++spins & 1023) == 0) {
+    sched_yield();
+  } else {
+    __builtin_ia32_pause();
+  }
+}
+}  // namespace
+
 bool LockRegistry::ClaimLocked(LockNode& node, uintptr_t addr, uint32_t dead_gen) noexcept {
-  for (;;) {
+  for (uint32_t spins = 0;;) {
     uintptr_t seen = node.addr.load(std::memory_order_acquire);
     if (seen == (addr | kClaimed)) {  // an Insert gives it a new life, without the mutex: wait
-      __builtin_ia32_pause();
+      WaitForRebirth(spins);
       continue;
     }
     if (seen != addr) return false;
@@ -281,10 +294,10 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   if (Slot* s = FindSlotLocked(a)) {
     const uint32_t idx = IndexOf(s->id.load(std::memory_order_relaxed));
     LockNode& node = NodeAt(idx);
-    for (;;) {
+    for (uint32_t spins = 0;;) {
       uintptr_t seen = node.addr.load(std::memory_order_acquire);
       if (seen == (a | kClaimed)) {  // being born again without the mutex: wait for it
-        __builtin_ia32_pause();
+        WaitForRebirth(spins);
         continue;
       }
       const uint32_t gen = node.generation.load(std::memory_order_acquire);
