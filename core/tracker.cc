@@ -964,9 +964,20 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
 // A context whose lock the thread already holds (a blocking re-lock) is learned but never
 // cached: the fast path relies on "cached => not held" to skip scanning the held stack
 // (hot_path.h, NestedPrefix).
+// The first level is two-way: slots 2k and 2k+1 (one cache line) form a set, each key first
+// looked up in its own slot by the fast path, then here in the other one; a hit there swaps the
+// two, and a new key takes its own slot and moves that slot's key to the other one. (A program
+// with more contexts than slots, memcached's 4,096 item locks each taken under other locks,
+// keeps the most recent two of each set instead of one.)
 // `may_hold`: false when the caller knows the thread does not hold `id` (Acquire).
 LOCKAUDIT_COLD void LearnContext(ThreadState& ts, NodeId id, uint32_t flags, Site site,
                                  uint64_t key, uint64_t& slot, bool may_hold) {
+  uint64_t& other = ts.edge_cache[static_cast<size_t>(&slot - ts.edge_cache) ^ 1];
+  if (other == key) {
+    other = slot;
+    slot = key;
+    return;
+  }
   bool relock = false;
   if (may_hold) {
     for (uint32_t i = 0; i < ts.held_count; ++i) relock |= ts.held[i].id == id;
@@ -976,7 +987,9 @@ LOCKAUDIT_COLD void LearnContext(ThreadState& ts, NodeId id, uint32_t flags, Sit
     LearnEdges(ts, id, flags, site);
     if (!relock) E().contexts.Insert(key2);
   }
-  if (!relock) slot = key;
+  if (relock) return;
+  if (slot != 0) other = slot;
+  slot = key;
 }
 
 // Checks run before a non-try acquisition of `id` (while the thread holds something).
