@@ -458,6 +458,22 @@ TEST(LockRegistryTest, ConcurrentLookupNeverReturnsAnotherLocksIdWithLockFreeFre
 
 // ---- Frees without the mutex (ReclaimList) -------------------------------------------------
 
+// Frees [a, a+size) as free() does under the shim; returns the ids that reached the callback.
+std::vector<NodeId> FreeAsTheShimDoes(LockRegistry& r, uintptr_t a, size_t size,
+                                      ReclaimList& list) {
+  RangeRemoval removal{&r, {}};
+  r.RemoveRange(At(a), size, &RangeRemoval::OnRemoved, &removal, true, &list);
+  return removal.ids;
+}
+
+// `first`'s node is on the free list exactly once: of two new locks, one gets it.
+void ExpectRecycledOnce(LockRegistry& r, NodeId first, uintptr_t b_addr, uintptr_t c_addr) {
+  const NodeId b = MustInsert(r, b_addr), c = MustInsert(r, c_addr);
+  EXPECT_EQ(IndexOf(b), IndexOf(first)) << "not recycled";
+  EXPECT_NE(IndexOf(c), IndexOf(first)) << "recycled twice";
+  EXPECT_NE(b, first);
+}
+
 TEST(LockRegistryTest, LockFreeFreeKillsAtOnceAndTheNextLockThereTakesTheNodeOver) {
   auto r = NewRegistry();
   const uintptr_t a = kBase + 0x500040;
@@ -465,9 +481,7 @@ TEST(LockRegistryTest, LockFreeFreeKillsAtOnceAndTheNextLockThereTakesTheNodeOve
   r->Node(first).acquisitions.store(5);
   r->Node(first).first_site_pc.store(0x1234);
   ReclaimList list;
-  RangeRemoval removal{r.get(), {}};
-  r->RemoveRange(At(a), 64, &RangeRemoval::OnRemoved, &removal, true, &list);
-  EXPECT_TRUE(removal.ids.empty()) << "not in the graph: no callback";
+  EXPECT_TRUE(FreeAsTheShimDoes(*r, a, 64, list).empty()) << "not in the graph: no callback";
   EXPECT_EQ(list.count, 1u);
   EXPECT_FALSE(r->IsLive(first));
   EXPECT_EQ(r->Lookup(At(a)), 0u);
@@ -498,17 +512,12 @@ TEST(LockRegistryTest, ReclaimGivesAFreedLocksSlotAndNodeBackOnce) {
   const uintptr_t a = kBase + 0x510000;
   const NodeId first = MustInsert(*r, a);
   ReclaimList list;
-  RangeRemoval removal{r.get(), {}};
-  r->RemoveRange(At(a), 8, &RangeRemoval::OnRemoved, &removal, true, &list);
+  FreeAsTheShimDoes(*r, a, 8, list);
   EXPECT_EQ(r->LiveCount(), 1u) << "counted until reclaimed";
   r->Reclaim(list);
   EXPECT_EQ(r->LiveCount(), 0u);
   EXPECT_EQ(r->Lookup(At(a)), 0u);
-  // The node is on the free list once: two new locks elsewhere get it and a fresh one.
-  const NodeId b = MustInsert(*r, kBase + 0x520000), c = MustInsert(*r, kBase + 0x530000);
-  EXPECT_EQ(IndexOf(b), IndexOf(first));
-  EXPECT_NE(IndexOf(c), IndexOf(first));
-  EXPECT_NE(b, first);
+  ExpectRecycledOnce(*r, first, kBase + 0x520000, kBase + 0x530000);
   const NodeId again = MustInsert(*r, a);  // a fresh slot for the old address
   EXPECT_NE(IndexOf(again), IndexOf(first));
   EXPECT_EQ(r->LiveCount(), 3u);
@@ -520,9 +529,8 @@ TEST(LockRegistryTest, LockFreeFreeLeavesALockInTheGraphToTheCallback) {
   const NodeId plain = MustInsert(*r, lo), graphed = MustInsert(*r, lo + 64);
   r->Node(graphed).in_graph.store(true);
   ReclaimList list;
-  RangeRemoval removal{r.get(), {}};
-  r->RemoveRange(At(lo), 128, &RangeRemoval::OnRemoved, &removal, true, &list);
-  EXPECT_EQ(removal.ids, std::vector<NodeId>{graphed}) << "its edges must be forgotten";
+  EXPECT_EQ(FreeAsTheShimDoes(*r, lo, 128, list), std::vector<NodeId>{graphed})
+      << "its edges must be forgotten";
   EXPECT_FALSE(r->IsLive(plain));
   EXPECT_FALSE(r->IsLive(graphed));
   EXPECT_EQ(r->Lookup(At(lo + 64)), 0u);
@@ -535,16 +543,14 @@ TEST(LockRegistryTest, LockedRemovalAfterALockFreeFreeLeavesTheNodeToTheList) {
   const uintptr_t a = kBase + 0x550000;
   const NodeId first = MustInsert(*r, a);
   ReclaimList list;
-  RangeRemoval removal{r.get(), {}};
-  r->RemoveRange(At(a), 8, &RangeRemoval::OnRemoved, &removal, true, &list);
+  FreeAsTheShimDoes(*r, a, 8, list);
   EXPECT_EQ(r->Remove(At(a)), 0u) << "dead already: the caller must not recycle it";
+  RangeRemoval removal{r.get(), {}};
   r->RemoveRange(At(a), 8, &RangeRemoval::OnRemoved, &removal, true);  // the locked walk
   EXPECT_TRUE(removal.ids.empty());
   r->Reclaim(list);
   EXPECT_EQ(r->LiveCount(), 0u);
-  const NodeId b = MustInsert(*r, kBase + 0x560000), c = MustInsert(*r, kBase + 0x570000);
-  EXPECT_EQ(IndexOf(b), IndexOf(first)) << "recycled by the list";
-  EXPECT_NE(IndexOf(c), IndexOf(first)) << "recycled twice";
+  ExpectRecycledOnce(*r, first, kBase + 0x560000, kBase + 0x570000);
 }
 
 // A lock freed without the mutex that gets an edge anyway (another thread's learning marked it
@@ -554,8 +560,7 @@ TEST(LockRegistryTest, ANodeMarkedInTheGraphAfterItsLockFreeFreeIsNotTakenOver) 
   const uintptr_t a = kBase + 0x580000;
   const NodeId first = MustInsert(*r, a);
   ReclaimList list;
-  RangeRemoval removal{r.get(), {}};
-  r->RemoveRange(At(a), 8, &RangeRemoval::OnRemoved, &removal, true, &list);
+  FreeAsTheShimDoes(*r, a, 8, list);
   r->Node(first).in_graph.store(true);
   bool is_new = false;
   const NodeId second = r->Insert(At(a), LockClass::kMutex, &is_new);
@@ -589,17 +594,15 @@ TEST(LockRegistryTest, ConcurrentLockFreeChurnGivesEveryNodeBack) {
           live[k] = r->Insert(At(a), LockClass::kMutex, &is_new);
           if (live[k] == 0 || !is_new || r->Node(live[k]).addr.load() != a) ++wrong;
         } else {
-          RangeRemoval removal{r.get(), {}};
-          r->RemoveRange(At(a), 24, &RangeRemoval::OnRemoved, &removal, true, &list);
+          if (!FreeAsTheShimDoes(*r, a, 24, list).empty()) ++wrong;
           if (r->IsLive(live[k]) || r->Lookup(At(a)) != 0) ++wrong;
           live[k] = 0;
         }
       }
       for (int k = 0; k < kAddrs; ++k) {
         if (live[k] == 0) continue;
-        const uintptr_t a = kBase + 0x600000 + (static_cast<uintptr_t>(k) * kThreads + t) * 24;
-        RangeRemoval removal{r.get(), {}};
-        r->RemoveRange(At(a), 24, &RangeRemoval::OnRemoved, &removal, true, &list);
+        FreeAsTheShimDoes(*r, kBase + 0x600000 + (static_cast<uintptr_t>(k) * kThreads + t) * 24,
+                          24, list);
       }
       r->Reclaim(list);
     });
