@@ -88,7 +88,7 @@ NameInputs LockNames::InputsOf(NodeId id) const {
   if (!registry_.IsLive(id)) return in;
   LockNode& n = registry_.Node(id);
   in.live = true;
-  in.addr = n.addr.load(std::memory_order_relaxed);
+  in.addr = LockRegistry::AddressOf(n);
   in.level = n.level.load(std::memory_order_relaxed);
   in.name = n.name.load(std::memory_order_acquire);
   in.ordinal = n.name_ordinal.load(std::memory_order_relaxed);
@@ -207,7 +207,8 @@ size_t LockNames::LoadHierarchy(const char* path) {
 
 void LockNames::ApplyHierarchy(NodeId id, const char* explicit_name) {
   if (hierarchy_.empty()) return;
-  std::string name = explicit_name ? explicit_name : DataSymbol(registry_.Node(id).addr.load());
+  std::string name =
+      explicit_name ? explicit_name : DataSymbol(LockRegistry::AddressOf(registry_.Node(id)));
   auto it = hierarchy_.find(name);
   if (it != hierarchy_.end()) SetLevel(registry_.Node(id), it->second);
 }

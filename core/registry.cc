@@ -254,7 +254,8 @@ void LockRegistry::ResetNode(LockNode& node, LockClass cls, uintptr_t a) noexcep
 // address is claimed (a -> a | kClaimed) for the time of the reset, so that the list's Reclaim,
 // a locked removal or another Insert waits or passes. Not for a node that may have edges
 // (in_graph): its edges go first (the locked path).
-NodeId LockRegistry::ReviveLockFree(uintptr_t a, LockClass cls, bool* is_new) noexcept {
+NodeId LockRegistry::ReviveLockFree(uintptr_t a, LockClass cls, bool* is_new,
+                                    std::atomic<uint32_t>* claim_note) noexcept {
   const Index* index = index_.load(std::memory_order_acquire);
   const size_t mask = index->mask;
   for (size_t i = Hash(a) & mask, n = 0; n <= mask; i = (i + 1) & mask, ++n) {
@@ -264,20 +265,25 @@ NodeId LockRegistry::ReviveLockFree(uintptr_t a, LockClass cls, bool* is_new) no
     const uint32_t idx = IndexOf(index->slots[i].id.load(std::memory_order_acquire));
     if (idx == 0 || idx >= next_index_.load(std::memory_order_acquire)) return 0;
     LockNode& node = NodeAt(idx);
-    const uint32_t gen = node.generation.load(std::memory_order_acquire);
+    if ((node.generation.load(std::memory_order_acquire) & 1) != 0) return 0;  // live: locked path
+    if (claim_note != nullptr) claim_note->store(idx, std::memory_order_relaxed);
     uintptr_t expected = a;
-    if ((gen & 1) != 0 ||
-        !node.addr.compare_exchange_strong(expected, a | kClaimed, std::memory_order_acq_rel)) {
-      return 0;  // live, or not this address's any more: the locked path
+    if (!node.addr.compare_exchange_strong(expected, a | kClaimed, std::memory_order_acq_rel)) {
+      if (claim_note != nullptr) claim_note->store(0, std::memory_order_relaxed);
+      return 0;  // claimed by another, or not this address's any more: the locked path
     }
-    if (node.in_graph.load(std::memory_order_seq_cst) ||
-        node.generation.load(std::memory_order_acquire) != gen) {
+    // The generation is read again under the claim: nothing changes an even (dead) generation
+    // while the address is claimed (a kill needs a live one, a rebirth the claim).
+    const uint32_t gen = node.generation.load(std::memory_order_acquire);
+    if ((gen & 1) != 0 || node.in_graph.load(std::memory_order_seq_cst)) {
       node.addr.store(a, std::memory_order_release);
+      if (claim_note != nullptr) claim_note->store(0, std::memory_order_relaxed);
       return 0;
     }
     ResetNode(node, cls, a);
     node.generation.store(gen + 1, std::memory_order_release);  // odd: live
     node.addr.store(a, std::memory_order_release);
+    if (claim_note != nullptr) claim_note->store(0, std::memory_order_relaxed);
     registered_.fetch_add(1, std::memory_order_relaxed);
     *is_new = true;
     return MakeNodeId(gen + 1, idx);
@@ -285,11 +291,12 @@ NodeId LockRegistry::ReviveLockFree(uintptr_t a, LockClass cls, bool* is_new) no
   return 0;
 }
 
-NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexcept {
+NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new,
+                            std::atomic<uint32_t>* claim_note) noexcept {
   *is_new = false;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
   if (index_.load(std::memory_order_relaxed) == nullptr || a == 0) return 0;
-  if (NodeId id = ReviveLockFree(a, cls, is_new)) return id;
+  if (NodeId id = ReviveLockFree(a, cls, is_new, claim_note)) return id;
   EngineLock lock(mu_);
   if (Slot* s = FindSlotLocked(a)) {
     const uint32_t idx = IndexOf(s->id.load(std::memory_order_relaxed));
@@ -300,12 +307,21 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
         WaitForRebirth(spins);
         continue;
       }
+      if (seen != a) {  // under the mutex a slot's node has the slot's address: never expected
+        EraseSlotLocked(s);
+        break;
+      }
+      // Claim first, then read the generation: a generation read before the claim may be
+      // stale by then (born again and freed again without the mutex, the address the same).
+      if (!node.addr.compare_exchange_weak(seen, a | kClaimed, std::memory_order_acq_rel)) {
+        continue;
+      }
       const uint32_t gen = node.generation.load(std::memory_order_acquire);
-      if ((gen & 1) != 0) return MakeNodeId(gen, idx);  // live: registered already
+      if ((gen & 1) != 0) {  // live: registered already
+        node.addr.store(a, std::memory_order_release);
+        return MakeNodeId(gen, idx);
+      }
       if (!node.in_graph.load(std::memory_order_seq_cst)) {
-        if (!node.addr.compare_exchange_weak(seen, a | kClaimed, std::memory_order_acq_rel)) {
-          continue;
-        }
         ResetNode(node, cls, a);
         node.generation.store(gen + 1, std::memory_order_release);
         node.addr.store(a, std::memory_order_release);
@@ -315,7 +331,7 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
       }
       // Freed without the mutex and in the graph: its freeing thread forgets its edges and
       // recycles the node. Its slot goes now; the new lock gets a fresh node below.
-      if (!node.addr.compare_exchange_weak(seen, 0, std::memory_order_acq_rel)) continue;
+      node.addr.store(0, std::memory_order_release);
       EraseSlotLocked(s);
       break;
     }
@@ -357,8 +373,10 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new) noexc
   LockNode& node = NodeAt(index);
   uint32_t gen = node.generation.load(std::memory_order_relaxed) + 1;  // odd: live
   ResetNode(node, cls, a);
-  node.addr.store(a, std::memory_order_relaxed);
+  // The generation first: whoever sees the address sees it live (a node handed out again had
+  // address 0 and a dead generation).
   node.generation.store(gen, std::memory_order_release);
+  node.addr.store(a, std::memory_order_release);
   NodeId id = MakeNodeId(gen, index);
   Slot* s = &table->slots[i];
   ++used_slots_;
@@ -448,7 +466,9 @@ bool LockRegistry::RemoveRangeLockFree(uintptr_t lo, uintptr_t hi, ReclaimList& 
       const uint32_t idx = IndexOf(index->slots[i].id.load(std::memory_order_acquire));
       if (idx == 0 || idx >= limit) return false;
       LockNode& node = NodeAt(idx);
-      if (node.addr.load(std::memory_order_acquire) != sa) continue;  // dying or reborn elsewhere
+      // Claimed (being born again or removed under the mutex) or already another address's:
+      // the locked walk waits that out.
+      if (node.addr.load(std::memory_order_acquire) != sa) return false;
       uint32_t gen = node.generation.load(std::memory_order_acquire);
       if ((gen & 1) == 0) continue;  // dead already
       // In the graph: its edges must go before its node can serve again (the locked walk).

@@ -114,7 +114,11 @@ class LockRegistry {
   // Registers the address if needed and returns its id; 0 when the registry is full (warned
   // once). `is_new` tells whether this call created it. A lock freed at this address whose node
   // is not yet reclaimed (ReclaimList) is born again in that node, without the mutex.
-  NodeId Insert(const void* addr, LockClass cls, bool* is_new) noexcept;
+  // `claim_note` (the calling thread's, or nullptr) holds the node index while this call has a
+  // node's address claimed without the mutex (a fork child clears such claims:
+  // ClearClaimAfterFork).
+  NodeId Insert(const void* addr, LockClass cls, bool* is_new,
+                std::atomic<uint32_t>* claim_note = nullptr) noexcept;
   // Unregisters the lock and kills its id (0 if unknown). The node slot is NOT reused until
   // Recycle(id): the caller first removes the lock's graph edges.
   NodeId Remove(const void* addr) noexcept;
@@ -146,6 +150,29 @@ class LockRegistry {
     return id != 0 && IndexOf(id) < next_index_.load(std::memory_order_acquire) &&
            Node(id).generation.load(std::memory_order_acquire) == GenerationOf(id);
   }
+  // IsLive with a seq_cst load: the second half of the in_graph handshake (mark the node
+  // in_graph, seq_cst; then this), against a kill (generation CAS, seq_cst; then an in_graph
+  // load, seq_cst): one of the two sides sees the other.
+  bool IsLiveOrdered(NodeId id) const noexcept {
+    return id != 0 && IndexOf(id) < next_index_.load(std::memory_order_acquire) &&
+           Node(id).generation.load(std::memory_order_seq_cst) == GenerationOf(id);
+  }
+  // The node's lock address (without the claim bit an Insert sets while it resets the node).
+  static uintptr_t AddressOf(const LockNode& node) noexcept {
+    return node.addr.load(std::memory_order_relaxed) & ~kClaimed;
+  }
+  // Fork child: the thread that held a claim on node `index` (claim_note) is gone; its address
+  // is the node's again (the node keeps the generation it had: dead, or live if the reset was
+  // done).
+  void ClearClaimAfterFork(uint32_t index) noexcept {
+    if (index == 0 || index >= next_index_.load(std::memory_order_relaxed)) return;
+    LockNode& node = NodeAt(index);
+    node.addr.store(node.addr.load(std::memory_order_relaxed) & ~kClaimed,
+                    std::memory_order_relaxed);
+  }
+  // A node's address while an Insert gives it a new life (no user-space address has bit 63;
+  // locks may sit at odd addresses, so the low bit cannot serve).
+  static constexpr uintptr_t kClaimed = uintptr_t{1} << 63;
   // Live locks, and freed ones not yet reclaimed (at most ReclaimList::kMax per thread).
   uint32_t LiveCount() const noexcept { return live_.load(std::memory_order_relaxed); }
   uint64_t EverRegistered() const noexcept { return registered_.load(std::memory_order_relaxed); }
@@ -179,9 +206,6 @@ class LockRegistry {
   // A freed range with more flagged pages than this scans the index instead of probing them.
   static constexpr size_t kMaxProbedPages = 2048;
   static constexpr size_t kMaxLockFreePages = 4;
-  // A node's address while an Insert gives it a new life (no user-space address has bit 63;
-  // locks may sit at odd addresses, so the low bit cannot serve).
-  static constexpr uintptr_t kClaimed = uintptr_t{1} << 63;
   Slot* FindSlotLocked(uintptr_t a) noexcept;
   Slot* FindSlotOfLocked(uintptr_t a, uint32_t index) noexcept;
   // Takes the node's address (addr -> 0) so that no Insert can give it a new life, waiting out one
@@ -197,7 +221,8 @@ class LockRegistry {
   // (locks killed before that stay on the list). In-graph locks it killed go to `forget`.
   bool RemoveRangeLockFree(uintptr_t lo, uintptr_t hi, ReclaimList& list,
                            ReclaimList::Entry* forget, uint32_t* nforget) noexcept;
-  NodeId ReviveLockFree(uintptr_t a, LockClass cls, bool* is_new) noexcept;
+  NodeId ReviveLockFree(uintptr_t a, LockClass cls, bool* is_new,
+                        std::atomic<uint32_t>* claim_note) noexcept;
   void ResetNode(LockNode& node, LockClass cls, uintptr_t a) noexcept;
   // Removes the locks of [lo, hi) that lie in the 64-byte line at `line`, writing their ids to
   // `removed` (room for kLineBytes: one per byte, whatever the locks' alignment), except, with

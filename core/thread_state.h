@@ -238,6 +238,10 @@ class ThreadState {
   // Locks this thread freed without the registry mutex, their slots and nodes not yet given
   // back (LockRegistry::RemoveRange, Reclaim at thread exit).
   ReclaimList reclaim;
+  // The registry node whose address this thread has claimed without the registry mutex (a lock
+  // born again in a freed lock's node, LockRegistry::Insert), 0 when none: a fork child gives
+  // such a claim back for the threads fork() left behind.
+  std::atomic<uint32_t> claim_note;
   std::atomic<uint32_t> retire_busy;
   uint32_t retired_pending_used;
   RetiredPending retired_pending[kRetiredPending];

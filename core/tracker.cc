@@ -212,6 +212,7 @@ LOCKAUDIT_COLD ThreadState* NewThreadState() {
     for (ThreadState::RetiredPending& row : ts->retired_pending) row = ThreadState::RetiredPending{};
     ts->retired_pending_used = 0;
     ts->retire_busy.store(0, std::memory_order_relaxed);
+    ts->claim_note.store(0, std::memory_order_relaxed);
     ts->reclaim.count = 0;  // reclaimed at exit (a fork() leaves a dead thread's few behind)
     memset(ts->edge_cache, 0, sizeof ts->edge_cache);
   }
@@ -360,7 +361,7 @@ uint64_t StatsKeyOf(LockNode& n, bool on_stack) {
     return stats::KeyForName(name);
   }
   if (const uint64_t fixed = n.stats_key.load(std::memory_order_acquire); fixed != 0) return fixed;
-  const uintptr_t addr = n.addr.load(std::memory_order_relaxed);
+  const uintptr_t addr = LockRegistry::AddressOf(n);
   const uintptr_t pc = n.first_site_pc.load(std::memory_order_relaxed);
   uint64_t key = 0;
   if (name != nullptr) {
@@ -538,7 +539,8 @@ ReportLock LockOf(NodeId id) { return LockFrom(NameInputsOf(id)); }
 LOCKAUDIT_COLD NodeId Register(const void* lock, LockClass cls, uintptr_t site_pc,
                                bool* fresh = nullptr) {
   bool is_new = false;
-  NodeId id = E().registry.Insert(lock, cls, &is_new);
+  ThreadState* ts = ThisThread();
+  NodeId id = E().registry.Insert(lock, cls, &is_new, ts != nullptr ? &ts->claim_note : nullptr);
   if (fresh != nullptr) *fresh = is_new;
   if (is_new) {
     E().registry.Node(id).first_site_pc.store(site_pc, std::memory_order_relaxed);
@@ -859,7 +861,7 @@ bool CaptureEvidence(const Acquisition& a, const uint32_t* held_idx, uint32_t co
   return true;
 }
 
-bool EngineLockOrderHost::IsLive(NodeId id) { return E().registry.IsLive(id); }
+bool EngineLockOrderHost::IsLive(NodeId id) { return E().registry.IsLiveOrdered(id); }
 void EngineLockOrderHost::MarkInGraph(NodeId id) {
   E().registry.Node(id).in_graph.store(true, std::memory_order_seq_cst);
 }
@@ -1320,8 +1322,11 @@ namespace internal {
 void BeginRetiredRead() noexcept {
   g_retire_readers.fetch_add(1, std::memory_order_seq_cst);
   if (!g_light_retire.load(std::memory_order_seq_cst)) return;  // every move takes RetiredMutex
-  if (RawMembarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
-    RawMembarrier(MEMBARRIER_CMD_GLOBAL);  // slower, needs no registration
+  if (RawMembarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
+      RawMembarrier(MEMBARRIER_CMD_GLOBAL) != 0) {  // slower, needs no registration
+    // No barrier in the other threads (never expected once registered): from now on every move
+    // takes RetiredMutex; a move already past its check is waited for below.
+    g_light_retire.store(false, std::memory_order_seq_cst);
   }
   // A move is a few dozen stores; a thread stopped inside one (a debugger, SIGSTOP) is waited
   // for at most 1 s, then read as it is (its entry may be counted twice or not at all once).
@@ -1406,7 +1411,10 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level,
     ForgetLock(lock);
     id = 0;
   }
-  if (id == 0) id = e.registry.Insert(lock, cls, &is_new);
+  if (id == 0) {
+    ThreadState* ts = ThisThread();
+    id = e.registry.Insert(lock, cls, &is_new, ts != nullptr ? &ts->claim_note : nullptr);
+  }
   if (id == 0) return;
   LockNode& n = e.registry.Node(id);
   if (api_managed) n.api_managed.store(true, std::memory_order_relaxed);
@@ -1759,6 +1767,9 @@ void ForkChild() noexcept {
       t->held_count = 0;
       t->light_scopes.store(0, std::memory_order_relaxed);  // its scopes ended with its thread
       t->retire_busy.store(0, std::memory_order_relaxed);   // and its moves (FlushCacheEntry)
+      // and its rebirth of a freed lock's node (the node keeps what the reset had reached)
+      e.registry.ClearClaimAfterFork(t->claim_note.load(std::memory_order_relaxed));
+      t->claim_note.store(0, std::memory_order_relaxed);
       t->in_use.store(false);
     }
   }

@@ -630,6 +630,92 @@ TEST(LockRegistryTest, ConcurrentLockFreeChurnGivesEveryNodeBack) {
   }
 }
 
+// Two threads that create and free locks at the same few addresses (as a use-after-free would):
+// every way into a node (a lock-free rebirth, the locked path's, a lock-free or locked kill)
+// races with the others. A node's generation only grows, and afterwards every node is given
+// back exactly once.
+TEST(LockRegistryTest, RacingRebirthsAtOneAddressNeverTakeAGenerationBack) {
+  auto r = NewRegistry();
+  constexpr int kThreads = 4, kAddrs = 2, kOps = 300000;
+  const uintptr_t lo = kBase + 0x700000;
+  std::atomic<bool> done{false};
+  std::atomic<int> backwards{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ReclaimList list;
+      std::mt19937 rng(t + 11);
+      for (int op = 0; op < kOps; ++op) {
+        const uintptr_t a = lo + (rng() % kAddrs) * 64;
+        if (rng() % 2 == 0) {
+          bool is_new = false;
+          const NodeId id = r->Insert(At(a), LockClass::kMutex, &is_new);
+          if (id == 0 || (GenerationOf(id) & 1) == 0) ++wrong;
+        } else if (rng() % 8 == 0) {
+          RangeRemoval removal{r.get(), {}};  // the locked walk
+          r->RemoveRange(At(a), 8, &RangeRemoval::OnRemoved, &removal, true);
+        } else {
+          FreeAsTheShimDoes(*r, a, 8, list);
+        }
+        if (list.count >= ReclaimList::kMax / 2) r->Reclaim(list);
+      }
+      r->Reclaim(list);
+    });
+  }
+  std::thread watcher([&] {
+    std::vector<uint32_t> last(64, 0);
+    while (!done.load()) {
+      const uint32_t limit = std::min<uint32_t>(r->IndexLimit(), 64);
+      for (uint32_t i = 1; i < limit; ++i) {
+        const uint32_t gen = r->NodeAt(i).generation.load();
+        if (gen < last[i]) ++backwards;
+        last[i] = std::max(last[i], gen);
+      }
+    }
+  });
+  for (auto& t : threads) t.join();
+  done.store(true);
+  watcher.join();
+  EXPECT_EQ(backwards.load(), 0) << "a node's generation went back: one id named two locks";
+  EXPECT_EQ(wrong.load(), 0);
+  ReclaimList list;
+  for (int k = 0; k < kAddrs; ++k) FreeAsTheShimDoes(*r, lo + k * 64, 8, list);
+  r->Reclaim(list);
+  EXPECT_EQ(r->LiveCount(), 0u);
+  // The free list holds each node once: as many new locks as nodes ever made get distinct ones.
+  const uint32_t made = r->IndexLimit() - 1;
+  std::set<uint32_t> indices;
+  for (uint32_t k = 0; k < made; ++k) {
+    indices.insert(IndexOf(MustInsert(*r, kBase + 0x780000 + k * 64)));
+  }
+  EXPECT_EQ(indices.size(), made) << "a node was handed out twice";
+}
+
+// fork() copies a rebirth in progress in another thread (the node's address claimed) and the
+// thread does not come along: the child gives the claim back, and the next lock there is
+// registered (without the clear it would wait forever for the claim to end).
+TEST(LockRegistryTest, AClaimLeftByAThreadForkDidNotCopyIsGivenBack) {
+  auto r = NewRegistry();
+  const uintptr_t a = kBase + 0x7c0000;
+  const NodeId first = MustInsert(*r, a);
+  ReclaimList list;
+  FreeAsTheShimDoes(*r, a, 8, list);
+  LockNode& node = r->Node(first);
+  node.addr.store(a | (uintptr_t{1} << 63));  // as ReviveLockFree leaves it mid-reset
+  EXPECT_EQ(r->Lookup(At(a)), 0u);
+  EXPECT_EQ(LockRegistry::AddressOf(node), a) << "readers of the address see the lock's";
+  r->ClearClaimAfterFork(IndexOf(first));
+  EXPECT_EQ(node.addr.load(), a);
+  bool is_new = false;
+  const NodeId second = r->Insert(At(a), LockClass::kMutex, &is_new);
+  EXPECT_TRUE(is_new);
+  EXPECT_EQ(IndexOf(second), IndexOf(first));
+  EXPECT_EQ(r->Lookup(At(a)), second);
+  r->ClearClaimAfterFork(0);  // no claim noted: nothing to do
+  r->ClearClaimAfterFork(r->IndexLimit());
+  EXPECT_EQ(r->Lookup(At(a)), second);
+}
+
 // The registry's index hash (private in registry.h), replicated only to pick addresses whose
 // probe sequences overlap. Should it change, the test still holds, with fewer collisions.
 size_t HomeSlot(uintptr_t a) {
