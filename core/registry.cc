@@ -311,13 +311,18 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new,
         EraseSlotLocked(s);
         break;
       }
-      // Claim first, then read the generation: a generation read before the claim may be
-      // stale by then (born again and freed again without the mutex, the address the same).
+      // Live: registered already (the id may be stale a moment later: callers check IsLive).
+      // The claim is taken only for a rebirth: a claimed live lock would miss lock-free lookups.
+      if (const uint32_t gen = node.generation.load(std::memory_order_acquire); (gen & 1) != 0) {
+        return MakeNodeId(gen, idx);
+      }
+      // Claim, then read the generation again: the one read before the claim may be stale by
+      // then (born again and freed again without the mutex, the address the same).
       if (!node.addr.compare_exchange_weak(seen, a | kClaimed, std::memory_order_acq_rel)) {
         continue;
       }
       const uint32_t gen = node.generation.load(std::memory_order_acquire);
-      if ((gen & 1) != 0) {  // live: registered already
+      if ((gen & 1) != 0) {  // born again meanwhile: live
         node.addr.store(a, std::memory_order_release);
         return MakeNodeId(gen, idx);
       }

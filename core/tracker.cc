@@ -536,11 +536,12 @@ ReportLock LockOf(NodeId id) { return LockFrom(NameInputsOf(id)); }
 
 // Registers `lock` (cold: first event for this address). The caller is inside the engine
 // (FillCache's Inside: a second scope would save errno and enter a cancel scope again).
+// `claim_note`: the calling thread's ThreadState::claim_note (ThisThread() is null inside the
+// engine: the caller passes it from the state it already has).
 LOCKAUDIT_COLD NodeId Register(const void* lock, LockClass cls, uintptr_t site_pc,
-                               bool* fresh = nullptr) {
+                               std::atomic<uint32_t>* claim_note, bool* fresh = nullptr) {
   bool is_new = false;
-  ThreadState* ts = ThisThread();
-  NodeId id = E().registry.Insert(lock, cls, &is_new, ts != nullptr ? &ts->claim_note : nullptr);
+  NodeId id = E().registry.Insert(lock, cls, &is_new, claim_note);
   if (fresh != nullptr) *fresh = is_new;
   if (is_new) {
     E().registry.Node(id).first_site_pc.store(site_pc, std::memory_order_relaxed);
@@ -609,7 +610,7 @@ LOCKAUDIT_COLD IdCacheEntry* FillCache(ThreadState& ts, const void* lock, LockCl
     }
   }
   bool fresh = false;
-  if (id == 0) id = Register(lock, cls, site_pc, &fresh);
+  if (id == 0) id = Register(lock, cls, site_pc, &ts.claim_note, &fresh);
   if (id == 0) return nullptr;
   if (fresh) misuse::CheckAlignment(ts, id, lock, cls, site_pc);
   wake::EnsureWatchdog();  // hold stalls need it even where nothing is ever contended
@@ -1325,7 +1326,8 @@ void BeginRetiredRead() noexcept {
   if (RawMembarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
       RawMembarrier(MEMBARRIER_CMD_GLOBAL) != 0) {  // slower, needs no registration
     // No barrier in the other threads (never expected once registered): from now on every move
-    // takes RetiredMutex; a move already past its check is waited for below.
+    // takes RetiredMutex. A move that had already passed its check may not show its raised flag
+    // below (no barrier orders it): this one read can count that entry twice or not at all.
     g_light_retire.store(false, std::memory_order_seq_cst);
   }
   // A move is a few dozen stores; a thread stopped inside one (a debugger, SIGSTOP) is waited
@@ -1400,7 +1402,8 @@ void ForgetNode(NodeId id, void*) {
 
 void OnCreate(const void* lock, LockClass cls, const char* name, int level,
               bool api_managed) noexcept {
-  if (ThisThread() == nullptr && g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
+  ThreadState* const self = ThisThread();  // (Inside hides it)
+  if (self == nullptr && g_status.load() != static_cast<int>(EngineStatus::kReady)) return;
   Inside inside;
   Engine& e = E();
   bool is_new = false;
@@ -1412,8 +1415,7 @@ void OnCreate(const void* lock, LockClass cls, const char* name, int level,
     id = 0;
   }
   if (id == 0) {
-    ThreadState* ts = ThisThread();
-    id = e.registry.Insert(lock, cls, &is_new, ts != nullptr ? &ts->claim_note : nullptr);
+    id = e.registry.Insert(lock, cls, &is_new, self != nullptr ? &self->claim_note : nullptr);
   }
   if (id == 0) return;
   LockNode& n = e.registry.Node(id);
