@@ -14,6 +14,7 @@
 namespace lockaudit::core {
 
 std::atomic<bool> g_levels_in_use{false};
+std::atomic<void (*)()> g_revive_claim_hook{nullptr};
 
 namespace {
 
@@ -274,6 +275,7 @@ NodeId LockRegistry::ReviveLockFree(uintptr_t a, LockClass cls, bool* is_new,
     }
     // The generation is read again under the claim: nothing changes an even (dead) generation
     // while the address is claimed (a kill needs a live one, a rebirth the claim).
+    if (void (*hook)() = g_revive_claim_hook.load(std::memory_order_relaxed)) hook();
     const uint32_t gen = node.generation.load(std::memory_order_acquire);
     if ((gen & 1) != 0 || node.in_graph.load(std::memory_order_seq_cst)) {
       node.addr.store(a, std::memory_order_release);

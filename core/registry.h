@@ -257,6 +257,10 @@ class LockRegistry {
   bool warned_full_ = false;
 };
 
+// Tests only (a seam, never set by the engine): called while ReviveLockFree holds a node's
+// claim, so that a test can fork() at that moment from another thread.
+extern std::atomic<void (*)()> g_revive_claim_hook;
+
 // Gives the node a hierarchy level (and turns the fast path's level checks on).
 inline void SetLevel(LockNode& node, int level) {
   if (level != kNoLevel) g_levels_in_use.store(true, std::memory_order_relaxed);
