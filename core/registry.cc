@@ -94,6 +94,18 @@ NodeId LockRegistry::Lookup(const void* addr) const noexcept {
   return 0;
 }
 
+namespace {
+// Waiting for an Insert that resets a node without the mutex (a few dozen stores): spin, and
+// yield now and then in case its thread was preempted.
+void WaitForRebirth(uint32_t& spins) {
+  if ((++spins & 1023) == 0) {
+    sched_yield();
+  } else {
+    __builtin_ia32_pause();
+  }
+}
+}  // namespace
+
 NodeId LockRegistry::Find(const void* addr) noexcept {
   NodeId id = Lookup(addr);
   if (id != 0 || index_.load(std::memory_order_acquire) == nullptr) return id;
@@ -103,6 +115,11 @@ NodeId LockRegistry::Find(const void* addr) noexcept {
   if (s == nullptr) return 0;
   const uint32_t idx = IndexOf(s->id.load(std::memory_order_relaxed));
   LockNode& node = NodeAt(idx);
+  // A claim without the mutex (a rebirth, or a ReviveLockFree that found the node live and gives
+  // it back) ends in a few stores: wait for it, so that a live lock is never missed here.
+  for (uint32_t spins = 0; node.addr.load(std::memory_order_acquire) == (a | kClaimed);) {
+    WaitForRebirth(spins);
+  }
   const uint32_t gen = node.generation.load(std::memory_order_acquire);
   return (gen & 1) != 0 && node.addr.load(std::memory_order_acquire) == a ? MakeNodeId(gen, idx)
                                                                           : 0;
@@ -124,17 +141,6 @@ LockRegistry::Slot* LockRegistry::FindSlotOfLocked(uintptr_t a, uint32_t index_o
   return s != nullptr && IndexOf(s->id.load(std::memory_order_relaxed)) == index_of ? s : nullptr;
 }
 
-namespace {
-// Waiting for an Insert that resets a node without the mutex (a few dozen stores): spin, and
-// yield now and then in case its thread was preempted.
-void WaitForRebirth(uint32_t& spins) {
-  if ((++spins & 1023) == 0) {
-    sched_yield();
-  } else {
-    __builtin_ia32_pause();
-  }
-}
-}  // namespace
 
 bool LockRegistry::ClaimLocked(LockNode& node, uintptr_t addr, uint32_t dead_gen) noexcept {
   for (uint32_t spins = 0;;) {

@@ -5,10 +5,12 @@
 //    while holding one of 8 "lru" mutexes half of the time;
 //  * 1 thread creates a heap std::mutex, locks and unlocks it, and frees it, over and over (one
 //    site: the evicted entries of one row).
-// Runs RUN_MS, then prints "ops <item> <lru> <churn>" (the acquisitions of the item, lru and heap
+// Runs RUN_MS (RUN_MS 0: until the file STOP_FILE exists), then prints "ops <item> <lru> <churn>" (the acquisitions of the item, lru and heap
 // mutexes: every lock the program takes) and "done", and stays alive HOLD_MS more, its threads
 // too (a thread's exit retires its counts: a last scrape sees them where they were).
-// Usage: metrics_evicting RUN_MS HOLD_MS
+// Usage: metrics_evicting RUN_MS HOLD_MS [STOP_FILE]
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -83,7 +85,11 @@ int main(int argc, char** argv) {
     churn_ops = Churn();
     Park();
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(run_ms));
+  if (run_ms == 0 && argc > 3) {
+    while (access(argv[3], F_OK) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(run_ms));
+  }
   g_stop.store(true);
   while (g_finished.load() != 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   printf("ops %lu %lu %lu\ndone\n", item_ops[0] + item_ops[1], lru_ops[0] + lru_ops[1], churn_ops);

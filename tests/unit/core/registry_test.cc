@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -714,6 +715,43 @@ TEST(LockRegistryTest, AClaimLeftByAThreadForkDidNotCopyIsGivenBack) {
   r->ClearClaimAfterFork(0);  // no claim noted: nothing to do
   r->ClearClaimAfterFork(r->IndexLimit());
   EXPECT_EQ(r->Lookup(At(a)), second);
+}
+
+std::atomic<int> g_claims_seen{0};
+std::atomic<bool> g_claim_release{false};
+void HoldTheClaim() {
+  g_claims_seen.fetch_add(1);
+  while (!g_claim_release.load()) std::this_thread::yield();
+}
+
+// Find() is exact: a lock whose node is being given a new life without the mutex at that
+// moment (the address claimed) is waited for, not reported absent.
+TEST(LockRegistryTest, FindWaitsForARebirthInProgressInsteadOfMissingTheLock) {
+  auto r = NewRegistry();
+  const uintptr_t a = kBase + 0x7d0000;
+  MustInsert(*r, a);
+  ReclaimList list;
+  FreeAsTheShimDoes(*r, a, 8, list);
+  g_claims_seen.store(0);
+  g_claim_release.store(false);
+  g_revive_claim_hook.store(&HoldTheClaim);
+  NodeId reborn = 0;
+  std::thread creator([&] {
+    bool is_new = false;
+    reborn = r->Insert(At(a), LockClass::kMutex, &is_new);
+  });
+  while (g_claims_seen.load() == 0) std::this_thread::yield();
+  g_revive_claim_hook.store(nullptr);
+  std::thread releaser([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    g_claim_release.store(true);
+  });
+  const NodeId found = r->Find(At(a));
+  releaser.join();
+  creator.join();
+  ASSERT_NE(reborn, 0u);
+  EXPECT_EQ(found, reborn) << "Find missed a lock that was being born again";
+  r->Reclaim(list);
 }
 
 // The registry's index hash (private in registry.h), replicated only to pick addresses whose
