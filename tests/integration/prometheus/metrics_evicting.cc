@@ -5,9 +5,10 @@
 //    while holding one of 8 "lru" mutexes half of the time;
 //  * 1 thread creates a heap std::mutex, locks and unlocks it, and frees it, over and over (one
 //    site: the evicted entries of one row).
-// Runs RUN_MS (RUN_MS 0: until the file STOP_FILE exists), then prints "ops <item> <lru> <churn>" (the acquisitions of the item, lru and heap
-// mutexes: every lock the program takes) and "done", and stays alive HOLD_MS more, its threads
-// too (a thread's exit retires its counts: a last scrape sees them where they were).
+// Runs RUN_MS (RUN_MS 0: until the file STOP_FILE exists, at most 90 s), then prints
+// "ops <item> <lru> <churn>" (the acquisitions of the item, lru and heap mutexes: every lock the
+// program takes) and "done", and stays alive HOLD_MS more, its threads too (a thread's exit
+// retires its counts: a last scrape sees them where they were).
 // Usage: metrics_evicting RUN_MS HOLD_MS [STOP_FILE]
 #include <unistd.h>
 
@@ -86,7 +87,9 @@ int main(int argc, char** argv) {
     Park();
   });
   if (run_ms == 0 && argc > 3) {
-    while (access(argv[3], F_OK) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int waited_ms = 0; access(argv[3], F_OK) != 0 && waited_ms < 90000; waited_ms += 10) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   } else {
     std::this_thread::sleep_for(std::chrono::milliseconds(run_ms));
   }

@@ -150,8 +150,8 @@ def check_evictions(procs, shim, program, workdir):
     while p.poll() is None:
         if len(history) == 25:
             open(stop_file, "w").close()
-        elif len(history) < 25 and time.monotonic() - started > 120:
-            fail(f"only {len(history)} scrapes of metrics_evicting in 120 s")
+        elif len(history) < 25 and time.monotonic() - started > 60:
+            fail(f"only {len(history)} scrapes of metrics_evicting in 60 s")
         if done_at is None and "done" in procs.log("evicting", "out"):
             done_at = len(history)
         if done_at is not None and len(history) > done_at:
@@ -163,8 +163,6 @@ def check_evictions(procs, shim, program, workdir):
         time.sleep(0.02)
     if done_at is None or len(history) <= done_at:
         fail(f"metrics_evicting ended before its last scrape ({len(history)} scrapes)")
-    if done_at < 20:
-        fail(f"only {done_at} scrapes while metrics_evicting ran")
     problems = []
     for i in range(1, len(history)):
         for key, value in history[i - 1].items():

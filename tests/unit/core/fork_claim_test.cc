@@ -29,6 +29,8 @@ void StopInsideTheClaim() {
 
 TEST(ForkClaimTest, AForkDuringAnotherThreadsRebirthOfAFreedLockLeavesTheChildWorking) {
   EnsureInitialized();
+  g_in_claim.store(0);
+  g_release.store(false);
   alignas(64) static char lock_memory[64];
   const void* lock = lock_memory;
   std::thread other([&] {
