@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <thread>
 
+#include "claim_stopper.h"
 #include "provider.h"
 #include "registry.h"
 #include "thread_state.h"
@@ -19,18 +20,9 @@
 namespace lockaudit::core {
 namespace {
 
-std::atomic<int> g_in_claim{0};
-std::atomic<bool> g_release{false};
-
-void StopInsideTheClaim() {
-  g_in_claim.fetch_add(1);
-  while (!g_release.load()) std::this_thread::yield();
-}
-
 TEST(ForkClaimTest, AForkDuringAnotherThreadsRebirthOfAFreedLockLeavesTheChildWorking) {
   EnsureInitialized();
-  g_in_claim.store(0);
-  g_release.store(false);
+  ClaimStopper stopper;
   alignas(64) static char lock_memory[64];
   const void* lock = lock_memory;
   std::thread other([&] {
@@ -39,14 +31,10 @@ TEST(ForkClaimTest, AForkDuringAnotherThreadsRebirthOfAFreedLockLeavesTheChildWo
     OnAcquired(*ts, lock, LockClass::kMutex, kExclusive, Site{0x3000, 0});
     OnReleased(*ts, lock, Site{0x3001, 0});
     OnRangeFreed(lock, sizeof lock_memory);  // no edges: freed without the mutex
-    g_revive_claim_hook.store(&StopInsideTheClaim);
     OnAcquired(*ts, lock, LockClass::kMutex, kExclusive, Site{0x3002, 0});  // a new lock there
     OnReleased(*ts, lock, Site{0x3003, 0});
   });
-  for (int waited_ms = 0; g_in_claim.load() == 0 && waited_ms < 5000; ++waited_ms) usleep(1000);
-  g_revive_claim_hook.store(nullptr);
-  if (g_in_claim.load() == 0) {
-    g_release.store(true);
+  if (!stopper.WaitUntilInside(std::chrono::seconds(5))) {
     other.join();
     FAIL() << "the new lock did not take the freed lock's node over without the mutex";
   }
@@ -71,7 +59,7 @@ TEST(ForkClaimTest, AForkDuringAnotherThreadsRebirthOfAFreedLockLeavesTheChildWo
     kill(child, SIGKILL);
     waitpid(child, &status, 0);
   }
-  g_release.store(true);
+  ClaimStopper::Release();
   other.join();
   EXPECT_NE(done, 0) << "the child hung registering a lock at the claimed address";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "claim_stopper.h"
+
 namespace lockaudit::core {
 namespace {
 
@@ -717,13 +719,6 @@ TEST(LockRegistryTest, AClaimLeftByAThreadForkDidNotCopyIsGivenBack) {
   EXPECT_EQ(r->Lookup(At(a)), second);
 }
 
-std::atomic<int> g_claims_seen{0};
-std::atomic<bool> g_claim_release{false};
-void HoldTheClaim() {
-  g_claims_seen.fetch_add(1);
-  while (!g_claim_release.load()) std::this_thread::yield();
-}
-
 // Find() is exact: a lock whose node is being given a new life without the mutex at that
 // moment (the address claimed) is waited for, not reported absent.
 TEST(LockRegistryTest, FindWaitsForARebirthInProgressInsteadOfMissingTheLock) {
@@ -732,19 +727,19 @@ TEST(LockRegistryTest, FindWaitsForARebirthInProgressInsteadOfMissingTheLock) {
   MustInsert(*r, a);
   ReclaimList list;
   FreeAsTheShimDoes(*r, a, 8, list);
-  g_claims_seen.store(0);
-  g_claim_release.store(false);
-  g_revive_claim_hook.store(&HoldTheClaim);
+  ClaimStopper stopper;
   NodeId reborn = 0;
   std::thread creator([&] {
     bool is_new = false;
     reborn = r->Insert(At(a), LockClass::kMutex, &is_new);
   });
-  while (g_claims_seen.load() == 0) std::this_thread::yield();
-  g_revive_claim_hook.store(nullptr);
+  if (!stopper.WaitUntilInside(std::chrono::seconds(5))) {
+    creator.join();
+    FAIL() << "the lock was not born again without the mutex";
+  }
   std::thread releaser([] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    g_claim_release.store(true);
+    ClaimStopper::Release();
   });
   const NodeId found = r->Find(At(a));
   releaser.join();
