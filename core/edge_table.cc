@@ -135,6 +135,40 @@ EdgeRecord* EdgeTable::Insert(NodeId from, NodeId to) {
   return r;
 }
 
+EdgeRecord* EdgeTable::Emplace(NodeId from, NodeId to, Emplaced* how) {
+  if (IndexOf(from) == IndexOf(to)) return nullptr;  // no self edge (see kEmpty, kErased)
+  if ((live_ + erased_ + 1) * 8 > capacity_ * 5) {  // as Insert: an insert may follow
+    size_t capacity = capacity_ == 0 ? kInitialCapacity : capacity_;
+    while ((live_ + 1) * 2 > capacity) capacity *= 2;
+    if (!Rehash(capacity)) return nullptr;
+  }
+  const uint64_t key = IndexKey(IndexOf(from), IndexOf(to));
+  size_t i = SlotOf(key, capacity_);
+  size_t tombstone = capacity_;
+  for (; keys_[i] != kEmpty; i = (i + 1) & (capacity_ - 1)) {
+    if (keys_[i] == key) {
+      EdgeRecord& r = Record(recs_[i]);
+      *how = r.from == from && r.to == to ? Emplaced::kFound : Emplaced::kStale;
+      return &r;
+    }
+    if (keys_[i] == kErased && tombstone == capacity_) tombstone = i;
+  }
+  const uint32_t n = NewRecord();
+  if (n == kNoRecord) return nullptr;
+  if (tombstone != capacity_) {
+    i = tombstone;
+    --erased_;
+  }
+  keys_[i] = key;
+  recs_[i] = n;
+  ++live_;
+  EdgeRecord* r = new (&Record(n)) EdgeRecord();
+  r->from = from;
+  r->to = to;
+  *how = Emplaced::kInserted;
+  return r;
+}
+
 void EdgeTable::Erase(uint32_t from_index, uint32_t to_index) {
   if (from_index == to_index) return;
   size_t i = Probe(IndexKey(from_index, to_index));

@@ -78,6 +78,11 @@ class EdgeTable {
   EdgeRecord* FindByIndex(uint32_t from, uint32_t to);
   // A new record for from->to, which must not be in the table; null when out of memory.
   EdgeRecord* Insert(NodeId from, NodeId to);
+  // Find(), FindByIndex() and Insert() in one probe: the record of from->to, with *how saying
+  // whether it was there (kFound), is one of earlier locks at these indices (kStale: the caller
+  // starts it again), or was inserted now (kInserted, a fresh record); null when out of memory.
+  enum class Emplaced { kFound, kStale, kInserted };
+  EdgeRecord* Emplace(NodeId from, NodeId to, Emplaced* how);
   void Erase(uint32_t from_index, uint32_t to_index);
   // Maps the index and the first chunk of records now (at load: the first edge would otherwise
   // pay their page faults while the program holds a lock). False when out of memory.

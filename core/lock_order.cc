@@ -52,12 +52,13 @@ uint32_t LockOrder::WindowOf(const Acquisition& a, uint32_t* window) const {
   return m;
 }
 
-bool LockOrder::AllSaturated(const Acquisition& a) const {
-  uint32_t window[kEdgeWindow];
-  const uint32_t m = WindowOf(a, window);
+bool LockOrder::AllSaturated(const Acquisition& a, Window* out) const {
+  Window local;
+  Window& w = out != nullptr ? *out : local;
+  w.count = WindowOf(a, w.index);
   const uint8_t to_mode = ModeBit(a.flags);
-  for (uint32_t k = 0; k < m; ++k) {
-    const HeldLock& h = a.held[window[k]];
+  for (uint32_t k = 0; k < w.count; ++k) {
+    const HeldLock& h = a.held[w.index[k]];
     if (!saturated_.Contains(KnownEdges::Key(h.id, a.id, ModeBit(h.flags), to_mode))) return false;
   }
   return true;
@@ -175,6 +176,12 @@ void LockOrder::FindCycles(const std::vector<std::pair<NodeId, NodeId>>& to_chec
 }
 
 void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
+  Window w;
+  w.count = WindowOf(a, w.index);
+  Learn(a, w, out);
+}
+
+void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
   const NodeId id = a.id;
   const HeldLock* held = a.held;
   const uint32_t n = a.held_count;
@@ -201,8 +208,8 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
   // The evidence of the window's edges: what the host already knows for this context's sites
   // (the usual case: one code path, many locks); captured only when an edge is new and its
   // evidence unknown, with mu_ released.
-  uint32_t window[kEdgeWindow];
-  const uint32_t nwindow = WindowOf(a, window);
+  const uint32_t* window = w.index;
+  const uint32_t nwindow = w.count;
   // The locks just outside the window, nearest first: their edges to `id` are implied through
   // held[window[0]], and are learned from that edge's record should held[window[0]] be
   // destroyed (Forget). They pass over locks only try-acquired or held shared, as WindowOf
@@ -249,20 +256,20 @@ void LockOrder::Learn(const Acquisition& a, LearnResult* out) {
     uint64_t gates[kMaxGates];
     const uint8_t ngates = gates_of(h.id, gates);
     const uint8_t from_mode = ModeBit(h.flags);
-    EdgeRecord* r = edges_.Find(h.id, id);
-    if (r == nullptr) {
+    EdgeTable::Emplaced how;
+    EdgeRecord* r = edges_.Emplace(h.id, id, &how);
+    if (r == nullptr) continue;  // out of memory: not learned
+    if (how != EdgeTable::Emplaced::kFound) {
       bool closes = false;
-      if ((r = edges_.FindByIndex(IndexOf(h.id), IndexOf(id))) != nullptr) {
+      if (how == EdgeTable::Emplaced::kStale) {
         // A record of earlier locks at these indices (never expected: a lock's edges go with
         // it, Forget): the graph has the edge; the record starts again.
         *r = EdgeRecord();
         r->from = h.id;
         r->to = id;
         closes = graph_.IsBackEdge(IndexOf(h.id), IndexOf(id));
-      } else if ((r = edges_.Insert(h.id, id)) != nullptr) {
-        graph_.InsertEdge(IndexOf(h.id), IndexOf(id), &closes, /*known_absent=*/true);
       } else {
-        continue;  // out of memory: not learned
+        graph_.InsertEdge(IndexOf(h.id), IndexOf(id), &closes, /*known_absent=*/true);
       }
       memcpy(r->gates, gates, sizeof(uint64_t) * ngates);
       r->ngates = ngates;

@@ -57,6 +57,7 @@ struct Acquisition {
   uint32_t tid = 0;
   const char* thread_name = "";
   uint64_t incarnation = 0;  // the thread's (core/lineage.h); distinguishes threads
+  ThreadState* thread = nullptr;  // the host's own, handed back to it (CaptureEvidence); or null
 };
 
 // A cycle the detector found: its nodes in cycle order, from the edge whose learning closed it
@@ -129,11 +130,20 @@ class LockOrder {
   LockOrder(const LockOrder&) = delete;
   LockOrder& operator=(const LockOrder&) = delete;
 
-  // Lock-free: is every edge `a` would learn already saturated (nothing can change)?
-  bool AllSaturated(const Acquisition& a) const;
+  // The edge sources of an acquisition (WindowOf): indices into its held set, outermost first.
+  struct Window {
+    uint32_t index[kEdgeWindow];
+    uint32_t count = 0;
+  };
+  // Lock-free: is every edge `a` would learn already saturated (nothing can change)? Also
+  // gives the acquisition's window, for the Learn() that follows when it is not.
+  bool AllSaturated(const Acquisition& a, Window* window = nullptr) const;
   // Learns the edges held[i] -> a.id over the window and appends what is new to `out`: new and
   // changed edge lines, cycles not reported before (each distinct cycle once).
   void Learn(const Acquisition& a, LearnResult* out) LOCKAUDIT_EXCLUDES(mu_);
+  // The same with the window AllSaturated(a, &window) gave (the held set unchanged since).
+  void Learn(const Acquisition& a, const Window& window, LearnResult* out)
+      LOCKAUDIT_EXCLUDES(mu_);
   // Maps the edge table's first pages (EdgeTable::Reserve): done at load, where the program
   // holds nothing.
   void Reserve() LOCKAUDIT_EXCLUDES(mu_) {

@@ -2,20 +2,84 @@
 
 #include <algorithm>
 #include <deque>
+#include <new>
 
 namespace lockaudit::core {
 
-LockOrderGraph::NodeData& LockOrderGraph::Ensure(Node x) {
-  if (x >= nodes_.size()) {
-    nodes_.resize(std::max<size_t>(x + 1, nodes_.size() * 2));
-    visited_.resize(nodes_.size(), 0);
+LockOrderGraph::~LockOrderGraph() {
+  for (auto& c : chunks_) delete[] c.load(std::memory_order_relaxed);
+}
+
+LockOrderGraph& LockOrderGraph::operator=(const LockOrderGraph& other) {
+  if (this == &other) return *this;
+  for (uint32_t c = 0; c < kMaxChunks; ++c) {
+    const NodeData* from = other.chunks_[c].load(std::memory_order_relaxed);
+    NodeData* to = chunks_[c].load(std::memory_order_relaxed);
+    if (from == nullptr) {
+      delete[] to;
+      chunks_[c].store(nullptr, std::memory_order_relaxed);
+      continue;
+    }
+    if (to == nullptr) {
+      to = new NodeData[kChunkNodes];
+      chunks_[c].store(to, std::memory_order_relaxed);
+    }
+    for (uint32_t i = 0; i < kChunkNodes; ++i) {
+      to[i].rank.store(from[i].rank.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      to[i].present.store(from[i].present.load(std::memory_order_relaxed),
+                          std::memory_order_relaxed);
+      to[i].visited = 0;
+      to[i].out = from[i].out;
+      to[i].in = from[i].in;
+      to[i].back_out = from[i].back_out;
+      to[i].back_in = from[i].back_in;
+    }
   }
-  NodeData& n = nodes_[x];
-  if (!n.present) {
-    n.present = true;
-    n.rank = next_rank_++;
+  next_rank_.store(other.next_rank_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  low_rank_.store(other.low_rank_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  edge_count_.store(other.edge_count_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  back_edges_ = other.back_edges_;
+  visit_epoch_ = 0;
+  return *this;
+}
+
+LockOrderGraph::NodeData* LockOrderGraph::At(Node x) {
+  if (NodeData* n = Find(x)) return n;
+  const uint32_t c = x >> kChunkBits;
+  if (c >= kMaxChunks) return nullptr;
+  auto* fresh = new (std::nothrow) NodeData[kChunkNodes];
+  if (fresh == nullptr) return nullptr;
+  NodeData* expected = nullptr;
+  if (!chunks_[c].compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) {
+    delete[] fresh;  // another thread made it first
+  }
+  return Find(x);
+}
+
+LockOrderGraph::Busy::Busy(NodeData& n) : n_(n) {
+  while (n_.busy.exchange(true, std::memory_order_acquire)) {
+    while (n_.busy.load(std::memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+}
+
+LockOrderGraph::NodeData& LockOrderGraph::Ensure(Node x, Side side) {
+  NodeData& n = *At(x);
+  if (!n.present.load(std::memory_order_relaxed)) {
+    n.rank.store(FreshRank(side), std::memory_order_relaxed);
+    n.present.store(true, std::memory_order_relaxed);
   }
   return n;
+}
+
+// A node's first adjacency entries get room for kFirstAdjacency: most locks have a few edges,
+// and growing 1, 2, 4, 8 cost an allocation per edge or so.
+void LockOrderGraph::Append(std::vector<Node>& v, Node x) {
+  if (v.capacity() == 0) v.reserve(kFirstAdjacency);
+  v.push_back(x);
 }
 
 void LockOrderGraph::Erase(std::vector<Node>& v, Node x) {
@@ -27,26 +91,56 @@ void LockOrderGraph::Erase(std::vector<Node>& v, Node x) {
 }
 
 bool LockOrderGraph::HasEdge(Node x, Node y) const {
-  if (x >= nodes_.size() || !nodes_[x].present) return false;
-  const NodeData& n = nodes_[x];
-  return std::find(n.out.begin(), n.out.end(), y) != n.out.end() ||
-         std::find(n.back_out.begin(), n.back_out.end(), y) != n.back_out.end();
+  const NodeData* n = Find(x);
+  if (n == nullptr || !n->present.load(std::memory_order_relaxed)) return false;
+  return std::find(n->out.begin(), n->out.end(), y) != n->out.end() ||
+         std::find(n->back_out.begin(), n->back_out.end(), y) != n->back_out.end();
 }
 
 bool LockOrderGraph::IsBackEdge(Node x, Node y) const {
-  if (x >= nodes_.size()) return false;
-  const auto& b = nodes_[x].back_out;
-  return std::find(b.begin(), b.end(), y) != b.end();
+  const NodeData* n = Find(x);
+  if (n == nullptr) return false;
+  return std::find(n->back_out.begin(), n->back_out.end(), y) != n->back_out.end();
+}
+
+bool LockOrderGraph::TryInsertOrdered(Node x, Node y) {
+  if (x == y) return false;
+  NodeData* nx = At(x);
+  NodeData* ny = At(y);
+  if (nx == nullptr || ny == nullptr) return false;
+  // A node's rank is written once, when it becomes present, under its flag; it changes later
+  // only in a reorder (exclusive mode, not now). So once read present, its rank holds.
+  auto ensure = [this](NodeData& n, Side side) {
+    if (n.present.load(std::memory_order_acquire)) return;
+    Busy busy(n);
+    if (n.present.load(std::memory_order_relaxed)) return;
+    n.rank.store(FreshRank(side), std::memory_order_relaxed);
+    n.present.store(true, std::memory_order_release);
+  };
+  ensure(*nx, Side::kFrom);
+  ensure(*ny, Side::kTo);
+  if (nx->rank.load(std::memory_order_relaxed) >= ny->rank.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  {
+    Busy busy(*nx);
+    Append(nx->out, y);
+  }
+  {
+    Busy busy(*ny);
+    Append(ny->in, x);
+  }
+  edge_count_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 bool LockOrderGraph::InsertEdge(Node x, Node y, bool* closes_cycle, bool known_absent) {
   *closes_cycle = false;
-  Ensure(x);
-  Ensure(y);
+  if (At(x) == nullptr || At(y) == nullptr) return false;  // out of memory
+  NodeData& nx = Ensure(x, Side::kFrom);
+  NodeData& ny = Ensure(y, Side::kTo);
   if (!known_absent && HasEdge(x, y)) return false;
-  ++edge_count_;
-  NodeData& nx = nodes_[x];
-  NodeData& ny = nodes_[y];
+  edge_count_.fetch_add(1, std::memory_order_relaxed);
   if (x == y) {
     *closes_cycle = true;
     nx.back_out.push_back(y);
@@ -54,15 +148,17 @@ bool LockOrderGraph::InsertEdge(Node x, Node y, bool* closes_cycle, bool known_a
     ++back_edges_;
     return true;
   }
-  if (nx.rank < ny.rank) {
-    nx.out.push_back(y);
-    ny.in.push_back(x);
+  const int64_t rx = nx.rank.load(std::memory_order_relaxed);
+  const int64_t ry = ny.rank.load(std::memory_order_relaxed);
+  if (rx < ry) {
+    Append(nx.out, y);
+    Append(ny.in, x);
     return true;
   }
   // Pearce-Kelly: the affected region is ranks in [rank(y), rank(x)].
   ++visit_epoch_;
   deltaf_.clear();
-  if (!ForwardDfs(y, nx.rank, x)) {
+  if (!ForwardDfs(y, rx, x)) {
     *closes_cycle = true;
     nx.back_out.push_back(y);
     ny.back_in.push_back(x);
@@ -70,10 +166,10 @@ bool LockOrderGraph::InsertEdge(Node x, Node y, bool* closes_cycle, bool known_a
     return true;
   }
   deltab_.clear();
-  BackwardDfs(x, ny.rank);
+  BackwardDfs(x, ry);
   Reorder();
-  nodes_[x].out.push_back(y);
-  nodes_[y].in.push_back(x);
+  Append(nx.out, y);
+  Append(ny.in, x);
   return true;
 }
 
@@ -82,14 +178,18 @@ bool LockOrderGraph::ForwardDfs(Node n, int64_t upper_bound, Node target) {
   stack_.clear();
   stack_.push_back(n);
   while (!stack_.empty()) {
-    Node cur = stack_.back();
+    NodeData& cur = N(stack_.back());
+    const Node cur_id = stack_.back();
     stack_.pop_back();
-    if (visited_[cur] == visit_epoch_) continue;
-    visited_[cur] = visit_epoch_;
-    deltaf_.push_back(cur);
-    for (Node s : nodes_[cur].out) {
+    if (cur.visited == visit_epoch_) continue;
+    cur.visited = visit_epoch_;
+    deltaf_.push_back(cur_id);
+    for (Node s : cur.out) {
       if (s == target) return false;
-      if (visited_[s] != visit_epoch_ && nodes_[s].rank < upper_bound) stack_.push_back(s);
+      const NodeData& ns = N(s);
+      if (ns.visited != visit_epoch_ && ns.rank.load(std::memory_order_relaxed) < upper_bound) {
+        stack_.push_back(s);
+      }
     }
   }
   return true;
@@ -99,60 +199,73 @@ void LockOrderGraph::BackwardDfs(Node n, int64_t lower_bound) {
   stack_.clear();
   stack_.push_back(n);
   while (!stack_.empty()) {
-    Node cur = stack_.back();
+    NodeData& cur = N(stack_.back());
+    const Node cur_id = stack_.back();
     stack_.pop_back();
-    if (visited_[cur] == visit_epoch_) continue;
-    visited_[cur] = visit_epoch_;
-    deltab_.push_back(cur);
-    for (Node p : nodes_[cur].in) {
-      if (visited_[p] != visit_epoch_ && nodes_[p].rank > lower_bound) stack_.push_back(p);
+    if (cur.visited == visit_epoch_) continue;
+    cur.visited = visit_epoch_;
+    deltab_.push_back(cur_id);
+    for (Node p : cur.in) {
+      const NodeData& np = N(p);
+      if (np.visited != visit_epoch_ && np.rank.load(std::memory_order_relaxed) > lower_bound) {
+        stack_.push_back(p);
+      }
     }
   }
 }
 
 // Gives the nodes that must precede (deltab) the lowest ranks of the region, then deltaf.
 void LockOrderGraph::Reorder() {
-  auto by_rank = [this](Node a, Node b) { return nodes_[a].rank < nodes_[b].rank; };
+  auto by_rank = [this](Node a, Node b) { return Rank(a) < Rank(b); };
   std::sort(deltab_.begin(), deltab_.end(), by_rank);
   std::sort(deltaf_.begin(), deltaf_.end(), by_rank);
   std::vector<int64_t> ranks;
   ranks.reserve(deltab_.size() + deltaf_.size());
-  for (Node n : deltab_) ranks.push_back(nodes_[n].rank);
-  for (Node n : deltaf_) ranks.push_back(nodes_[n].rank);
+  for (Node n : deltab_) ranks.push_back(Rank(n));
+  for (Node n : deltaf_) ranks.push_back(Rank(n));
   std::sort(ranks.begin(), ranks.end());
   size_t i = 0;
-  for (Node n : deltab_) nodes_[n].rank = ranks[i++];
-  for (Node n : deltaf_) nodes_[n].rank = ranks[i++];
+  for (Node n : deltab_) N(n).rank.store(ranks[i++], std::memory_order_relaxed);
+  for (Node n : deltaf_) N(n).rank.store(ranks[i++], std::memory_order_relaxed);
 }
 
 void LockOrderGraph::RemoveNode(Node x) {
-  if (x >= nodes_.size() || !nodes_[x].present) return;
-  NodeData& n = nodes_[x];
+  NodeData* found = Find(x);
+  if (found == nullptr || !found->present.load(std::memory_order_relaxed)) return;
+  NodeData& n = *found;
   // Count first: a self edge x->x sits in both n.back_out and n.back_in, and the loops below
   // erase it from n.back_in.
   size_t self = std::count(n.back_out.begin(), n.back_out.end(), x);
-  edge_count_ -= n.out.size() + n.in.size() + n.back_out.size() + n.back_in.size() - self;
+  edge_count_.fetch_sub(n.out.size() + n.in.size() + n.back_out.size() + n.back_in.size() - self,
+                        std::memory_order_relaxed);
   back_edges_ -= n.back_out.size() + n.back_in.size() - self;
-  for (Node s : n.out) Erase(nodes_[s].in, x);
-  for (Node p : n.in) Erase(nodes_[p].out, x);
-  for (Node s : n.back_out) Erase(nodes_[s].back_in, x);
-  for (Node p : n.back_in) Erase(nodes_[p].back_out, x);
-  n = NodeData();
+  for (Node s : n.out) Erase(N(s).in, x);
+  for (Node p : n.in) Erase(N(p).out, x);
+  for (Node s : n.back_out) Erase(N(s).back_in, x);
+  for (Node p : n.back_in) Erase(N(p).back_out, x);
+  std::vector<Node>().swap(n.out);
+  std::vector<Node>().swap(n.in);
+  std::vector<Node>().swap(n.back_out);
+  std::vector<Node>().swap(n.back_in);
+  n.rank.store(0, std::memory_order_relaxed);
+  n.present.store(false, std::memory_order_relaxed);
 }
 
 std::vector<LockOrderGraph::Node> LockOrderGraph::Successors(Node x) const {
   std::vector<Node> r;
-  if (x >= nodes_.size()) return r;
-  r = nodes_[x].out;
-  r.insert(r.end(), nodes_[x].back_out.begin(), nodes_[x].back_out.end());
+  const NodeData* n = Find(x);
+  if (n == nullptr) return r;
+  r = n->out;
+  r.insert(r.end(), n->back_out.begin(), n->back_out.end());
   return r;
 }
 
 std::vector<LockOrderGraph::Node> LockOrderGraph::Predecessors(Node x) const {
   std::vector<Node> r;
-  if (x >= nodes_.size()) return r;
-  r = nodes_[x].in;
-  r.insert(r.end(), nodes_[x].back_in.begin(), nodes_[x].back_in.end());
+  const NodeData* n = Find(x);
+  if (n == nullptr) return r;
+  r = n->in;
+  r.insert(r.end(), n->back_in.begin(), n->back_in.end());
   return r;
 }
 
@@ -200,7 +313,7 @@ std::vector<LockOrderGraph::Node> LockOrderGraph::FindCycle(
       return cycle;
     }
     if (s.node == x) continue;  // a cycle must pass x only at its end
-    if (s.node >= nodes_.size()) continue;
+    if (Find(s.node) == nullptr) continue;
     for (Node next : Successors(s.node)) {
       const EdgeProps p = props(s.node, next);
       if (s.ro && p.from_modes == kSharedOnly) continue;
@@ -214,31 +327,41 @@ std::vector<LockOrderGraph::Node> LockOrderGraph::FindCycle(
 
 bool LockOrderGraph::CheckInvariants() const {
   size_t edges = 0, back = 0;
-  for (Node x = 0; x < nodes_.size(); ++x) {
-    const NodeData& n = nodes_[x];
-    if (!n.present) {
-      if (!n.out.empty() || !n.in.empty() || !n.back_out.empty() || !n.back_in.empty()) return false;
-      continue;
-    }
-    for (Node s : n.out) {
-      if (!nodes_[s].present || n.rank >= nodes_[s].rank) return false;
-      const auto& in = nodes_[s].in;
-      if (std::find(in.begin(), in.end(), x) == in.end()) return false;
-      if (IsBackEdge(x, s)) return false;
-      ++edges;
-    }
-    for (Node s : n.back_out) {
-      const auto& in = nodes_[s].back_in;
-      if (std::find(in.begin(), in.end(), x) == in.end()) return false;
-      ++edges;
-      ++back;
-    }
-    for (Node p : n.in) {
-      const auto& out = nodes_[p].out;
-      if (std::find(out.begin(), out.end(), x) == out.end()) return false;
+  for (uint32_t c = 0; c < kMaxChunks; ++c) {
+    if (chunks_[c].load(std::memory_order_acquire) == nullptr) continue;
+    for (Node x = c << kChunkBits; x < ((c + 1) << kChunkBits); ++x) {
+      const NodeData& n = N(x);
+      if (!n.present.load(std::memory_order_relaxed)) {
+        if (!n.out.empty() || !n.in.empty() || !n.back_out.empty() || !n.back_in.empty()) {
+          return false;
+        }
+        continue;
+      }
+      for (Node s : n.out) {
+        const NodeData* ns = Find(s);
+        if (ns == nullptr || !ns->present.load(std::memory_order_relaxed) ||
+            Rank(x) >= Rank(s)) {
+          return false;
+        }
+        if (std::find(ns->in.begin(), ns->in.end(), x) == ns->in.end()) return false;
+        if (IsBackEdge(x, s)) return false;
+        ++edges;
+      }
+      for (Node s : n.back_out) {
+        const NodeData* ns = Find(s);
+        if (ns == nullptr) return false;
+        if (std::find(ns->back_in.begin(), ns->back_in.end(), x) == ns->back_in.end()) return false;
+        ++edges;
+        ++back;
+      }
+      for (Node p : n.in) {
+        const NodeData* np = Find(p);
+        if (np == nullptr) return false;
+        if (std::find(np->out.begin(), np->out.end(), x) == np->out.end()) return false;
+      }
     }
   }
-  return edges == edge_count_ && back == back_edges_;
+  return edges == EdgeCount() && back == back_edges_;
 }
 
 }  // namespace lockaudit::core

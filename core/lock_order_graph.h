@@ -6,8 +6,18 @@
 // rank(x) < rank(y) costs O(1); otherwise only nodes whose rank lies between the two ends are
 // visited and re-ranked. An edge that would close a cycle is kept as a *back edge* (it is real
 // evidence) outside the DAG; cycle searches walk DAG and back edges together.
+// A node gets its rank when its first edge is added: below every rank as that edge's `from`,
+// above every rank as its `to`, so that the edge agrees with the order (a lock's first edges
+// then need no reorder).
 //
-// Thread-safety: none; the lock-order detector (lock_order.h) serialises every call with its mutex.
+// Thread-safety: two modes, chosen by the owner (the lock-order detector, lock_order.h):
+//  - exclusive: every method but TryInsertOrdered, with no other call running;
+//  - shared: only TryInsertOrdered (and BackEdgeCount), from any number of threads at once,
+//    with no exclusive call running. It adds an edge that agrees with the current order (no
+//    rank changes, so no reorder and no cycle), under a per-node spin flag for the node's
+//    adjacency; an edge that needs a reorder is refused and left to the exclusive mode.
+// Nodes live in chunks that never move (a node's address is stable), so the shared mode never
+// sees storage grow under it.
 // Invariants (CheckInvariants(), tests only): every DAG edge x->y has rank(x) < rank(y); every
 // edge is in exactly one of the DAG and back-edge sets and in both adjacency directions.
 // Cost: O(1) for a known edge; a new edge reorders only the nodes between its ends; cycle
@@ -15,6 +25,8 @@
 #ifndef LOCKAUDIT_CORE_LOCK_ORDER_GRAPH_H_
 #define LOCKAUDIT_CORE_LOCK_ORDER_GRAPH_H_
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <unordered_map>
@@ -25,6 +37,12 @@ namespace lockaudit::core {
 class LockOrderGraph {
  public:
   using Node = uint32_t;
+
+  LockOrderGraph() = default;
+  ~LockOrderGraph();
+  // A copy (exclusive mode; benchmarks start each round from one graph).
+  LockOrderGraph(const LockOrderGraph& other) { *this = other; }
+  LockOrderGraph& operator=(const LockOrderGraph& other);
 
   // Per-edge predicate used by cycle searches: given the edge and the search state, may the
   // path continue over it? See FindCycle().
@@ -58,7 +76,13 @@ class LockOrderGraph {
                               const std::function<EdgeProps(Node, Node)>& props,
                               size_t max_visits = 1u << 20) const;
 
-  size_t EdgeCount() const { return edge_count_; }
+  // Shared mode (see above): adds x->y when it agrees with the order, giving a node without
+  // edges the rank that makes it agree; returns false, changing nothing but such a rank, when
+  // it does not (a reorder, or a cycle: the caller calls InsertEdge in the exclusive mode).
+  // The caller knows the edge is absent (its edge table says so).
+  bool TryInsertOrdered(Node x, Node y);
+
+  size_t EdgeCount() const { return edge_count_.load(std::memory_order_relaxed); }
   size_t BackEdgeCount() const { return back_edges_; }
   std::vector<Node> Successors(Node x) const;    // DAG and back edges
   std::vector<Node> Predecessors(Node x) const;  // DAG and back edges
@@ -66,24 +90,55 @@ class LockOrderGraph {
 
  private:
   struct NodeData {
-    int64_t rank = 0;
-    bool present = false;
+    std::atomic<int64_t> rank{0};      // set once present; changed by a reorder (exclusive)
+    std::atomic<bool> present{false};  // has (or had, until RemoveNode) an edge
+    std::atomic<bool> busy{false};     // shared mode: held while out/in or the rank change
+    uint32_t visited = 0;              // exclusive: the reorder's visit epoch
     std::vector<Node> out, in;             // DAG edges
     std::vector<Node> back_out, back_in;   // back edges
   };
-  NodeData& Ensure(Node x);
+  static constexpr uint32_t kChunkBits = 10;
+  static constexpr uint32_t kChunkNodes = 1u << kChunkBits;
+  static constexpr uint32_t kMaxChunks = 4096;  // 4M nodes, as the lock registry
+  enum class Side { kFrom, kTo };
+
+  // The node, or null when its chunk was never made (no edge ever touched it).
+  NodeData* Find(Node x) const {
+    const uint32_t c = x >> kChunkBits;
+    if (c >= kMaxChunks) return nullptr;
+    NodeData* chunk = chunks_[c].load(std::memory_order_acquire);
+    return chunk == nullptr ? nullptr : chunk + (x & (kChunkNodes - 1));
+  }
+  // The node, its chunk made if needed (any mode: the chunk is published with a CAS); null
+  // only past kMaxChunks or out of memory.
+  NodeData* At(Node x);
+  NodeData& N(Node x) const { return *Find(x); }  // a node known to exist
+  int64_t Rank(Node x) const { return N(x).rank.load(std::memory_order_relaxed); }
+  // Makes x present with a fresh rank for its side of its first edge. Exclusive mode.
+  NodeData& Ensure(Node x, Side side);
+  int64_t FreshRank(Side side) {
+    return side == Side::kFrom ? low_rank_.fetch_sub(1, std::memory_order_relaxed) - 1
+                               : next_rank_.fetch_add(1, std::memory_order_relaxed);
+  }
   bool ForwardDfs(Node n, int64_t upper_bound, Node target);
   void BackwardDfs(Node n, int64_t lower_bound);
   void Reorder();
+  static constexpr size_t kFirstAdjacency = 4;
+  static void Append(std::vector<Node>& v, Node x);
   static void Erase(std::vector<Node>& v, Node x);
+  struct Busy {  // the shared mode's per-node flag
+    explicit Busy(NodeData& n);
+    ~Busy() { n_.busy.store(false, std::memory_order_release); }
+    NodeData& n_;
+  };
 
-  std::vector<NodeData> nodes_;
-  int64_t next_rank_ = 0;
-  size_t edge_count_ = 0;
-  size_t back_edges_ = 0;
+  std::atomic<NodeData*> chunks_[kMaxChunks] = {};
+  std::atomic<int64_t> next_rank_{0};  // the next rank above all (a `to` side)
+  std::atomic<int64_t> low_rank_{0};   // the lowest rank given so far (a `from` side)
+  std::atomic<size_t> edge_count_{0};
+  size_t back_edges_ = 0;              // exclusive mode only
   // Scratch for the Pearce-Kelly reorder.
   std::vector<Node> deltaf_, deltab_, stack_;
-  std::vector<uint32_t> visited_;
   uint32_t visit_epoch_ = 0;
 };
 

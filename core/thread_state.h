@@ -171,6 +171,17 @@ class ThreadState {
   static constexpr uint32_t kHolderSiteCache = 8;
   uintptr_t holder_site_pc[kHolderSiteCache];
   StackId holder_site_stack[kHolderSiteCache];
+  // The lock-order evidence this thread found last (CaptureEvidence, tracker.cc): stacks by
+  // evidence key (call sites, depths and the thread's incarnation), direct-mapped. The engine's
+  // shared table behind it needs a mutex; a thread that learns many edges at one code path (a
+  // loop over locks) finds its stacks here instead. A key holds the incarnation, so a reused
+  // state never matches a dead thread's entries; stack ids are never reused.
+  static constexpr uint32_t kEvidenceCache = 64;
+  struct EvidenceSlot {
+    uint64_t key;
+    StackId stack;
+  };
+  EvidenceSlot evidence_cache[kEvidenceCache];
   // Stacks of recent sampled waits, by call site and depth (site pc, CFA). Reused only when every
   // return address still sits where it was (frame k's pc at its sp - 8): the same call chain,
   // checked in a few loads instead of an unwind, so that sampling does not slow the waiter down

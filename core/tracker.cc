@@ -802,7 +802,12 @@ bool CaptureEvidence(const Acquisition& a, const uint32_t* held_idx, uint32_t co
                      StackId* stack, StackId* held_stacks, bool lookup_only) {
   Engine& e = E();
   constexpr size_t kMaxEvidence = 1 << 16;
-  auto remember = [&e](uint64_t key, StackId id) {
+  ThreadState* ts = a.thread;
+  auto slot_of = [ts](uint64_t key) -> ThreadState::EvidenceSlot* {
+    return ts == nullptr ? nullptr : &ts->evidence_cache[key % ThreadState::kEvidenceCache];
+  };
+  auto remember = [&e, &slot_of](uint64_t key, StackId id) {
+    if (ThreadState::EvidenceSlot* c = slot_of(key)) *c = {key, id};
     EngineLock lock(e.evidence_mu);
     if (e.evidence.size() >= kMaxEvidence) e.evidence.clear();
     e.evidence.emplace(key, id);
@@ -820,24 +825,41 @@ bool CaptureEvidence(const Acquisition& a, const uint32_t* held_idx, uint32_t co
   // so one call site at one depth (the same pc and CFA) can be reached through other callers.
   const uint64_t thread_key = Mix64(a.incarnation);
   const uint64_t here = EvidenceKey(a.site.pc, a.site.cfa, 0, thread_key);
-  bool all_known;
-  {
-    EngineLock lock(e.evidence_mu);
-    auto lookup = [&e](uint64_t key) LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {  // evidence_mu held
-      auto it = e.evidence.find(key);
-      return it == e.evidence.end() ? StackId{0} : it->second;
-    };
-    all_known = (*stack = lookup(here)) != 0;
-    for (uint32_t k = 0; k < count && all_known; ++k) {
-      const int p = same_site_as_earlier(k);
-      if (p >= 0) {
-        held_stacks[k] = held_stacks[p];
-        continue;
-      }
-      const Site& hs = a.held[held_idx[k]].site;
-      held_stacks[k] = lookup(EvidenceKey(hs.pc, hs.cfa, a.site.pc, a.site.cfa ^ thread_key));
-      all_known = held_stacks[k] != 0;
+  uint64_t keys[LockOrder::kEdgeWindow];
+  bool all_known = true;
+  // The thread's own cache first; what it lacks, from the shared table (then cached).
+  auto cached = [&slot_of](uint64_t key) -> StackId {
+    const ThreadState::EvidenceSlot* c = slot_of(key);
+    return c != nullptr && c->key == key ? c->stack : StackId{0};
+  };
+  *stack = cached(here);
+  uint32_t missing = *stack == 0 ? 1 : 0;
+  for (uint32_t k = 0; k < count; ++k) {
+    const int p = same_site_as_earlier(k);
+    if (p >= 0) {
+      keys[k] = 0;
+      continue;
     }
+    const Site& hs = a.held[held_idx[k]].site;
+    keys[k] = EvidenceKey(hs.pc, hs.cfa, a.site.pc, a.site.cfa ^ thread_key);
+    held_stacks[k] = cached(keys[k]);
+    if (held_stacks[k] == 0) ++missing;
+  }
+  if (missing != 0) {
+    EngineLock lock(e.evidence_mu);
+    auto lookup = [&e, &slot_of](uint64_t key) LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
+      auto it = e.evidence.find(key);  // evidence_mu held
+      if (it == e.evidence.end()) return StackId{0};
+      if (ThreadState::EvidenceSlot* c = slot_of(key)) *c = {key, it->second};
+      return it->second;
+    };
+    if (*stack == 0) all_known = (*stack = lookup(here)) != 0;
+    for (uint32_t k = 0; k < count && all_known; ++k) {
+      if (keys[k] != 0 && held_stacks[k] == 0) all_known = (held_stacks[k] = lookup(keys[k])) != 0;
+    }
+  }
+  for (uint32_t k = 0; k < count && all_known; ++k) {
+    if (keys[k] == 0) held_stacks[k] = held_stacks[same_site_as_earlier(k)];
   }
   if (all_known || lookup_only) return all_known;
   RawFrame frames[128];
@@ -917,11 +939,13 @@ LOCKAUDIT_COLD void LearnEdges(ThreadState& ts, NodeId id, uint32_t flags, Site 
   a.tid = ts.tid;
   a.thread_name = ts.name;
   a.incarnation = ts.incarnation;
+  a.thread = &ts;
   // Lock-free first: when every edge of this context is saturated, nothing can change.
-  if (e.lock_order.AllSaturated(a)) return;
+  LockOrder::Window window;
+  if (e.lock_order.AllSaturated(a, &window)) return;
   Inside inside;
   LearnResult found;
-  e.lock_order.Learn(a, &found);
+  e.lock_order.Learn(a, window, &found);
   auto post = [](const EdgeRecord& r, bool update) {
     // The edge line names its locks, and naming may symbolize: that runs on the symbolizer
     // thread, never on this one (which may hold an allocator lock, stacks.h).
@@ -981,11 +1005,11 @@ LOCKAUDIT_COLD void LearnContext(ThreadState& ts, NodeId id, uint32_t flags, Sit
     slot = key;
     return;
   }
+  uint64_t key2 = Mix64(key ^ Mix64(ts.incarnation));
   bool relock = false;
   if (may_hold) {
     for (uint32_t i = 0; i < ts.held_count; ++i) relock |= ts.held[i].id == id;
   }
-  uint64_t key2 = Mix64(key ^ Mix64(ts.incarnation));
   if (!E().contexts.Contains(key2)) {
     LearnEdges(ts, id, flags, site);
     if (!relock) E().contexts.Insert(key2);
