@@ -6,6 +6,10 @@
 #include "hash.h"
 
 namespace lockaudit::core {
+namespace {
+__thread char tls_stripe_marker __attribute__((tls_model("initial-exec")));
+}  // namespace
+
 KnownEdges::KnownEdges() {
   void* p = mmap(nullptr, kSlots * sizeof(uint64_t), PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -38,7 +42,7 @@ bool KnownEdges::Contains(uint64_t key) const noexcept {
 void KnownEdges::Insert(uint64_t key) noexcept {
   if (slots_ == nullptr) return;
   size_t mask = mask_.load(std::memory_order_relaxed);
-  if (count_.load(std::memory_order_relaxed) >= (mask + 1) / 2) {
+  if (approx_.load(std::memory_order_relaxed) >= (mask + 1) / 2) {
     if (mask + 1 < kSlots) {
       // Grow: use twice the slots of the same reservation. Keys stored under the smaller mask
       // stay true facts; those the new mask no longer probes are merely unreachable.
@@ -58,7 +62,13 @@ void KnownEdges::Insert(uint64_t key) noexcept {
     uint64_t v = slot.load(std::memory_order_relaxed);
     if (v == key) return;
     if (v == 0 && slot.compare_exchange_strong(v, key, std::memory_order_relaxed)) {
-      count_.fetch_add(1, std::memory_order_relaxed);
+      // The stripe of this thread: a hash of its thread-local storage's address picks it.
+      Stripe& stripe = stripes_[Mix64(reinterpret_cast<uintptr_t>(&tls_stripe_marker)) % kStripes];
+      if ((stripe.n.fetch_add(1, std::memory_order_relaxed) + 1) % kSumEvery == 0) {
+        size_t sum = 0;
+        for (const Stripe& st : stripes_) sum += st.n.load(std::memory_order_relaxed);
+        approx_.store(sum, std::memory_order_relaxed);
+      }
       return;
     }
     if (v == key) return;
@@ -69,7 +79,8 @@ void KnownEdges::Clear() noexcept {
   if (slots_ == nullptr) return;
   // Zero pages atomically per page for concurrent readers; the memory is returned as well.
   madvise(slots_, kSlots * sizeof(uint64_t), MADV_DONTNEED);
-  count_.store(0, std::memory_order_relaxed);
+  for (Stripe& stripe : stripes_) stripe.n.store(0, std::memory_order_relaxed);
+  approx_.store(0, std::memory_order_relaxed);
   mask_.store(kFirstSlots - 1, std::memory_order_relaxed);
 }
 

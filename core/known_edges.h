@@ -39,7 +39,15 @@ class KnownEdges {
 
  private:
   std::atomic<uint64_t>* slots_ = nullptr;
-  std::atomic<size_t> count_{0};
+  // The keys stored, counted per thread stripe (each on its own line: two threads inserting
+  // at once do not write one counter in turn), summed into `approx_` every kSumEvery inserts
+  // of a stripe; growth reads only `approx_` (read-mostly).
+  static constexpr size_t kStripes = 16, kSumEvery = 64;
+  struct alignas(64) Stripe {
+    std::atomic<size_t> n{0};
+  };
+  Stripe stripes_[kStripes];
+  std::atomic<size_t> approx_{0};
   std::atomic<size_t> mask_{kFirstSlots - 1};  // slots in use - 1: grows, never shrinks but at Clear()
 };
 

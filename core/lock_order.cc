@@ -2,6 +2,7 @@
 #include "lock_order.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include "hash.h"
@@ -77,11 +78,28 @@ void LockOrder::MarkSaturated(const EdgeRecord& r) {
   }
 }
 
-// May the new direct edge from->to have its line written?
-bool LockOrder::TakeEdgeLine(NodeId from, NodeId to) {
-  uint32_t& count = edge_lines_[Mix64(host_.NamingKey(from) ^ Mix64(host_.NamingKey(to) + 1))];
+// May the new direct edge from->to have its line written? A pair's count lives in a lock-free
+// table (once over its budget, a pair costs one read: two threads learning edges of one code
+// path share its line without writing it); past kLineProbe collisions, in a striped map.
+bool LockOrder::TakeEdgeLine(NodeId from, NodeId to, uint64_t* dropped) {
+  const uint64_t key = Mix64(host_.NamingKey(from) ^ Mix64(host_.NamingKey(to) + 1)) | 1;
+  for (uint32_t i = 0; i < kLineProbe; ++i) {
+    LineSlot& slot = line_slots_[(key + i) & (kLineSlots - 1)];
+    uint64_t k = slot.key.load(std::memory_order_acquire);
+    if (k == 0 && slot.key.compare_exchange_strong(k, key, std::memory_order_acq_rel)) k = key;
+    if (k != key) continue;
+    if (slot.count.load(std::memory_order_relaxed) >= kEdgeLinesPerPair ||
+        slot.count.fetch_add(1, std::memory_order_relaxed) >= kEdgeLinesPerPair) {
+      ++*dropped;
+      return false;
+    }
+    return true;
+  }
+  LineStripe& stripe = lines_[key % kLineStripes];
+  EngineLock lock(stripe.mu);
+  uint32_t& count = stripe.counts[key];
   if (count >= kEdgeLinesPerPair) {
-    ++edge_lines_dropped_;
+    ++*dropped;
     return false;
   }
   ++count;
@@ -92,7 +110,7 @@ bool LockOrder::TakeEdgeLine(NodeId from, NodeId to) {
 void LockOrder::FillCycleEdges(CycleFinding& c) {
   for (size_t k = 0; k < c.nodes.size(); ++k) {
     NodeId from = c.nodes[k], to = c.nodes[(k + 1) % c.nodes.size()];
-    const EdgeRecord* r = edges_.Find(from, to);
+    const EdgeRecord* r = TableOf(from, to).Find(from, to);
     EdgeRecord none;
     none.from = from;
     none.to = to;
@@ -126,6 +144,7 @@ void LockOrder::ForgetOrderedCycle(const std::vector<NodeId>& nodes) {
     std::erase(it->second, nodes);
     if (it->second.empty()) ordered_cycles_.erase(it);
   }
+  ordered_any_.store(!ordered_cycles_.empty(), std::memory_order_relaxed);
 }
 
 // A second thread takes from->to: the cycles reported as ordered through it can deadlock after
@@ -155,7 +174,7 @@ void LockOrder::FindCycles(const std::vector<std::pair<NodeId, NodeId>>& to_chec
                            LearnResult* out) {
   auto props = [this](LockOrderGraph::Node x, LockOrderGraph::Node y)
                    LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {  // called inside FindCycle, mu_ held
-    const EdgeRecord* r = edges_.FindByIndex(x, y);
+    const EdgeRecord* r = ShardOf(x, y).edges.FindByIndex(x, y);
     return r == nullptr ? LockOrderGraph::EdgeProps{} : r->Props();
   };
   for (const auto& [x, y] : to_check) {
@@ -170,6 +189,7 @@ void LockOrder::FindCycles(const std::vector<std::pair<NodeId, NodeId>>& to_chec
       for (size_t k = 0; k < c.nodes.size(); ++k) {
         ordered_cycles_[{c.nodes[k], c.nodes[(k + 1) % c.nodes.size()]}].push_back(c.nodes);
       }
+      ordered_any_.store(true, std::memory_order_relaxed);
     }
     out->cycles.push_back(std::move(c));
   }
@@ -231,11 +251,24 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
   StackId window_stacks[kEdgeWindow] = {};
   const bool have_evidence =
       nwindow == 0 || host_.CaptureEvidence(a, window, nwindow, &stack, window_stacks, true);
+  const uint32_t slot = a.tid % kReaderSlots;
   bool any_new = false;
   if (!have_evidence) {
-    EngineLock lock(mu_);
-    for (uint32_t k = 0; k < nwindow && !any_new; ++k) {
-      any_new = edges_.Find(held[window[k]].id, id) == nullptr;
+    auto find_any_new = [&](bool shared) LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
+      for (uint32_t k = 0; k < nwindow && !any_new; ++k) {
+        const NodeId from = held[window[k]].id;
+        Shard& sh = ShardOf(IndexOf(from), IndexOf(id));
+        if (shared) sh.mu.lock();
+        any_new = sh.edges.Find(from, id) == nullptr;
+        if (shared) sh.mu.unlock();
+      }
+    };
+    if (EnterShared(slot)) {
+      find_any_new(true);
+      LeaveShared(slot);
+    } else {
+      ExclusiveLock lock(*this);
+      find_any_new(false);
     }
   }
   if (any_new) host_.CaptureEvidence(a, window, nwindow, &stack, window_stacks, false);
@@ -243,31 +276,45 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
   // the read-read rule of FindCycle, which exempts only requests no reader can block.
   const uint8_t to_mode = static_cast<uint8_t>(
       ModeBit(a.flags) | ((a.flags & kShared) && (a.flags & kWriterPreferring) ? 4 : 0));
-  EngineLock lock(mu_);
-  if (!host_.IsLive(id)) return;
-  host_.MarkInGraph(id);
-  if (!host_.IsLive(id)) return;
+  // One edge of the window, with its shard's table: 1 when the shared mode must leave it (and
+  // the rest) to the exclusive mode, which then finds the edges done so far already learned.
   std::vector<std::pair<NodeId, NodeId>> to_check;
-  for (uint32_t k = 0; k < nwindow; ++k) {
+  auto learn_edge = [&](uint32_t k, bool shared) LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS -> int {
     const uint32_t i = window[k];
     const HeldLock& h = held[i];
     host_.MarkInGraph(h.id);
-    if (!host_.IsLive(h.id)) continue;
+    if (!host_.IsLive(h.id)) return 0;
     uint64_t gates[kMaxGates];
     const uint8_t ngates = gates_of(h.id, gates);
     const uint8_t from_mode = ModeBit(h.flags);
+    Shard& sh = ShardOf(IndexOf(h.id), IndexOf(id));
+    if (shared) sh.mu.lock();
+    struct Unlock {
+      EngineMutex* mu;
+      ~Unlock() LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
+        if (mu != nullptr) mu->unlock();
+      }
+    } unlock{shared ? &sh.mu : nullptr};
     EdgeTable::Emplaced how;
-    EdgeRecord* r = edges_.Emplace(h.id, id, &how);
-    if (r == nullptr) continue;  // out of memory: not learned
+    EdgeRecord* r = sh.edges.Emplace(h.id, id, &how);
+    if (r == nullptr) return 0;  // out of memory: not learned
     if (how != EdgeTable::Emplaced::kFound) {
       bool closes = false;
       if (how == EdgeTable::Emplaced::kStale) {
+        if (shared) return 1;
         // A record of earlier locks at these indices (never expected: a lock's edges go with
         // it, Forget): the graph has the edge; the record starts again.
         *r = EdgeRecord();
         r->from = h.id;
         r->to = id;
         closes = graph_.IsBackEdge(IndexOf(h.id), IndexOf(id));
+      } else if (shared) {
+        // Only an edge that agrees with the order, so no reorder and no cycle: the rest wait
+        // for the exclusive mode (the record goes again; the graph has not changed).
+        if (!graph_.TryInsertOrdered(IndexOf(h.id), IndexOf(id))) {
+          sh.edges.Erase(IndexOf(h.id), IndexOf(id));
+          return 1;
+        }
       } else {
         graph_.InsertEdge(IndexOf(h.id), IndexOf(id), &closes, /*known_absent=*/true);
       }
@@ -279,12 +326,12 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
       r->stack = stack;
       r->held_stack = window_stacks[k];
       if (k == 0) memcpy(r->outers, outers, sizeof(outers));
-      r->posted = TakeEdgeLine(h.id, id);
+      r->posted = TakeEdgeLine(h.id, id, &sh.dropped);
       MarkSaturated(*r);
-      ++edges_learned_;
+      ++sh.learned;
       if (r->posted) out->new_edges.push_back(*r);
       if (closes || graph_.BackEdgeCount() > 0) to_check.push_back({h.id, id});
-      continue;
+      return 0;
     }
     if (k == 0 && r->outers[0] == 0) memcpy(r->outers, outers, sizeof(outers));
     bool changed = false;
@@ -304,12 +351,36 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
     if (r->incarnation != static_cast<uint32_t>(a.incarnation) && !r->multi_thread) {
       r->multi_thread = true;
       changed = true;
-      ReportAgain(h.id, id, a, stack, window_stacks[k], out);
+      // (The shared mode runs only while no cycle is reported as ordered: nothing to report.)
+      if (!shared) ReportAgain(h.id, id, a, stack, window_stacks[k], out);
     }
     if (changed) MarkSaturated(*r);
     if (changed && graph_.BackEdgeCount() > 0) to_check.push_back({h.id, id});
     if (changed && r->posted) out->changed_edges.push_back(*r);
+    return 0;
+  };
+  // The shared mode first: while the graph has no back edge and no cycle is reported as
+  // ordered, an edge that agrees with the order, and an edge already known, change nothing a
+  // cycle search or another edge depends on; other threads learn theirs at the same time.
+  if (EnterShared(slot)) {
+    bool done = false;
+    if (graph_.BackEdgeCount() == 0 && !ordered_any_.load(std::memory_order_relaxed)) {
+      done = true;
+      if (host_.IsLive(id)) {
+        host_.MarkInGraph(id);
+        if (host_.IsLive(id)) {
+          for (uint32_t k = 0; k < nwindow && done; ++k) done = learn_edge(k, true) == 0;
+        }
+      }
+    }
+    LeaveShared(slot);
+    if (done) return;
   }
+  ExclusiveLock lock(*this);
+  if (!host_.IsLive(id)) return;
+  host_.MarkInGraph(id);
+  if (!host_.IsLive(id)) return;
+  for (uint32_t k = 0; k < nwindow; ++k) learn_edge(k, false);
   FindCycles(to_check, out);
 }
 
@@ -324,15 +395,15 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
 // gates, more modes), as another observation of o->y would be. The cycles through x were found
 // while x lived; the implied edge is not searched for new ones.
 void LockOrder::Forget(NodeId id) {
-  EngineLock lock(mu_);
+  ExclusiveLock lock(*this);
   const uint32_t x = IndexOf(id);
   for (LockOrderGraph::Node y : graph_.Successors(x)) {
-    const EdgeRecord* xy = edges_.FindByIndex(x, y);
+    const EdgeRecord* xy = ShardOf(x, y).edges.FindByIndex(x, y);
     if (xy == nullptr || xy->from != id || xy->outers[0] == 0) continue;
     uint32_t j = 0;
     const EdgeRecord* ox = nullptr;
     for (; j < EdgeRecord::kOuters && xy->outers[j] != 0; ++j) {
-      if ((ox = edges_.Find(xy->outers[j], id)) != nullptr) break;
+      if ((ox = TableOf(xy->outers[j], id).Find(xy->outers[j], id)) != nullptr) break;
     }
     if (ox == nullptr || ox->from == xy->to) continue;
     const NodeId o = ox->from;
@@ -342,7 +413,7 @@ void LockOrder::Forget(NodeId id) {
     const uint8_t ngates = static_cast<uint8_t>(
         std::remove_copy(xy->gates, xy->gates + xy->ngates, gates, static_cast<uint64_t>(o)) -
         gates);
-    if (EdgeRecord* oy = edges_.Find(o, xy->to)) {
+    if (EdgeRecord* oy = TableOf(o, xy->to).Find(o, xy->to)) {
       uint64_t both[EdgeRecord::kMaxGates];
       oy->ngates = static_cast<uint8_t>(
           std::set_intersection(oy->gates, oy->gates + oy->ngates, gates, gates + ngates, both) -
@@ -354,7 +425,7 @@ void LockOrder::Forget(NodeId id) {
       MarkSaturated(*oy);
       continue;
     }
-    if (edges_.FindByIndex(IndexOf(o), y) != nullptr) continue;  // a stale record (never expected)
+    if (ShardOf(IndexOf(o), y).edges.FindByIndex(IndexOf(o), y) != nullptr) continue;  // a stale record (never expected)
     EdgeRecord implied = *xy;  // the thread and stack that took y
     implied.from = o;
     implied.from_modes = ox->from_modes;
@@ -367,7 +438,7 @@ void LockOrder::Forget(NodeId id) {
     memcpy(implied.outers, outers, sizeof(outers));
     implied.posted = false;  // `graph` and `merge` rebuild it from the lines of o->x and x->y
     implied.implied = true;
-    EdgeRecord* r = edges_.Insert(implied.from, implied.to);
+    EdgeRecord* r = TableOf(implied.from, implied.to).Insert(implied.from, implied.to);
     if (r == nullptr) break;  // out of memory
     *r = implied;
     bool closes = false;
@@ -375,22 +446,101 @@ void LockOrder::Forget(NodeId id) {
     MarkSaturated(*r);
     ++edges_implied_;
   }
-  for (LockOrderGraph::Node y : graph_.Successors(x)) edges_.Erase(x, y);
-  for (LockOrderGraph::Node w : graph_.Predecessors(x)) edges_.Erase(w, x);
+  for (LockOrderGraph::Node y : graph_.Successors(x)) ShardOf(x, y).edges.Erase(x, y);
+  for (LockOrderGraph::Node w : graph_.Predecessors(x)) ShardOf(w, x).edges.Erase(w, x);
   graph_.RemoveNode(x);
 }
 
 bool LockOrder::CurrentEdge(NodeId from, NodeId to, EdgeRecord* out) {
-  EngineLock lock(mu_);
-  const EdgeRecord* r = edges_.Find(from, to);
+  ExclusiveLock lock(*this);
+  const EdgeRecord* r = TableOf(from, to).Find(from, to);
   if (r == nullptr) return false;
   *out = *r;
   return true;
 }
 
 LockOrder::Counts LockOrder::GetCounts() {
-  EngineLock lock(mu_);
-  return Counts{edges_learned_, edge_lines_dropped_, edges_.size(), edges_implied_};
+  ExclusiveLock lock(*this);
+  Counts c;
+  for (const Shard& sh : shards_) {
+    c.edges_learned += sh.learned;
+    c.edge_lines_dropped += sh.dropped;
+    c.live_edges += sh.edges.size();
+  }
+  c.edges_implied = edges_implied_;
+  return c;
+}
+
+void LockOrder::Reserve() {
+  ExclusiveLock lock(*this);
+  for (Shard& sh : shards_) sh.edges.Reserve();
+}
+
+// The shared mode's gate (lock_order.h): per slot, a count of the threads inside; and the
+// flag of an exclusive holder waiting for them to drain. A thread entering counts itself in
+// its slot, then checks the flag; the holder raises the flag, then reads each slot (all
+// seq_cst: either the entering thread sees the flag and leaves, or the holder sees it counted
+// and waits for it). Slots by thread: two threads learning at once do not share a line.
+bool LockOrder::EnterShared(uint32_t slot) {
+  for (int attempt = 0;; ++attempt) {
+    readers_[slot].count.fetch_add(1, std::memory_order_seq_cst);
+    if (!writer_.load(std::memory_order_seq_cst)) return true;
+    LeaveShared(slot);
+    // An exclusive section (a reorder, a lock's destruction) is short: wait it out rather
+    // than queue for the exclusive mode behind it, for a while.
+    if (attempt == 2) return false;
+    for (int spins = 0; spins < 2048 && writer_.load(std::memory_order_relaxed); ++spins) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+}
+
+void LockOrder::LeaveShared(uint32_t slot) {
+  std::atomic<uint32_t>& count = readers_[slot].count;
+  if (count.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+      writer_.load(std::memory_order_seq_cst)) {
+    RawFutex(reinterpret_cast<uint32_t*>(&count), FUTEX_WAKE_PRIVATE, INT32_MAX);
+  }
+}
+
+void LockOrder::DrainShared() {
+  writer_.store(true, std::memory_order_seq_cst);
+  for (ReaderSlot& slot : readers_) {
+    for (int spins = 0;; ++spins) {
+      const uint32_t r = slot.count.load(std::memory_order_seq_cst);
+      if (r == 0) break;
+      if (spins < 1024) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        continue;
+      }
+      RawFutex(reinterpret_cast<uint32_t*>(&slot.count), FUTEX_WAIT_PRIVATE, r);
+    }
+  }
+}
+
+void LockOrder::ExclusiveBegin() {
+  mu_.lock();
+  DrainShared();
+}
+
+void LockOrder::ExclusiveEnd() {
+  writer_.store(false, std::memory_order_release);
+  mu_.unlock();
+}
+
+void LockOrder::ForkPrepared() { DrainShared(); }
+void LockOrder::ForkParent() { writer_.store(false, std::memory_order_release); }
+
+void LockOrder::ResetAfterFork() noexcept {
+  mu_.ResetAfterFork();
+  for (ReaderSlot& slot : readers_) slot.count.store(0, std::memory_order_relaxed);
+  writer_.store(false, std::memory_order_relaxed);
+  for (Shard& sh : shards_) sh.mu.ResetAfterFork();
+  for (LineStripe& stripe : lines_) stripe.mu.ResetAfterFork();
 }
 
 }  // namespace lockaudit::core

@@ -7,25 +7,38 @@
 // split between its deadlock detector and the callback host, and on Abseil's deadlock graph
 // (every method says which of the detector's locks it takes).
 //
-// Owns, all under mu_ (LOCKAUDIT_GUARDED_BY below): the graph (LockOrderGraph, incremental
-// topological order), the evidence of every edge (EdgeTable), the cycles already reported, the
-// cycles reported as ordered (core/lineage.h) and the edge-line budget per naming pair. Without
-// mu_: `saturated_`, a lock-free set of edges no observation can change, read before mu_ is taken
-// so that a context whose edges are all saturated costs no lock.
-// Thread-safety: every public method may be called from any thread; each takes mu_ itself
-// (LOCKAUDIT_EXCLUDES(mu_)). Host calls are made with mu_ held (IsLive, MarkInGraph, IdAt,
+// Owns: the graph (LockOrderGraph, incremental topological order), the evidence of every edge
+// (EdgeTable, in kShards shards by edge), the cycles already reported, the cycles reported as
+// ordered (core/lineage.h), the edge-line budget per naming pair, and `saturated_`, a
+// lock-free set of edges no observation can change, read before any lock is taken so that a
+// context whose edges are all saturated costs none.
+// Thread-safety: two modes (see the members below).
+//  - Shared: any number of threads at once, each counted in its reader slot. Learn() runs here
+//    while the graph has no back edge and no cycle is reported as ordered: an edge already
+//    known is updated under its shard's mutex; a new edge is added when it agrees with the
+//    graph's order (LockOrderGraph::TryInsertOrdered: no reorder, so no cycle can close). The
+//    rest of the acquisition's window goes to the exclusive mode.
+//  - Exclusive: mu_ held and the shared mode drained (ExclusiveLock): a new edge against the
+//    order (reorder or cycle), cycle searches, Forget, the counts and every read of all edges.
+// Every public method may be called from any thread and takes what it needs itself
+// (LOCKAUDIT_EXCLUDES(mu_)). Host calls are made in either mode (IsLive, MarkInGraph, IdAt,
 // NamingKey, OrderedReason: they must not call back into the detector) except CaptureEvidence,
-// which is called without it (unwinding may take the dynamic loader's lock, which a dlopen'ing
+// which is called in neither (unwinding may take the dynamic loader's lock, which a dlopen'ing
 // thread holds while it waits for mu_ inside a static constructor).
 // Cost: a known edge, or one seen saturated, costs a probe of `saturated_` (no lock); a new edge
-// an EdgeTable insert and an incremental reorder of the nodes between its ends (Pearce-Kelly);
-// a cycle search runs only for a new or changed edge while the graph has a back edge.
+// that agrees with the order a shard-mutex section and two per-node flags, other threads
+// learning theirs meanwhile; one against it an exclusive section with an incremental reorder
+// of the nodes between its ends (Pearce-Kelly); a cycle search runs only for a new or changed
+// edge while the graph has a back edge (and then every Learn is exclusive).
 // Memory per edge: one EdgeRecord and its index slots (edge_table.h: 155-184 bytes) plus its
-// two adjacency entries (8 bytes) in the graph, whatever the fan-out of its locks.
+// two adjacency entries (8 bytes) in the graph, whatever the fan-out of its locks; a node in
+// the graph costs its chunk's share (lock_order_graph.h) and its adjacency vectors' first 4
+// entries each.
 #ifndef LOCKAUDIT_CORE_LOCK_ORDER_H_
 #define LOCKAUDIT_CORE_LOCK_ORDER_H_
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -144,12 +157,9 @@ class LockOrder {
   // The same with the window AllSaturated(a, &window) gave (the held set unchanged since).
   void Learn(const Acquisition& a, const Window& window, LearnResult* out)
       LOCKAUDIT_EXCLUDES(mu_);
-  // Maps the edge table's first pages (EdgeTable::Reserve): done at load, where the program
+  // Maps the edge tables' first pages (EdgeTable::Reserve): done at load, where the program
   // holds nothing.
-  void Reserve() LOCKAUDIT_EXCLUDES(mu_) {
-    EngineLock lock(mu_);
-    edges_.Reserve();
-  }
+  void Reserve() LOCKAUDIT_EXCLUDES(mu_);
   // `id` is destroyed: its edges go (and their records).
   void Forget(NodeId id) LOCKAUDIT_EXCLUDES(mu_);
   // The record of from->to as it is now; false when there is none.
@@ -157,8 +167,8 @@ class LockOrder {
   // Calls f(record) for every edge, under mu_ (f must not call the detector).
   template <typename F>
   void ForEachEdge(F&& f) LOCKAUDIT_EXCLUDES(mu_) {
-    EngineLock lock(mu_);
-    edges_.ForEach(f);
+    ExclusiveLock lock(*this);
+    for (Shard& sh : shards_) sh.edges.ForEach(f);
   }
   struct Counts {
     uint64_t edges_learned = 0;       // ever, edges of destroyed locks included
@@ -168,14 +178,19 @@ class LockOrder {
   };
   Counts GetCounts() LOCKAUDIT_EXCLUDES(mu_);
 
-  // fork(): the prefork handler takes mu_ (with the engine's other mutexes); the child resets it.
+  // fork(): the prefork handler takes mu_ (with the engine's other mutexes), then calls
+  // ForkPrepared(), which waits for the threads in the shared mode to leave it (and keeps new
+  // ones out); the parent calls ForkParent() before releasing mu_, the child ResetAfterFork().
   EngineMutex& mutex() LOCKAUDIT_RETURN_CAPABILITY(mu_) { return mu_; }
-  void ResetAfterFork() noexcept { mu_.ResetAfterFork(); }
+  void ForkPrepared();
+  void ForkParent();
+  void ResetAfterFork() noexcept;
 
  private:
   uint32_t WindowOf(const Acquisition& a, uint32_t* window) const;
   void MarkSaturated(const EdgeRecord& r);
-  bool TakeEdgeLine(NodeId from, NodeId to) LOCKAUDIT_REQUIRES(mu_);
+  // Either mode; `dropped` counts a line over the budget (the edge's shard's count).
+  bool TakeEdgeLine(NodeId from, NodeId to, uint64_t* dropped);
   void FillCycleEdges(CycleFinding& c) LOCKAUDIT_REQUIRES(mu_);
   std::string OrderedReasonOf(const CycleFinding& c);
   void ForgetOrderedCycle(const std::vector<NodeId>& nodes) LOCKAUDIT_REQUIRES(mu_);
@@ -184,19 +199,74 @@ class LockOrder {
   void FindCycles(const std::vector<std::pair<NodeId, NodeId>>& to_check, LearnResult* out)
       LOCKAUDIT_REQUIRES(mu_);
 
+  // The exclusive mode: mu_, with the shared mode drained (no thread in it) until released.
+  void ExclusiveBegin() LOCKAUDIT_ACQUIRE(mu_);
+  void ExclusiveEnd() LOCKAUDIT_RELEASE(mu_);
+  class LOCKAUDIT_SCOPED_CAPABILITY ExclusiveLock {
+   public:
+    explicit ExclusiveLock(LockOrder& o) LOCKAUDIT_ACQUIRE(o.mu_) : o_(o) { o_.ExclusiveBegin(); }
+    ~ExclusiveLock() LOCKAUDIT_RELEASE() { o_.ExclusiveEnd(); }
+    ExclusiveLock(const ExclusiveLock&) = delete;
+    ExclusiveLock& operator=(const ExclusiveLock&) = delete;
+
+   private:
+    LockOrder& o_;
+  };
+  // The shared mode's gate: true when entered (LeaveShared() after), false while an exclusive
+  // holder has it drained (the caller takes the exclusive mode instead).
+  bool EnterShared(uint32_t slot);
+  void LeaveShared(uint32_t slot);
+  void DrainShared();
+  static constexpr uint32_t kReaderSlots = 32;
+  struct alignas(64) ReaderSlot {
+    std::atomic<uint32_t> count{0};  // threads of this slot in the shared mode (a futex word)
+  };
+
+  // The edge tables, by a hash of the edge's lock indices; each shard's mutex guards it in the
+  // shared mode (the exclusive mode excludes every shared holder, so it takes none).
+  static constexpr uint32_t kShards = 16;
+  struct alignas(64) Shard {
+    EngineMutex mu;
+    EdgeTable edges;         // the evidence of the graph's edges that hash here
+    uint64_t learned = 0;    // edges ever learned here (Counts::edges_learned)
+    uint64_t dropped = 0;    // their lines over the budget (Counts::edge_lines_dropped)
+  };
+  Shard& ShardOf(uint32_t from_index, uint32_t to_index) {
+    return shards_[Mix64(EdgeTable::Key(from_index, to_index)) >> 60];
+  }
+  EdgeTable& TableOf(NodeId from, NodeId to) { return ShardOf(IndexOf(from), IndexOf(to)).edges; }
+  // Edge lines per naming pair (TakeEdgeLine): a lock-free table of pair keys and counts, and
+  // for pairs past its probe window, maps striped by the pair's key.
+  static constexpr uint32_t kLineSlots = 1u << 12, kLineProbe = 16;
+  struct LineSlot {
+    std::atomic<uint64_t> key{0};  // 0: free
+    std::atomic<uint32_t> count{0};
+  };
+  static constexpr uint32_t kLineStripes = 16;
+  struct alignas(64) LineStripe {
+    EngineMutex mu;
+    std::unordered_map<uint64_t, uint32_t> counts;
+  };
+
   LockOrderHost& host_;
+  // The detector's two modes. Exclusive (mu_ held, the shared mode drained): everything below.
+  // Shared (EnterShared, any number of threads): Learn() of an edge that is known already or
+  // agrees with the graph's order (LockOrderGraph::TryInsertOrdered), while the graph has no
+  // back edge and no cycle is reported as ordered; its edge's shard mutex held for the record.
   EngineMutex mu_;
-  LockOrderGraph graph_ LOCKAUDIT_GUARDED_BY(mu_);
-  EdgeTable edges_ LOCKAUDIT_GUARDED_BY(mu_);  // the evidence of every edge of graph_
+  ReaderSlot readers_[kReaderSlots];  // by thread id
+  std::atomic<bool> writer_{false};   // an exclusive holder keeps the shared mode drained
+  LockOrderGraph graph_;              // modes: lock_order_graph.h
+  Shard shards_[kShards];
+  LineSlot line_slots_[kLineSlots];
+  LineStripe lines_[kLineStripes];
   KnownEdges saturated_;                        // lock-free
   std::set<std::vector<NodeId>> reported_cycles_ LOCKAUDIT_GUARDED_BY(mu_);
   // Edges of the cycles reported as ordered, each to its cycles' nodes: when another thread
   // takes one of those edges, the cycle is reported again, not ordered.
   std::map<std::pair<NodeId, NodeId>, std::vector<std::vector<NodeId>>> ordered_cycles_
       LOCKAUDIT_GUARDED_BY(mu_);
-  std::unordered_map<uint64_t, uint32_t> edge_lines_ LOCKAUDIT_GUARDED_BY(mu_);
-  uint64_t edge_lines_dropped_ LOCKAUDIT_GUARDED_BY(mu_) = 0;
-  uint64_t edges_learned_ LOCKAUDIT_GUARDED_BY(mu_) = 0;
+  std::atomic<bool> ordered_any_{false};  // !ordered_cycles_.empty(), read in the shared mode
   uint64_t edges_implied_ LOCKAUDIT_GUARDED_BY(mu_) = 0;
 };
 

@@ -37,7 +37,6 @@ LockOrderGraph& LockOrderGraph::operator=(const LockOrderGraph& other) {
   }
   next_rank_.store(other.next_rank_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   low_rank_.store(other.low_rank_.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  edge_count_.store(other.edge_count_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   back_edges_ = other.back_edges_;
   visit_epoch_ = 0;
   return *this;
@@ -130,7 +129,6 @@ bool LockOrderGraph::TryInsertOrdered(Node x, Node y) {
     Busy busy(*ny);
     Append(ny->in, x);
   }
-  edge_count_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -140,7 +138,6 @@ bool LockOrderGraph::InsertEdge(Node x, Node y, bool* closes_cycle, bool known_a
   NodeData& nx = Ensure(x, Side::kFrom);
   NodeData& ny = Ensure(y, Side::kTo);
   if (!known_absent && HasEdge(x, y)) return false;
-  edge_count_.fetch_add(1, std::memory_order_relaxed);
   if (x == y) {
     *closes_cycle = true;
     nx.back_out.push_back(y);
@@ -236,8 +233,6 @@ void LockOrderGraph::RemoveNode(Node x) {
   // Count first: a self edge x->x sits in both n.back_out and n.back_in, and the loops below
   // erase it from n.back_in.
   size_t self = std::count(n.back_out.begin(), n.back_out.end(), x);
-  edge_count_.fetch_sub(n.out.size() + n.in.size() + n.back_out.size() + n.back_in.size() - self,
-                        std::memory_order_relaxed);
   back_edges_ -= n.back_out.size() + n.back_in.size() - self;
   for (Node s : n.out) Erase(N(s).in, x);
   for (Node p : n.in) Erase(N(p).out, x);
@@ -325,8 +320,18 @@ std::vector<LockOrderGraph::Node> LockOrderGraph::FindCycle(
   return {};
 }
 
+size_t LockOrderGraph::EdgeCount() const {
+  size_t edges = 0;
+  for (uint32_t c = 0; c < kMaxChunks; ++c) {
+    const NodeData* chunk = chunks_[c].load(std::memory_order_acquire);
+    if (chunk == nullptr) continue;
+    for (uint32_t i = 0; i < kChunkNodes; ++i) edges += chunk[i].out.size() + chunk[i].back_out.size();
+  }
+  return edges;
+}
+
 bool LockOrderGraph::CheckInvariants() const {
-  size_t edges = 0, back = 0;
+  size_t edges = 0, back = 0, in_edges = 0;
   for (uint32_t c = 0; c < kMaxChunks; ++c) {
     if (chunks_[c].load(std::memory_order_acquire) == nullptr) continue;
     for (Node x = c << kChunkBits; x < ((c + 1) << kChunkBits); ++x) {
@@ -354,6 +359,7 @@ bool LockOrderGraph::CheckInvariants() const {
         ++edges;
         ++back;
       }
+      in_edges += n.in.size() + n.back_in.size();
       for (Node p : n.in) {
         const NodeData* np = Find(p);
         if (np == nullptr) return false;
@@ -361,7 +367,7 @@ bool LockOrderGraph::CheckInvariants() const {
       }
     }
   }
-  return edges == EdgeCount() && back == back_edges_;
+  return edges == in_edges && back == back_edges_;
 }
 
 }  // namespace lockaudit::core

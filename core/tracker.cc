@@ -886,7 +886,11 @@ bool CaptureEvidence(const Acquisition& a, const uint32_t* held_idx, uint32_t co
 
 bool EngineLockOrderHost::IsLive(NodeId id) { return E().registry.IsLiveOrdered(id); }
 void EngineLockOrderHost::MarkInGraph(NodeId id) {
-  E().registry.Node(id).in_graph.store(true, std::memory_order_seq_cst);
+  // Stored only when not set yet: a lock in the graph keeps the flag until its node is reset
+  // for a new lock, so the kill that ends this lock's life still sees it (seq_cst, IsLive
+  // after), and two threads learning edges of one lock do not write its line in turn.
+  std::atomic<bool>& in_graph = E().registry.Node(id).in_graph;
+  if (!in_graph.load(std::memory_order_seq_cst)) in_graph.store(true, std::memory_order_seq_cst);
 }
 NodeId EngineLockOrderHost::IdAt(uint32_t index) {
   return MakeNodeId(E().registry.NodeAt(index).generation.load(std::memory_order_relaxed), index);
@@ -1720,10 +1724,16 @@ void ForkPrepare() noexcept LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
   for (uint32_t attempt = 0;; ++attempt) {
     size_t got = 0;
     while (got < n && mus[got]->try_lock()) ++got;
-    if (got == n && arena::TryLockForFork()) {
-      // And no thread inside the unwinder (whose mutex the child could inherit held).
-      if (StacksTryPrepareFork()) break;
-      arena::ParentAfterFork();
+    if (got == n) {
+      // No thread left in the lock-order detector's shared mode, which takes no mutex of the
+      // list (its threads may wait for the arena, so this comes before the arena's lock).
+      E().lock_order.ForkPrepared();
+      if (arena::TryLockForFork()) {
+        // And no thread inside the unwinder (whose mutex the child could inherit held).
+        if (StacksTryPrepareFork()) break;
+        arena::ParentAfterFork();
+      }
+      E().lock_order.ForkParent();
     }
     while (got > 0) mus[--got]->unlock();
     if (attempt < 16) {
@@ -1756,6 +1766,7 @@ void ForkParent() noexcept LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
   if (tls_fork_symbolizer_locked) StacksSymbolizerMutex().unlock();
   StacksAfterFork(false);
   arena::ParentAfterFork();
+  E().lock_order.ForkParent();
   size_t n = 0;
   EngineMutex* const* mus = ForkMutexes(&n);
   while (n > 0) mus[--n]->unlock();

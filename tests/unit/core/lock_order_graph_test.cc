@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -445,6 +446,73 @@ TEST(LockOrderGraphTest, CountsDagAndBackEdgesThroughInsertsAndRemovals) {
   EXPECT_TRUE(closes);
   EXPECT_EQ(g.EdgeCount(), 3u);
   EXPECT_EQ(g.BackEdgeCount(), 1u);
+  EXPECT_TRUE(g.CheckInvariants());
+}
+
+// A node's first rank follows its side of its first edge: a lock first seen as `from` goes
+// below every rank, as `to` above, so a chain learned from its far end needs no reorder.
+TEST(LockOrderGraphTest, FirstRanksAgreeWithTheFirstEdge) {
+  LockOrderGraph g;
+  bool closes = false;
+  for (Node x = 10; x > 0; --x) {
+    ASSERT_TRUE(g.TryInsertOrdered(x - 1, x)) << x;  // 9->10, then 8->9 (8 fresh as from) ...
+  }
+  EXPECT_EQ(g.EdgeCount(), 10u);
+  EXPECT_TRUE(g.CheckInvariants());
+  EXPECT_FALSE(g.TryInsertOrdered(10, 0));  // against the order: refused, nothing changed
+  EXPECT_EQ(g.EdgeCount(), 10u);
+  EXPECT_TRUE(g.InsertEdge(10, 0, &closes));  // the exclusive insert finds the cycle
+  EXPECT_TRUE(closes);
+  EXPECT_TRUE(g.CheckInvariants());
+}
+
+// The shared mode: threads add edges at once (each its own share of the pairs), refusing those
+// against the order; the refused ones are then inserted exclusively. The graph is then the
+// oracle's: every edge once, in both directions, ranks in order, and a cycle exactly where the
+// edges make one.
+TEST(LockOrderGraphTest, ConcurrentOrderedInsertsThenExclusiveOnesKeepTheInvariants) {
+  constexpr Node kNodes = 3000;
+  constexpr int kThreads = 4;
+  std::mt19937 rng(5);
+  std::set<std::pair<Node, Node>> pairs;
+  while (pairs.size() < 20000) {
+    Node x = rng() % kNodes, y = rng() % kNodes;
+    if (x == y) continue;
+    if (x > y) std::swap(x, y);  // one global order: acyclic
+    pairs.emplace(x, y);
+  }
+  std::vector<std::pair<Node, Node>> all(pairs.begin(), pairs.end());
+  std::shuffle(all.begin(), all.end(), rng);
+  LockOrderGraph g;
+  std::vector<std::vector<std::pair<Node, Node>>> refused(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < all.size(); i += kThreads) {
+        if (!g.TryInsertOrdered(all[i].first, all[i].second)) refused[t].push_back(all[i]);
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  size_t nrefused = 0;
+  for (const auto& r : refused) {
+    nrefused += r.size();
+    for (const auto& [x, y] : r) {
+      bool closes = true;
+      ASSERT_TRUE(g.InsertEdge(x, y, &closes, /*known_absent=*/true));
+      EXPECT_FALSE(closes) << x << "->" << y;
+    }
+  }
+  EXPECT_GT(nrefused, 0u);  // the random order needed reorders
+  EXPECT_LT(nrefused, all.size());
+  EXPECT_EQ(g.EdgeCount(), all.size());
+  EXPECT_EQ(g.BackEdgeCount(), 0u);
+  EXPECT_TRUE(g.CheckInvariants());
+  for (const auto& [x, y] : all) ASSERT_TRUE(g.HasEdge(x, y));
+  bool closes = false;
+  const auto [x, y] = all.front();
+  EXPECT_TRUE(g.InsertEdge(y, x, &closes));  // the one reversal
+  EXPECT_TRUE(closes);
   EXPECT_TRUE(g.CheckInvariants());
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <random>
@@ -583,6 +584,91 @@ TEST_F(LockOrderTest, ConcurrentOrderedLearningFindsNoCycleThenOneReversal) {
   EXPECT_EQ(counts.edges_learned, counts.live_edges);
   EXPECT_GT(counts.live_edges, 1500u);  // of the 2,016 ordered pairs
   std::vector<CycleFinding> found = t1.Nest({locks[63], locks[0]});
+  EXPECT_EQ(found.size(), 1u);
+}
+
+// Threads learning at once through both of the detector's modes: locks made in shuffled index
+// order (so the graph's first ranks disagree with the locks' order and reorders interleave
+// with the shared mode's inserts), nests of two or three in one global order. Afterwards every
+// edge is there once with the evidence of all its observations merged as one thread would
+// have: gates intersected, multi_thread exactly when two threads took it.
+TEST_F(LockOrderTest, ConcurrentNestsMergeEveryObservationOnce) {
+  constexpr uint32_t kLocks = 300;
+  constexpr int kThreads = 6;
+  std::vector<uint32_t> indices(kLocks);
+  for (uint32_t i = 0; i < kLocks; ++i) indices[i] = 100 + i;
+  std::mt19937 shuffle_rng(9);
+  std::shuffle(indices.begin(), indices.end(), shuffle_rng);
+  std::vector<NodeId> locks;  // locks[i] comes before locks[j] when i < j
+  for (uint32_t index : indices) locks.push_back(host.Make(index));
+  struct Seen {
+    std::set<int> threads;
+    std::set<NodeId> gates;  // intersection of the observations' gate sets
+    bool first = true;
+  };
+  std::vector<std::map<std::pair<NodeId, NodeId>, Seen>> seen(kThreads);
+  std::atomic<int> cycles{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      FakeThread ft(d, 300 + t, 20 + t);
+      std::mt19937 rng(100 + t);
+      for (int k = 0; k < 4000; ++k) {
+        std::set<uint32_t> pick;
+        const size_t depth = 2 + rng() % 2;
+        while (pick.size() < depth) pick.insert(rng() % kLocks);
+        std::vector<NodeId> nest;
+        for (uint32_t i : pick) nest.push_back(locks[i]);
+        for (size_t j = 1; j < nest.size(); ++j) {
+          Seen& e = seen[t][{nest[j - 1], nest[j]}];
+          e.threads.insert(t);
+          std::set<NodeId> gates(nest.begin(), nest.begin() + j - 1);
+          if (e.first) {
+            e.gates = gates;
+            e.first = false;
+          } else {
+            std::set<NodeId> both;
+            std::set_intersection(e.gates.begin(), e.gates.end(), gates.begin(), gates.end(),
+                                  std::inserter(both, both.begin()));
+            e.gates = both;
+          }
+        }
+        cycles += static_cast<int>(ft.Nest(nest).size());
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(cycles.load(), 0);
+  std::map<std::pair<NodeId, NodeId>, Seen> merged;
+  for (const auto& per_thread : seen) {
+    for (const auto& [edge, e] : per_thread) {
+      Seen& m = merged[edge];
+      m.threads.insert(e.threads.begin(), e.threads.end());
+      if (m.first) {
+        m.gates = e.gates;
+        m.first = false;
+      } else {
+        std::set<NodeId> both;
+        std::set_intersection(m.gates.begin(), m.gates.end(), e.gates.begin(), e.gates.end(),
+                              std::inserter(both, both.begin()));
+        m.gates = both;
+      }
+    }
+  }
+  const LockOrder::Counts counts = d.GetCounts();
+  EXPECT_EQ(counts.live_edges, merged.size());
+  EXPECT_EQ(counts.edges_learned, merged.size());
+  size_t multi = 0;
+  for (const auto& [edge, m] : merged) {
+    EdgeRecord rec;
+    ASSERT_TRUE(d.CurrentEdge(edge.first, edge.second, &rec));
+    EXPECT_EQ(rec.multi_thread, m.threads.size() > 1);
+    multi += rec.multi_thread;
+    std::set<NodeId> gates(rec.gates, rec.gates + rec.ngates);
+    EXPECT_EQ(gates, m.gates);
+  }
+  EXPECT_GT(multi, 0u);
+  std::vector<CycleFinding> found = t1.Nest({locks[kLocks - 1], locks[0]});
   EXPECT_EQ(found.size(), 1u);
 }
 
