@@ -474,6 +474,7 @@ LockOrder::Counts LockOrder::GetCounts() {
 void LockOrder::Reserve() {
   ExclusiveLock lock(*this);
   for (Shard& sh : shards_) sh.edges.Reserve();
+  graph_.Reserve();
 }
 
 // The shared mode's gate (lock_order.h): per slot, a count of the threads inside; and the

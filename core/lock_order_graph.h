@@ -82,6 +82,9 @@ class LockOrderGraph {
   // The caller knows the edge is absent (its edge table says so).
   bool TryInsertOrdered(Node x, Node y);
 
+  // Makes the first chunk of nodes now (at load: a program's first edge would otherwise pay
+  // its page faults while it holds a lock). Exclusive mode.
+  void Reserve() { At(0); }
   size_t EdgeCount() const;  // exclusive mode; O(nodes) (tests and benchmarks)
   size_t BackEdgeCount() const { return back_edges_; }
   std::vector<Node> Successors(Node x) const;    // DAG and back edges
