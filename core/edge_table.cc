@@ -137,35 +137,38 @@ EdgeRecord* EdgeTable::Insert(NodeId from, NodeId to) {
 
 EdgeRecord* EdgeTable::Emplace(NodeId from, NodeId to, Emplaced* how) {
   if (IndexOf(from) == IndexOf(to)) return nullptr;  // no self edge (see kEmpty, kErased)
-  if ((live_ + erased_ + 1) * 8 > capacity_ * 5) {  // as Insert: an insert may follow
-    size_t capacity = capacity_ == 0 ? kInitialCapacity : capacity_;
-    while ((live_ + 1) * 2 > capacity) capacity *= 2;
-    if (!Rehash(capacity)) return nullptr;
-  }
   const uint64_t key = IndexKey(IndexOf(from), IndexOf(to));
-  size_t i = SlotOf(key, capacity_);
+  size_t i = capacity_;
   size_t tombstone = capacity_;
-  for (; keys_[i] != kEmpty; i = (i + 1) & (capacity_ - 1)) {
-    if (keys_[i] == key) {
-      EdgeRecord& r = Record(recs_[i]);
-      *how = r.from == from && r.to == to ? Emplaced::kFound : Emplaced::kStale;
-      return &r;
+  if (capacity_ != 0) {
+    for (i = SlotOf(key, capacity_); keys_[i] != kEmpty; i = (i + 1) & (capacity_ - 1)) {
+      if (keys_[i] == key) {
+        EdgeRecord& r = Record(recs_[i]);
+        *how = r.from == from && r.to == to ? Emplaced::kFound : Emplaced::kStale;
+        return &r;
+      }
+      if (keys_[i] == kErased && tombstone == capacity_) tombstone = i;
     }
-    if (keys_[i] == kErased && tombstone == capacity_) tombstone = i;
   }
-  const uint32_t n = NewRecord();
-  if (n == kNoRecord) return nullptr;
-  if (tombstone != capacity_) {
-    i = tombstone;
-    --erased_;
+  // Absent: inserted as Insert() would (which grows the index first when it must).
+  EdgeRecord* r = nullptr;
+  if (capacity_ == 0 || (live_ + erased_ + 1) * 8 > capacity_ * 5) {
+    r = Insert(from, to);
+  } else {
+    const uint32_t n = NewRecord();
+    if (n == kNoRecord) return nullptr;
+    if (tombstone != capacity_) {
+      i = tombstone;
+      --erased_;
+    }
+    keys_[i] = key;
+    recs_[i] = n;
+    ++live_;
+    r = new (&Record(n)) EdgeRecord();
+    r->from = from;
+    r->to = to;
   }
-  keys_[i] = key;
-  recs_[i] = n;
-  ++live_;
-  EdgeRecord* r = new (&Record(n)) EdgeRecord();
-  r->from = from;
-  r->to = to;
-  *how = Emplaced::kInserted;
+  if (r != nullptr) *how = Emplaced::kInserted;
   return r;
 }
 

@@ -7,8 +7,8 @@
 // slot), and growing rehashes only the index: records are written once, in order, where they
 // stay (a thread holding 2,000 locks once learned 32,000 edges; moving 120-byte records to random
 // places of a new table at each doubling was a fifth of its time).
-// Thread-safety: none of its own; the lock-order detector (lock_order.h) calls it only under
-// its mutex, which also guards the LockOrderGraph the records describe.
+// Thread-safety: none of its own; the lock-order detector (lock_order.h) keeps 16 of them and
+// calls each under its shard's mutex (shared mode) or in its exclusive mode.
 // Invariants: a key is at most once in the index; an erased edge's record goes on a free list
 // and is reused by the next insert; erased index slots are tombstones until the next rehash.
 // Memory: sizeof(EdgeRecord) (136 bytes) per record, in chunks of kChunkRecords (the last chunk

@@ -39,10 +39,16 @@ bool KnownEdges::Contains(uint64_t key) const noexcept {
   return false;
 }
 
+size_t KnownEdges::Count() const noexcept {
+  size_t sum = 0;
+  for (const Stripe& st : stripes_) sum += st.n.load(std::memory_order_relaxed);
+  return sum;
+}
+
 void KnownEdges::Insert(uint64_t key) noexcept {
   if (slots_ == nullptr) return;
   size_t mask = mask_.load(std::memory_order_relaxed);
-  if (approx_.load(std::memory_order_relaxed) >= (mask + 1) / 2) {
+  if (approx_.load(std::memory_order_relaxed) >= (mask + 1) / 2 && Count() >= (mask + 1) / 2) {
     if (mask + 1 < kSlots) {
       // Grow: use twice the slots of the same reservation. Keys stored under the smaller mask
       // stay true facts; those the new mask no longer probes are merely unreachable.
@@ -65,9 +71,11 @@ void KnownEdges::Insert(uint64_t key) noexcept {
       // The stripe of this thread: a hash of its thread-local storage's address picks it.
       Stripe& stripe = stripes_[Mix64(reinterpret_cast<uintptr_t>(&tls_stripe_marker)) % kStripes];
       if ((stripe.n.fetch_add(1, std::memory_order_relaxed) + 1) % kSumEvery == 0) {
-        size_t sum = 0;
-        for (const Stripe& st : stripes_) sum += st.n.load(std::memory_order_relaxed);
-        approx_.store(sum, std::memory_order_relaxed);
+        // Not over a Clear() in between (its zero would be overwritten with the old count,
+        // and the table grown to its end for nothing).
+        // (A Clear() in between may have its zero overwritten with the old count: growth
+        // checks the stripes themselves before it acts, so that costs a sum, not a growth.)
+        approx_.store(Count(), std::memory_order_relaxed);
       }
       return;
     }

@@ -41,13 +41,14 @@ class KnownEdges {
   std::atomic<uint64_t>* slots_ = nullptr;
   // The keys stored, counted per thread stripe (each on its own line: two threads inserting
   // at once do not write one counter in turn), summed into `approx_` every kSumEvery inserts
-  // of a stripe; growth reads only `approx_` (read-mostly).
+  // of a stripe; an insert reads only `approx_` (read-mostly), and growth the stripes too.
   static constexpr size_t kStripes = 16, kSumEvery = 64;
   struct alignas(64) Stripe {
     std::atomic<size_t> n{0};
   };
   Stripe stripes_[kStripes];
   std::atomic<size_t> approx_{0};
+  size_t Count() const noexcept;  // the stripes' sum
   std::atomic<size_t> mask_{kFirstSlots - 1};  // slots in use - 1: grows, never shrinks but at Clear()
 };
 

@@ -1,6 +1,8 @@
 // The lock-order detector (lock_order.h).
 #include "lock_order.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -296,26 +298,30 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
       }
     } unlock{shared ? &sh.mu : nullptr};
     EdgeTable::Emplaced how;
-    EdgeRecord* r = sh.edges.Emplace(h.id, id, &how);
+    EdgeRecord* r = nullptr;
+    if (!shared) {
+      r = sh.edges.Emplace(h.id, id, &how);
+    } else if ((r = sh.edges.Find(h.id, id)) != nullptr) {
+      how = EdgeTable::Emplaced::kFound;
+    } else {
+      // A new edge: only one that agrees with the order, so no reorder and no cycle; the rest
+      // wait for the exclusive mode (nothing changed but a fresh lock's first rank).
+      if (sh.edges.FindByIndex(IndexOf(h.id), IndexOf(id)) != nullptr) return 1;  // stale
+      if (!graph_.TryInsertOrdered(IndexOf(h.id), IndexOf(id))) return 1;
+      r = sh.edges.Insert(h.id, id);
+      how = EdgeTable::Emplaced::kInserted;
+    }
     if (r == nullptr) return 0;  // out of memory: not learned
     if (how != EdgeTable::Emplaced::kFound) {
       bool closes = false;
       if (how == EdgeTable::Emplaced::kStale) {
-        if (shared) return 1;
         // A record of earlier locks at these indices (never expected: a lock's edges go with
         // it, Forget): the graph has the edge; the record starts again.
         *r = EdgeRecord();
         r->from = h.id;
         r->to = id;
         closes = graph_.IsBackEdge(IndexOf(h.id), IndexOf(id));
-      } else if (shared) {
-        // Only an edge that agrees with the order, so no reorder and no cycle: the rest wait
-        // for the exclusive mode (the record goes again; the graph has not changed).
-        if (!graph_.TryInsertOrdered(IndexOf(h.id), IndexOf(id))) {
-          sh.edges.Erase(IndexOf(h.id), IndexOf(id));
-          return 1;
-        }
-      } else {
+      } else if (!shared) {
         graph_.InsertEdge(IndexOf(h.id), IndexOf(id), &closes, /*known_absent=*/true);
       }
       memcpy(r->gates, gates, sizeof(uint64_t) * ngates);
@@ -377,6 +383,7 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
     if (done) return;
   }
   ExclusiveLock lock(*this);
+  ++exclusive_learns_;
   if (!host_.IsLive(id)) return;
   host_.MarkInGraph(id);
   if (!host_.IsLive(id)) return;
@@ -397,6 +404,16 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
 void LockOrder::Forget(NodeId id) {
   ExclusiveLock lock(*this);
   const uint32_t x = IndexOf(id);
+  // The cycles reported as ordered through this lock can no longer be taken again (and while
+  // any is kept, every Learn takes the exclusive mode).
+  if (!ordered_cycles_.empty()) {
+    std::set<std::vector<NodeId>> through;
+    for (const auto& [edge, cycles] : ordered_cycles_) {
+      if (edge.first != id && edge.second != id) continue;
+      through.insert(cycles.begin(), cycles.end());
+    }
+    for (const std::vector<NodeId>& nodes : through) ForgetOrderedCycle(nodes);
+  }
   for (LockOrderGraph::Node y : graph_.Successors(x)) {
     const EdgeRecord* xy = ShardOf(x, y).edges.FindByIndex(x, y);
     if (xy == nullptr || xy->from != id || xy->outers[0] == 0) continue;
@@ -468,6 +485,7 @@ LockOrder::Counts LockOrder::GetCounts() {
     c.live_edges += sh.edges.size();
   }
   c.edges_implied = edges_implied_;
+  c.exclusive_learns = exclusive_learns_;
   return c;
 }
 
@@ -533,7 +551,27 @@ void LockOrder::ExclusiveEnd() {
   mu_.unlock();
 }
 
-void LockOrder::ForkPrepared() { DrainShared(); }
+// Bounded, as the rest of the prefork handler: a thread in the shared mode takes no mutex the
+// handler holds, but the handler may run in a signal handler that interrupted such a thread.
+bool LockOrder::ForkPrepared() {
+  writer_.store(true, std::memory_order_seq_cst);
+  for (ReaderSlot& slot : readers_) {
+    for (int waits = 0; slot.count.load(std::memory_order_seq_cst) != 0; ++waits) {
+      if (waits == 2000) {  // about 2,000 yields: the caller lets go and tries again
+        writer_.store(false, std::memory_order_release);
+        return false;
+      }
+      if (waits < 1000) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      } else {
+        sched_yield();
+      }
+    }
+  }
+  return true;
+}
 void LockOrder::ForkParent() { writer_.store(false, std::memory_order_release); }
 
 void LockOrder::ResetAfterFork() noexcept {

@@ -164,7 +164,7 @@ class LockOrder {
   void Forget(NodeId id) LOCKAUDIT_EXCLUDES(mu_);
   // The record of from->to as it is now; false when there is none.
   bool CurrentEdge(NodeId from, NodeId to, EdgeRecord* out) LOCKAUDIT_EXCLUDES(mu_);
-  // Calls f(record) for every edge, under mu_ (f must not call the detector).
+  // Calls f(record) for every edge, in the exclusive mode (f must not call the detector).
   template <typename F>
   void ForEachEdge(F&& f) LOCKAUDIT_EXCLUDES(mu_) {
     ExclusiveLock lock(*this);
@@ -175,14 +175,16 @@ class LockOrder {
     uint64_t edge_lines_dropped = 0;  // over the kEdgeLinesPerPair budget
     size_t live_edges = 0;
     uint64_t edges_implied = 0;  // learned when a lock in the middle of a nest was destroyed
+    uint64_t exclusive_learns = 0;  // Learn() calls that took the exclusive mode
   };
   Counts GetCounts() LOCKAUDIT_EXCLUDES(mu_);
 
   // fork(): the prefork handler takes mu_ (with the engine's other mutexes), then calls
-  // ForkPrepared(), which waits for the threads in the shared mode to leave it (and keeps new
-  // ones out); the parent calls ForkParent() before releasing mu_, the child ResetAfterFork().
+  // ForkPrepared(), which waits a bounded time for the threads in the shared mode to leave it
+  // (and keeps new ones out): false when some did not (the handler releases and tries again);
+  // the parent calls ForkParent() before releasing mu_, the child ResetAfterFork().
   EngineMutex& mutex() LOCKAUDIT_RETURN_CAPABILITY(mu_) { return mu_; }
-  void ForkPrepared();
+  bool ForkPrepared();
   void ForkParent();
   void ResetAfterFork() noexcept;
 
@@ -268,6 +270,7 @@ class LockOrder {
       LOCKAUDIT_GUARDED_BY(mu_);
   std::atomic<bool> ordered_any_{false};  // !ordered_cycles_.empty(), read in the shared mode
   uint64_t edges_implied_ LOCKAUDIT_GUARDED_BY(mu_) = 0;
+  uint64_t exclusive_learns_ LOCKAUDIT_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace lockaudit::core

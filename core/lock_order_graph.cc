@@ -1,5 +1,7 @@
 #include "lock_order_graph.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <deque>
 #include <new>
@@ -55,12 +57,18 @@ LockOrderGraph::NodeData* LockOrderGraph::At(Node x) {
   return Find(x);
 }
 
+// Held for an append, which may allocate (and so wait for the arena's mutex): a waiter spins
+// a while, then yields its CPU to the holder.
 LockOrderGraph::Busy::Busy(NodeData& n) : n_(n) {
-  while (n_.busy.exchange(true, std::memory_order_acquire)) {
+  for (int spins = 0; n_.busy.exchange(true, std::memory_order_acquire);) {
     while (n_.busy.load(std::memory_order_relaxed)) {
+      if (++spins < 1024) {
 #if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
+        __builtin_ia32_pause();
 #endif
+      } else {
+        sched_yield();
+      }
     }
   }
 }

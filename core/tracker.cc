@@ -1727,13 +1727,14 @@ void ForkPrepare() noexcept LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS {
     if (got == n) {
       // No thread left in the lock-order detector's shared mode, which takes no mutex of the
       // list (its threads may wait for the arena, so this comes before the arena's lock).
-      E().lock_order.ForkPrepared();
-      if (arena::TryLockForFork()) {
-        // And no thread inside the unwinder (whose mutex the child could inherit held).
-        if (StacksTryPrepareFork()) break;
-        arena::ParentAfterFork();
+      if (E().lock_order.ForkPrepared()) {
+        if (arena::TryLockForFork()) {
+          // And no thread inside the unwinder (whose mutex the child could inherit held).
+          if (StacksTryPrepareFork()) break;
+          arena::ParentAfterFork();
+        }
+        E().lock_order.ForkParent();
       }
-      E().lock_order.ForkParent();
     }
     while (got > 0) mus[--got]->unlock();
     if (attempt < 16) {

@@ -672,5 +672,27 @@ TEST_F(LockOrderTest, ConcurrentNestsMergeEveryObservationOnce) {
   EXPECT_EQ(found.size(), 1u);
 }
 
+// Learning takes the shared mode (no detector-wide mutex) until a cycle is found, and again once
+// the locks of the cycles found are gone: a cycle reported as ordered does not keep every later
+// acquisition in the exclusive mode after its locks were destroyed.
+TEST_F(LockOrderTest, SharedModeComesBackWhenTheCyclesLocksAreDestroyed) {
+  NodeId x = host.Make(20), y = host.Make(21), z = host.Make(22);
+  t1.Nest({c, g});
+  EXPECT_EQ(d.GetCounts().exclusive_learns, 0u);  // new edges in order: the shared mode
+  host.ordered.insert({1, 2});
+  t1.Nest({a, b});
+  ASSERT_EQ(t2.Nest({b, a}).size(), 1u);  // reported as ordered; the graph has a back edge
+  uint64_t exclusive = d.GetCounts().exclusive_learns;
+  t1.Nest({x, y});
+  EXPECT_EQ(d.GetCounts().exclusive_learns, exclusive + 1);  // a cycle is known: exclusive
+  host.Kill(a);
+  d.Forget(a);
+  exclusive = d.GetCounts().exclusive_learns;
+  t1.Nest({y, z});
+  EXPECT_EQ(d.GetCounts().exclusive_learns, exclusive);  // shared again
+  EdgeRecord rec;
+  EXPECT_TRUE(d.CurrentEdge(y, z, &rec));
+}
+
 }  // namespace
 }  // namespace lockaudit::core
