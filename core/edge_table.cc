@@ -28,11 +28,37 @@ uint64_t IndexKey(uint32_t from, uint32_t to) { return (static_cast<uint64_t>(fr
 
 }  // namespace
 
+constexpr size_t kChunkBytes = EdgeTable::kChunkRecords * sizeof(EdgeRecord);
+constexpr size_t kSlabBytes = EdgeChunkSource::kSlabChunks * kChunkBytes;
+constexpr size_t kMaxSlabs = size_t{1} << 16;
+
+EdgeChunkSource::~EdgeChunkSource() {
+  EngineLock lock(mu_);
+  for (size_t i = 0; i < nslabs_; ++i) munmap(slabs_[i], kSlabBytes);
+  if (slabs_ != nullptr) munmap(slabs_, kMaxSlabs * sizeof(char*));
+}
+
+EdgeRecord* EdgeChunkSource::Take() {
+  EngineLock lock(mu_);
+  if (used_ == kSlabChunks) {
+    if (slabs_ == nullptr && (slabs_ = static_cast<char**>(
+                                  Map(kMaxSlabs * sizeof(char*), false))) == nullptr) {
+      return nullptr;
+    }
+    if (nslabs_ == kMaxSlabs) return nullptr;
+    auto* slab = static_cast<char*>(Map(kSlabBytes, true));
+    if (slab == nullptr) return nullptr;
+    slabs_[nslabs_++] = slab_ = slab;
+    used_ = 0;
+  }
+  return reinterpret_cast<EdgeRecord*>(slab_ + kChunkBytes * used_++);
+}
+
 EdgeTable::~EdgeTable() {
   if (keys_ != nullptr) munmap(keys_, capacity_ * sizeof(uint64_t));
   if (recs_ != nullptr) munmap(recs_, capacity_ * sizeof(uint32_t));
   if (chunks_ != nullptr) {
-    for (uint32_t c = 0; c < kMaxChunks && chunks_[c] != nullptr; ++c) {
+    for (uint32_t c = 0; c < kMaxChunks && chunks_[c] != nullptr && source_ == nullptr; ++c) {
       munmap(chunks_[c], kChunkRecords * sizeof(EdgeRecord));
     }
     munmap(chunks_, kDirectoryBytes);
@@ -96,7 +122,9 @@ uint32_t EdgeTable::NewRecord() {
   const uint32_t chunk = records_ / kChunkRecords;
   if (chunk >= kMaxChunks) return kNoRecord;
   if (chunks_[chunk] == nullptr) {
-    chunks_[chunk] = static_cast<EdgeRecord*>(Map(kChunkRecords * sizeof(EdgeRecord), true));
+    chunks_[chunk] = source_ != nullptr
+                         ? source_->Take()
+                         : static_cast<EdgeRecord*>(Map(kChunkRecords * sizeof(EdgeRecord), true));
     if (chunks_[chunk] == nullptr) return kNoRecord;
   }
   return records_++;

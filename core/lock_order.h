@@ -139,7 +139,9 @@ class LockOrder {
   // all of them); the rest are counted in EdgeLinesDropped().
   static constexpr uint32_t kEdgeLinesPerPair = 16;
 
-  explicit LockOrder(LockOrderHost& host) : host_(host) {}
+  explicit LockOrder(LockOrderHost& host) : host_(host) {
+    for (Shard& sh : shards_) sh.edges.SetChunkSource(&chunk_source_);
+  }
   LockOrder(const LockOrder&) = delete;
   LockOrder& operator=(const LockOrder&) = delete;
 
@@ -259,6 +261,7 @@ class LockOrder {
   ReaderSlot readers_[kReaderSlots];  // by thread id
   std::atomic<bool> writer_{false};   // an exclusive holder keeps the shared mode drained
   LockOrderGraph graph_;              // modes: lock_order_graph.h
+  EdgeChunkSource chunk_source_;      // the shards' records (before them: destroyed after)
   Shard shards_[kShards];
   LineSlot line_slots_[kLineSlots];
   LineStripe lines_[kLineStripes];
