@@ -794,7 +794,8 @@ uint64_t EvidenceKey(uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t d) {
 
 // Stacks for the edges held[i] -> (lock being acquired at `a.site`), i in held_idx[0..count):
 // held_stacks[k] for held_idx[k]. Reuses the stacks of an earlier capture made by this thread at
-// the same call sites and stack depths (one evidence_mu section); otherwise, unless `lookup_only`, unwinds once
+// the same call sites and stack depths (its own cache, ThreadState::evidence_cache, then one
+// evidence_mu section for what that lacks); otherwise, unless `lookup_only`, unwinds once
 // and rebuilds each held lock's stack from the current frames (RebuildHeldStack: exact, or only
 // the acquisition site when the function that took the held lock has returned). Returns whether
 // every stack is known.
