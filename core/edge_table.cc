@@ -163,39 +163,53 @@ EdgeRecord* EdgeTable::Insert(NodeId from, NodeId to) {
   return r;
 }
 
-EdgeRecord* EdgeTable::Emplace(NodeId from, NodeId to, Emplaced* how) {
-  if (IndexOf(from) == IndexOf(to)) return nullptr;  // no self edge (see kEmpty, kErased)
+EdgeTable::Place EdgeTable::Locate(NodeId from, NodeId to) {
+  Place p;
+  p.slot = p.tombstone = capacity_;
+  if (capacity_ == 0 || IndexOf(from) == IndexOf(to)) return p;
   const uint64_t key = IndexKey(IndexOf(from), IndexOf(to));
-  size_t i = capacity_;
-  size_t tombstone = capacity_;
-  if (capacity_ != 0) {
-    for (i = SlotOf(key, capacity_); keys_[i] != kEmpty; i = (i + 1) & (capacity_ - 1)) {
-      if (keys_[i] == key) {
-        EdgeRecord& r = Record(recs_[i]);
-        *how = r.from == from && r.to == to ? Emplaced::kFound : Emplaced::kStale;
-        return &r;
-      }
-      if (keys_[i] == kErased && tombstone == capacity_) tombstone = i;
+  size_t i = SlotOf(key, capacity_);
+  for (; keys_[i] != kEmpty; i = (i + 1) & (capacity_ - 1)) {
+    if (keys_[i] == key) {
+      p.record = &Record(recs_[i]);
+      p.stale = p.record->from != from || p.record->to != to;
+      return p;
     }
+    if (keys_[i] == kErased && p.tombstone == capacity_) p.tombstone = i;
   }
-  // Absent: inserted as Insert() would (which grows the index first when it must).
-  EdgeRecord* r = nullptr;
-  if (capacity_ == 0 || (live_ + erased_ + 1) * 8 > capacity_ * 5) {
-    r = Insert(from, to);
-  } else {
-    const uint32_t n = NewRecord();
-    if (n == kNoRecord) return nullptr;
-    if (tombstone != capacity_) {
-      i = tombstone;
-      --erased_;
-    }
-    keys_[i] = key;
-    recs_[i] = n;
-    ++live_;
-    r = new (&Record(n)) EdgeRecord();
-    r->from = from;
-    r->to = to;
+  p.slot = i;
+  return p;
+}
+
+EdgeRecord* EdgeTable::InsertAt(const Place& place, NodeId from, NodeId to) {
+  if (IndexOf(from) == IndexOf(to)) return nullptr;  // no self edge (see kEmpty, kErased)
+  // Where the index must grow first (or was never made), as Insert() does.
+  if (place.slot == capacity_ || (live_ + erased_ + 1) * 8 > capacity_ * 5) {
+    return Insert(from, to);
   }
+  const uint32_t n = NewRecord();
+  if (n == kNoRecord) return nullptr;
+  size_t i = place.slot;
+  if (place.tombstone != capacity_) {
+    i = place.tombstone;
+    --erased_;
+  }
+  keys_[i] = IndexKey(IndexOf(from), IndexOf(to));
+  recs_[i] = n;
+  ++live_;
+  EdgeRecord* r = new (&Record(n)) EdgeRecord();
+  r->from = from;
+  r->to = to;
+  return r;
+}
+
+EdgeRecord* EdgeTable::Emplace(NodeId from, NodeId to, Emplaced* how) {
+  const Place p = Locate(from, to);
+  if (p.record != nullptr) {
+    *how = p.stale ? Emplaced::kStale : Emplaced::kFound;
+    return p.record;
+  }
+  EdgeRecord* r = InsertAt(p, from, to);
   if (r != nullptr) *how = Emplaced::kInserted;
   return r;
 }

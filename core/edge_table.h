@@ -110,6 +110,16 @@ class EdgeTable {
   // starts it again), or was inserted now (kInserted, a fresh record); null when out of memory.
   enum class Emplaced { kFound, kStale, kInserted };
   EdgeRecord* Emplace(NodeId from, NodeId to, Emplaced* how);
+  // Emplace() in two steps, for a caller that decides in between whether to insert: Locate()
+  // probes once; when the edge is absent (record null), InsertAt() inserts it where the probe
+  // ended, provided nothing changed the table in between.
+  struct Place {
+    EdgeRecord* record = nullptr;  // the edge's, or one of earlier locks (stale), or null
+    bool stale = false;
+    size_t slot = 0, tombstone = 0;
+  };
+  Place Locate(NodeId from, NodeId to);
+  EdgeRecord* InsertAt(const Place& place, NodeId from, NodeId to);
   void Erase(uint32_t from_index, uint32_t to_index);
   // Maps the index and the first chunk of records now (at load: the first edge would otherwise
   // pay their page faults while the program holds a lock). False when out of memory.

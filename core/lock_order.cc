@@ -301,15 +301,18 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
     EdgeRecord* r = nullptr;
     if (!shared) {
       r = sh.edges.Emplace(h.id, id, &how);
-    } else if ((r = sh.edges.Find(h.id, id)) != nullptr) {
-      how = EdgeTable::Emplaced::kFound;
     } else {
-      // A new edge: only one that agrees with the order, so no reorder and no cycle; the rest
-      // wait for the exclusive mode (nothing changed but a fresh lock's first rank).
-      if (sh.edges.FindByIndex(IndexOf(h.id), IndexOf(id)) != nullptr) return 1;  // stale
-      if (!graph_.TryInsertOrdered(IndexOf(h.id), IndexOf(id))) return 1;
-      r = sh.edges.Insert(h.id, id);
-      how = EdgeTable::Emplaced::kInserted;
+      const EdgeTable::Place place = sh.edges.Locate(h.id, id);
+      if (place.stale) return 1;
+      if ((r = place.record) != nullptr) {
+        how = EdgeTable::Emplaced::kFound;
+      } else {
+        // A new edge: only one that agrees with the order, so no reorder and no cycle; the
+        // rest wait for the exclusive mode (nothing changed but a fresh lock's first rank).
+        if (!graph_.TryInsertOrdered(IndexOf(h.id), IndexOf(id))) return 1;
+        r = sh.edges.InsertAt(place, h.id, id);  // (the shard's mutex held since Locate)
+        how = EdgeTable::Emplaced::kInserted;
+      }
     }
     if (r == nullptr) return 0;  // out of memory: not learned
     if (how != EdgeTable::Emplaced::kFound) {

@@ -221,7 +221,7 @@ class LockOrder {
   bool EnterShared(uint32_t slot);
   void LeaveShared(uint32_t slot);
   void DrainShared();
-  static constexpr uint32_t kReaderSlots = 32;
+  static constexpr uint32_t kReaderSlots = 8;
   struct alignas(64) ReaderSlot {
     std::atomic<uint32_t> count{0};  // threads of this slot in the shared mode (a futex word)
   };
