@@ -150,5 +150,88 @@ TEST(EdgeTable, AgreesWithAModel) {
   EXPECT_EQ(listed, model);
 }
 
+// Emplace (and Locate + InsertAt, its two steps) against the same model, with erases leaving
+// tombstones that the inserts reuse and the index growing on the way; and a record of earlier
+// locks at the same indices is reported stale, never as the edge.
+TEST(EdgeTable, EmplaceAndLocateAgreeWithAModel) {
+  EdgeTable t;
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> model;
+  std::mt19937 rng(20261207);
+  std::uniform_int_distribution<uint32_t> node(0, 600);
+  for (int step = 0; step < 200000; ++step) {
+    const uint32_t a = node(rng), b = node(rng);
+    if (a == b) continue;
+    const int op = static_cast<int>(rng() % 10);
+    auto it = model.find({a, b});
+    if (op < 4) {
+      EdgeTable::Emplaced how;
+      EdgeRecord* r = t.Emplace(Id(a), Id(b), &how);
+      ASSERT_NE(r, nullptr);
+      if (it == model.end()) {
+        ASSERT_EQ(how, EdgeTable::Emplaced::kInserted);
+        ASSERT_EQ(r->tid, 0u);  // a fresh record
+        r->tid = static_cast<uint32_t>(step);
+        model[{a, b}] = static_cast<uint32_t>(step);
+      } else {
+        ASSERT_EQ(how, EdgeTable::Emplaced::kFound);
+        ASSERT_EQ(r->tid, it->second);
+      }
+    } else if (op < 6) {
+      const EdgeTable::Place p = t.Locate(Id(a), Id(b));
+      ASSERT_FALSE(p.stale);
+      if (it != model.end()) {
+        ASSERT_NE(p.record, nullptr);
+        ASSERT_EQ(p.record->tid, it->second);
+        continue;
+      }
+      ASSERT_EQ(p.record, nullptr);
+      EdgeRecord* r = t.InsertAt(p, Id(a), Id(b));
+      ASSERT_NE(r, nullptr);
+      r->tid = static_cast<uint32_t>(step);
+      model[{a, b}] = static_cast<uint32_t>(step);
+    } else if (op < 9) {
+      t.Erase(a, b);
+      if (it != model.end()) model.erase(it);
+    } else if (it != model.end()) {
+      EdgeTable::Emplaced how;
+      EdgeRecord* r = t.Emplace(Id(a, 3), Id(b), &how);  // a later lock at index a
+      ASSERT_EQ(how, EdgeTable::Emplaced::kStale);
+      ASSERT_EQ(r->tid, it->second);
+      ASSERT_TRUE(t.Locate(Id(a, 3), Id(b)).stale);
+    }
+    ASSERT_EQ(t.size(), model.size());
+  }
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> listed;
+  t.ForEach([&](const EdgeRecord& r) { listed[{IndexOf(r.from), IndexOf(r.to)}] = r.tid; });
+  EXPECT_EQ(listed, model);
+}
+
+// Tables sharing one chunk source (the detector's shards): every record its own storage,
+// stable while the tables grow, across many chunks and slabs.
+TEST(EdgeTable, TablesSharingAChunkSourceKeepDistinctStableRecords) {
+  EdgeChunkSource source;
+  std::vector<std::unique_ptr<EdgeTable>> tables;
+  for (int i = 0; i < 3; ++i) {
+    tables.push_back(std::make_unique<EdgeTable>());
+    tables.back()->SetChunkSource(&source);
+  }
+  std::map<const EdgeRecord*, uint32_t> records;  // address -> the value written there
+  uint32_t n = 0;
+  for (uint32_t a = 1; a < 60; ++a) {
+    for (uint32_t b = 100; b < 160; ++b) {
+      EdgeRecord* r = tables[n % 3]->Insert(Id(a), Id(b));
+      ASSERT_NE(r, nullptr);
+      r->tid = ++n;
+      ASSERT_TRUE(records.emplace(r, n).second) << "a record handed out twice";
+    }
+  }
+  EXPECT_GT(n, EdgeTable::kChunkRecords * EdgeChunkSource::kSlabChunks);  // more than a slab
+  for (const auto& [r, tid] : records) {
+    ASSERT_EQ(r->tid, tid);
+    EdgeTable& t = *tables[(tid - 1) % 3];
+    ASSERT_EQ(t.Find(r->from, r->to), r);
+  }
+}
+
 }  // namespace
 }  // namespace lockaudit::core
