@@ -148,19 +148,7 @@ EdgeRecord* EdgeTable::Insert(NodeId from, NodeId to) {
     while ((live_ + 1) * 2 > capacity) capacity *= 2;
     if (!Rehash(capacity)) return nullptr;
   }
-  const uint32_t n = NewRecord();
-  if (n == kNoRecord) return nullptr;
-  const uint64_t key = IndexKey(IndexOf(from), IndexOf(to));
-  size_t i = SlotOf(key, capacity_);
-  while (keys_[i] != kEmpty && keys_[i] != kErased) i = (i + 1) & (capacity_ - 1);
-  if (keys_[i] == kErased) --erased_;
-  keys_[i] = key;
-  recs_[i] = n;
-  ++live_;
-  EdgeRecord* r = new (&Record(n)) EdgeRecord();
-  r->from = from;
-  r->to = to;
-  return r;
+  return InsertAt(Locate(from, to), from, to);  // (now with room: InsertAt inserts)
 }
 
 EdgeTable::Place EdgeTable::Locate(NodeId from, NodeId to) {
