@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "engine_arena.h"
 #include "hash.h"
 
 namespace lockaudit::core {
@@ -135,6 +136,9 @@ bool EdgeTable::Reserve() {
   if (records_ != 0 || free_ != kNoRecord) return true;
   const uint32_t n = NewRecord();  // maps the directory and chunk 0; the record goes back
   if (n == kNoRecord) return false;
+  arena::PrefaultPages(keys_, capacity_ * sizeof(uint64_t));
+  arena::PrefaultPages(recs_, capacity_ * sizeof(uint32_t));
+  arena::PrefaultPages(&Record(n), kChunkRecords * sizeof(EdgeRecord));
   Record(n).tid = free_;
   free_ = n;
   return true;

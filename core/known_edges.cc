@@ -17,7 +17,7 @@ KnownEdges::KnownEdges() {
   slots_ = static_cast<std::atomic<uint64_t>*>(p);
   // The slots in use first (64 KB), mapped now: the engine is built at load, and the first new
   // edges would otherwise each pay a page fault here while the program holds a lock.
-  arena::PopulatePages(p, kFirstSlots * sizeof(uint64_t));
+  arena::PrefaultPages(p, kFirstSlots * sizeof(uint64_t));
 }
 
 KnownEdges::~KnownEdges() {

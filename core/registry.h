@@ -103,6 +103,8 @@ class LockRegistry {
   // space for the locks it has.
   static constexpr uint32_t kFirstIndexBits = 12;
   static constexpr uint32_t kIndexBits = 23;
+  // Nodes whose pages are made resident together (64 KB), as they are first handed out.
+  static constexpr uint32_t kNodesAhead = 512;
 
   LockRegistry();
 
