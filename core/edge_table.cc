@@ -25,7 +25,27 @@ constexpr size_t kDirectoryBytes = EdgeTable::kMaxChunks * sizeof(void*);
 
 size_t SlotOf(uint64_t key, size_t capacity) { return Mix64(key) & (capacity - 1); }
 
-uint64_t IndexKey(uint32_t from, uint32_t to) { return (static_cast<uint64_t>(from) << 32) | to; }
+// An index slot: the pair of lock indices (kIndexBits each) above the record's number
+// (kRecordBits). Lock indices are below 2^22 (LockRegistry: 256 chunks of 16,384 nodes), and a
+// table holds at most 2^kRecordBits records.
+constexpr uint32_t kIndexBits = 22;
+constexpr uint32_t kRecordBits = 20;
+static_assert(2 * kIndexBits + kRecordBits == 64);
+static_assert(uint64_t{LockRegistry::kMaxChunks} * LockRegistry::kChunkSize <= uint64_t{1} << kIndexBits,
+              "a lock index fits an index slot");
+static_assert(uint64_t{EdgeTable::kMaxChunks} * EdgeTable::kChunkRecords <= uint64_t{1} << kRecordBits,
+              "a record number fits an index slot");
+uint64_t IndexKey(uint32_t from, uint32_t to) {
+  return (static_cast<uint64_t>(from) << kIndexBits) | to;
+}
+uint64_t KeyOf(uint64_t slot) { return slot >> kRecordBits; }
+uint32_t RecordOf(uint64_t slot) {
+  return static_cast<uint32_t>(slot & ((uint64_t{1} << kRecordBits) - 1));
+}
+uint64_t SlotWith(uint64_t key, uint32_t record) { return (key << kRecordBits) | record; }
+bool Storable(uint32_t from, uint32_t to) {
+  return from != to && from < (1u << kIndexBits) && to < (1u << kIndexBits);
+}
 
 }  // namespace
 
@@ -56,8 +76,7 @@ EdgeRecord* EdgeChunkSource::Take() {
 }
 
 EdgeTable::~EdgeTable() {
-  if (keys_ != nullptr) munmap(keys_, capacity_ * sizeof(uint64_t));
-  if (recs_ != nullptr) munmap(recs_, capacity_ * sizeof(uint32_t));
+  if (slots_ != nullptr) munmap(slots_, capacity_ * sizeof(uint64_t));
   if (chunks_ != nullptr) {
     for (uint32_t c = 0; c < kMaxChunks && chunks_[c] != nullptr && source_ == nullptr; ++c) {
       munmap(chunks_[c], kChunkRecords * sizeof(EdgeRecord));
@@ -69,16 +88,16 @@ EdgeTable::~EdgeTable() {
 size_t EdgeTable::Probe(uint64_t key) const {
   if (capacity_ == 0) return capacity_;
   for (size_t i = SlotOf(key, capacity_), n = 0; n < capacity_; i = (i + 1) & (capacity_ - 1), ++n) {
-    if (keys_[i] == key) return i;
-    if (keys_[i] == kEmpty) return capacity_;
+    if (KeyOf(slots_[i]) == key) return i;
+    if (slots_[i] == kEmpty) return capacity_;
   }
   return capacity_;
 }
 
 EdgeRecord* EdgeTable::FindByIndex(uint32_t from, uint32_t to) {
-  if (from == to) return nullptr;  // never stored (and the index's free keys are self edges)
+  if (!Storable(from, to)) return nullptr;  // never stored (the index's free keys are self edges)
   size_t i = Probe(IndexKey(from, to));
-  return i == capacity_ ? nullptr : &Record(recs_[i]);
+  return i == capacity_ ? nullptr : &Record(RecordOf(slots_[i]));
 }
 
 EdgeRecord* EdgeTable::Find(NodeId from, NodeId to) {
@@ -87,24 +106,16 @@ EdgeRecord* EdgeTable::Find(NodeId from, NodeId to) {
 }
 
 bool EdgeTable::Rehash(size_t capacity) {
-  auto* keys = static_cast<uint64_t*>(Map(capacity * sizeof(uint64_t), true));
-  auto* recs = static_cast<uint32_t*>(Map(capacity * sizeof(uint32_t), true));
-  if (keys == nullptr || recs == nullptr) {
-    if (keys != nullptr) munmap(keys, capacity * sizeof(uint64_t));
-    if (recs != nullptr) munmap(recs, capacity * sizeof(uint32_t));
-    return false;
-  }
+  auto* slots = static_cast<uint64_t*>(Map(capacity * sizeof(uint64_t), true));
+  if (slots == nullptr) return false;
   for (size_t i = 0; i < capacity_; ++i) {
-    if (keys_[i] == kEmpty || keys_[i] == kErased) continue;
-    size_t j = SlotOf(keys_[i], capacity);
-    while (keys[j] != kEmpty) j = (j + 1) & (capacity - 1);
-    keys[j] = keys_[i];
-    recs[j] = recs_[i];
+    if (slots_[i] == kEmpty || slots_[i] == kErased) continue;
+    size_t j = SlotOf(KeyOf(slots_[i]), capacity);
+    while (slots[j] != kEmpty) j = (j + 1) & (capacity - 1);
+    slots[j] = slots_[i];
   }
-  if (keys_ != nullptr) munmap(keys_, capacity_ * sizeof(uint64_t));
-  if (recs_ != nullptr) munmap(recs_, capacity_ * sizeof(uint32_t));
-  keys_ = keys;
-  recs_ = recs;
+  if (slots_ != nullptr) munmap(slots_, capacity_ * sizeof(uint64_t));
+  slots_ = slots;
   capacity_ = capacity;
   erased_ = 0;
   return true;
@@ -136,8 +147,7 @@ bool EdgeTable::Reserve() {
   if (records_ != 0 || free_ != kNoRecord) return true;
   const uint32_t n = NewRecord();  // maps the directory and chunk 0; the record goes back
   if (n == kNoRecord) return false;
-  arena::PrefaultPages(keys_, capacity_ * sizeof(uint64_t));
-  arena::PrefaultPages(recs_, capacity_ * sizeof(uint32_t));
+  arena::PrefaultPages(slots_, capacity_ * sizeof(uint64_t));
   arena::PrefaultPages(&Record(n), kChunkRecords * sizeof(EdgeRecord));
   Record(n).tid = free_;
   free_ = n;
@@ -145,7 +155,7 @@ bool EdgeTable::Reserve() {
 }
 
 EdgeRecord* EdgeTable::Insert(NodeId from, NodeId to) {
-  if (IndexOf(from) == IndexOf(to)) return nullptr;  // no self edge (see kEmpty, kErased)
+  if (!Storable(IndexOf(from), IndexOf(to))) return nullptr;  // no self edge (kEmpty, kErased)
   if ((live_ + erased_ + 1) * 8 > capacity_ * 5) {
     // Grow when the live edges need it; otherwise only sweep the tombstones out.
     size_t capacity = capacity_ == 0 ? kInitialCapacity : capacity_;
@@ -158,23 +168,23 @@ EdgeRecord* EdgeTable::Insert(NodeId from, NodeId to) {
 EdgeTable::Place EdgeTable::Locate(NodeId from, NodeId to) {
   Place p;
   p.slot = p.tombstone = capacity_;
-  if (capacity_ == 0 || IndexOf(from) == IndexOf(to)) return p;
+  if (capacity_ == 0 || !Storable(IndexOf(from), IndexOf(to))) return p;
   const uint64_t key = IndexKey(IndexOf(from), IndexOf(to));
   size_t i = SlotOf(key, capacity_);
-  for (; keys_[i] != kEmpty; i = (i + 1) & (capacity_ - 1)) {
-    if (keys_[i] == key) {
-      p.record = &Record(recs_[i]);
+  for (; slots_[i] != kEmpty; i = (i + 1) & (capacity_ - 1)) {
+    if (KeyOf(slots_[i]) == key) {
+      p.record = &Record(RecordOf(slots_[i]));
       p.stale = p.record->from != from || p.record->to != to;
       return p;
     }
-    if (keys_[i] == kErased && p.tombstone == capacity_) p.tombstone = i;
+    if (slots_[i] == kErased && p.tombstone == capacity_) p.tombstone = i;
   }
   p.slot = i;
   return p;
 }
 
 EdgeRecord* EdgeTable::InsertAt(const Place& place, NodeId from, NodeId to) {
-  if (IndexOf(from) == IndexOf(to)) return nullptr;  // no self edge (see kEmpty, kErased)
+  if (!Storable(IndexOf(from), IndexOf(to))) return nullptr;  // no self edge (kEmpty, kErased)
   // Where the index must grow first (or was never made), as Insert() does.
   if (place.slot == capacity_ || (live_ + erased_ + 1) * 8 > capacity_ * 5) {
     return Insert(from, to);
@@ -186,8 +196,7 @@ EdgeRecord* EdgeTable::InsertAt(const Place& place, NodeId from, NodeId to) {
     i = place.tombstone;
     --erased_;
   }
-  keys_[i] = IndexKey(IndexOf(from), IndexOf(to));
-  recs_[i] = n;
+  slots_[i] = SlotWith(IndexKey(IndexOf(from), IndexOf(to)), n);
   ++live_;
   EdgeRecord* r = new (&Record(n)) EdgeRecord();
   r->from = from;
@@ -207,14 +216,15 @@ EdgeRecord* EdgeTable::Emplace(NodeId from, NodeId to, Emplaced* how) {
 }
 
 void EdgeTable::Erase(uint32_t from_index, uint32_t to_index) {
-  if (from_index == to_index) return;
+  if (!Storable(from_index, to_index)) return;
   size_t i = Probe(IndexKey(from_index, to_index));
   if (i == capacity_) return;
-  EdgeRecord& r = Record(recs_[i]);
+  const uint32_t n = RecordOf(slots_[i]);
+  EdgeRecord& r = Record(n);
   r = EdgeRecord();  // from 0: not live (ForEach)
   r.tid = free_;
-  free_ = recs_[i];
-  keys_[i] = kErased;
+  free_ = n;
+  slots_[i] = kErased;
   --live_;
   ++erased_;
 }

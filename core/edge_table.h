@@ -3,8 +3,9 @@
 //
 // Owns: the records (EdgeRecord), stored densely in chunks that never move (a record's address
 // is stable until it is erased), and an open-addressing index over them: per slot the edge's key
-// (the pair of lock indices) and its record's number. Probing reads only the index (12 bytes a
-// slot), and growing rehashes only the index: records are written once, in order, where they
+// (the pair of lock indices) and its record's number, packed in one 8-byte word (one cache miss
+// per probe, not one for the key and one for the number). Probing reads only the index, and
+// growing rehashes only the index: records are written once, in order, where they
 // stay (a thread holding 2,000 locks once learned 32,000 edges; moving 120-byte records to random
 // places of a new table at each doubling was a fifth of its time).
 // Thread-safety: none of its own; the lock-order detector (lock_order.h) keeps 16 of them and
@@ -12,11 +13,13 @@
 // Invariants: a key is at most once in the index; an erased edge's record goes on a free list
 // and is reused by the next insert; erased index slots are tombstones until the next rehash.
 // Memory: sizeof(EdgeRecord) (136 bytes) per record, in chunks of kChunkRecords (the last chunk
-// partly used), plus 12 bytes per index slot; the index is rehashed when live and erased slots
+// partly used), plus 8 bytes per index slot; the index is rehashed when live and erased slots
 // pass 5/8 of it, doubling while live edges would fill more than half, so a live edge costs
-// 1.6-4 index slots: 155-184 bytes in all, however many gates it had or how many locks share an
+// 1.6-4 index slots: 149-168 bytes in all, however many gates it had or how many locks share an
 // endpoint (a lock with a huge fan-out costs the same per edge).
-// Gates are bounded: an edge keeps at most kMaxGates of them (see EdgeRecord::gates).
+// Gates are bounded: an edge keeps at most kMaxGates of them (see EdgeRecord::gates). A table
+// holds at most 2^20 records (the detector's 16 tables: 16M edges, about 2.7 GB; past that a new
+// edge is not learned, as when memory runs out).
 #ifndef LOCKAUDIT_CORE_EDGE_TABLE_H_
 #define LOCKAUDIT_CORE_EDGE_TABLE_H_
 
@@ -136,10 +139,11 @@ class EdgeTable {
   // Records per chunk (about 8.5 KB: the lock-order detector keeps 16 tables, whose chunks come
   // from one EdgeChunkSource), and the most records the table holds.
   static constexpr uint32_t kChunkRecords = 64;
-  static constexpr uint32_t kMaxChunks = 1u << 18;
+  static constexpr uint32_t kMaxChunks = 1u << 14;  // 2^20 records: a slot holds the number
 
  private:
-  // Index keys: a key is (from index << 32 | to index), never a self edge, so these two are free.
+  // Index slots: (from index << 42 | to index << 20 | record number), never of a self edge, so
+  // these two are free (0: the pair 0 -> 0; all ones: the pair 2^22-1 -> 2^22-1).
   static constexpr uint64_t kEmpty = 0;
   static constexpr uint64_t kErased = ~uint64_t{0};
   static constexpr uint32_t kNoRecord = ~uint32_t{0};
@@ -149,8 +153,7 @@ class EdgeTable {
   EdgeRecord& Record(uint32_t n) const { return chunks_[n / kChunkRecords][n % kChunkRecords]; }
   uint32_t NewRecord();  // a record number (reused or appended), or kNoRecord when out of memory
 
-  uint64_t* keys_ = nullptr;    // index: capacity_ keys
-  uint32_t* recs_ = nullptr;    // index: capacity_ record numbers
+  uint64_t* slots_ = nullptr;   // index: capacity_ slots, each (key << 20 | record number)
   size_t capacity_ = 0;         // a power of two, or 0
   size_t live_ = 0, erased_ = 0;
   EdgeRecord** chunks_ = nullptr;  // kMaxChunks pointers (page-backed, touched as used)
