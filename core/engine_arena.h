@@ -52,7 +52,7 @@ void PrefaultPages(void* p, size_t bytes) noexcept;
 // allocates in several classes, and a fresh chunk's first page faults while a program thread
 // holds a lock). At most kPopulateAheadBytes resident per class.
 void WarmUp(size_t bytes) noexcept;
-inline constexpr size_t kPopulateAheadBytes = 32 * 1024;
+inline constexpr size_t kPopulateAheadBytes = size_t{32} * 1024;
 
 // Bytes of chunks mapped now (for tests and the summary).
 size_t MappedBytes() noexcept;
