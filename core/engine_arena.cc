@@ -266,10 +266,13 @@ void WarmUp(size_t bytes) noexcept {
 
 void PrefaultPages(void* p, size_t bytes) noexcept {
   if (p == nullptr || bytes == 0) return;
-  PopulatePages(p, bytes);
   const uintptr_t begin = reinterpret_cast<uintptr_t>(p);
-  for (uintptr_t a = begin & ~(kPageBytes - 1); a < begin + bytes; a += kPageBytes) {
-    __atomic_fetch_add(reinterpret_cast<char*>(a < begin ? begin : a), 0, __ATOMIC_RELAXED);
+  const uintptr_t first_page = begin & ~(kPageBytes - 1);  // (madvise wants it page-aligned)
+  PopulatePages(reinterpret_cast<void*>(first_page), begin + bytes - first_page);
+  for (uintptr_t a = first_page; a < begin + bytes; a += kPageBytes) {
+    // volatile: a compiler may not turn an atomic add of 0 into a load (that would not write)
+    __atomic_fetch_add(reinterpret_cast<volatile char*>(a < begin ? begin : a), 0,
+                       __ATOMIC_RELAXED);
   }
 }
 

@@ -403,8 +403,12 @@ void WarmUpUnwinder() noexcept {
   const uintptr_t entry = getauxval(AT_ENTRY);
   if (entry != 0) FunctionStart(entry);
   // And the C library's, whose start-up frames are below main in every stack captured later.
-  if (void* start = dlsym(RTLD_DEFAULT, "__libc_start_main")) {
-    FunctionStart(reinterpret_cast<uintptr_t>(start));
+  // (The C library's own symbol: a preloaded helper may interpose __libc_start_main.)
+  if (void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD)) {
+    if (void* start = dlsym(libc, "__libc_start_main")) {
+      FunctionStart(reinterpret_cast<uintptr_t>(start));
+    }
+    dlclose(libc);
   }
 }
 

@@ -63,15 +63,23 @@ TEST(EngineArena, BlocksOfAClassAreResidentAheadAndKeepTheirContents) {
   // A class nothing else in this test uses: 12 KB blocks.
   constexpr size_t kBlock = 12 * 1024;
   std::vector<unsigned char*> blocks;
+  int fresh_chunks = 0;
   for (int k = 0; k < 40; ++k) {  // 480 KB: two chunks, many populate steps
     auto* b = static_cast<unsigned char*>(arena::Alloc(kBlock));
     ASSERT_NE(b, nullptr);
     // Resident before anyone wrote it: fresh pages of the chunk come in batches, not on
     // first write. (Without the batching, mincore() reports an unwritten page absent.)
     EXPECT_EQ(ResidentPages(b, kBlock), SpannedPages(b, kBlock)) << "block " << k;
+    // The first block of a fresh chunk: the look-ahead window after it too.
+    if ((reinterpret_cast<uintptr_t>(b) & (arena::kChunkBytes - 1)) <= 64) {
+      const size_t window = kBlock + arena::kPopulateAheadBytes - 4096;
+      EXPECT_EQ(ResidentPages(b, window), SpannedPages(b, window)) << "block " << k;
+      ++fresh_chunks;
+    }
     std::memset(b, k + 1, kBlock);
     blocks.push_back(b);
   }
+  EXPECT_GE(fresh_chunks, 1);  // 480 KB of blocks: at least one chunk of 256 KB started here
   for (size_t k = 0; k < blocks.size(); ++k) {
     for (size_t i = 0; i < kBlock; i += 512) {
       ASSERT_EQ(blocks[k][i], static_cast<unsigned char>(k + 1)) << "block " << k << " byte " << i;
