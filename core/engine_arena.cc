@@ -129,13 +129,12 @@ void* AllocLargeLocked(size_t bytes, size_t align) {
   return base + offset;
 }
 
-// Fresh pages of a class's chunk are made resident kPopulateAhead bytes at a time, in one
+// Fresh pages of a class's chunk are made resident kPopulateAheadBytes at a time, in one
 // madvise, rather than one page fault per page as blocks are first written: where a fault is
 // expensive (10-12 us per page in some virtual machines, against under 1 us per page
 // populated in a batch) the engine's first allocations of a kind, and the adjacency vectors
-// of a graph that grows, paid a fault per page. At most kPopulateAhead resident bytes per
+// of a graph that grows, paid a fault per page. At most kPopulateAheadBytes resident bytes per
 // class that no block uses yet.
-constexpr size_t kPopulateAhead = kPopulateAheadBytes;
 constexpr uintptr_t kPageBytes = 4096;
 
 void PopulateAhead(uint32_t c) {
@@ -145,7 +144,7 @@ void PopulateAhead(uint32_t c) {
   };
   char* block = s.bump[c] - kClassSize[c];
   char* from = page_down(s.populated[c] > block ? s.populated[c] : block);
-  char* to = page_down(s.bump[c] + kPopulateAhead + kPageBytes - 1);
+  char* to = page_down(s.bump[c] + kPopulateAheadBytes + kPageBytes - 1);
   if (to > s.bump_end[c]) to = s.bump_end[c];
   if (to > from) madvise(from, static_cast<size_t>(to - from), MADV_POPULATE_WRITE);
   s.populated[c] = to;  // (a kernel without the advice: the pages fault in as before)

@@ -388,8 +388,7 @@ NodeId LockRegistry::Insert(const void* addr, LockClass cls, bool* is_new,
     if (index % kNodesAhead == 0) {
       // The next nodes' pages, resident in one call (a page holds 32 nodes: a program making
       // many locks would fault once per 32, and in some virtual machines a fault costs 10 us).
-      const uint32_t n = kNodesAhead - index % kNodesAhead;
-      arena::PopulatePages(&NodeAt(index), n * sizeof(LockNode));
+      arena::PopulatePages(&NodeAt(index), kNodesAhead * sizeof(LockNode));
     }
     new (&NodeAt(index)) LockNode();  // never handed out before: nothing refers to it
     next_index_.store(index + 1, std::memory_order_release);

@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sys/auxv.h>
-#include <sys/syscall.h>
 
 #define UNW_LOCAL_ONLY
 #include <cxxabi.h>
@@ -392,7 +391,7 @@ __attribute__((noinline)) void TouchStackBelow() noexcept {
 
 void WarmUpUnwinder() noexcept {
   // Only on the main thread, whose stack grows on demand (a thread's may be small).
-  if (getpid() == static_cast<pid_t>(syscall(SYS_gettid))) TouchStackBelow();
+  if (getpid() == gettid()) TouchStackBelow();
   RawFrame frames[8];
   size_t n = CaptureFrames(frames, 8, 0);
   uintptr_t pcs[8];
