@@ -33,8 +33,13 @@ LockOrderGraph& LockOrderGraph::operator=(const LockOrderGraph& other) {
       to[i].visited = 0;
       to[i].out = from[i].out;
       to[i].in = from[i].in;
-      to[i].back_out = from[i].back_out;
-      to[i].back_in = from[i].back_in;
+      if (from[i].back == nullptr) {
+        delete to[i].back;
+        to[i].back = nullptr;
+      } else {
+        to[i].Back().out = from[i].back->out;
+        to[i].back->in = from[i].back->in;
+      }
     }
   }
   next_rank_.store(other.next_rank_.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -82,32 +87,58 @@ LockOrderGraph::NodeData& LockOrderGraph::Ensure(Node x, Side side) {
   return n;
 }
 
-// A node's first adjacency entries get room for kFirstAdjacency: most locks have a few edges,
-// and growing 1, 2, 4, 8 cost an allocation per edge or so.
-void LockOrderGraph::Append(std::vector<Node>& v, Node x) {
-  if (v.capacity() == 0) v.reserve(kFirstAdjacency);
-  v.push_back(x);
+const LockOrderGraph::NodeList LockOrderGraph::kNoNodes;
+
+LockOrderGraph::NodeList& LockOrderGraph::NodeList::operator=(const NodeList& other) {
+  if (this == &other) return *this;
+  Release();
+  if (other.size_ == 0) return *this;
+  data_ = new Node[other.size_];
+  std::copy(other.begin(), other.end(), data_);
+  size_ = capacity_ = other.size_;
+  return *this;
 }
 
-void LockOrderGraph::Erase(std::vector<Node>& v, Node x) {
-  auto it = std::find(v.begin(), v.end(), x);
-  if (it != v.end()) {
-    *it = v.back();
-    v.pop_back();
+bool LockOrderGraph::NodeList::Contains(Node x) const { return std::find(begin(), end(), x) != end(); }
+
+uint32_t LockOrderGraph::NodeList::Count(Node x) const {
+  return static_cast<uint32_t>(std::count(begin(), end(), x));
+}
+
+void LockOrderGraph::NodeList::Append(Node x) {
+  if (size_ == capacity_) {
+    const uint32_t grown = capacity_ == 0 ? kFirstAdjacency : capacity_ * 2;
+    Node* fresh = new Node[grown];
+    std::copy(begin(), end(), fresh);
+    delete[] data_;
+    data_ = fresh;
+    capacity_ = grown;
   }
+  data_[size_++] = x;
+}
+
+void LockOrderGraph::NodeList::Erase(Node x) {
+  Node* it = std::find(data_, data_ + size_, x);
+  if (it == data_ + size_) return;
+  *it = data_[--size_];
+}
+
+void LockOrderGraph::NodeList::Release() {
+  delete[] data_;
+  data_ = nullptr;
+  size_ = capacity_ = 0;
 }
 
 bool LockOrderGraph::HasEdge(Node x, Node y) const {
   const NodeData* n = Find(x);
   if (n == nullptr || !n->present.load(std::memory_order_relaxed)) return false;
-  return std::find(n->out.begin(), n->out.end(), y) != n->out.end() ||
-         std::find(n->back_out.begin(), n->back_out.end(), y) != n->back_out.end();
+  return n->out.Contains(y) || n->BackOut().Contains(y);
 }
 
 bool LockOrderGraph::IsBackEdge(Node x, Node y) const {
   const NodeData* n = Find(x);
   if (n == nullptr) return false;
-  return std::find(n->back_out.begin(), n->back_out.end(), y) != n->back_out.end();
+  return n->BackOut().Contains(y);
 }
 
 bool LockOrderGraph::TryInsertOrdered(Node x, Node y) {
@@ -131,11 +162,11 @@ bool LockOrderGraph::TryInsertOrdered(Node x, Node y) {
   }
   {
     Busy busy(*nx);
-    Append(nx->out, y);
+    nx->out.Append(y);
   }
   {
     Busy busy(*ny);
-    Append(ny->in, x);
+    ny->in.Append(x);
   }
   return true;
 }
@@ -148,16 +179,16 @@ bool LockOrderGraph::InsertEdge(Node x, Node y, bool* closes_cycle, bool known_a
   if (!known_absent && HasEdge(x, y)) return false;
   if (x == y) {
     *closes_cycle = true;
-    nx.back_out.push_back(y);
-    ny.back_in.push_back(x);
+    nx.Back().out.Append(y);
+    ny.Back().in.Append(x);
     ++back_edges_;
     return true;
   }
   const int64_t rx = nx.rank.load(std::memory_order_relaxed);
   const int64_t ry = ny.rank.load(std::memory_order_relaxed);
   if (rx < ry) {
-    Append(nx.out, y);
-    Append(ny.in, x);
+    nx.out.Append(y);
+    ny.in.Append(x);
     return true;
   }
   // Pearce-Kelly: the affected region is ranks in [rank(y), rank(x)].
@@ -165,16 +196,16 @@ bool LockOrderGraph::InsertEdge(Node x, Node y, bool* closes_cycle, bool known_a
   deltaf_.clear();
   if (!ForwardDfs(y, rx, x)) {
     *closes_cycle = true;
-    nx.back_out.push_back(y);
-    ny.back_in.push_back(x);
+    nx.Back().out.Append(y);
+    ny.Back().in.Append(x);
     ++back_edges_;
     return true;
   }
   deltab_.clear();
   BackwardDfs(x, ry);
   Reorder();
-  Append(nx.out, y);
-  Append(ny.in, x);
+  nx.out.Append(y);
+  ny.in.Append(x);
   return true;
 }
 
@@ -238,18 +269,20 @@ void LockOrderGraph::RemoveNode(Node x) {
   NodeData* found = Find(x);
   if (found == nullptr || !found->present.load(std::memory_order_relaxed)) return;
   NodeData& n = *found;
-  // Count first: a self edge x->x sits in both n.back_out and n.back_in, and the loops below
-  // erase it from n.back_in.
-  size_t self = std::count(n.back_out.begin(), n.back_out.end(), x);
-  back_edges_ -= n.back_out.size() + n.back_in.size() - self;
-  for (Node s : n.out) Erase(N(s).in, x);
-  for (Node p : n.in) Erase(N(p).out, x);
-  for (Node s : n.back_out) Erase(N(s).back_in, x);
-  for (Node p : n.back_in) Erase(N(p).back_out, x);
-  std::vector<Node>().swap(n.out);
-  std::vector<Node>().swap(n.in);
-  std::vector<Node>().swap(n.back_out);
-  std::vector<Node>().swap(n.back_in);
+  // Count first: a self edge x->x sits in both of x's back lists, and the first loop below
+  // erases it from x's own `in` list.
+  if (n.back != nullptr) {
+    const size_t self = n.back->out.Count(x);
+    back_edges_ -= n.back->out.size() + n.back->in.size() - self;
+    for (Node s : n.back->out) N(s).Back().in.Erase(x);
+    for (Node p : n.back->in) N(p).Back().out.Erase(x);
+    delete n.back;
+    n.back = nullptr;
+  }
+  for (Node s : n.out) N(s).in.Erase(x);
+  for (Node p : n.in) N(p).out.Erase(x);
+  n.out.Release();
+  n.in.Release();
   n.rank.store(0, std::memory_order_relaxed);
   n.present.store(false, std::memory_order_relaxed);
 }
@@ -258,8 +291,8 @@ std::vector<LockOrderGraph::Node> LockOrderGraph::Successors(Node x) const {
   std::vector<Node> r;
   const NodeData* n = Find(x);
   if (n == nullptr) return r;
-  r = n->out;
-  r.insert(r.end(), n->back_out.begin(), n->back_out.end());
+  r.assign(n->out.begin(), n->out.end());
+  r.insert(r.end(), n->BackOut().begin(), n->BackOut().end());
   return r;
 }
 
@@ -267,8 +300,8 @@ std::vector<LockOrderGraph::Node> LockOrderGraph::Predecessors(Node x) const {
   std::vector<Node> r;
   const NodeData* n = Find(x);
   if (n == nullptr) return r;
-  r = n->in;
-  r.insert(r.end(), n->back_in.begin(), n->back_in.end());
+  r.assign(n->in.begin(), n->in.end());
+  r.insert(r.end(), n->BackIn().begin(), n->BackIn().end());
   return r;
 }
 
@@ -333,7 +366,7 @@ size_t LockOrderGraph::EdgeCount() const {
   for (uint32_t c = 0; c < kMaxChunks; ++c) {
     const NodeData* chunk = chunks_[c].load(std::memory_order_acquire);
     if (chunk == nullptr) continue;
-    for (uint32_t i = 0; i < kChunkNodes; ++i) edges += chunk[i].out.size() + chunk[i].back_out.size();
+    for (uint32_t i = 0; i < kChunkNodes; ++i) edges += chunk[i].out.size() + chunk[i].BackOut().size();
   }
   return edges;
 }
@@ -345,7 +378,7 @@ bool LockOrderGraph::CheckInvariants() const {
     for (Node x = c << kChunkBits; x < ((c + 1) << kChunkBits); ++x) {
       const NodeData& n = N(x);
       if (!n.present.load(std::memory_order_relaxed)) {
-        if (!n.out.empty() || !n.in.empty() || !n.back_out.empty() || !n.back_in.empty()) {
+        if (!n.out.empty() || !n.in.empty() || !n.BackOut().empty() || !n.BackIn().empty()) {
           return false;
         }
         continue;
@@ -356,22 +389,22 @@ bool LockOrderGraph::CheckInvariants() const {
             Rank(x) >= Rank(s)) {
           return false;
         }
-        if (std::find(ns->in.begin(), ns->in.end(), x) == ns->in.end()) return false;
+        if (!ns->in.Contains(x)) return false;
         if (IsBackEdge(x, s)) return false;
         ++edges;
       }
-      for (Node s : n.back_out) {
+      for (Node s : n.BackOut()) {
         const NodeData* ns = Find(s);
         if (ns == nullptr) return false;
-        if (std::find(ns->back_in.begin(), ns->back_in.end(), x) == ns->back_in.end()) return false;
+        if (!ns->BackIn().Contains(x)) return false;
         ++edges;
         ++back;
       }
-      in_edges += n.in.size() + n.back_in.size();
+      in_edges += n.in.size() + n.BackIn().size();
       for (Node p : n.in) {
         const NodeData* np = Find(p);
         if (np == nullptr) return false;
-        if (std::find(np->out.begin(), np->out.end(), x) == np->out.end()) return false;
+        if (!np->out.Contains(x)) return false;
       }
     }
   }

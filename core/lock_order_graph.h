@@ -92,14 +92,53 @@ class LockOrderGraph {
   bool CheckInvariants() const;                // tests only: O(V+E)
 
  private:
+  // A node's adjacency in one direction: a growable array of node numbers in 16 bytes (a
+  // std::vector takes 24). Room for kFirstAdjacency at the first entry (most locks have a few
+  // edges; growing 1, 2, 4 cost an allocation per edge or so), then doubling. Unordered.
+  class NodeList {
+   public:
+    NodeList() = default;
+    ~NodeList() { delete[] data_; }
+    NodeList(const NodeList&) = delete;
+    NodeList& operator=(const NodeList& other);
+    const Node* begin() const { return data_; }
+    const Node* end() const { return data_ + size_; }
+    uint32_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    bool Contains(Node x) const;
+    uint32_t Count(Node x) const;
+    void Append(Node x);
+    void Erase(Node x);  // one entry x, if any (the last entry takes its place)
+    void Release();      // empty, its memory freed
+
+   private:
+    Node* data_ = nullptr;
+    uint32_t size_ = 0, capacity_ = 0;
+  };
+  // The back edges of a node, out of line: most nodes never have one (exclusive mode only).
+  struct BackLists {
+    NodeList out, in;
+  };
   struct NodeData {
     std::atomic<int64_t> rank{0};      // set once present; changed by a reorder (exclusive)
     std::atomic<bool> present{false};  // has (or had, until RemoveNode) an edge
     std::atomic<bool> busy{false};     // shared mode: held while out/in or the rank change
     uint32_t visited = 0;              // exclusive: the reorder's visit epoch
-    std::vector<Node> out, in;             // DAG edges
-    std::vector<Node> back_out, back_in;   // back edges
+    NodeList out, in;                  // DAG edges
+    BackLists* back = nullptr;         // back edges; null while it has none (RemoveNode frees)
+    NodeData() = default;
+    ~NodeData() { delete back; }
+    NodeData(const NodeData&) = delete;
+    NodeData& operator=(const NodeData&) = delete;
+    const NodeList& BackOut() const { return back != nullptr ? back->out : kNoNodes; }
+    const NodeList& BackIn() const { return back != nullptr ? back->in : kNoNodes; }
+    BackLists& Back() {
+      if (back == nullptr) back = new BackLists;
+      return *back;
+    }
   };
+  static_assert(sizeof(NodeData) <= 56, "a graph node: see docs/internals.md");
+  static const NodeList kNoNodes;
   static constexpr uint32_t kChunkBits = 10;
   static constexpr uint32_t kChunkNodes = 1u << kChunkBits;
   static constexpr uint32_t kMaxChunks = 4096;  // 4M nodes, as the lock registry
@@ -126,9 +165,7 @@ class LockOrderGraph {
   bool ForwardDfs(Node n, int64_t upper_bound, Node target);
   void BackwardDfs(Node n, int64_t lower_bound);
   void Reorder();
-  static constexpr size_t kFirstAdjacency = 4;
-  static void Append(std::vector<Node>& v, Node x);
-  static void Erase(std::vector<Node>& v, Node x);
+  static constexpr uint32_t kFirstAdjacency = 4;
   struct Busy {  // the shared mode's per-node flag
     explicit Busy(NodeData& n);
     ~Busy() { n_.busy.store(false, std::memory_order_release); }

@@ -449,6 +449,42 @@ TEST(LockOrderGraphTest, CountsDagAndBackEdgesThroughInsertsAndRemovals) {
   EXPECT_TRUE(g.CheckInvariants());
 }
 
+// A copy (the benchmarks' starting graph) has the same DAG and back edges, shares no storage
+// with its source, and an assignment drops the target's own edges, back edges included.
+TEST(LockOrderGraphTest, CopiesAreDeepAndAssignmentReplacesBackEdges) {
+  LockOrderGraph g;
+  bool closes = false;
+  // Node 1 gets more out-edges than a node's first adjacency holds (4): the lists grow.
+  EXPECT_FALSE(InsertAll(g, {{1, 2}, {1, 3}, {1, 4}, {1, 5}, {1, 6}, {1, 7}, {2, 3}}));
+  EXPECT_TRUE(g.InsertEdge(3, 1, &closes));
+  EXPECT_TRUE(closes);
+  EXPECT_TRUE(g.InsertEdge(7, 7, &closes));
+  LockOrderGraph copy(g);
+  EXPECT_TRUE(copy.CheckInvariants());
+  EXPECT_EQ(copy.EdgeCount(), 9u);
+  EXPECT_EQ(copy.BackEdgeCount(), 2u);
+  EXPECT_TRUE(copy.IsBackEdge(3, 1));
+  EXPECT_TRUE(copy.IsBackEdge(7, 7));
+  EXPECT_EQ(copy.Successors(1).size(), 6u);
+  g.RemoveNode(1);  // the source changes; the copy does not
+  EXPECT_TRUE(g.CheckInvariants());
+  EXPECT_TRUE(copy.HasEdge(1, 7));
+  EXPECT_TRUE(copy.IsBackEdge(3, 1));
+  EXPECT_TRUE(copy.CheckInvariants());
+
+  LockOrderGraph plain;
+  EXPECT_FALSE(InsertAll(plain, {{3, 4}}));
+  copy = plain;  // the copy's back edges (and nodes 1, 2, 5-7) go
+  EXPECT_TRUE(copy.CheckInvariants());
+  EXPECT_EQ(copy.EdgeCount(), 1u);
+  EXPECT_EQ(copy.BackEdgeCount(), 0u);
+  EXPECT_FALSE(copy.IsBackEdge(3, 1));
+  EXPECT_FALSE(copy.HasEdge(7, 7));
+  EXPECT_TRUE(copy.InsertEdge(4, 3, &closes));  // and cycles close in it as in a fresh graph
+  EXPECT_TRUE(closes);
+  EXPECT_TRUE(copy.CheckInvariants());
+}
+
 // A node's first rank follows its side of its first edge: a lock first seen as `from` goes
 // below every rank, as `to` above, so a chain learned from its far end needs no reorder.
 TEST(LockOrderGraphTest, FirstRanksAgreeWithTheFirstEdge) {
