@@ -45,6 +45,10 @@ bool IsHeldByCurrentThread(const void* lock);
 // Loads a hierarchy file ("<name> <level>" lines, # comments); warns once per bad line.
 size_t LoadHierarchy(const char* path);
 
+// Edge lines handed to the symbolizer thread so far (the JSON report's `edge` objects; none
+// without a JSON report). For tests.
+uint64_t EdgeLinesPosted();
+
 }  // namespace lockaudit::core
 
 #endif  // LOCKAUDIT_CORE_TRACKER_H_
