@@ -27,8 +27,9 @@ uint8_t ModeBit(uint32_t flags) { return (flags & kShared) ? 2 : 1; }
 
 void SetThread(EdgeRecord& r, const Acquisition& a) {
   r.tid = a.tid;
-  memset(r.thread_name, 0, sizeof r.thread_name);
-  strncpy(r.thread_name, a.thread_name, sizeof r.thread_name - 1);
+  const size_t len = strnlen(a.thread_name, sizeof r.thread_name - 1);
+  memcpy(r.thread_name, a.thread_name, len);
+  memset(r.thread_name + len, 0, sizeof r.thread_name - len);
   r.incarnation = static_cast<uint32_t>(a.incarnation);
 }
 
@@ -281,6 +282,7 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
   // One edge of the window, with its shard's table: 1 when the shared mode must leave it (and
   // the rest) to the exclusive mode, which then finds the edges done so far already learned.
   std::vector<std::pair<NodeId, NodeId>> to_check;
+  const bool lines = host_.WantsEdgeLines();
   auto learn_edge = [&](uint32_t k, bool shared) LOCKAUDIT_NO_THREAD_SAFETY_ANALYSIS -> int {
     const uint32_t i = window[k];
     const HeldLock& h = held[i];
@@ -335,7 +337,7 @@ void LockOrder::Learn(const Acquisition& a, const Window& w, LearnResult* out) {
       r->stack = stack;
       r->held_stack = window_stacks[k];
       if (k == 0) memcpy(r->outers, outers, sizeof(outers));
-      r->posted = TakeEdgeLine(h.id, id, &sh.dropped);
+      r->posted = lines && TakeEdgeLine(h.id, id, &sh.dropped);
       MarkSaturated(*r);
       ++sh.learned;
       if (r->posted) out->new_edges.push_back(*r);

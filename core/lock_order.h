@@ -105,6 +105,10 @@ class LockOrderHost {
   // The key edge lines are budgeted under (LockOrder::kEdgeLinesPerPair): locks with one name,
   // or made at one site, share it.
   virtual uint64_t NamingKey(NodeId id) = 0;
+  // Whether edge lines are written at all (a JSON report was asked for). When not, a new edge
+  // takes no line budget (no NamingKey call, no probe of the line table) and is not `posted`:
+  // LearnResult::new_edges and changed_edges stay empty, edge_lines_dropped 0.
+  virtual bool WantsEdgeLines() = 0;
   // The evidence of the edges held[window[k]] -> a.id: `*stack` for the acquisition and
   // held_stacks[k] for each held lock. `lookup_only`: only what is already known (no unwind);
   // returns whether every stack is known. Called without the detector's mutex.

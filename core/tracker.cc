@@ -75,6 +75,7 @@ class EngineLockOrderHost final : public LockOrderHost {
   void MarkInGraph(NodeId id) override;
   NodeId IdAt(uint32_t index) override;
   uint64_t NamingKey(NodeId id) override;
+  bool WantsEdgeLines() override;
   bool CaptureEvidence(const Acquisition& a, const uint32_t* window, uint32_t count,
                        StackId* stack, StackId* held_stacks, bool lookup_only) override;
   std::string OrderedReason(uint32_t x, const std::string& x_name, uint32_t y,
@@ -899,6 +900,9 @@ NodeId EngineLockOrderHost::IdAt(uint32_t index) {
   return MakeNodeId(E().registry.NodeAt(index).generation.load(std::memory_order_relaxed), index);
 }
 uint64_t EngineLockOrderHost::NamingKey(NodeId id) { return E().names.NamingKey(id); }
+// Edge lines go to the JSON report only (docs/report.md); LOCKAUDIT_REPORT is read once, at
+// start-up, so this needs no lock (JsonReportOn() takes the report's mutex).
+bool EngineLockOrderHost::WantsEdgeLines() { return E().opts.report[0] != '\0'; }
 bool EngineLockOrderHost::CaptureEvidence(const Acquisition& a, const uint32_t* window,
                                           uint32_t count, StackId* stack, StackId* held_stacks,
                                           bool lookup_only) {

@@ -47,8 +47,10 @@ class FakeHost final : public LockOrderHost {
   }
   uint64_t NamingKey(NodeId id) override {
     std::lock_guard<std::mutex> g(mu_);
+    ++naming_keys;
     return same_naming_key ? 7 : id;
   }
+  bool WantsEdgeLines() override { return wants_edge_lines; }
   bool CaptureEvidence(const Acquisition& a, const uint32_t* window, uint32_t count,
                        StackId* stack, StackId* held_stacks, bool lookup_only) override {
     std::lock_guard<std::mutex> g(mu_);
@@ -77,6 +79,8 @@ class FakeHost final : public LockOrderHost {
   int lookups = 0, captures = 0;
   bool evidence_known = false;
   bool same_naming_key = false;
+  bool wants_edge_lines = true;
+  int naming_keys = 0;
   std::set<std::pair<uint32_t, uint32_t>> ordered;  // incarnations whose edges are ordered
 
  private:
@@ -417,6 +421,34 @@ TEST_F(LockOrderTest, EdgeLinesAreBudgetedPerNamingPair) {
   LockOrder::Counts counts = d.GetCounts();
   EXPECT_EQ(counts.edges_learned, 20u);
   EXPECT_EQ(counts.edge_lines_dropped, 20u - LockOrder::kEdgeLinesPerPair);
+}
+
+TEST_F(LockOrderTest, NoLineBudgetIsTakenWhenNoLinesAreWanted) {
+  host.wants_edge_lines = false;  // no JSON report
+  host.same_naming_key = true;
+  std::vector<NodeId> locks;
+  for (uint32_t i = 0; i < 21; ++i) locks.push_back(host.Make(100 + i));
+  size_t lines = 0;
+  for (uint32_t i = 0; i + 1 < locks.size(); ++i) {
+    t1.Lock(locks[i]);
+    lines += t1.Lock(locks[i + 1]).new_edges.size();
+    t1.UnlockAll();
+  }
+  EXPECT_EQ(lines, 0u);
+  EXPECT_EQ(host.naming_keys, 0);  // no budget probe
+  LockOrder::Counts counts = d.GetCounts();
+  EXPECT_EQ(counts.edges_learned, 20u);
+  EXPECT_EQ(counts.edge_lines_dropped, 0u);
+  // The edges are learned all the same: the reverse order is a cycle.
+  t2.Lock(locks[1]);
+  EXPECT_EQ(t2.Lock(locks[0]).cycles.size(), 1u);
+  t2.UnlockAll();
+  // Lines wanted again (a forked child with a report of its own): the budget applies.
+  host.wants_edge_lines = true;
+  NodeId x = host.Make(200), y = host.Make(201);
+  t1.Lock(x);
+  EXPECT_EQ(t1.Lock(y).new_edges.size(), 1u);
+  t1.UnlockAll();
 }
 
 TEST_F(LockOrderTest, EvidenceIsCapturedOnlyForANewEdge) {
