@@ -154,6 +154,19 @@ class LockOrderTest : public ::testing::Test {
   LockOrder d{host};
   FakeThread t1{d, 101, 1}, t2{d, 102, 2}, t3{d, 103, 3};
   NodeId a = host.Make(1), b = host.Make(2), c = host.Make(3), g = host.Make(4);
+
+  // Makes `n` locks (indices from 100) and has t1 take each consecutive pair of them, nested:
+  // n - 1 new edges. Returns the edge lines those learns gave.
+  size_t ChainInT1(uint32_t n, std::vector<NodeId>* locks) {
+    for (uint32_t i = 0; i < n; ++i) locks->push_back(host.Make(100 + i));
+    size_t lines = 0;
+    for (uint32_t i = 0; i + 1 < n; ++i) {
+      t1.Lock((*locks)[i]);
+      lines += t1.Lock((*locks)[i + 1]).new_edges.size();
+      t1.UnlockAll();
+    }
+    return lines;
+  }
 };
 
 TEST_F(LockOrderTest, TwoLockCycleIsReportedOnceWithBothThreadsEdges) {
@@ -410,13 +423,7 @@ TEST_F(LockOrderTest, AnImpliedEdgeMergesIntoTheEdgeAlreadyThere) {
 TEST_F(LockOrderTest, EdgeLinesAreBudgetedPerNamingPair) {
   host.same_naming_key = true;  // every lock made at one site
   std::vector<NodeId> locks;
-  for (uint32_t i = 0; i < 21; ++i) locks.push_back(host.Make(100 + i));
-  size_t lines = 0;
-  for (uint32_t i = 0; i + 1 < locks.size(); ++i) {
-    t1.Lock(locks[i]);
-    lines += t1.Lock(locks[i + 1]).new_edges.size();
-    t1.UnlockAll();
-  }
+  const size_t lines = ChainInT1(21, &locks);
   EXPECT_EQ(lines, LockOrder::kEdgeLinesPerPair);
   LockOrder::Counts counts = d.GetCounts();
   EXPECT_EQ(counts.edges_learned, 20u);
@@ -427,13 +434,7 @@ TEST_F(LockOrderTest, NoLineBudgetIsTakenWhenNoLinesAreWanted) {
   host.wants_edge_lines = false;  // no JSON report
   host.same_naming_key = true;
   std::vector<NodeId> locks;
-  for (uint32_t i = 0; i < 21; ++i) locks.push_back(host.Make(100 + i));
-  size_t lines = 0;
-  for (uint32_t i = 0; i + 1 < locks.size(); ++i) {
-    t1.Lock(locks[i]);
-    lines += t1.Lock(locks[i + 1]).new_edges.size();
-    t1.UnlockAll();
-  }
+  const size_t lines = ChainInT1(21, &locks);
   EXPECT_EQ(lines, 0u);
   EXPECT_EQ(host.naming_keys, 0);  // no budget probe
   LockOrder::Counts counts = d.GetCounts();
